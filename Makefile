@@ -1,0 +1,67 @@
+# Tandem: `make run` for the platform with a demo tenant, `make test` for the whole suite.
+# Both work on a fresh machine: they install what is missing and start what is not running.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+STACK := deploy/local/stack.sh
+PLATFORM := deploy/local/platform.sh
+
+.PHONY: help install stack migrate run up down test lint unit integration bench clean-state
+
+help:
+	@echo "make run    set up everything, run the platform with a demo tenant (Ctrl-C stops)"
+	@echo "make up     the same in the background; make down stops it"
+	@echo "make test   set up everything, lint, type-check and run every test"
+	@echo "make bench  measure the figures of SPEC section 12"
+
+$(STAMP): pyproject.toml
+	@echo "[make] installing Python dependencies into $(VENV) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+stack: install
+	@bash $(STACK) up
+
+migrate: stack
+	@source .state/env 2>/dev/null || true; $(BIN)/tandem migrate && $(BIN)/tandem topics
+
+run: migrate
+	@bash $(PLATFORM) run
+
+up: migrate
+	@bash $(PLATFORM) up
+
+down:
+	@bash $(PLATFORM) down
+	@bash $(STACK) down
+
+lint: install
+	@echo "[make] ruff check, ruff format --check, mypy"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+# pytest exits 5 when it collected no test: that is a failure here, never a pass.
+test: migrate lint
+	@source .state/env 2>/dev/null || true; \
+	rc=0; $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "[make] pytest collected no tests: failing"; exit 1; fi; \
+	exit $$rc
+
+unit: install
+	@$(BIN)/pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+bench: migrate
+	@source .state/env 2>/dev/null || true; $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean-state: down
+	rm -rf .state

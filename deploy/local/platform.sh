@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs Tandem's own processes (workers, gateway) on top of the stack that stack.sh started.
+#   platform.sh run   foreground: start, load the demo tenant, print URLs and key; Ctrl-C stops all
+#   platform.sh up    the same in the background, returning when the gateway is ready
+#   platform.sh down  stop the processes started by up
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+STATE=$ROOT/.state
+LOGS=$STATE/logs
+PIDS=$STATE/platform
+BIN=$ROOT/.venv/bin
+mkdir -p "$LOGS" "$PIDS"
+# shellcheck disable=SC1091
+[[ -f $STATE/env ]] && source "$STATE/env"
+PORT=${TANDEM_HTTP_PORT:-8000}
+URL="http://127.0.0.1:$PORT"
+
+log() { printf '[platform] %s\n' "$*"; }
+
+running() { [[ -f $PIDS/$1.pid ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+start() {
+  local name=$1; shift
+  if running "$name"; then log "$name already running (pid $(cat "$PIDS/$name.pid"))"; return; fi
+  log "starting $name (log: .state/logs/$name.log)"
+  "$@" >>"$LOGS/$name.log" 2>&1 &
+  echo $! >"$PIDS/$name.pid"
+}
+
+stop() {
+  local name=$1
+  running "$name" || { rm -f "$PIDS/$name.pid"; return 0; }
+  local pid; pid=$(cat "$PIDS/$name.pid")
+  log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PIDS/$name.pid"
+}
+
+wait_ready() {
+  log "waiting for the gateway at $URL/readyz ..."
+  for i in $(seq 1 120); do
+    if curl -fsS "$URL/readyz" >/dev/null 2>&1; then log "gateway ready after ${i}s"; return 0; fi
+    running gateway || { tail -n 30 "$LOGS/gateway.log" >&2; log "gateway exited"; exit 1; }
+    sleep 1
+  done
+  tail -n 30 "$LOGS/gateway.log" >&2
+  log "gateway not ready after 120 s"; exit 1
+}
+
+start_all() {
+  start worker "$BIN/tandem" worker
+  start gateway "$BIN/tandem" gateway --port "$PORT"
+  wait_ready
+  if [[ ! -f $STATE/demo.key ]]; then
+    log "creating the demo tenant and sending its journeys ..."
+    "$BIN/tandem" demo --slug demo --url "$URL" | tee "$STATE/demo.out"
+    grep -o 'tdm_[A-Za-z0-9_-]*' "$STATE/demo.out" | head -n 1 >"$STATE/demo.key"
+  fi
+  cat <<MSG
+
+  Tandem is running.
+    GraphQL (GraphiQL in a browser):  $URL/graphql
+    Event ingestion:                  POST $URL/v1/events
+    Health / readiness / metrics:     $URL/healthz  $URL/readyz  $URL/metrics
+    Demo tenant admin API key:        $(cat "$STATE/demo.key")
+
+MSG
+}
+
+case ${1:-} in
+  run)
+    trap 'echo; stop gateway; stop worker; bash "$ROOT/deploy/local/stack.sh" down; exit 0' INT TERM
+    start_all
+    log "Ctrl-C stops the platform and the stack"
+    while running gateway && running worker; do sleep 1; done
+    log "a process exited; see .state/logs"; stop gateway; stop worker; exit 1
+    ;;
+  up) start_all ;;
+  down) stop gateway; stop worker ;;
+  *) echo "usage: $0 run|up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,68 @@
+"""The gateway: event ingestion, GraphQL, health and metrics on one Starlette app."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from services.gateway.context import GatewayContext
+from services.gateway.ingest import post_events
+from shared.settings import Settings, load_settings
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    checks: dict[str, str] = {}
+    try:
+        assert ctx.pool is not None
+        await asyncio.wait_for(ctx.pool.fetchval("SELECT 1"), 2)
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = f"unavailable: {exc.__class__.__name__}"
+    try:
+        assert ctx.producer is not None, "producer not connected"
+        await asyncio.wait_for(ctx.producer.client.fetch_all_metadata(), 2)
+        checks["kafka"] = "ok"
+    except Exception as exc:
+        checks["kafka"] = f"unavailable: {exc.__class__.__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    return PlainTextResponse(ctx.counters.render(), media_type="text/plain; version=0.0.4")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    ctx = GatewayContext(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await ctx.start()
+        try:
+            yield
+        finally:
+            await ctx.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/events", post_events, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    return app

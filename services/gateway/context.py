@@ -1,0 +1,106 @@
+"""What every gateway request shares: settings, the pool, the producer, limits and counters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from services.gateway.auth import AuthError, Principal, authenticate, credential_from_headers
+from services.gateway.limits import RateLimiter
+from services.gateway.metrics import Counters
+from shared.db import create_pool
+from shared.kafka import TOUCHPOINTS, make_producer
+from shared.settings import Settings
+
+log = logging.getLogger("tandem.gateway")
+
+SEND_DEADLINE_S = 4.5
+
+
+class GatewayContext:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.counters = Counters()
+        self.limiter = RateLimiter(rate=200.0, burst=400.0)
+        self.pool: asyncpg.Pool | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self._producer_task: asyncio.Task[None] | None = None
+        self._partitions: int | None = None
+
+    async def start(self) -> None:
+        self.pool = await create_pool(self.settings.database_url, max_size=20)
+        self._producer_task = asyncio.create_task(self._start_producer())
+
+    async def _start_producer(self) -> None:
+        # The gateway comes up even while Kafka is down; ingestion answers 503 until it is back.
+        while True:
+            producer = make_producer(self.settings.kafka_bootstrap)
+            try:
+                await producer.start()
+            except KafkaConnectionError as exc:
+                log.warning("kafka not reachable yet", extra={"error": repr(exc)})
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                await asyncio.sleep(1)
+                continue
+            self.producer = producer
+            return
+
+    async def stop(self) -> None:
+        if self._producer_task:
+            self._producer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._producer_task
+        if self.producer:
+            await self.producer.stop()
+        if self.pool:
+            await self.pool.close()
+
+    async def principal(self, request: Request) -> Principal | Response:
+        assert self.pool is not None
+        try:
+            principal = await authenticate(
+                self.pool, credential_from_headers(request.headers), self.settings.jwt_secret
+            )
+        except AuthError as exc:
+            return JSONResponse(
+                {"error": {"code": "UNAUTHENTICATED", "message": str(exc)}},
+                401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        wait = self.limiter.acquire(principal.subject)
+        if wait:
+            return JSONResponse(
+                {"error": {"code": "RATE_LIMITED", "message": "too many requests for this key"}},
+                429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+        return principal
+
+    async def touchpoint_partitions(self) -> int:
+        if self._partitions is None:
+            producer = self._require_producer()
+            found = await asyncio.wait_for(producer.partitions_for(TOUCHPOINTS), SEND_DEADLINE_S)
+            self._partitions = len(found)
+        return self._partitions
+
+    async def publish_events(self, records: list[tuple[int, bytes]]) -> None:
+        producer = self._require_producer()
+
+        async def send_all() -> None:
+            futures = [await producer.send(TOUCHPOINTS, v, partition=p) for p, v in records]
+            await asyncio.gather(*futures)
+
+        await asyncio.wait_for(send_all(), SEND_DEADLINE_S)
+
+    def _require_producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            raise KafkaConnectionError("producer not connected yet")
+        return self.producer

@@ -1,0 +1,129 @@
+"""POST /v1/events: validate a batch, write one array record per partition, answer on ack."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from aiokafka.errors import KafkaError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from services.gateway.context import GatewayContext
+from shared.kafka import MAX_RECORD_BYTES, partition_for
+from shared.validation import event_key, validate_event
+
+log = logging.getLogger("tandem.ingest")
+
+MAX_BODY_BYTES = 1_048_576
+MAX_EVENTS = 1_000
+INGEST_ROLES = frozenset({"ingest", "admin"})
+RETRY_AFTER_S = "5"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _records(events: list[dict[str, Any]], partitions: int) -> list[tuple[int, bytes]]:
+    """Groups events by their key's partition, in request order, into array records."""
+    by_partition: dict[int, list[bytes]] = defaultdict(list)
+    for event in events:
+        by_partition[partition_for(event_key(event), partitions)].append(orjson.dumps(event))
+    records = []
+    for partition, encoded in by_partition.items():
+        batch: list[bytes] = []
+        size = 2
+        for item in encoded:
+            if batch and size + len(item) + 1 > MAX_RECORD_BYTES:
+                records.append((partition, b"[" + b",".join(batch) + b"]"))
+                batch, size = [], 2
+            batch.append(item)
+            size += len(item) + 1
+        records.append((partition, b"[" + b",".join(batch) + b"]"))
+    return records
+
+
+async def post_events(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    principal = await ctx.principal(request)
+    if isinstance(principal, Response):
+        return principal
+    if principal.role not in INGEST_ROLES:
+        return _error(403, "FORBIDDEN", f"role {principal.role!r} may not send events")
+    try:
+        body = await _read_body(request)
+    except BodyTooLarge:
+        return _error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes (1 MiB)")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _error(400, "MALFORMED_JSON", f"body is not valid JSON: {exc}")
+    if not isinstance(payload, list):
+        return _error(400, "NOT_AN_ARRAY", "body must be a JSON array of events")
+    if not payload:
+        return _error(400, "EMPTY_BATCH", "body must hold at least one event")
+    if len(payload) > MAX_EVENTS:
+        return _error(
+            413, "TOO_MANY_EVENTS", f"{len(payload)} events sent; at most {MAX_EVENTS} per request"
+        )
+
+    now = ctx.settings.now()
+    accepted: list[dict[str, Any]] = []
+    rejected = []
+    for index, event in enumerate(payload):
+        errors = validate_event(event, now=now, tenant_id=principal.tenant_id)
+        if errors:
+            event_id = event.get("event_id") if isinstance(event, dict) else None
+            rejected.append(
+                {
+                    "index": index,
+                    "event_id": event_id if isinstance(event_id, str) else None,
+                    "errors": [{"field": e.field, "reason": e.reason} for e in errors],
+                }
+            )
+        else:
+            event["tenant_id"] = principal.tenant_id
+            accepted.append(event)
+
+    if accepted:
+        try:
+            await ctx.publish_events(_records(accepted, await ctx.touchpoint_partitions()))
+        except (KafkaError, TimeoutError) as exc:
+            log.warning(
+                "kafka unavailable; batch refused",
+                extra={"tenant_id": principal.tenant_id, "error": repr(exc)},
+            )
+            ctx.counters.inc("tandem_ingest_unavailable_total")
+            return _error(
+                503,
+                "KAFKA_UNAVAILABLE",
+                "the event log is unavailable; nothing of this request was accepted, retry",
+                **{"Retry-After": RETRY_AFTER_S},
+            )
+    ctx.counters.inc("tandem_events_accepted_total", len(accepted), tenant=principal.tenant_id)
+    ctx.counters.inc("tandem_events_rejected_total", len(rejected), tenant=principal.tenant_id)
+    return Response(
+        orjson.dumps({"accepted": len(accepted), "rejected": rejected}),
+        200,
+        media_type="application/json",
+    )

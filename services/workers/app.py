@@ -1,0 +1,130 @@
+"""The Faust worker: thin agents that decode, validate, call the domain, emit and project.
+
+Steps live in their own modules: records (decode + validate), project (apply to the read
+model), dead_letters (DLQ and burst guard), sweeps (config changes and decay). This module
+only wires them to topics and timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+
+import faust
+import orjson
+from faust.types import EventT
+
+from services.workers.records import DeadLetter, Incoming, decode_record
+from services.workers.runtime import Runtime, is_transient
+from shared.kafka import TENANT_CONFIG, TOUCHPOINTS
+from shared.settings import load_settings
+
+log = logging.getLogger("tandem.worker")
+
+BATCH_RECORDS = 1_000
+BATCH_WITHIN_S = 0.05
+RETRY_BACKOFF_S = (0.5, 1, 2, 5)
+
+settings = load_settings()
+app = faust.App(
+    os.environ.get("TANDEM_WORKER_GROUP", "tandem-workers"),
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    value_serializer="raw",
+    key_serializer="raw",
+    web_enabled=False,
+    consumer_auto_offset_reset="earliest",
+    topic_disable_leader=False,
+    broker_commit_interval=1.0,
+    stream_buffer_maxsize=8_192,
+    producer_acks=-1,
+    datadir=os.environ.get("TANDEM_WORKER_DATADIR", ".state/faust"),
+)
+touchpoints_topic = app.topic(TOUCHPOINTS, key_type=bytes, value_type=bytes)
+config_topic = app.topic(TENANT_CONFIG, key_type=bytes, value_type=bytes)
+runtime = Runtime(settings)
+
+
+async def _project_until_done(incoming: Sequence[Incoming]) -> list[DeadLetter]:
+    """Projects, waiting out an unavailable PostgreSQL or Kafka: nothing is skipped."""
+    attempt = 0
+    while True:
+        try:
+            return await runtime.projector.project(incoming, runtime.publish_changes)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+            log.warning(
+                "store or broker unavailable; pausing",
+                extra={"error": repr(exc), "retry_in_s": delay, "attempt": attempt},
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+async def _project_isolating(incoming: Sequence[Incoming]) -> list[DeadLetter]:
+    """Projects the batch; if it fails for a reason other than an outage, retries event by
+    event so that only the events that really fail go to the DLQ."""
+    try:
+        return await _project_until_done(incoming)
+    except Exception as exc:
+        log.warning("batch failed; isolating the failing events", extra={"error": repr(exc)})
+    dead: list[DeadLetter] = []
+    for item in incoming:
+        try:
+            dead.extend(await _project_until_done([item]))
+        except Exception as exc:
+            log.exception("event failed", extra={"event_id": item.event.get("event_id")})
+            dead.append(DeadLetter(item.source, "failed", repr(exc), orjson.dumps(item.event)))
+    return dead
+
+
+async def handle_batch(events: Sequence[EventT]) -> None:
+    await runtime.ready()
+    now = settings.now()
+    incoming: list[Incoming] = []
+    dead: list[DeadLetter] = []
+    for event in events:
+        message = event.message
+        good, bad = decode_record(
+            event.value, message.topic, message.partition, message.offset, now=now
+        )
+        incoming.extend(good)
+        dead.extend(bad)
+    failed = await _project_isolating(incoming)
+    dead.extend(failed)
+    if dead:
+        await runtime.dlq.send(dead)
+    runtime.dlq.check_burst(good=len(incoming) - len(failed), bad=len(dead))
+
+
+@app.agent(touchpoints_topic)
+async def apply_touchpoints(stream: faust.StreamT) -> None:
+    async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
+        await handle_batch(events)
+
+
+@app.agent(config_topic)
+async def apply_config_changes(stream: faust.StreamT) -> None:
+    async for value in stream:
+        await runtime.ready()
+        await runtime.on_config_message(value)
+
+
+@app.timer(interval=settings.config_poll_interval_s)
+async def poll_config_versions() -> None:
+    await runtime.ready()
+    await runtime.poll_configs()
+
+
+@app.timer(interval=settings.sweep_interval_s)
+async def decay_sweep() -> None:
+    await runtime.ready()
+    await runtime.decay_sweep()
+
+
+def run_worker() -> None:
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()

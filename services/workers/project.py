@@ -1,0 +1,279 @@
+"""Step 2 of the worker: apply a batch of validated events to the read model.
+
+Per tenant, in ONE transaction (row-level security bound to that tenant):
+  1. link identities named by `identify` events, route anonymous touches to their leads;
+  2. append the events to the event log; the (tenant, event id) key drops redeliveries;
+  3. move held anonymous touches to leads that were identified just now;
+  4. refold every lead that gained an event, from its whole ordered history, with the
+     pure domain rules; replace its rows (lead, transitions, opportunities, credits);
+  5. hand the changes to the caller, which publishes them to the derived topics before the
+     transaction commits (a crash before the commit replays the batch; downstream readers
+     key by lead and transition ordinal, so a repeated message is harmless).
+Only after the commit does Faust acknowledge the records, so the Kafka offset never runs
+ahead of the read model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.workers import store
+from services.workers.configs import TenantConfigs
+from services.workers.records import DeadLetter, Incoming
+from shared.db import tenant_tx
+from shared.domain.attribution import credit_lead, opportunity_conversions
+from shared.domain.config import TenantConfig
+from shared.domain.events import Event
+from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
+from shared.domain.scoring import matrix
+from shared.validation import to_domain_event
+
+
+@dataclass(frozen=True, slots=True)
+class LeadChange:
+    tenant_id: str
+    lead_id: str
+    previous_stage: str | None
+    stage: str
+    fit_score: int
+    engagement_score: int
+    score: int
+    matrix: str
+    at: datetime
+    new_transitions: tuple[dict[str, Any], ...]
+
+
+Publish = Callable[[list[LeadChange]], Awaitable[None]]
+
+
+def _json(items: Sequence[Any]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(item) for item in items]
+
+
+class LeadProjector:
+    def __init__(self, pool: asyncpg.Pool, configs: TenantConfigs, now: Callable[[], datetime]):
+        self._pool = pool
+        self._configs = configs
+        self._now = now
+
+    async def project(self, incoming: Sequence[Incoming], publish: Publish) -> list[DeadLetter]:
+        """Applies the events; returns dead letters for those of unknown tenants."""
+        by_tenant: dict[str, list[Incoming]] = defaultdict(list)
+        for item in incoming:
+            by_tenant[item.event["tenant_id"]].append(item)
+        dead: list[DeadLetter] = []
+        for tenant_id, items in by_tenant.items():
+            if not await self._configs.is_known(tenant_id):
+                dead.extend(
+                    DeadLetter(i.source, "unknown_tenant", f"no tenant {tenant_id!r}", b"")
+                    for i in items
+                )
+                continue
+            await self.project_tenant(tenant_id, [i.event for i in items], publish)
+        return dead
+
+    async def project_tenant(
+        self, tenant_id: str, raw: Sequence[dict[str, Any]], publish: Publish
+    ) -> None:
+        version = await self._configs.current(tenant_id)
+        events = [
+            dataclasses.replace(to_domain_event(e, seq=0), config_version=version) for e in raw
+        ]
+        spend = [e for e in events if e.type == "campaign_spend"]
+        lead_events = [e for e in events if e.type != "campaign_spend"]
+        links = [
+            (e.anonymous_id, e.lead_id, e.occurred_at)
+            for e in lead_events
+            if e.type == "identify" and e.anonymous_id and e.lead_id
+        ]
+        async with tenant_tx(self._pool, tenant_id) as conn:
+            await store.link_identities(conn, tenant_id, links)
+            linked = await store.resolve_anonymous(
+                conn, tenant_id, (e.anonymous_id for e in lead_events if e.lead_id is None)
+            )
+            lead_events = [_route(e, linked) for e in lead_events]
+            await store.insert_spend(conn, tenant_id, spend)
+            inserted = await store.insert_events(conn, tenant_id, lead_events)
+            affected = {lead for _, lead in inserted if lead is not None}
+            affected |= await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
+            if affected:
+                changes = await self.refold(conn, tenant_id, sorted(affected))
+                if changes:
+                    await publish(changes)
+
+    async def refold(
+        self, conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
+    ) -> list[LeadChange]:
+        """Recomputes the given leads from their full histories and replaces their rows."""
+        versions = await self._configs.versions(tenant_id)
+        current = versions[max(versions)]
+        now = self._now()
+        history = await store.load_lead_events(conn, tenant_id, lead_ids)
+        states = {lead: fold_lead(events, versions) for lead, events in history.items()}
+        rows = _Rows(tenant_id)
+        for lead_id, state in states.items():
+            rows.add(lead_id, state, current, now)
+        previous = await store.replace_lead_rows(
+            conn,
+            tenant_id,
+            list(states),
+            rows.leads,
+            rows.transitions,
+            rows.opportunities,
+            rows.credits,
+        )
+        return rows.changes(previous, now)
+
+
+def _route(event: Event, linked: dict[str, str]) -> Event:
+    if event.lead_id is None and event.anonymous_id in linked:
+        return dataclasses.replace(event, lead_id=linked[event.anonymous_id], stitched=True)
+    return event
+
+
+class _Rows:
+    """The read-model rows of a set of refolded leads."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.leads: list[tuple[Any, ...]] = []
+        self.transitions: list[tuple[Any, ...]] = []
+        self.opportunities: list[tuple[Any, ...]] = []
+        self.credits: list[tuple[Any, ...]] = []
+        self._summaries: list[tuple[str, LeadState, int, str]] = []
+
+    def add(self, lead_id: str, state: LeadState, config: TenantConfig, now: datetime) -> None:
+        t = self.tenant_id
+        if state.created_at is None or state.last_event_at is None:
+            return  # only held or rescore events so far: not a lead yet
+        # Displayed engagement decays with the clock (SPEC 4): evaluate it at the later of
+        # the wall clock and the lead's latest event, as the decay sweep does.
+        scored_at = max(now, state.last_event_at)
+        engagement = engagement_at(state, config, scored_at)
+        shown_matrix = matrix(state.fit_grade, engagement.score)
+        self.leads.append(
+            (
+                t,
+                lead_id,
+                state.account_id,
+                str(state.stage),
+                str(state.highest_stage),
+                state.fit_score,
+                state.fit_grade,
+                state.disqualified,
+                engagement.score,
+                state.fit_score + engagement.score,
+                shown_matrix,
+                state.created_at,
+                state.engaged_at,
+                state.mql_at,
+                state.sql_at,
+                state.opportunity_at,
+                state.customer_at,
+                state.first_touch_channel,
+                state.traits,
+                _json(state.fit_evidence),
+                _json(engagement.evidence),
+                state.last_event_at,
+                scored_at,
+                state.response_at,
+                state.response_type,
+                state.disposition_at,
+                state.last_sales_activity_at,
+            )
+        )
+        for ordinal, tr in enumerate(state.transitions):
+            from_stage = str(tr.from_stage) if tr.from_stage else None
+            self.transitions.append(
+                (t, lead_id, ordinal, from_stage, str(tr.to_stage), tr.at, tr.event_id, tr.reason)
+            )
+        conversions = []
+        for opp in state.opportunities.values():
+            self.opportunities.append(
+                (
+                    t,
+                    opp.opportunity_id,
+                    lead_id,
+                    opp.amount,
+                    str(opp.status),
+                    opp.stage,
+                    opp.created_at,
+                    opp.closed_at,
+                    opp.won_amount,
+                    opp.lost_reason,
+                    opp.competitor,
+                    opp.fit_grade_at_win,
+                    opp.last_activity_at,
+                )
+            )
+            won = opp.status is OpportunityStatus.WON
+            conversions.extend(
+                opportunity_conversions(
+                    opp.opportunity_id,
+                    amount=opp.amount,
+                    created_at=opp.created_at,
+                    won_at=opp.closed_at if won else None,
+                    won_amount=opp.won_amount,
+                )
+            )
+        for c in credit_lead(state.touches, conversions):
+            self.credits.append(
+                (
+                    t,
+                    lead_id,
+                    c.opportunity_id,
+                    c.kind,
+                    c.model,
+                    c.event_id,
+                    c.channel,
+                    c.campaign_id,
+                    c.content_id,
+                    c.message_id,
+                    c.fraction,
+                    c.amount,
+                    c.converted_at,
+                )
+            )
+        self._summaries.append((lead_id, state, engagement.score, shown_matrix))
+
+    def changes(self, previous: dict[str, tuple[str, int, int]], now: datetime) -> list[LeadChange]:
+        out = []
+        for lead_id, state, engagement, shown_matrix in self._summaries:
+            before = previous.get(lead_id)
+            score = state.fit_score + engagement
+            if before is not None and before[0] == str(state.stage) and before[1] == score:
+                continue
+            seen = before[2] if before else 0
+            out.append(
+                LeadChange(
+                    tenant_id=self.tenant_id,
+                    lead_id=lead_id,
+                    previous_stage=before[0] if before else None,
+                    stage=str(state.stage),
+                    fit_score=state.fit_score,
+                    engagement_score=engagement,
+                    score=score,
+                    matrix=shown_matrix,
+                    at=now,
+                    new_transitions=tuple(
+                        {
+                            "ordinal": i,
+                            "from_stage": str(tr.from_stage) if tr.from_stage else None,
+                            "to_stage": str(tr.to_stage),
+                            "at": tr.at.isoformat(),
+                            "event_id": tr.event_id,
+                            "reason": tr.reason,
+                        }
+                        for i, tr in enumerate(state.transitions)
+                        if i >= seen
+                    ),
+                )
+            )
+        return out

@@ -1,0 +1,171 @@
+"""The worker's long-lived resources and its periodic duties (config changes, decay sweep)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+from services.workers import store
+from services.workers.configs import TenantConfigs
+from services.workers.dead_letters import DeadLetterQueue
+from services.workers.project import LeadChange, LeadProjector
+from shared.db import create_pool, tenant_tx
+from shared.kafka import LEAD_STATE, TRANSITIONS, make_producer
+from shared.settings import Settings
+
+log = logging.getLogger("tandem.worker")
+
+SWEEP_CHUNK = 1_000
+# Engagement shown for a lead is re-evaluated at the wall clock at least this often.
+SWEEP_MAX_AGE_S = 3_600
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that mean "a dependency is away", to wait out rather than dead-letter."""
+    return isinstance(
+        exc,
+        OSError
+        | asyncio.TimeoutError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.DeadlockDetectedError
+        | asyncpg.SerializationError
+        | asyncpg.AdminShutdownError
+        | KafkaConnectionError
+        | KafkaTimeoutError,
+    )
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = asyncio.Lock()
+        self._started = False
+        self.pool: asyncpg.Pool
+        self.configs: TenantConfigs
+        self.projector: LeadProjector
+        self.producer: AIOKafkaProducer
+        self.dlq: DeadLetterQueue
+
+    async def ready(self) -> None:
+        if self._started:
+            return
+        async with self._lock:
+            if self._started:
+                return
+            while True:
+                try:
+                    self.pool = await create_pool(
+                        self.settings.database_url, max_size=4, setup=store.prepare_connection
+                    )
+                    break
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("postgres not reachable yet", extra={"error": repr(exc)})
+                    await asyncio.sleep(1)
+            self.producer = make_producer(self.settings.kafka_bootstrap, request_timeout_ms=30_000)
+            await self.producer.start()
+            self.configs = TenantConfigs(self.pool)
+            self.projector = LeadProjector(self.pool, self.configs, self.settings.now)
+            self.dlq = DeadLetterQueue(
+                self.producer,
+                max_ratio=self.settings.dlq_max_ratio,
+                window=self.settings.dlq_min_window,
+            )
+            self._started = True
+
+    async def publish_changes(self, changes: list[LeadChange]) -> None:
+        futures = []
+        for change in changes:
+            key = f"{change.tenant_id}:{change.lead_id}".encode()
+            doc: dict[str, Any] = {
+                "tenant_id": change.tenant_id,
+                "lead_id": change.lead_id,
+                "previous_stage": change.previous_stage,
+                "stage": change.stage,
+                "fit_score": change.fit_score,
+                "engagement_score": change.engagement_score,
+                "score": change.score,
+                "matrix": change.matrix,
+                "at": change.at.isoformat(),
+            }
+            futures.append(await self.producer.send(LEAD_STATE, orjson.dumps(doc), key=key))
+            for transition in change.new_transitions:
+                body = {"tenant_id": change.tenant_id, "lead_id": change.lead_id, **transition}
+                futures.append(await self.producer.send(TRANSITIONS, orjson.dumps(body), key=key))
+        for future in futures:
+            await future
+
+    async def on_config_message(self, value: bytes) -> None:
+        try:
+            tenant_id = orjson.loads(value)["tenant_id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("ignoring malformed tenant-config message", extra={"value": value[:200]})
+            return
+        if await self.configs.refresh(tenant_id):
+            await self.rescore(tenant_id)
+
+    async def poll_configs(self) -> None:
+        for tenant_id in self.configs.cached_tenants():
+            if await self.configs.refresh(tenant_id):
+                await self.rescore(tenant_id)
+
+    async def rescore(self, tenant_id: str) -> None:
+        """Appends a re-score event to every lead of the tenant and refolds them (SPEC 4)."""
+        version = await self.configs.current(tenant_id)
+        started = time.monotonic()
+        async with tenant_tx(self.pool, tenant_id) as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", tenant_id)
+            leads = await conn.fetch(
+                """
+                INSERT INTO events (tenant_id, event_id, type, occurred_at, lead_id, config_version)
+                SELECT tenant_id, 'rescore:' || $2 || ':' || lead_id, 'rescore', $3, lead_id, $2
+                FROM leads WHERE tenant_id = $1
+                ON CONFLICT DO NOTHING
+                RETURNING lead_id
+                """,
+                tenant_id,
+                version,
+                self.settings.now(),
+            )
+        lead_ids = sorted(r["lead_id"] for r in leads)
+        await self._refold_in_chunks(tenant_id, lead_ids)
+        log.info(
+            "tenant re-scored",
+            extra={
+                "tenant_id": tenant_id,
+                "config_version": version,
+                "leads": len(lead_ids),
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
+
+    async def decay_sweep(self) -> None:
+        now = self.settings.now()
+        for tenant_id in self.configs.cached_tenants():
+            async with tenant_tx(self.pool, tenant_id) as conn:
+                rows = await conn.fetch(
+                    "SELECT lead_id FROM leads WHERE tenant_id = $1"
+                    " AND scored_at < $2 - make_interval(secs => $3)",
+                    tenant_id,
+                    now,
+                    SWEEP_MAX_AGE_S if self.settings.fixed_now is None else 0,
+                )
+            await self._refold_in_chunks(tenant_id, sorted(r["lead_id"] for r in rows))
+
+    async def _refold_in_chunks(self, tenant_id: str, lead_ids: list[str]) -> None:
+        for i in range(0, len(lead_ids), SWEEP_CHUNK):
+            chunk = lead_ids[i : i + SWEEP_CHUNK]
+            async with tenant_tx(self.pool, tenant_id) as conn:
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", tenant_id)
+                changes = await self.projector.refold(conn, tenant_id, chunk)
+                if changes:
+                    await self.publish_changes(changes)

@@ -1,0 +1,337 @@
+"""The worker's PostgreSQL side: the event log, identities, and the lead read model.
+
+Every write is keyed by (tenant, event id) or replaces a lead's derived rows whole, so a
+batch that is delivered twice leaves the same rows as a batch delivered once. RLS forbids
+COPY into tenant tables, so bulk rows go through per-connection temp staging tables that
+PostgreSQL empties at commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from shared.domain.events import Event
+
+EVENT_COLUMNS = (
+    "event_id",
+    "type",
+    "occurred_at",
+    "lead_id",
+    "anonymous_id",
+    "account_id",
+    "channel",
+    "campaign_id",
+    "content_id",
+    "message_id",
+    "properties",
+    "stitched",
+    "config_version",
+)
+LEAD_COLUMNS = (
+    "tenant_id",
+    "lead_id",
+    "account_id",
+    "stage",
+    "highest_stage",
+    "fit_score",
+    "fit_grade",
+    "disqualified",
+    "engagement_score",
+    "score",
+    "matrix",
+    "created_at",
+    "engaged_at",
+    "mql_at",
+    "sql_at",
+    "opportunity_at",
+    "customer_at",
+    "first_touch_channel",
+    "traits",
+    "fit_evidence",
+    "engagement_evidence",
+    "last_event_at",
+    "scored_at",
+    "sla_response_at",
+    "sla_response_type",
+    "sla_disposition_at",
+    "last_sales_activity_at",
+)
+TRANSITION_COLUMNS = (
+    "tenant_id",
+    "lead_id",
+    "ordinal",
+    "from_stage",
+    "to_stage",
+    "at",
+    "event_id",
+    "reason",
+)
+OPPORTUNITY_COLUMNS = (
+    "tenant_id",
+    "opportunity_id",
+    "lead_id",
+    "amount",
+    "status",
+    "stage",
+    "created_at",
+    "closed_at",
+    "won_amount",
+    "lost_reason",
+    "competitor",
+    "fit_grade_at_win",
+    "last_activity_at",
+)
+CREDIT_COLUMNS = (
+    "tenant_id",
+    "lead_id",
+    "opportunity_id",
+    "kind",
+    "model",
+    "touch_event_id",
+    "channel",
+    "campaign_id",
+    "content_id",
+    "message_id",
+    "fraction",
+    "amount",
+    "converted_at",
+)
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS staging_events (
+    ord integer, event_id text, type text, occurred_at timestamptz, lead_id text,
+    anonymous_id text, account_id text, channel text, campaign_id text, content_id text,
+    message_id text, properties jsonb, stitched boolean, config_version integer
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_leads (LIKE leads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_stage_transitions (LIKE stage_transitions INCLUDING DEFAULTS)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_opportunities (LIKE opportunities INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_attribution_credits (LIKE attribution_credits INCLUDING DEFAULTS)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging_spend (LIKE spend INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+"""
+
+
+async def prepare_connection(conn: asyncpg.Connection) -> None:
+    await conn.execute(STAGING_DDL)
+
+
+def _event_row(ord_: int, e: Event) -> tuple[Any, ...]:
+    return (
+        ord_,
+        e.event_id,
+        e.type,
+        e.occurred_at,
+        e.lead_id,
+        e.anonymous_id,
+        e.account_id,
+        e.channel,
+        e.campaign_id,
+        e.content_id,
+        e.message_id,
+        dict(e.properties),
+        e.stitched,
+        e.config_version,
+    )
+
+
+def _to_event(row: asyncpg.Record) -> Event:
+    return Event(
+        event_id=row["event_id"],
+        type=row["type"],
+        occurred_at=row["occurred_at"],
+        seq=row["seq"],
+        lead_id=row["lead_id"],
+        anonymous_id=row["anonymous_id"],
+        account_id=row["account_id"],
+        channel=row["channel"],
+        campaign_id=row["campaign_id"],
+        content_id=row["content_id"],
+        message_id=row["message_id"],
+        properties=row["properties"],
+        stitched=row["stitched"],
+        config_version=row["config_version"],
+    )
+
+
+async def link_identities(
+    conn: asyncpg.Connection, tenant_id: str, links: Sequence[tuple[str, str, datetime]]
+) -> None:
+    """Records anonymous_id → lead links; the first identify naming an anonymous_id wins."""
+    if not links:
+        return
+    await conn.execute(
+        """
+        INSERT INTO identities (tenant_id, anonymous_id, lead_id, linked_at)
+        SELECT $1, a, l, t FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(a, l, t)
+        ON CONFLICT DO NOTHING
+        """,
+        tenant_id,
+        [a for a, _, _ in links],
+        [lead for _, lead, _ in links],
+        [t for _, _, t in links],
+    )
+
+
+async def resolve_anonymous(
+    conn: asyncpg.Connection, tenant_id: str, anonymous_ids: Iterable[str]
+) -> dict[str, str]:
+    ids = list(set(anonymous_ids))
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT anonymous_id, lead_id FROM identities"
+        " WHERE tenant_id = $1 AND anonymous_id = ANY($2::text[])",
+        tenant_id,
+        ids,
+    )
+    return {r["anonymous_id"]: r["lead_id"] for r in rows}
+
+
+async def insert_events(
+    conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]
+) -> list[tuple[str, str | None]]:
+    """Appends events not seen before, in arrival order; returns (event id, lead) of the new."""
+    if not events:
+        return []
+    await conn.copy_records_to_table(
+        "staging_events",
+        records=[_event_row(i, e) for i, e in enumerate(events)],
+        columns=("ord", *EVENT_COLUMNS),
+    )
+    cols = ", ".join(EVENT_COLUMNS)
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO events (tenant_id, {cols})
+        SELECT $1, {cols} FROM staging_events ORDER BY ord
+        ON CONFLICT DO NOTHING
+        RETURNING event_id, lead_id
+        """,
+        tenant_id,
+    )
+    return [(r["event_id"], r["lead_id"]) for r in rows]
+
+
+async def stitch_held_touches(
+    conn: asyncpg.Connection, tenant_id: str, anonymous_ids: Sequence[str]
+) -> set[str]:
+    """Moves held anonymous touches to the leads their anonymous_id is now linked to."""
+    if not anonymous_ids:
+        return set()
+    rows = await conn.fetch(
+        """
+        UPDATE events e SET lead_id = i.lead_id, stitched = true
+        FROM identities i
+        WHERE e.tenant_id = $1 AND i.tenant_id = $1 AND e.lead_id IS NULL
+          AND e.anonymous_id = i.anonymous_id AND i.anonymous_id = ANY($2::text[])
+        RETURNING e.lead_id
+        """,
+        tenant_id,
+        list(anonymous_ids),
+    )
+    return {r["lead_id"] for r in rows}
+
+
+async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    await conn.copy_records_to_table(
+        "staging_spend",
+        records=[
+            (
+                tenant_id,
+                e.event_id,
+                e.campaign_id,
+                e.channel,
+                e.properties["amount"],
+                e.occurred_at,
+            )
+            for e in events
+        ],
+        columns=("tenant_id", "event_id", "campaign_id", "channel", "amount", "occurred_at"),
+    )
+    await conn.execute("INSERT INTO spend SELECT * FROM staging_spend ON CONFLICT DO NOTHING")
+
+
+async def load_lead_events(
+    conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
+) -> dict[str, list[Event]]:
+    rows = await conn.fetch(
+        f"""
+        SELECT seq, {", ".join(EVENT_COLUMNS)} FROM events
+        WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
+        ORDER BY lead_id, occurred_at, seq
+        """,
+        tenant_id,
+        list(lead_ids),
+    )
+    by_lead: dict[str, list[Event]] = {}
+    for row in rows:
+        by_lead.setdefault(row["lead_id"], []).append(_to_event(row))
+    return by_lead
+
+
+async def replace_lead_rows(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    lead_ids: Sequence[str],
+    leads: Sequence[tuple[Any, ...]],
+    transitions: Sequence[tuple[Any, ...]],
+    opportunities: Sequence[tuple[Any, ...]],
+    credits: Sequence[tuple[Any, ...]],
+) -> dict[str, tuple[str, int, int]]:
+    """Replaces every derived row of the given leads; returns their previous
+    (stage, score, transition count) so the caller can emit only what changed."""
+    ids = list(lead_ids)
+    previous = {
+        r["lead_id"]: (r["stage"], r["score"], r["transitions"])
+        for r in await conn.fetch(
+            """
+            WITH gone AS (
+                DELETE FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
+                RETURNING lead_id, stage, score
+            ), counts AS (
+                DELETE FROM stage_transitions WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
+                RETURNING lead_id
+            )
+            SELECT g.lead_id, g.stage, g.score,
+                   (SELECT count(*) FROM counts c WHERE c.lead_id = g.lead_id) AS transitions
+            FROM gone g
+            """,
+            tenant_id,
+            ids,
+        )
+    }
+    await conn.execute(
+        "DELETE FROM attribution_credits WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
+        tenant_id,
+        ids,
+    )
+    await _stage_and_insert(conn, "leads", LEAD_COLUMNS, leads)
+    await _stage_and_insert(conn, "stage_transitions", TRANSITION_COLUMNS, transitions)
+    await _stage_and_insert(conn, "attribution_credits", CREDIT_COLUMNS, credits)
+    if opportunities:
+        await conn.copy_records_to_table(
+            "staging_opportunities", records=opportunities, columns=OPPORTUNITY_COLUMNS
+        )
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OPPORTUNITY_COLUMNS[2:])
+        await conn.execute(
+            f"INSERT INTO opportunities SELECT * FROM staging_opportunities"
+            f" ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET {updates}"
+        )
+    return previous
+
+
+async def _stage_and_insert(
+    conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    if not rows:
+        return
+    await conn.copy_records_to_table(f"staging_{table}", records=rows, columns=columns)
+    cols = ", ".join(columns)
+    await conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM staging_{table}")

@@ -1,0 +1,56 @@
+"""PostgreSQL access: the pool, and transactions bound to one tenant for row-level security."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Binary codecs, because COPY (the bulk path of the workers) speaks only binary.
+    # jsonb's binary form is a version byte (1) followed by the JSON text.
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda v: b"\x01" + orjson.dumps(v),
+        decoder=lambda b: orjson.loads(b[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+    await conn.set_type_codec(
+        "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
+    )
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    setup: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    async def init(conn: asyncpg.Connection) -> None:
+        await _init_connection(conn)
+        if setup is not None:
+            await setup(conn)
+
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init, command_timeout=60
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def tenant_tx(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterator[Any]:
+    """A transaction in which row-level security admits only `tenant_id`'s rows.
+
+    The setting is transaction-local (`is_local = true`) so a pooled connection never
+    carries one tenant's identity into the next request.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", tenant_id)
+        yield conn

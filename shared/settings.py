@@ -1,0 +1,45 @@
+"""Runtime settings, read once from the environment (SPEC 13)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    database_admin_url: str
+    kafka_bootstrap: str
+    http_port: int
+    jwt_secret: str
+    # Tests replay the worked example with the clock pinned; production leaves it unset.
+    fixed_now: datetime | None
+    dlq_max_ratio: float
+    dlq_min_window: int
+    sweep_interval_s: float
+    config_poll_interval_s: float
+
+    def now(self) -> datetime:
+        return self.fixed_now or datetime.now(UTC)
+
+
+def load_settings() -> Settings:
+    env = os.environ
+    database_url = env.get(
+        "TANDEM_DATABASE_URL", "postgresql://tandem_app:tandem_app@127.0.0.1:55432/tandem"
+    )
+    fixed = env.get("TANDEM_FIXED_NOW")
+    return Settings(
+        database_url=database_url,
+        database_admin_url=env.get("TANDEM_DATABASE_ADMIN_URL", database_url),
+        kafka_bootstrap=env.get("TANDEM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+        http_port=int(env.get("TANDEM_HTTP_PORT", "8000")),
+        jwt_secret=env.get("TANDEM_JWT_SECRET", "dev-only-secret-change-me"),
+        fixed_now=datetime.fromisoformat(fixed.replace("Z", "+00:00")) if fixed else None,
+        dlq_max_ratio=float(env.get("TANDEM_DLQ_MAX_RATIO", "0.5")),
+        dlq_min_window=int(env.get("TANDEM_DLQ_MIN_WINDOW", "1000")),
+        sweep_interval_s=float(env.get("TANDEM_SWEEP_INTERVAL_S", "30")),
+        config_poll_interval_s=float(env.get("TANDEM_CONFIG_POLL_INTERVAL_S", "5")),
+    )

@@ -70,6 +70,7 @@ alive() {
 
 # Connects, not binds: true when anything accepts on host:port.
 port_open() {
+  # shellcheck disable=SC2016  # expanded by the inner shell
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
@@ -141,7 +142,7 @@ find_pg_bin() {
     [[ -x /usr/lib/postgresql/$want/bin/initdb ]] && PG_BIN=/usr/lib/postgresql/$want/bin
   else
     local d
-    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    d=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     [[ -n $d && -x $d/initdb ]] && PG_BIN=$d
   fi
   [[ -n $PG_BIN ]]
@@ -282,7 +283,7 @@ pg_start_local() {
 
 pg_wait_external() {
   local t0; t0=$(now_ms)
-  local deadline=$(( t0 + PG_TIMEOUT * 1000 )) isready=
+  local deadline=$(( t0 + PG_TIMEOUT * 1000 )) isready=''
   if find_pg_bin; then isready=$PG_BIN/pg_isready; else isready=$(command -v pg_isready || true); fi
   log "postgres: using TANDEM_DATABASE_URL ($(mask_url "$TANDEM_DATABASE_URL")), starting none"
   if [[ -z $isready ]]; then
@@ -351,7 +352,8 @@ kafka_fill_libs() {
   echo "$sum" >"$KAFKA_LIBS.tmp/.pom.sha256"
   rm -rf "$KAFKA_LIBS"
   mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
-  log "kafka: $(ls "$KAFKA_LIBS"/*.jar | wc -l) jars ready ($(since "$t0"))"
+  local jars=("$KAFKA_LIBS"/*.jar)
+  log "kafka: ${#jars[@]} jars ready ($(since "$t0"))"
 }
 
 kafka_java() {
@@ -444,7 +446,7 @@ PYTHON=
 find_python() {
   [[ -n $PYTHON ]] && return 0
   local p
-  for p in python3 "$ROOT/.venv/bin/python" /usr/bin/python3; do
+  for p in /usr/bin/python3 python3 "$ROOT/.venv/bin/python"; do
     if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null; then
       PYTHON=$p
       return 0
@@ -467,7 +469,7 @@ kafka_probe() {
 }
 
 kafka_wait_ready() {
-  local bootstrap=$1 pid=${2:-} t0=$3 deadline=$(( $3 + KAFKA_TIMEOUT * 1000 )) why= last_note=0
+  local bootstrap=$1 pid=${2:-} t0=$3 deadline=$(( $3 + KAFKA_TIMEOUT * 1000 )) why='' last_note=0
   find_python || warn "no python3 here: judging Kafka readiness by its open port only"
   while ! why=$(kafka_probe "$bootstrap"); do
     if [[ -n $pid ]] && ! alive "$pid"; then
@@ -516,7 +518,7 @@ kafka_start_local() {
   # Own session: Ctrl-C in the terminal that ran `make up`, or the end of that shell,
   # must not take the broker down. The inner shell records its pid before becoming java.
   # Fd 9 (the stack lock) is closed so the broker does not hold the lock for its life.
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086,SC2016  # KAFKA_HEAP is a list of flags; $$ is the inner shell's
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$KAFKA_PID" \
     java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
       -Djava.awt.headless=true \
@@ -524,8 +526,8 @@ kafka_start_local() {
       -Dkafka.logs.dir="$LOGS" \
       -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF" \
       </dev/null >>"$KAFKA_LOG" 2>&1 9>&- &
-  local i
-  for i in {1..50}; do [[ -s $KAFKA_PID ]] && break; sleep 0.1; done
+  local _
+  for _ in {1..50}; do [[ -s $KAFKA_PID ]] && break; sleep 0.1; done
   pid=$(<"$KAFKA_PID") || die "kafka: no pid file written"
   kafka_wait_ready "$KAFKA_BOOTSTRAP" "$pid" "$t0"
   log "kafka: ready ($(since "$t0"))"

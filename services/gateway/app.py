@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from services.gateway.context import GatewayContext
+from services.gateway.graphql.endpoint import GraphQLApp
 from services.gateway.ingest import post_events
 from shared.settings import Settings, load_settings
 
@@ -46,6 +47,7 @@ async def metrics(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     ctx = GatewayContext(settings or load_settings())
+    graphql = GraphQLApp(ctx)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -53,11 +55,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await graphql.aclose()
             await ctx.stop()
 
     app = Starlette(
         routes=[
             Route("/v1/events", post_events, methods=["POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 
 import faust
 import orjson
 from faust.types import EventT
 
+from services.workers.dead_letters import DeadLetterBurst
 from services.workers.records import DeadLetter, Incoming, decode_record
 from services.workers.runtime import Runtime, is_transient
 from shared.kafka import TENANT_CONFIG, TOUCHPOINTS
@@ -26,6 +28,7 @@ log = logging.getLogger("tandem.worker")
 BATCH_RECORDS = 1_000
 BATCH_WITHIN_S = 0.05
 RETRY_BACKOFF_S = (0.5, 1, 2, 5)
+EXIT_DEAD_LETTER_BURST = 70
 
 settings = load_settings()
 app = faust.App(
@@ -95,15 +98,25 @@ async def handle_batch(events: Sequence[EventT]) -> None:
         dead.extend(bad)
     failed = await _project_isolating(incoming)
     dead.extend(failed)
+    # The guard runs before the letters are sent: a flood stops the worker with this batch
+    # neither dead-lettered nor acknowledged.
+    runtime.dlq.check_burst(good=len(incoming) - len(failed), bad=len(dead))
     if dead:
         await runtime.dlq.send(dead)
-    runtime.dlq.check_burst(good=len(incoming) - len(failed), bad=len(dead))
 
 
 @app.agent(touchpoints_topic)
 async def apply_touchpoints(stream: faust.StreamT) -> None:
     async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
-        await handle_batch(events)
+        try:
+            await handle_batch(events)
+        except DeadLetterBurst as exc:
+            # Faust's supervisor would restart a crashed agent, which would meet the same
+            # records again forever. Exit instead, offsets uncommitted, for an operator.
+            log.critical("dead-letter burst; worker stopping", extra={"error": str(exc)})
+            print(f"tandem worker: {exc}", file=sys.stderr, flush=True)
+            logging.shutdown()
+            os._exit(EXIT_DEAD_LETTER_BURST)
 
 
 @app.agent(config_topic)
@@ -113,18 +126,27 @@ async def apply_config_changes(stream: faust.StreamT) -> None:
         await runtime.on_config_message(value)
 
 
+async def _periodic(duty: str, run: Callable[[], Awaitable[None]]) -> None:
+    # A periodic duty that fails is retried at its next tick; it must never take the
+    # worker (and the stream it consumes) down with it.
+    try:
+        await runtime.ready()
+        await run()
+    except Exception:
+        log.exception("periodic duty failed; retrying at the next tick", extra={"duty": duty})
+
+
 @app.timer(interval=settings.config_poll_interval_s)
 async def poll_config_versions() -> None:
-    await runtime.ready()
-    await runtime.poll_configs()
+    await _periodic("config poll", runtime.poll_configs)
 
 
 @app.timer(interval=settings.sweep_interval_s)
 async def decay_sweep() -> None:
-    await runtime.ready()
-    await runtime.decay_sweep()
+    await _periodic("decay sweep", runtime.decay_sweep)
 
 
 def run_worker() -> None:
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    # Our JSON logging (configured by the CLI) stays: Faust would install its own format.
+    worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)
     worker.execute_from_commandline()

@@ -7,6 +7,7 @@ state the lead had (SPEC 4: a new config applies to later events).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -26,12 +27,17 @@ class TenantConfigs:
         self._known_checked = 0.0
 
     async def is_known(self, tenant_id: str) -> bool:
-        # Unknown tenants are re-checked at most once a second: a burst of records for a
-        # tenant that does not exist must not become a burst of queries.
-        if tenant_id not in self._known and time.monotonic() - self._known_checked > 1:
-            rows = await self._pool.fetch("SELECT tandem_known_tenants() AS t")
-            self._known = {r["t"] for r in rows}
-            self._known_checked = time.monotonic()
+        if tenant_id in self._known:
+            return True
+        # The registry is re-read at most once a second, so a flood of records for a tenant
+        # that does not exist stays one query a second; a tenant created a moment ago is
+        # still found, because the check waits for the next read rather than using the last.
+        wait = self._known_checked + 1 - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        rows = await self._pool.fetch("SELECT tandem_known_tenants() AS t")
+        self._known = {r["t"] for r in rows}
+        self._known_checked = time.monotonic()
         return tenant_id in self._known
 
     async def versions(self, tenant_id: str) -> dict[int, TenantConfig]:

@@ -154,7 +154,7 @@ class Runtime:
             async with tenant_tx(self.pool, tenant_id) as conn:
                 rows = await conn.fetch(
                     "SELECT lead_id FROM leads WHERE tenant_id = $1"
-                    " AND scored_at < $2 - make_interval(secs => $3)",
+                    " AND scored_at < $2::timestamptz - make_interval(secs => $3::float8)",
                     tenant_id,
                     now,
                     SWEEP_MAX_AGE_S if self.settings.fixed_now is None else 0,

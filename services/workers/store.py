@@ -101,20 +101,18 @@ CREDIT_COLUMNS = (
     "converted_at",
 )
 
+_STAGED_TABLES = ("leads", "stage_transitions", "opportunities", "attribution_credits", "spend")
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS staging_events (
     ord integer, event_id text, type text, occurred_at timestamptz, lead_id text,
     anonymous_id text, account_id text, channel text, campaign_id text, content_id text,
     message_id text, properties jsonb, stitched boolean, config_version integer
 ) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS staging_leads (LIKE leads INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS staging_stage_transitions (LIKE stage_transitions INCLUDING DEFAULTS)
-    ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS staging_opportunities (LIKE opportunities INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS staging_attribution_credits (LIKE attribution_credits INCLUDING DEFAULTS)
-    ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS staging_spend (LIKE spend INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
-"""
+""" + "".join(
+    f"CREATE TEMP TABLE IF NOT EXISTS staging_{t} (LIKE {t} INCLUDING DEFAULTS)"
+    " ON COMMIT DELETE ROWS;\n"
+    for t in _STAGED_TABLES
+)
 
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:

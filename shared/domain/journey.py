@@ -19,6 +19,7 @@ from shared.domain.events import (
     ENGAGEMENT_TYPES,
     IDENTITY_TYPES,
     MARKETING_TOUCHES,
+    OPPORTUNITY_TYPES,
     RESCORE,
     SALES_ACTIVITY,
     Event,
@@ -82,7 +83,6 @@ _DISQUALIFIABLE_BY_SALES = frozenset(
 _ACCEPTABLE = frozenset({Stage.AWARE, Stage.ENGAGED, Stage.MQL, Stage.NURTURE})
 _DISQUALIFIABLE_BY_ICP = _ACCEPTABLE
 _MQL_CANDIDATES = frozenset({Stage.AWARE, Stage.ENGAGED, Stage.NURTURE})
-_OPPORTUNITY_EVENTS = frozenset({"deal_won", "deal_lost", "opportunity_stage_changed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,8 @@ class Opportunity:
 
 
 class Mention(NamedTuple):
-    """A piece of sales feedback: a rejection or lost reason, an objection, a competitor."""
+    """A piece of sales feedback: a rejection or disqualification reason, an objection
+    category, a competitor; `opportunity_id` when the feedback names a deal."""
 
     at: datetime
     value: str
@@ -274,16 +275,19 @@ class LeadState:
             if reason is not None:
                 self._move(Stage.MQL, reason, entered, reasons)
 
+        transition = self._record_transition(event, before, entered, reasons)
         self._record_sla(event, had_mql)
-        return self._record_transition(event, before, entered, reasons)
+        return transition
 
     def _rescore(self, event: Event, config: TenantConfig) -> Transition | None:
+        self.event_ids.add(event.event_id)
+        # Kept even when there is nothing to re-score, so that an event sorting before the
+        # re-score is late and refolded, as the fold would place it.
+        self.last_key = event.order_key
         # A re-score before the lead's first real event has nothing to re-score; the new
         # config reaches the lead with that event.
         if self.created_at is None:
             return None
-        self.event_ids.add(event.event_id)
-        self.last_key = event.order_key
         self.last_event_at = event.occurred_at
         self.config_version = event.config_version
         window = self._use(config, rescored=True)
@@ -382,7 +386,7 @@ class LeadState:
                     entered,
                     reasons,
                 )
-        elif kind == "opportunity_created" or kind in _OPPORTUNITY_EVENTS:
+        elif kind in OPPORTUNITY_TYPES:
             self._opportunity_event(event, entered, reasons)
         elif kind == "objection_logged":
             self.objections.append(
@@ -415,9 +419,10 @@ class LeadState:
             self.opportunities[opportunity_id] = opportunity
             # An opportunity first seen through a later event still opens here, so the lead
             # passes through OPPORTUNITY like one created explicitly.
+            how = "created" if kind == "opportunity_created" else f"opened by {kind}"
             if self.stage is not Stage.CUSTOMER:
                 self._move(
-                    Stage.OPPORTUNITY, f"opportunity {opportunity_id} opened", entered, reasons
+                    Stage.OPPORTUNITY, f"opportunity {opportunity_id} {how}", entered, reasons
                 )
         elif kind == "opportunity_created":
             if amount is not None:

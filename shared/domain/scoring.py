@@ -106,14 +106,19 @@ class EngagementWindow:
     than the last touch added: touches that fall out of the window are dropped for good.
     """
 
-    __slots__ = ("_config", "_counted", "_counts", "_span", "_totals")
+    __slots__ = ("_config", "_counted", "_counts", "_items", "_result", "_span", "_totals")
 
     def __init__(self, config: TenantConfig) -> None:
         self._config = config
         self._span = timedelta(days=config.window_days)
         self._counted: deque[tuple[datetime, int, int]] = deque()
-        self._totals = [0] * len(config.engagement_rules)
-        self._counts = [0] * len(config.engagement_rules)
+        rules = len(config.engagement_rules)
+        self._totals = [0] * rules
+        self._counts = [0] * rules
+        # Evidence is rebuilt only for the rules whose touches changed, and most events
+        # leave the window as it was: their evaluation is the previous one.
+        self._items: list[EngagementEvidence | None] = [None] * rules
+        self._result: EngagementResult | None = None
 
     def add(self, touch: Event) -> None:
         index = engagement_rule_index(touch, self._config)
@@ -123,11 +128,16 @@ class EngagementWindow:
         self._counted.append((touch.occurred_at, index, points))
         self._totals[index] += points
         self._counts[index] += 1
+        self._items[index] = None
+        self._result = None
 
     def clear(self) -> None:
+        rules = len(self._totals)
         self._counted.clear()
-        self._totals = [0] * len(self._totals)
-        self._counts = [0] * len(self._counts)
+        self._totals = [0] * rules
+        self._counts = [0] * rules
+        self._items = [None] * rules
+        self._result = None
 
     def evaluate(self, instant: datetime) -> EngagementResult:
         """Engagement of the touches in (instant - window_days, instant]."""
@@ -137,21 +147,31 @@ class EngagementWindow:
             _, index, points = counted.popleft()
             self._totals[index] -= points
             self._counts[index] -= 1
+            self._items[index] = None
+            self._result = None
+        if self._result is not None:
+            return self._result
         evidence: list[EngagementEvidence] = []
         total = 0
+        items = self._items
         for index, touches in enumerate(self._counts):
             if not touches:
                 continue
-            rule = self._config.engagement_rules[index]
-            raw = self._totals[index]
-            points = raw
-            if rule.max_per_window is not None:
-                points = max(-rule.max_per_window, min(rule.max_per_window, raw))
-            evidence.append(
-                EngagementEvidence(index, rule.describe(), touches, points, points != raw)
-            )
-            total += points
-        return EngagementResult(clamp(total), tuple(evidence))
+            item = items[index]
+            if item is None:
+                item = items[index] = self._evidence(index, touches)
+            evidence.append(item)
+            total += item.points
+        self._result = EngagementResult(clamp(total), tuple(evidence))
+        return self._result
+
+    def _evidence(self, index: int, touches: int) -> EngagementEvidence:
+        rule = self._config.engagement_rules[index]
+        raw = self._totals[index]
+        points = raw
+        if rule.max_per_window is not None:
+            points = max(-rule.max_per_window, min(rule.max_per_window, raw))
+        return EngagementEvidence(index, rule.describe(), touches, points, points != raw)
 
 
 def engagement(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[3] / "shared/spec/examples"
+from tests.worked_example import EXAMPLES_DIR
 
 
 @pytest.fixture(scope="session")

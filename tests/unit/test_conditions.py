@@ -123,7 +123,10 @@ def test_tuple_values_match_like_lists() -> None:
     ("condition", "text"),
     [
         (Condition("company_size", "gte", 500), "company_size gte 500"),
-        (Condition("department", "in", ("Marketing", "Sales")), "department in ['Marketing', 'Sales']"),
+        (
+            Condition("department", "in", ("Marketing", "Sales")),
+            "department in ['Marketing', 'Sales']",
+        ),
         (Condition("job_title", "contains", "head"), "job_title contains 'head'"),
         (Condition("is_partner", "eq", True), "is_partner eq true"),
         (Condition("email", "exists", None), "email exists"),

@@ -57,7 +57,9 @@ def test_defaults_are_those_of_the_spec() -> None:
         "other",
     )
     assert config.stall_days == 14
-    points = {rule.event_type: (rule.points, rule.max_per_window) for rule in config.engagement_rules}
+    points = {
+        rule.event_type: (rule.points, rule.max_per_window) for rule in config.engagement_rules
+    }
     assert points == {
         "page_view": (1, 10),
         "email_open": (1, 5),

@@ -89,13 +89,17 @@ def test_default_grades(score: int, expected: str) -> None:
     assert grade(score, DEFAULT_CONFIG.grade_thresholds) == expected
 
 
-@pytest.mark.parametrize(("score", "expected"), [(90, "A"), (89, "B"), (60, "B"), (59, "C"), (1, "C"), (0, "D")])
+@pytest.mark.parametrize(
+    ("score", "expected"), [(90, "A"), (89, "B"), (60, "B"), (59, "C"), (1, "C"), (0, "D")]
+)
 def test_configured_grades(score: int, expected: str) -> None:
     assert grade(score, GradeThresholds(90, 60, 1)) == expected
 
 
 def test_disqualifier_match_gives_the_first_matching_condition() -> None:
-    assert disqualifier_match({"seniority": "entry"}, FIT_CONFIG) == Condition("seniority", "eq", "ENTRY")
+    assert disqualifier_match({"seniority": "entry"}, FIT_CONFIG) == Condition(
+        "seniority", "eq", "ENTRY"
+    )
     both = {"seniority": "Entry", "email": "x@GMAIL.com"}
     assert disqualifier_match(both, FIT_CONFIG) == FIT_CONFIG.disqualifiers[0]
     assert disqualifier_match({"email": "x@gmail.com"}, FIT_CONFIG) == FIT_CONFIG.disqualifiers[1]
@@ -103,9 +107,7 @@ def test_disqualifier_match_gives_the_first_matching_condition() -> None:
     assert disqualifier_match({}, FIT_CONFIG) is None
 
 
-@pytest.mark.parametrize(
-    ("score", "tier"), [(100, 1), (60, 1), (59, 2), (30, 2), (29, 3), (0, 3)]
-)
+@pytest.mark.parametrize(("score", "tier"), [(100, 1), (60, 1), (59, 2), (30, 2), (29, 3), (0, 3)])
 def test_engagement_tier(score: int, tier: int) -> None:
     assert engagement_tier(score) == tier
 
@@ -137,7 +139,9 @@ def test_default_points_per_touch() -> None:
 WHEN_CONFIG = TenantConfig(
     engagement_rules=(
         EngagementRule("page_view", 5, Condition("path", "eq", "/pricing")),
-        EngagementRule("page_view", -3, Condition("path", "contains", "/careers"), max_per_window=6),
+        EngagementRule(
+            "page_view", -3, Condition("path", "contains", "/careers"), max_per_window=6
+        ),
         EngagementRule("page_view", 1, max_per_window=3),
         EngagementRule("form_submit", 10, Condition("form_id", "eq", "newsletter")),
     )
@@ -156,7 +160,9 @@ def test_each_touch_takes_the_first_matching_rule() -> None:
 def test_caps_apply_per_rule_and_evidence_shows_them() -> None:
     touches = [touch("page_view", T0 + timedelta(hours=i), i, path="/blog") for i in range(5)]
     touches += [touch("page_view", T0 + timedelta(hours=10), 10, path="/pricing")]
-    touches += [touch("page_view", T0 + timedelta(hours=11 + i), 11 + i, path="/careers") for i in range(3)]
+    touches += [
+        touch("page_view", T0 + timedelta(hours=11 + i), 11 + i, path="/careers") for i in range(3)
+    ]
     result = engagement(touches, WHEN_CONFIG, T0 + timedelta(days=1))
     assert result.evidence == (
         EngagementEvidence(0, "page_view when path eq '/pricing'", 1, 5, False),
@@ -250,7 +256,11 @@ def touch_lists(draw: st.DrawFn) -> list[Event]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(touch_lists(), st.lists(offsets, min_size=1, max_size=6), st.sampled_from([DEFAULT_CONFIG, WHEN_CONFIG]))
+@given(
+    touch_lists(),
+    st.lists(offsets, min_size=1, max_size=6),
+    st.sampled_from([DEFAULT_CONFIG, WHEN_CONFIG]),
+)
 def test_running_window_equals_recomputation(
     touches: list[Event], instants: list[int], config: TenantConfig
 ) -> None:
@@ -265,5 +275,7 @@ def test_running_window_equals_recomputation(
 
 @settings(max_examples=60, deadline=None)
 @given(touch_lists(), offsets, st.sampled_from([DEFAULT_CONFIG, WHEN_CONFIG]))
-def test_engagement_stays_within_bounds(touches: list[Event], hours: int, config: TenantConfig) -> None:
+def test_engagement_stays_within_bounds(
+    touches: list[Event], hours: int, config: TenantConfig
+) -> None:
     assert 0 <= engagement(touches, config, T0 + timedelta(hours=hours)).score <= 100

@@ -1,0 +1,117 @@
+"""The processes a bench run starts (gateways, workers, the bare Faust app), and their end.
+
+Each runs with its own topic prefix and consumer group, logs to its own file, and is
+stopped by its pid (TERM, then KILL) however the run ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+TANDEM = str(Path(sys.executable).with_name("tandem"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Process:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
+        self.name = name
+        self.log_path = logs / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=self._log,
+        )
+        self.pid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def rss_bytes(self) -> tuple[int, int]:
+        """Current and peak resident set size (VmRSS, VmHWM) from /proc."""
+        fields = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) * 1024
+        return fields["VmRSS"], fields["VmHWM"]
+
+    def output(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+    def tail(self, lines: int = 20) -> str:
+        return "\n".join(self.output()[-lines:])
+
+    def stop(self) -> None:
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._log.close()
+
+
+class Processes:
+    """Every process of the run, so that one `stop_all` ends them whatever happened."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self._running: list[Process] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> Process:
+        process = Process(name, argv, env, self.logs)
+        self._running.append(process)
+        return process
+
+    def gateway(self, name: str, env: dict[str, str]) -> tuple[Process, str]:
+        port = free_port()
+        process = self.start(name, [TANDEM, "gateway", "--port", str(port)], env)
+        return process, f"http://127.0.0.1:{port}"
+
+    def worker(self, name: str, env: dict[str, str]) -> Process:
+        return self.start(name, [TANDEM, "worker"], env)
+
+    def stop(self, process: Process) -> None:
+        process.stop()
+        with contextlib.suppress(ValueError):
+            self._running.remove(process)
+
+    def stop_all(self) -> None:
+        for process in reversed(self._running):
+            with contextlib.suppress(Exception):
+                process.stop()
+        self._running.clear()
+
+
+async def wait_ready(process: Process, url: str, limit_s: float = 60) -> None:
+    deadline = time.monotonic() + limit_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if not process.alive():
+                raise RuntimeError(f"{process.name} exited:\n{process.tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"{process.name} not ready after {limit_s:.0f} s:\n{process.tail()}")

@@ -1,0 +1,873 @@
+"""`make bench`: every figure of SPEC 12 in one run, against processes this run starts.
+
+    python -m bench.run            full scale (about 15 minutes on 2 cores)
+    python -m bench.run --quick    the same figures at a tenth of the volume (a few minutes)
+
+Each phase gets its own tenant, and every process its own topic prefix and consumer group
+(`bench-<stamp>-...`), so the dev platform's topics, groups and tenants are never touched.
+Topics are deleted at the end, and the tenants' rows too unless --keep-data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench import workload
+from bench.metrics_sql import METRICS_SQL
+from bench.procs import Process, Processes, wait_ready
+from services.admin.tenants import create_api_key, create_tenant
+from shared.db import create_pool, tenant_tx
+from shared.generator import JourneyGenerator
+from shared.kafka import TOPICS, TOUCHPOINTS, ensure_topics, make_producer
+from shared.settings import Settings, load_settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GIB = 1024**3
+FRESHNESS_INTERVAL_S = 0.05
+FRESHNESS_POLL_S = 0.02
+GRAPHQL_ALIASES = 10  # the gateway bounds aliases per query (SPEC 10)
+SPAN_DAYS = 90
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    array_events: int
+    single_events: int
+    http_events: int
+    http_clients: int
+    freshness_seconds: float
+    freshness_rate: int
+    metrics_queries: int
+
+
+FULL = Scale(1_000_000, 100_000, 200_000, 4, 30, 1_000, 200)
+QUICK = Scale(100_000, 20_000, 50_000, 4, 10, 1_000, 50)
+
+
+def parse_args(argv: list[str] | None) -> tuple[Scale, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description="Measure every figure of SPEC 12."
+    )
+    parser.add_argument("--quick", action="store_true", help="a tenth of the volume")
+    parser.add_argument("--events", type=int, help="events of the array-record phase (1,000,000)")
+    parser.add_argument("--single-events", type=int, help="events sent one per record (100,000)")
+    parser.add_argument("--http-events", type=int, help="events posted over HTTP (200,000)")
+    parser.add_argument("--clients", type=int, help="concurrent HTTP clients (4)")
+    parser.add_argument("--freshness-seconds", type=float, help="length of the 1,000/s run (30)")
+    parser.add_argument("--metrics-queries", type=int, help="timed `metrics` queries (200)")
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the bench tenants' rows afterwards"
+    )
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else FULL
+    scale = Scale(
+        array_events=args.events or base.array_events,
+        single_events=args.single_events or base.single_events,
+        http_events=args.http_events or base.http_events,
+        http_clients=args.clients or base.http_clients,
+        freshness_seconds=args.freshness_seconds or base.freshness_seconds,
+        freshness_rate=base.freshness_rate,
+        metrics_queries=args.metrics_queries or base.metrics_queries,
+    )
+    return scale, args
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "memory_gib": round(memory_kib / 1024**2, 1),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+class Bench:
+    def __init__(self, scale: Scale, args: argparse.Namespace, settings: Settings) -> None:
+        self.scale = scale
+        self.args = args
+        self.settings = settings
+        self.started = time.monotonic()
+        self.stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        self.run_id = f"bench-{self.stamp}"
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"tandem-{self.run_id}-"))
+        self.procs = Processes(self.tmp)
+        self.tenants: list[str] = []
+        self.results: dict[str, Any] = {}
+        self.admin: asyncpg.Connection
+        self.producer: AIOKafkaProducer
+        self.partitions = 0
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        print(f"[bench {time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+    def prefix(self, phase: str) -> str:
+        return f"{self.run_id}-{phase}-"
+
+    def touchpoints(self, phase: str) -> str:
+        return self.prefix(phase) + TOUCHPOINTS.removeprefix(_own_prefix())
+
+    def env(self, phase: str) -> dict[str, str]:
+        return {
+            "TANDEM_TOPIC_PREFIX": self.prefix(phase),
+            "TANDEM_WORKER_GROUP": f"{self.prefix(phase)}workers",
+            "TANDEM_WORKER_DATADIR": str(self.tmp / f"faust-{phase}"),
+        }
+
+    async def tenant(self, phase: str) -> str:
+        slug = f"{self.run_id}-{phase}"
+        await create_tenant(self.settings.database_admin_url, slug)
+        self.tenants.append(slug)
+        return slug
+
+    async def key(self, tenant: str, role: str) -> str:
+        return await create_api_key(self.settings.database_admin_url, tenant, role)
+
+    async def applied(self, tenant: str) -> int:
+        count: int = await self.admin.fetchval(
+            "SELECT (SELECT count(*) FROM events WHERE tenant_id = $1)"
+            " + (SELECT count(*) FROM spend WHERE tenant_id = $1)",
+            tenant,
+        )
+        return count
+
+    async def produce(
+        self, topic: str, records: list[tuple[int | None, bytes | None, bytes]]
+    ) -> None:
+        futures = [
+            await self.producer.send(topic, value, key=key, partition=partition)
+            for partition, key, value in records
+        ]
+        await asyncio.gather(*futures)
+
+    async def wait_applied(
+        self,
+        tenant: str,
+        probes: list[str],
+        started: float,
+        limit_s: float,
+        label: str,
+        worker: Process,
+    ) -> tuple[float, bool]:
+        """Seconds from `started` until every probe event is in the read model, and whether
+        they all got there within `limit_s`."""
+        deadline = started + limit_s
+        next_report = time.perf_counter() + 5
+        while True:
+            if not worker.alive():
+                raise RuntimeError(f"{worker.name} exited:\n{worker.tail()}")
+            found = await self.admin.fetchval(
+                "SELECT count(*) FROM events WHERE tenant_id = $1 AND event_id = ANY($2::text[])",
+                tenant,
+                probes,
+            )
+            now = time.perf_counter()
+            if found == len(probes):
+                return now - started, True
+            if now > deadline:
+                return now - started, False
+            if now > next_report:
+                done = await self.applied(tenant)
+                self.say(f"  {label}: {done:,} events applied, {done / (now - started):,.0f}/s")
+                next_report = now + 5
+            await asyncio.sleep(0.1)
+
+    async def start_worker(self, phase: str, tenant: str) -> Process:
+        """A worker on the phase's topics, warmed up: it has joined its group and applied a
+        first journey, so the timed part measures processing, not startup."""
+        worker = self.procs.worker(f"worker-{phase}", self.env(phase))
+        warm = JourneyGenerator(tenant, seed=99, id_prefix="warm-", span_days=SPAN_DAYS)
+        load = workload.single_records(warm.events(20, spend=False), self.partitions)
+        await self.produce(self.touchpoints(phase), load.records)
+        started = time.perf_counter()
+        _, done = await self.wait_applied(tenant, load.probes, started, 120, "warm-up", worker)
+        if not done:
+            raise RuntimeError(f"worker not processing after 120 s:\n{worker.tail()}")
+        return worker
+
+    # -- phases --------------------------------------------------------------------------------
+
+    async def http_ingestion(self) -> None:
+        scale = self.scale
+        tenant = await self.tenant("http")
+        key = await self.key(tenant, "ingest")
+        generator = JourneyGenerator(tenant, seed=11, include_tenant_id=False, span_days=SPAN_DAYS)
+        bodies = workload.http_bodies(workload.generated(generator, scale.http_events))
+        self.say(
+            f"HTTP ingestion: {scale.http_events:,} events in {len(bodies)} requests of 500, "
+            f"{scale.http_clients} clients, gateway on {self.prefix('http')}*"
+        )
+        gateway, url = self.procs.gateway("gateway-http", self.env("http"))
+        await wait_ready(gateway, url)
+        queue = iter(bodies)
+        latencies: list[float] = []
+        accepted = 0
+        retried = 0
+
+        async def client_loop(client: httpx.AsyncClient) -> None:
+            nonlocal accepted, retried
+            for body in queue:
+                while True:
+                    sent = time.perf_counter()
+                    response = await client.post("/v1/events", content=body)
+                    if response.status_code == 200:
+                        break
+                    if response.status_code not in (429, 503):
+                        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+                    retried += 1
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+                latencies.append(time.perf_counter() - sent)
+                result = response.json()
+                accepted += result["accepted"]
+                if result["rejected"]:
+                    raise RuntimeError(f"events rejected: {result['rejected'][:2]}")
+
+        headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        clients = [
+            httpx.AsyncClient(base_url=url, headers=headers, timeout=30)
+            for _ in range(scale.http_clients)
+        ]
+        try:
+            # A first request per client opens its connection and the gateway's metadata;
+            # its events are posted again in the timed part (the same ids: no worker reads
+            # this topic, so nothing is applied twice).
+            for client in clients:
+                (await client.post("/v1/events", content=bodies[0])).raise_for_status()
+            started = time.perf_counter()
+            await asyncio.gather(*(client_loop(c) for c in clients))
+            elapsed = time.perf_counter() - started
+        finally:
+            for client in clients:
+                await client.aclose()
+            self.procs.stop(gateway)
+        rate = accepted / elapsed
+        self.results["http_ingestion"] = {
+            "events": accepted,
+            "seconds": elapsed,
+            "events_per_s": rate,
+            "requests": len(latencies),
+            "clients": scale.http_clients,
+            "request_p50_ms": percentile(latencies, 0.5) * 1000,
+            "request_p99_ms": percentile(latencies, 0.99) * 1000,
+            "retried": retried,
+        }
+        self.say(f"  {accepted:,} events accepted in {elapsed:.1f} s: {rate:,.0f} events/s")
+
+    async def array_processing(self) -> tuple[str, Process]:
+        tenant = await self.tenant("arr")
+        generator = JourneyGenerator(tenant, seed=1, span_days=SPAN_DAYS)
+        n = self.scale.array_events
+        self.say(f"array records: generating {n:,} events ...")
+        load = workload.array_records(workload.generated(generator, n), self.partitions)
+        self.say(f"  {len(load.records):,} records; starting a worker on {self.prefix('arr')}*")
+        worker = await self.start_worker("arr", tenant)
+        before = await self.applied(tenant)
+        started = time.perf_counter()
+        await self.produce(self.touchpoints("arr"), load.records)
+        self.say(f"  produced in {time.perf_counter() - started:.1f} s; waiting for the read model")
+        elapsed, complete = await self.wait_applied(
+            tenant, load.probes, started, max(90, n / 2_500), "array records", worker
+        )
+        done = await self.applied(tenant) - before
+        del load
+        rate = done / elapsed
+        self.results["processing_array"] = {
+            "events": n,
+            "applied": done,
+            "complete": complete and done >= n,
+            "seconds": elapsed,
+            "events_per_s": rate,
+        }
+        self.say(f"  {done:,} events in the read model after {elapsed:.1f} s: {rate:,.0f}/s")
+        rss, peak = worker.rss_bytes()
+        leads = await self.admin.fetchval("SELECT count(*) FROM leads WHERE tenant_id = $1", tenant)
+        self.results["worker_memory"] = {"leads": leads, "rss_bytes": rss, "peak_rss_bytes": peak}
+        self.say(
+            f"  worker RSS {rss / 2**20:,.0f} MiB (peak {peak / 2**20:,.0f}) at {leads:,} leads"
+        )
+        return tenant, worker
+
+    async def metrics_latency(self, url: str, tenant: str) -> None:
+        n = self.scale.metrics_queries
+        events = await self.applied(tenant)
+        now = datetime.now(UTC)
+        start, end = now - timedelta(days=SPAN_DAYS + 1), now + timedelta(days=1)
+        key = await self.key(tenant, "viewer")
+        async with contextlib.AsyncExitStack() as stack:
+            fields = await _metrics_fields(url, key)
+            if fields:
+                via = "GraphQL metrics(from, to) through the gateway"
+                client = await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=10)
+                )
+                payload = {
+                    "query": "query($from: DateTime!, $to: DateTime!) {"
+                    f" metrics(from: $from, to: $to) {{ {' '.join(fields)} }} }}",
+                    "variables": {"from": start.isoformat(), "to": end.isoformat()},
+                }
+                query = _graphql_query(client, payload)
+            else:
+                via = "equivalent SQL (bench/metrics_sql.py): the gateway has no GraphQL metrics"
+                pool = await create_pool(self.settings.database_url, max_size=1)
+                stack.push_async_callback(pool.close)
+                query = _sql_query(pool, tenant, (tenant, start, end, now, 24))
+            self.say(f"metrics: {n} queries over {SPAN_DAYS} days, {events:,} events, via {via}")
+            for _ in range(5):
+                await query()
+            latencies = []
+            for _ in range(n):
+                started = time.perf_counter()
+                await query()
+                latencies.append(time.perf_counter() - started)
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        self.results["metrics"] = {
+            "via": via,
+            "events": events,
+            "queries": n,
+            "p50_ms": p50 * 1000,
+            "p99_ms": p99 * 1000,
+        }
+        self.say(f"  p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
+
+    async def freshness(self, url: str) -> None:
+        scale = self.scale
+        tenant = await self.tenant("fresh")
+        ingest = await self.key(tenant, "ingest")
+        viewer = await self.key(tenant, "viewer")
+        generator = JourneyGenerator(tenant, seed=5, include_tenant_id=False, span_days=SPAN_DAYS)
+        stream = generator.events(None, spend=False)
+        per_request = round(scale.freshness_rate * FRESHNESS_INTERVAL_S)
+        graphql = await _has_lead_query(url, viewer)
+        via = "GraphQL lead(id)" if graphql else "SQL on the leads table"
+        self.say(
+            f"freshness: {scale.freshness_rate:,} events/s for {scale.freshness_seconds:.0f} s"
+            f" ({per_request} per request), ack → visible via {via}"
+        )
+        seen: set[str] = set()
+        pending: dict[str, float] = {}
+        latencies: list[float] = []
+        sends: list[asyncio.Task[None]] = []
+        sent_events = 0
+
+        headers = {"Content-Type": "application/json", "X-API-Key": ingest}
+        ingest_client = httpx.AsyncClient(base_url=url, headers=headers, timeout=10)
+        probe_client = httpx.AsyncClient(base_url=url, headers={"X-API-Key": viewer}, timeout=10)
+        pool = await create_pool(self.settings.database_url, max_size=1)
+
+        async def send(batch: list[dict[str, Any]], probe: str | None) -> None:
+            response = await ingest_client.post("/v1/events", content=orjson.dumps(batch))
+            acked = time.perf_counter()
+            if response.status_code != 200 or response.json()["rejected"]:
+                raise RuntimeError(f"ingestion failed: {response.text[:300]}")
+            if probe:
+                pending[probe] = acked
+
+        async def visible(leads: list[str]) -> set[str]:
+            if not graphql:
+                async with tenant_tx(pool, tenant) as conn:
+                    rows = await conn.fetch(
+                        "SELECT lead_id FROM leads WHERE tenant_id = $1"
+                        " AND lead_id = ANY($2::text[])",
+                        tenant,
+                        leads,
+                    )
+                return {r["lead_id"] for r in rows}
+            found = set()
+            for i in range(0, len(leads), GRAPHQL_ALIASES):
+                chunk = leads[i : i + GRAPHQL_ALIASES]
+                aliases = " ".join(
+                    f"l{j}: lead(id: {json.dumps(lead)}) {{ id }}" for j, lead in enumerate(chunk)
+                )
+                response = await probe_client.post("/graphql", json={"query": f"{{ {aliases} }}"})
+                data = response.json().get("data")
+                if data is None:
+                    raise RuntimeError(f"lead query failed: {response.text[:300]}")
+                found |= {chunk[int(a[1:])] for a, lead in data.items() if lead is not None}
+            return found
+
+        sending = asyncio.Event()
+        sending.set()
+
+        async def poll(until: float) -> None:
+            while time.perf_counter() < until and (pending or sending.is_set()):
+                if pending:
+                    shown = await visible(list(pending))
+                    now = time.perf_counter()
+                    for lead in shown:
+                        latencies.append(now - pending.pop(lead))
+                await asyncio.sleep(FRESHNESS_POLL_S)
+
+        started = time.perf_counter()
+        stop_at = started + scale.freshness_seconds
+        poller = asyncio.create_task(poll(stop_at + 15))
+        try:
+            tick = 0
+            while (at := started + tick * FRESHNESS_INTERVAL_S) < stop_at:
+                await asyncio.sleep(max(0, at - time.perf_counter()))
+                batch = [next(stream) for _ in range(per_request)]
+                # One probe per request: a lead created by it (its first identified event).
+                probe = next(
+                    (e["lead_id"] for e in batch if "lead_id" in e and e["lead_id"] not in seen),
+                    None,
+                )
+                seen.update(e["lead_id"] for e in batch if "lead_id" in e)
+                sends.append(asyncio.create_task(send(batch, probe)))
+                sent_events += len(batch)
+                tick += 1
+            await asyncio.gather(*sends)
+            achieved = sent_events / (time.perf_counter() - started)
+            sending.clear()
+            await poller
+        finally:
+            poller.cancel()
+            for task in sends:
+                task.cancel()
+            await ingest_client.aclose()
+            await probe_client.aclose()
+            await pool.close()
+        p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        self.results["freshness"] = {
+            "via": via,
+            "events": sent_events,
+            "events_per_s": achieved,
+            "probes": len(latencies) + len(pending),
+            "never_visible": len(pending),
+            "p50_s": p50,
+            "p99_s": p99,
+            "max_s": max(latencies),
+        }
+        missing = f", {len(pending)} never visible" if pending else ""
+        self.say(
+            f"  {achieved:,.0f} events/s sent; p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+            f" over {len(latencies)} probes{missing}"
+        )
+
+    async def single_processing(self) -> int:
+        tenant = await self.tenant("one")
+        generator = JourneyGenerator(tenant, seed=2, span_days=SPAN_DAYS)
+        n = self.scale.single_events
+        self.say(f"one event per record: generating {n:,} events ...")
+        load = workload.single_records(workload.generated(generator, n), self.partitions)
+        self.say(f"  starting a worker on {self.prefix('one')}*")
+        worker = await self.start_worker("one", tenant)
+        before = await self.applied(tenant)
+        started = time.perf_counter()
+        await self.produce(self.touchpoints("one"), load.records)
+        self.say(f"  produced in {time.perf_counter() - started:.1f} s; waiting for the read model")
+        elapsed, complete = await self.wait_applied(
+            tenant, load.probes, started, max(60, n / 1_000), "single records", worker
+        )
+        done = await self.applied(tenant) - before
+        self.procs.stop(worker)
+        rate = done / elapsed
+        self.results["processing_single"] = {
+            "events": n,
+            "applied": done,
+            "complete": complete and done >= n,
+            "seconds": elapsed,
+            "events_per_s": rate,
+        }
+        self.say(f"  {done:,} events in the read model after {elapsed:.1f} s: {rate:,.0f}/s")
+        return before + n
+
+    async def bare_aiokafka(self, phase: str) -> dict[str, Any]:
+        """Reads the whole topic with a plain consumer and decodes every record."""
+        topic = self.touchpoints(phase)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(self.partitions)]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            remaining = {tp for tp in partitions if end[tp] > 0}
+            records = events = 0
+            started = 0.0
+            while remaining:
+                batches = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
+                if not started and batches:
+                    started = time.perf_counter()
+                for tp, messages in batches.items():
+                    for message in messages:
+                        decoded = orjson.loads(message.value)
+                        events += len(decoded) if isinstance(decoded, list) else 1
+                    records += len(messages)
+                    if messages and messages[-1].offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+            elapsed = time.perf_counter() - started
+        finally:
+            await consumer.stop()
+        result = {
+            "records": records,
+            "events": events,
+            "seconds": elapsed,
+            "records_per_s": records / elapsed,
+            "events_per_s": events / elapsed,
+        }
+        self.say(
+            f"bare aiokafka on {topic}: {records:,} records, {events:,} events in {elapsed:.2f} s"
+            f" = {events / elapsed:,.0f} events/s"
+        )
+        return result
+
+    async def bare_faust(self, records: int) -> None:
+        topic = self.touchpoints("one")
+        self.say(f"bare Faust agent iterating {topic} ({records:,} records) ...")
+        env = {
+            "BENCH_FAUST_APP_ID": f"{self.run_id}-faust-bare",
+            "BENCH_FAUST_DATADIR": str(self.tmp / "faust-bare"),
+        }
+        argv = [sys.executable, "-m", "bench.faust_bare", topic, str(records)]
+        process = self.procs.start("faust-bare", argv, env)
+        deadline = time.monotonic() + 90 + records / 2_000
+        try:
+            while time.monotonic() < deadline:
+                lines = [x for x in process.output() if x.startswith('{"records"')]
+                if lines:
+                    result = json.loads(lines[-1])
+                    break
+                if not process.alive():
+                    raise RuntimeError(f"bare Faust app exited:\n{process.tail()}")
+                await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"bare Faust app did not finish:\n{process.tail()}")
+        finally:
+            self.procs.stop(process)
+        self.results["bare_faust_single"] = result
+        self.say(f"  {result['rate']:,.0f} records/s")
+
+    # -- the run -----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        self.say(f"run {self.run_id}; scale {dataclasses.asdict(self.scale)}")
+        self.say(f"logs of the processes it starts: {self.tmp}")
+        self.admin = await asyncpg.connect(self.settings.database_admin_url)
+        specs = tuple(
+            dataclasses.replace(s, name=self.prefix(p) + s.name.removeprefix(_own_prefix()))
+            for p in ("http", "arr", "one")
+            for s in TOPICS
+        )
+        await ensure_topics(self.settings.kafka_bootstrap, specs)
+        self.producer = make_producer(self.settings.kafka_bootstrap, request_timeout_ms=30_000)
+        await self.producer.start()
+        self.partitions = len(await self.producer.partitions_for(self.touchpoints("arr")))
+        failed = False
+        try:
+            await self.http_ingestion()
+            tenant, worker = await self.array_processing()
+            gateway, url = self.procs.gateway("gateway-arr", self.env("arr"))
+            await wait_ready(gateway, url)
+            await self.metrics_latency(url, tenant)
+            await self.freshness(url)
+            self.procs.stop(gateway)
+            self.procs.stop(worker)
+            one_records = await self.single_processing()
+            self.results["bare_aiokafka_single"] = await self.bare_aiokafka("one")
+            self.results["bare_aiokafka_array"] = await self.bare_aiokafka("arr")
+            await self.bare_faust(one_records)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self.procs.stop_all()
+            await self.producer.stop()
+            await self.cleanup(keep_logs=failed)
+        self.report()
+        return 0
+
+    async def cleanup(self, *, keep_logs: bool) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            topics = [t for t in await admin.list_topics() if t.startswith(self.run_id)]
+            if topics:
+                await admin.delete_topics(topics)
+            self.say(f"deleted {len(topics)} bench topics")
+        finally:
+            await admin.close()
+        if self.tenants and not self.args.keep_data:
+            self.say(f"removing the rows of {len(self.tenants)} bench tenants ...")
+            await _drop_tenants(self.admin, self.tenants)
+        await self.admin.close()
+        if keep_logs:
+            self.say(f"process logs kept in {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # -- the report --------------------------------------------------------------------------
+
+    def report(self) -> None:
+        r = self.results
+        ceiling_one = r["bare_aiokafka_single"]["events_per_s"]
+        ceiling_arr = r["bare_aiokafka_array"]["events_per_s"]
+        faust = r["bare_faust_single"]["rate"]
+        array, single = r["processing_array"], r["processing_single"]
+        http, fresh, metrics = r["http_ingestion"], r["freshness"], r["metrics"]
+        memory = r["worker_memory"]
+        rows = [
+            _row(
+                f"processing, HTTP batches of 500 ({array['events']:,} events)",
+                ">=",
+                20_000,
+                array["events_per_s"],
+                "events/s",
+                ceiling_arr,
+                "" if array["complete"] else "timed out",
+            ),
+            _row(
+                f"processing, one event per record ({single['events']:,} events)",
+                ">=",
+                5_000,
+                single["events_per_s"],
+                "events/s",
+                ceiling_one,
+                "" if single["complete"] else "timed out",
+            ),
+            _row(
+                "processing one-per-record / bare Faust iteration",
+                ">=",
+                0.6,
+                single["events_per_s"] / faust,
+                "x",
+            ),
+            _row(
+                f"HTTP ingestion, batches of 500 ({http['clients']} clients)",
+                ">=",
+                20_000,
+                http["events_per_s"],
+                "events/s",
+                ceiling_arr,
+            ),
+            _row(
+                f"freshness p99 at {fresh['events_per_s']:,.0f} events/s (p50 "
+                f"{fresh['p50_s'] * 1000:.0f} ms)",
+                "<=",
+                1.0,
+                fresh["p99_s"],
+                "s",
+                note=(f"{fresh['never_visible']} never visible" if fresh["never_visible"] else ""),
+            ),
+            _row(
+                f"metrics p99, {metrics['events']:,} events (p50 {metrics['p50_ms']:.1f} ms)",
+                "<=",
+                50,
+                metrics["p99_ms"],
+                "ms",
+                note="" if metrics["via"].startswith("GraphQL") else "SQL, no GraphQL",
+            ),
+            _row(
+                f"worker RSS at {memory['leads']:,} leads",
+                "<=",
+                1024,
+                memory["rss_bytes"] / 2**20,
+                "MiB",
+            ),
+        ]
+        info = [
+            ("bare aiokafka read+decode, one event per record", ceiling_one, "events/s"),
+            ("bare aiokafka read+decode, array records", ceiling_arr, "events/s"),
+            ("bare Faust agent iteration, one event per record", faust, "records/s"),
+        ]
+        width = max(len(row["figure"]) for row in rows) + 2
+        print()
+        print(f"{'figure':<{width}}{'target':>16}{'measured':>16}{'ratio':>8}  {'vs ceiling':>10}")
+        print("-" * (width + 54))
+        for row in rows:
+            ceiling = f"{row['vs_ceiling']:.2f}" if row["vs_ceiling"] is not None else ""
+            verdict = "ok" if row["met"] else "MISSED"
+            note = f"  {row['note']}" if row["note"] else ""
+            print(
+                f"{row['figure']:<{width}}{row['target_text']:>16}{row['measured_text']:>16}"
+                f"{row['ratio']:>8.2f}  {ceiling:>10}  {verdict}{note}"
+            )
+        print()
+        for label, value, unit in info:
+            print(f"{label:<{width}}{'':>16}{_fmt(value, unit):>16}")
+        self.results["figures"] = rows
+        self.results["ceilings"] = {label: value for label, value, _ in info}
+        self.write_json()
+
+    def write_json(self) -> None:
+        RESULTS.mkdir(exist_ok=True)
+        path = RESULTS / f"{self.stamp}.json"
+        document = {
+            "run": self.run_id,
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "scale": dataclasses.asdict(self.scale),
+            "results": self.results,
+        }
+        path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+        print(f"\nresults written to {os.path.relpath(path)}")
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit in ("events/s", "records/s"):
+        return f"{value:,.0f} {unit}"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:,.2f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+
+
+def _row(
+    figure: str,
+    op: str,
+    target: float,
+    measured: float,
+    unit: str,
+    ceiling: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "target": target,
+        "target_text": f"{'≥' if op == '>=' else '≤'} {_fmt(target, unit)}",
+        "measured": measured,
+        "measured_text": _fmt(measured, unit),
+        "unit": unit,
+        # Ratio to target: ≥ 1 meets a "≥" target, ≤ 1 meets a "≤" one.
+        "ratio": measured / target,
+        "met": measured >= target if op == ">=" else measured <= target,
+        "vs_ceiling": measured / ceiling if ceiling else None,
+        "note": note,
+    }
+
+
+def _own_prefix() -> str:
+    """The prefix this process's shared.kafka names carry (replaced by each phase's)."""
+    return os.environ.get("TANDEM_TOPIC_PREFIX", "")
+
+
+async def _metrics_fields(url: str, key: str) -> list[str]:
+    """The scalar fields of the gateway's Metrics type; none when it serves no such type."""
+    query = '{ __type(name: "Metrics") { fields { name type { kind ofType { kind } } } } }'
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}) as client:
+        try:
+            response = await client.post("/graphql", json={"query": query})
+            found = (response.json().get("data") or {}).get("__type")
+        except (httpx.HTTPError, ValueError):
+            return []
+    if response.status_code != 200 or not found:
+        return []
+    return [
+        f["name"]
+        for f in found["fields"]
+        if "SCALAR" in (f["type"]["kind"], (f["type"].get("ofType") or {}).get("kind"))
+    ]
+
+
+def _graphql_query(
+    client: httpx.AsyncClient, payload: dict[str, Any]
+) -> Callable[[], Awaitable[None]]:
+    async def query() -> None:
+        response = await client.post("/graphql", json=payload)
+        if response.status_code != 200 or response.json().get("errors"):
+            raise RuntimeError(f"metrics query failed: {response.text[:300]}")
+
+    return query
+
+
+def _sql_query(
+    pool: asyncpg.Pool, tenant: str, args: tuple[Any, ...]
+) -> Callable[[], Awaitable[None]]:
+    async def query() -> None:
+        async with tenant_tx(pool, tenant) as conn:
+            await conn.fetchrow(METRICS_SQL, *args)
+
+    return query
+
+
+async def _has_lead_query(url: str, key: str) -> bool:
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}) as client:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            response = await client.post(
+                "/graphql", json={"query": '{ lead(id: "bench-probe") { id } }'}
+            )
+            return response.status_code == 200 and "data" in response.json()
+    return False
+
+
+async def _drop_tenants(conn: asyncpg.Connection, tenants: list[str]) -> None:
+    """Deletes every row of the tenants, children before the tables they reference."""
+    tables = [
+        r["table_name"]
+        for r in await conn.fetch(
+            """
+            SELECT c.table_name FROM information_schema.columns c
+            JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE c.table_schema = 'public' AND c.column_name = 'tenant_id'
+              AND t.table_type = 'BASE TABLE' AND c.table_name <> 'tenants'
+            """
+        )
+    ]
+    for _ in range(len(tables) + 1):
+        blocked = []
+        for table in tables:
+            try:
+                await conn.execute(
+                    f'DELETE FROM "{table}" WHERE tenant_id = ANY($1::text[])', tenants
+                )
+            except asyncpg.ForeignKeyViolationError:
+                blocked.append(table)
+        if not blocked:
+            break
+        tables = blocked
+    await conn.execute("DELETE FROM tenants WHERE tenant_id = ANY($1::text[])", tenants)
+
+
+def main(argv: list[str] | None = None) -> int:
+    scale, args = parse_args(argv)
+    bench = Bench(scale, args, load_settings())
+    try:
+        return asyncio.run(bench.run())
+    except KeyboardInterrupt:
+        print("\nbench interrupted; its processes, topics and tenants were cleaned up")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

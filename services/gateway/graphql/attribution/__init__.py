@@ -1,0 +1,1 @@
+"""GraphQL: attribution reports of SPEC 5."""

@@ -1,0 +1,161 @@
+"""Attribution reports (SPEC 5): credit rows grouped by channel, campaign, content or
+message, over the conversions of a period."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+from services.gateway.graphql.context import Info
+from services.gateway.graphql.period import check_period
+from services.gateway.graphql.permissions import CanRead
+from shared.domain.attribution import NONE_KEY, UNATTRIBUTED
+
+
+@strawberry.enum
+class AttributionModel(Enum):
+    FIRST_TOUCH = "FIRST_TOUCH"
+    LAST_TOUCH = "LAST_TOUCH"
+    LINEAR = "LINEAR"
+    U_SHAPED = "U_SHAPED"
+    W_SHAPED = "W_SHAPED"
+    FULL_PATH = "FULL_PATH"
+    TIME_DECAY = "TIME_DECAY"
+
+
+@strawberry.enum(description="PIPELINE: credit at opportunity creation; REVENUE: at the win")
+class AttributionKind(Enum):
+    PIPELINE = "PIPELINE"
+    REVENUE = "REVENUE"
+
+
+@strawberry.enum
+class AttributionGroup(Enum):
+    CHANNEL = "CHANNEL"
+    CAMPAIGN = "CAMPAIGN"
+    CONTENT = "CONTENT"
+    MESSAGE = "MESSAGE"
+
+
+# The only way a group reaches the SQL text: a fixed column per enum member.
+GROUP_COLUMNS: dict[AttributionGroup, str] = {
+    AttributionGroup.CHANNEL: "channel",
+    AttributionGroup.CAMPAIGN: "campaign_id",
+    AttributionGroup.CONTENT: "content_id",
+    AttributionGroup.MESSAGE: "message_id",
+}
+
+
+def key_expression(group: AttributionGroup) -> str:
+    return (
+        f"CASE WHEN touch_event_id IS NULL THEN '{UNATTRIBUTED}'"
+        f" ELSE coalesce({GROUP_COLUMNS[group]}, '{NONE_KEY}') END"
+    )
+
+
+@strawberry.type
+class AttributionRow:
+    key: str = strawberry.field(
+        description=f"the channel, campaign, content or message id; `{NONE_KEY}` when the "
+        f"touch had none, `{UNATTRIBUTED}` for conversions without an eligible touch"
+    )
+    credit: float = strawberry.field(
+        description="sum of the fractions: conversions credited, weighted"
+    )
+    amount: float = strawberry.field(description="sum of the credited amounts")
+
+
+@strawberry.type
+class ModelCredit:
+    model: AttributionModel
+    credit: float
+    amount: float
+
+
+@strawberry.type(description="One key's credit under every model, side by side")
+class AttributionComparisonRow:
+    key: str
+    models: list[ModelCredit]
+
+
+@strawberry.type
+class AttributionQueries:
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="Credit of the conversions in [from, to), grouped; largest amount first. "
+        "Keys that took part with zero credit are listed with 0.",
+    )
+    async def attribution(
+        self,
+        info: Info,
+        model: AttributionModel,
+        kind: AttributionKind,
+        group_by: AttributionGroup,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> list[AttributionRow]:
+        check_period(from_, to)
+        sql = f"""
+            SELECT {key_expression(group_by)} AS key,
+                   sum(fraction) AS credit, sum(amount) AS amount
+            FROM attribution_credits
+            WHERE tenant_id = $1 AND model = $2 AND kind = $3
+              AND converted_at >= $4 AND converted_at < $5
+            GROUP BY 1
+            ORDER BY amount DESC, credit DESC, key
+        """
+        ctx = info.context
+        async with ctx.tx() as conn:
+            rows = await conn.fetch(sql, ctx.tenant_id, model.value, kind.value, from_, to)
+        return [AttributionRow(key=r["key"], credit=r["credit"], amount=r["amount"]) for r in rows]
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="The attribution of [from, to) under every model at once, by key",
+    )
+    async def attribution_comparison(
+        self,
+        info: Info,
+        kind: AttributionKind,
+        group_by: AttributionGroup,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> list[AttributionComparisonRow]:
+        check_period(from_, to)
+        sql = f"""
+            SELECT model, {key_expression(group_by)} AS key,
+                   sum(fraction) AS credit, sum(amount) AS amount
+            FROM attribution_credits
+            WHERE tenant_id = $1 AND model = ANY($2) AND kind = $3
+              AND converted_at >= $4 AND converted_at < $5
+            GROUP BY 1, 2
+        """
+        ctx = info.context
+        models = [m.value for m in AttributionModel]
+        async with ctx.tx() as conn:
+            rows = await conn.fetch(sql, ctx.tenant_id, models, kind.value, from_, to)
+        return compare(rows)
+
+
+def compare(rows: Iterable[Any]) -> list[AttributionComparisonRow]:
+    """Pivots rows of (model, key, credit, amount) to one row per key that lists every model,
+    with zeros where a model gave the key nothing."""
+    by_key: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+    for row in rows:
+        by_key[row["key"]][row["model"]] = (float(row["credit"]), float(row["amount"]))
+    out = []
+    for key, credits in sorted(by_key.items()):
+        models = []
+        for model in AttributionModel:
+            credit, amount = credits.get(model.value, (0.0, 0.0))
+            models.append(ModelCredit(model=model, credit=credit, amount=amount))
+        out.append(AttributionComparisonRow(key=key, models=models))
+    return out

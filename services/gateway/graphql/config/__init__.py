@@ -1,0 +1,1 @@
+"""GraphQL: the tenant configuration and its mutations."""

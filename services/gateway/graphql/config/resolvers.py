@@ -1,0 +1,111 @@
+"""`tenantConfig` and the mutations that write a new configuration version (SPEC 4, 7, 8)."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+import strawberry
+from aiokafka.errors import KafkaError
+
+from services.gateway.graphql.config.inputs import (
+    IcpInput,
+    ScoringModelInput,
+    SlaRulesInput,
+    input_errors,
+    to_document,
+)
+from services.gateway.graphql.config.types import TenantConfig
+from services.gateway.graphql.context import Info
+from services.gateway.graphql.errors import bad_input
+from services.gateway.graphql.permissions import CanRead, IsAdmin
+from shared.config_store import save_config
+from shared.domain.config import DEFAULT_CONFIG, ConfigError
+from shared.domain.config import TenantConfig as DomainConfig
+
+log = logging.getLogger("tandem.gateway.graphql")
+
+
+async def read_config(
+    conn: asyncpg.Connection, tenant_id: str, version: int | None = None
+) -> TenantConfig:
+    """The given version, or the current one."""
+    row = await conn.fetchrow(
+        "SELECT version, config, author, created_at FROM tenant_config_versions"
+        " WHERE tenant_id = $1 AND ($2::integer IS NULL OR version = $2)"
+        " ORDER BY version DESC LIMIT 1",
+        tenant_id,
+        version,
+    )
+    if row is None:
+        return TenantConfig.from_domain(DEFAULT_CONFIG, 0, None, None)
+    return TenantConfig.from_domain(
+        DomainConfig.from_dict(row["config"]), row["version"], row["created_at"], row["author"]
+    )
+
+
+async def write_config(
+    info: Info, section: str, what: str, patch: dict[str, Any], prefix: str = ""
+) -> TenantConfig:
+    if not patch:
+        raise bad_input(f"nothing to change: give at least one field of the {what} input")
+    ctx = info.context
+    assert ctx.principal is not None
+    version: int | None = None
+    try:
+        version, _ = await save_config(
+            ctx.pool,
+            ctx.tenant_id,
+            section,
+            patch,
+            ctx.principal.subject,
+            ctx.gateway.producer,
+        )
+    except ConfigError as exc:
+        fields = input_errors(exc, prefix)
+        listed = "; ".join(f"{path}: {message}" for path, message in fields)
+        raise bad_input(f"invalid {what}: {listed}", fields) from None
+    except KafkaError as exc:
+        # The version is stored before the note is sent; workers also poll for versions.
+        log.warning(
+            "config saved but its note to the workers failed; they will find it by polling",
+            extra={"tenant_id": ctx.tenant_id, "error": repr(exc)},
+        )
+    async with ctx.tx() as conn:
+        return await read_config(conn, ctx.tenant_id, version)
+
+
+@strawberry.type
+class ConfigQueries:
+    @strawberry.field(permission_classes=[CanRead])
+    async def tenant_config(self, info: Info) -> TenantConfig:
+        async with info.context.tx() as conn:
+            return await read_config(conn, info.context.tenant_id)
+
+
+@strawberry.type
+class ConfigMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Replace the given parts of the ICP: fitRules, disqualifiers, "
+        "gradeThresholds. Leads are re-scored within 60 s.",
+    )
+    async def update_icp(self, info: Info, input: IcpInput) -> TenantConfig:
+        return await write_config(info, "icp", "ICP", to_document(input))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Replace the given parts of the scoring model: engagementRules, "
+        "windowDays, mql. Leads are re-scored within 60 s.",
+    )
+    async def update_scoring_model(self, info: Info, input: ScoringModelInput) -> TenantConfig:
+        return await write_config(info, "scoring_model", "scoring model", to_document(input))
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Change the SLA rules")
+    async def update_sla_rules(self, info: Info, input: SlaRulesInput) -> TenantConfig:
+        patch = to_document(input)
+        return await write_config(info, "sla", "SLA rules", {"sla": patch} if patch else {}, "sla.")

@@ -1,0 +1,68 @@
+"""The per-request GraphQL context: who asks (from the credential only), and the tenant
+bound transactions and DataLoaders every resolver reads through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from services.gateway.auth import Principal
+from services.gateway.context import GatewayContext
+from services.gateway.graphql.errors import UNAUTHENTICATED, coded
+from services.gateway.graphql.leads.loaders import LeadLoaders
+from services.gateway.graphql.subscriptions.hub import LeadChangeHub
+from shared.db import tenant_tx
+
+
+@dataclass
+class RequestContext:
+    gateway: GatewayContext
+    hub: LeadChangeHub
+    request: Request | WebSocket
+    response: Any
+    principal: Principal | None = None
+    # Filled by strawberry with the payload of a WebSocket's connection_init.
+    connection_params: dict[str, Any] | None = None
+    _loaders: list[LeadLoaders] = field(default_factory=list, repr=False)
+
+    @property
+    def is_websocket(self) -> bool:
+        return isinstance(self.request, WebSocket)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self.gateway.pool is not None, "the gateway is not started"
+        return self.gateway.pool
+
+    @property
+    def tenant_id(self) -> str:
+        if self.principal is None:
+            raise coded("no credential: send X-API-Key or Authorization: Bearer", UNAUTHENTICATED)
+        return self.principal.tenant_id
+
+    def now(self) -> datetime:
+        return self.gateway.settings.now()
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction that sees only the caller's tenant (row-level security)."""
+        async with tenant_tx(self.pool, self.tenant_id) as conn:
+            yield conn
+
+    @cached_property
+    def loaders(self) -> LeadLoaders:
+        # A WebSocket context lives as long as the connection, so its loaders batch but do
+        # not cache: a lead read an hour ago must not be served again.
+        return LeadLoaders(self.pool, self.tenant_id, cache=not self.is_websocket)
+
+
+Info = StrawberryInfo[RequestContext, None]

@@ -1,0 +1,150 @@
+"""/graphql on the gateway: the credential is checked before strawberry sees the request
+(HTTP 401 without one), GraphiQL answers a browser's GET, and WebSockets speak
+graphql-transport-ws with the credential in connection_init or the handshake headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from services.gateway.auth import AuthError, Principal, authenticate, credential_from_headers
+from services.gateway.context import GatewayContext
+from services.gateway.graphql.context import RequestContext
+from services.gateway.graphql.errors import BAD_USER_INPUT
+from services.gateway.graphql.schema import schema
+from services.gateway.graphql.subscriptions.hub import LeadChangeHub
+
+MAX_BODY_BYTES = 256 * 1024
+_PRINCIPAL = "tandem.principal"
+_CREDENTIAL_PARAMS = ("apiKey", "x-api-key", "X-API-Key", "authorization", "Authorization")
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str]) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+def credential_from_params(params: dict[str, Any] | None) -> str | None:
+    for name in _CREDENTIAL_PARAMS:
+        value = (params or {}).get(name)
+        if isinstance(value, str) and value:
+            return value[7:].strip() if value.lower().startswith("bearer ") else value
+    return None
+
+
+def is_ide_request(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and ("text/html" in accept or "*/*" in accept)
+    )
+
+
+class TandemGraphQL(GraphQL[RequestContext, None]):
+    def __init__(self, gateway: GatewayContext, hub: LeadChangeHub) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            keep_alive=True,
+            keep_alive_interval=15,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.gateway = gateway
+        self.hub = hub
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        principal = request.scope.get(_PRINCIPAL)
+        return RequestContext(self.gateway, self.hub, request, response, principal)
+
+    async def on_ws_connect(self, context: RequestContext) -> None:
+        credential = credential_from_params(context.connection_params) or credential_from_headers(
+            context.request.headers
+        )
+        try:
+            context.principal = await authenticate(
+                context.pool, credential, self.gateway.settings.jwt_secret
+            )
+        except AuthError as exc:
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": str(exc)}
+            ) from exc
+
+
+class GraphQLApp:
+    """The ASGI app mounted at /graphql; owns the process's lead-change consumer."""
+
+    def __init__(self, gateway: GatewayContext) -> None:
+        self.gateway = gateway
+        self.hub = LeadChangeHub(gateway.settings.kafka_bootstrap)
+        self.view = TandemGraphQL(gateway, self.hub)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            if not is_ide_request(request):
+                outcome = await self.authenticate(request)
+                if isinstance(outcome, Response):
+                    await outcome(scope, receive, send)
+                    return
+                scope[_PRINCIPAL] = outcome
+                body = await _read_body(request)
+                if body is None:
+                    too_large = error_response(
+                        413, BAD_USER_INPUT, f"request body over {MAX_BODY_BYTES} bytes", {}
+                    )
+                    await too_large(scope, receive, send)
+                    return
+                receive = _replay(body, receive)
+        await self.view(scope, receive, send)
+
+    async def authenticate(self, request: Request) -> Principal | Response:
+        outcome = await self.gateway.principal(request)
+        if isinstance(outcome, Principal):
+            return outcome
+        # Same status and headers, in the GraphQL error shape clients already parse.
+        error = orjson.loads(bytes(outcome.body))["error"]
+        headers = {k: v for k, v in outcome.headers.items() if k.lower() in _PASSED_HEADERS}
+        return error_response(outcome.status_code, error["code"], error["message"], headers)
+
+    async def aclose(self) -> None:
+        await self.hub.aclose()
+
+
+_PASSED_HEADERS = ("www-authenticate", "retry-after")
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The whole body, or None when it is over the limit."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that hands the body already read to the view, then the client's."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

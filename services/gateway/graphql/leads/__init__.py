@@ -1,0 +1,1 @@
+"""GraphQL: leads, their transitions and opportunities."""

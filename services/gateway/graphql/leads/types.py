@@ -1,0 +1,184 @@
+"""Lead, its stage transitions and opportunities (SPEC 3, 9.2)."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import asyncpg
+import strawberry
+from strawberry.scalars import JSON
+
+from services.gateway.graphql.context import Info
+
+
+@strawberry.enum(
+    description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages"
+)
+class Stage(Enum):
+    AWARE = "AWARE"
+    ENGAGED = "ENGAGED"
+    MQL = "MQL"
+    SQL = "SQL"
+    OPPORTUNITY = "OPPORTUNITY"
+    CUSTOMER = "CUSTOMER"
+    NURTURE = "NURTURE"
+    DISQUALIFIED = "DISQUALIFIED"
+    CLOSED_LOST = "CLOSED_LOST"
+
+
+@strawberry.enum(description="Fit grade of the ICP score (thresholds configurable)")
+class FitGrade(Enum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+@strawberry.enum
+class OpportunityStatus(Enum):
+    OPEN = "OPEN"
+    WON = "WON"
+    LOST = "LOST"
+
+
+@strawberry.type(description="One change of stage, with the event that caused it and why")
+class StageTransition:
+    from_stage: Stage | None = strawberry.field(description="null for the lead's creation")
+    to_stage: Stage
+    at: datetime
+    event_id: str
+    reason: str
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> StageTransition:
+        from_stage = row["from_stage"]
+        return cls(
+            from_stage=Stage(from_stage) if from_stage else None,
+            to_stage=Stage(row["to_stage"]),
+            at=row["at"],
+            event_id=row["event_id"],
+            reason=row["reason"],
+        )
+
+
+@strawberry.type
+class Opportunity:
+    id: strawberry.ID
+    amount: float
+    status: OpportunityStatus
+    created_at: datetime
+    closed_at: datetime | None
+    stage: str | None = strawberry.field(description="the CRM stage last reported for it")
+    won_amount: float | None
+    lost_reason: str | None
+    competitor: str | None
+    lead_id: strawberry.Private[str]
+
+    @strawberry.field(description="the lead the opportunity belongs to")
+    async def lead(self, info: Info) -> Lead:
+        row = await info.context.loaders.leads.load(self.lead_id)
+        assert row is not None, "an opportunity's lead is projected with it"
+        return Lead.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Opportunity:
+        won = row["won_amount"]
+        return cls(
+            lead_id=row["lead_id"],
+            id=strawberry.ID(row["opportunity_id"]),
+            amount=float(row["amount"]),
+            status=OpportunityStatus(row["status"]),
+            created_at=row["created_at"],
+            closed_at=row["closed_at"],
+            stage=row["stage"],
+            won_amount=None if won is None else float(won),
+            lost_reason=row["lost_reason"],
+            competitor=row["competitor"],
+        )
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def camel_keys(items: Any) -> Any:
+    """Evidence is stored with the domain's snake_case keys; the API speaks camelCase."""
+    if isinstance(items, list):
+        return [camel_keys(item) for item in items]
+    if isinstance(items, dict):
+        return {_camel(str(k)): v for k, v in items.items()}
+    return items
+
+
+@strawberry.type(description="A lead: its journey stage, scores and milestones (SPEC 3, 4)")
+class Lead:
+    id: strawberry.ID
+    stage: Stage
+    highest_stage: Stage = strawberry.field(
+        description="the furthest success-path stage ever reached"
+    )
+    fit_score: int
+    fit_grade: FitGrade
+    disqualified: bool
+    engagement_score: int = strawberry.field(description="as of scoredAt (engagement decays)")
+    score: int = strawberry.field(description="fitScore + engagementScore")
+    matrix: str = strawberry.field(description="fit grade and engagement tier (1 to 3), e.g. B1")
+    created_at: datetime
+    engaged_at: datetime | None
+    mql_at: datetime | None
+    sql_at: datetime | None
+    opportunity_at: datetime | None
+    customer_at: datetime | None
+    account_id: str | None
+    first_touch_channel: str | None
+    scored_at: datetime = strawberry.field(description="when engagement was last evaluated")
+    traits: JSON
+    fit_evidence: JSON = strawberry.field(
+        description="the ICP rules that hold: [{ruleIndex, rule, points}]"
+    )
+    engagement_evidence: JSON = strawberry.field(
+        description="points per engagement rule in the window: "
+        "[{ruleIndex, rule, touches, points, capped}]"
+    )
+
+    @strawberry.field(description="every change of stage, oldest first")
+    async def transitions(self, info: Info) -> list[StageTransition]:
+        rows = await info.context.loaders.transitions.load(str(self.id))
+        return [StageTransition.from_row(row) for row in rows]
+
+    @strawberry.field(description="the lead's opportunities, oldest first")
+    async def opportunities(self, info: Info) -> list[Opportunity]:
+        rows = await info.context.loaders.opportunities.load(str(self.id))
+        return [Opportunity.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Lead:
+        return cls(
+            id=strawberry.ID(row["lead_id"]),
+            stage=Stage(row["stage"]),
+            highest_stage=Stage(row["highest_stage"]),
+            fit_score=row["fit_score"],
+            fit_grade=FitGrade(row["fit_grade"]),
+            disqualified=row["disqualified"],
+            engagement_score=row["engagement_score"],
+            score=row["score"],
+            matrix=row["matrix"],
+            created_at=row["created_at"],
+            engaged_at=row["engaged_at"],
+            mql_at=row["mql_at"],
+            sql_at=row["sql_at"],
+            opportunity_at=row["opportunity_at"],
+            customer_at=row["customer_at"],
+            account_id=row["account_id"],
+            first_touch_channel=row["first_touch_channel"],
+            scored_at=row["scored_at"],
+            traits=row["traits"],
+            fit_evidence=camel_keys(row["fit_evidence"]),
+            engagement_evidence=camel_keys(row["engagement_evidence"]),
+        )

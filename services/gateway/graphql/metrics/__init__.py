@@ -1,0 +1,1 @@
+"""GraphQL: the metrics of SPEC 6 and source quality."""

@@ -1,0 +1,98 @@
+"""From the aggregates PostgreSQL computes to the metrics of SPEC 6: the ratios, kept pure
+so their rules (a zero denominator gives null) are tested without a database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.gateway.graphql.metrics.types import Metrics, SourceQuality
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return None if denominator == 0 else numerator / denominator
+
+
+@dataclass(frozen=True)
+class PeriodAggregates:
+    leads_created: int
+    leads_created_with_opportunity: int
+    mqls: int
+    mqls_with_sql: int
+    sla_within: int
+    sla_breached: int
+    sqls: int
+    new_customers: int
+    opportunities_created: int
+    pipeline_amount: float
+    opportunities_created_won: int
+    deals_won: int
+    deals_lost: int
+    revenue: float
+    revenue_from_target_accounts: float
+    cycle_days_mean: float | None
+    cycle_days_median: float | None
+    spend: float
+
+
+def metrics_from(a: PeriodAggregates) -> Metrics:
+    win_rate = ratio(a.deals_won, a.deals_won + a.deals_lost)
+    avg_deal_value = ratio(a.revenue, a.deals_won)
+    return Metrics(
+        leads_created=a.leads_created,
+        mqls=a.mqls,
+        sqls=a.sqls,
+        opportunities_created=a.opportunities_created,
+        pipeline_amount=a.pipeline_amount,
+        deals_won=a.deals_won,
+        revenue=a.revenue,
+        deals_lost=a.deals_lost,
+        win_rate=win_rate,
+        avg_deal_value=avg_deal_value,
+        sales_cycle_days_mean=a.cycle_days_mean,
+        sales_cycle_days_median=a.cycle_days_median,
+        lead_to_opportunity_rate=ratio(a.leads_created_with_opportunity, a.leads_created),
+        mql_to_sql_rate=ratio(a.mqls_with_sql, a.mqls),
+        opportunity_to_customer_rate=ratio(a.opportunities_created_won, a.opportunities_created),
+        pipeline_velocity=pipeline_velocity(
+            a.opportunities_created, win_rate, avg_deal_value, a.cycle_days_median
+        ),
+        spend=a.spend,
+        new_customers=a.new_customers,
+        cac=ratio(a.spend, a.new_customers),
+        revenue_from_target_accounts=a.revenue_from_target_accounts,
+        sla_compliance=ratio(a.sla_within, a.sla_within + a.sla_breached),
+    )
+
+
+def pipeline_velocity(
+    opportunities: int,
+    win_rate: float | None,
+    avg_deal_value: float | None,
+    cycle_days_median: float | None,
+) -> float | None:
+    """Expected revenue per day; null when a factor is unknown or the median cycle is 0."""
+    if win_rate is None or avg_deal_value is None or not cycle_days_median:
+        return None
+    return opportunities * win_rate * avg_deal_value / cycle_days_median
+
+
+def source_quality_from(
+    channel: str,
+    leads: int,
+    mqls: int,
+    opportunities: int,
+    customers: int,
+    revenue: float,
+    avg_fit_score: float | None,
+) -> SourceQuality:
+    return SourceQuality(
+        channel=channel,
+        leads=leads,
+        mqls=mqls,
+        opportunities=opportunities,
+        customers=customers,
+        revenue=revenue,
+        mql_rate=ratio(mqls, leads),
+        opportunity_rate=ratio(opportunities, leads),
+        avg_fit_score=avg_fit_score,
+    )

@@ -1,0 +1,1 @@
+"""GraphQL: leads per stage."""

@@ -1,0 +1,86 @@
+"""The GraphQL schema: every domain's queries, mutations and subscriptions, with the limits
+of SPEC 10 and the error codes clients rely on."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from services.gateway.graphql.attribution.queries import AttributionQueries
+from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
+from services.gateway.graphql.errors import ErrorCodes, is_internal
+from services.gateway.graphql.leads.queries import LeadQueries
+from services.gateway.graphql.metrics.queries import MetricsQueries
+from services.gateway.graphql.pipeline.queries import PipelineQueries
+from services.gateway.graphql.scalars import SCALAR_OVERRIDES
+from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
+
+log = logging.getLogger("tandem.gateway.graphql")
+
+MAX_DEPTH = 10
+MAX_ALIASES = 15
+MAX_TOKENS = 2_000
+
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "graphql" / "schema.graphql"
+
+Query = merge_types(
+    "Query",
+    (
+        LeadQueries,
+        PipelineQueries,
+        MetricsQueries,
+        AttributionQueries,
+        ConfigQueries,
+    ),
+)
+Mutation = merge_types("Mutation", (ConfigMutations,))
+Subscription = merge_types("Subscription", (LeadSubscriptions,))
+
+
+class TandemSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # The client's own mistakes are answered, not logged; only our failures are.
+        for error in errors:
+            if is_internal(error):
+                log.error(
+                    "graphql resolver failed",
+                    exc_info=error.original_error or error,
+                    extra={"path": error.path},
+                )
+
+
+schema = TandemSchema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    scalar_overrides=SCALAR_OVERRIDES,
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        ErrorCodes,
+    ],
+)
+
+
+def export_schema() -> str:
+    """The schema in SDL, as committed to schemas/graphql/schema.graphql."""
+    return schema.as_str() + "\n"
+
+
+def write_schema(path: Path = SCHEMA_FILE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(export_schema())
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_schema()}")

@@ -1,0 +1,1 @@
+"""GraphQL: live lead changes."""

@@ -1,0 +1,223 @@
+"""The real platform for integration tests: Kafka and PostgreSQL from the local stack (or
+TANDEM_* pointing elsewhere), plus a worker and a gateway started here as processes, on
+this run's own topics, with the clock pinned where the worked example needs it.
+
+Nothing here is a fake and nothing skips: if the stack is not reachable the tests fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+
+from tests.conftest import REPO, RUN_ID
+
+# The worked example's clock (examples/README.md): engagement windows and SLA deadlines.
+EXAMPLE_NOW = "2026-11-20T00:00:00+00:00"
+
+
+def _load_stack_env() -> None:
+    env_file = REPO / ".state" / "env"
+    if "TANDEM_DATABASE_URL" in os.environ or not env_file.exists():
+        return
+    for line in env_file.read_text().splitlines():
+        if line.startswith("export ") and "=" in line:
+            key, _, value = line[len("export ") :].partition("=")
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+_load_stack_env()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class Platform:
+    database_url: str
+    admin_url: str
+    kafka_bootstrap: str
+    gateway_url: str
+    worker: Process
+    gateway: Process
+    admin: asyncpg.Pool
+    tenants: list[str] = field(default_factory=list)
+
+    async def create_tenant(self, prefix: str = "t") -> tuple[str, str]:
+        from services.admin.tenants import create_tenant
+
+        slug = f"{prefix}-{RUN_ID}-{uuid.uuid4().hex[:6]}"
+        key = await create_tenant(self.admin_url, slug)
+        self.tenants.append(slug)
+        return slug, key
+
+    async def api_key(self, tenant: str, role: str) -> str:
+        from services.admin.tenants import create_api_key
+
+        return await create_api_key(self.admin_url, tenant, role)
+
+    async def post_events(
+        self, key: str, events: list[dict[str, Any]], batch: int = 500
+    ) -> list[httpx.Response]:
+        out = []
+        async with httpx.AsyncClient(base_url=self.gateway_url, timeout=30) as client:
+            for i in range(0, len(events), batch):
+                response = await client.post(
+                    "/v1/events",
+                    content=orjson.dumps(events[i : i + batch]),
+                    headers={"X-API-Key": key, "content-type": "application/json"},
+                )
+                assert response.status_code == 200, response.text
+                assert response.json()["rejected"] == [], response.text
+                out.append(response)
+        return out
+
+    async def wait_for(
+        self,
+        probe: Callable[[], Awaitable[bool]],
+        timeout: float = 60,
+        what: str = "condition",
+    ) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if await probe():
+                return time.monotonic() - started
+            if not self.worker.alive():
+                raise AssertionError(f"worker died while waiting for {what}:\n{self.worker.tail()}")
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.worker.tail()}")
+
+    async def wait_events(self, tenant: str, count: int, timeout: float = 90) -> None:
+        async def probe() -> bool:
+            n = await self.admin.fetchval(
+                "SELECT count(*) FROM events WHERE tenant_id = $1 AND type <> 'rescore'", tenant
+            )
+            return bool(n >= count)
+
+        await self.wait_for(probe, timeout, f"{count} events of {tenant} in the read model")
+
+    async def leads(self, tenant: str) -> dict[str, asyncpg.Record]:
+        rows = await self.admin.fetch("SELECT * FROM leads WHERE tenant_id = $1", tenant)
+        return {r["lead_id"]: r for r in rows}
+
+    def restart_worker(self) -> None:
+        self.worker.kill(signal.SIGKILL)
+        self.worker.start()
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("platform-logs")
+
+
+@pytest.fixture(scope="session")
+async def platform(logs_dir: Path) -> AsyncIterator[Platform]:
+    from shared.db.migrate import migrate
+    from shared.kafka import ensure_topics
+    from shared.settings import load_settings
+
+    settings = load_settings()
+    try:
+        await migrate(settings.database_admin_url)
+        await ensure_topics(settings.kafka_bootstrap)
+    except Exception as exc:
+        raise AssertionError(
+            f"the stack is not reachable ({exc!r}); run `make test`, which starts it"
+        ) from exc
+    port = _free_port()
+    env = {
+        **os.environ,
+        "TANDEM_FIXED_NOW": EXAMPLE_NOW,
+        "TANDEM_WORKER_GROUP": f"test-{RUN_ID}-workers",
+        "TANDEM_WORKER_DATADIR": str(logs_dir / "faust"),
+        "TANDEM_HTTP_PORT": str(port),
+        "TANDEM_SWEEP_INTERVAL_S": "2",
+        "TANDEM_CONFIG_POLL_INTERVAL_S": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+    tandem = str(Path(sys.executable).with_name("tandem"))
+    worker = Process("worker", [tandem, "worker"], env, logs_dir / "worker.log")
+    gateway = Process("gateway", [tandem, "gateway", "--port", str(port)], env, logs_dir / "gw.log")
+    worker.start()
+    gateway.start()
+    admin = await asyncpg.create_pool(settings.database_admin_url, min_size=1, max_size=4)
+    assert admin is not None
+    plat = Platform(
+        database_url=settings.database_url,
+        admin_url=settings.database_admin_url,
+        kafka_bootstrap=settings.kafka_bootstrap,
+        gateway_url=f"http://127.0.0.1:{port}",
+        worker=worker,
+        gateway=gateway,
+        admin=admin,
+    )
+    async with httpx.AsyncClient(base_url=plat.gateway_url) as client:
+
+        async def gateway_ready() -> bool:
+            try:
+                return (await client.get("/readyz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await plat.wait_for(gateway_ready, 60, "the gateway to be ready")
+    try:
+        yield plat
+    finally:
+        gateway.kill(signal.SIGTERM)
+        worker.kill(signal.SIGTERM)
+        await admin.close()

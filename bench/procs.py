@@ -115,3 +115,66 @@ async def wait_ready(process: Process, url: str, limit_s: float = 60) -> None:
                     return
             await asyncio.sleep(0.3)
     raise RuntimeError(f"{process.name} not ready after {limit_s:.0f} s:\n{process.tail()}")
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _process_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def _machine_busy_seconds() -> float:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / _TICK
+
+
+def _group_pids() -> dict[str, list[int]]:
+    """PostgreSQL and Kafka processes on this machine, found by name."""
+    groups: dict[str, list[int]] = {"postgres": [], "kafka": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if comm == "postgres":
+                groups["postgres"].append(int(entry.name))
+            elif comm == "java" and b"kafka.Kafka" in (entry / "cmdline").read_bytes():
+                groups["kafka"].append(int(entry.name))
+        except OSError:
+            continue
+    return groups
+
+
+class CpuMeter:
+    """Where the machine's CPU went during a phase, in cores: the processes the phase
+    names, PostgreSQL, Kafka, this bench, and everything else on the machine."""
+
+    def __init__(self, named: dict[str, Process]) -> None:
+        self._named = {name: p.pid for name, p in named.items()}
+        self._start = self._snapshot()
+        self._started = time.monotonic()
+
+    def _snapshot(self) -> dict[str, float]:
+        seconds = {name: _process_seconds(pid) for name, pid in self._named.items()}
+        # A backend that ends during the phase takes its CPU time with it, so PostgreSQL is
+        # slightly under-counted (its share then shows up under "other").
+        for group, pids in _group_pids().items():
+            seconds[group] = sum(_process_seconds(pid) for pid in pids)
+        seconds["bench"] = _process_seconds(os.getpid())
+        seconds["machine"] = _machine_busy_seconds()
+        return seconds
+
+    def cores(self) -> dict[str, float]:
+        end = self._snapshot()
+        elapsed = time.monotonic() - self._started
+        used = {k: max(0.0, (end[k] - self._start.get(k, 0.0)) / elapsed) for k in end}
+        machine = used.pop("machine")
+        used["other"] = max(0.0, machine - sum(used.values()))
+        used["machine"] = machine
+        return {k: round(v, 2) for k, v in used.items()}

@@ -8,7 +8,7 @@ import logging
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -69,6 +69,13 @@ class GatewayContext:
             principal = await authenticate(
                 self.pool, credential_from_headers(request.headers), self.settings.jwt_secret
             )
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            log.warning("credential store unavailable", extra={"error": repr(exc)})
+            return JSONResponse(
+                {"error": {"code": "UNAVAILABLE", "message": "credential store unavailable"}},
+                503,
+                headers={"Retry-After": "5"},
+            )
         except AuthError as exc:
             return JSONResponse(
                 {"error": {"code": "UNAUTHENTICATED", "message": str(exc)}},
@@ -98,7 +105,27 @@ class GatewayContext:
             futures = [await producer.send(TOUCHPOINTS, v, partition=p) for p, v in records]
             await asyncio.gather(*futures)
 
-        await asyncio.wait_for(send_all(), SEND_DEADLINE_S)
+        try:
+            await asyncio.wait_for(send_all(), SEND_DEADLINE_S)
+        except (KafkaError, TimeoutError):
+            await self._abandon_producer(producer)
+            raise
+
+    async def _abandon_producer(self, producer: AIOKafkaProducer) -> None:
+        """Drops a producer with batches still queued, and starts a fresh one.
+
+        aiokafka keeps a batch for a partition without a reachable leader until the leader
+        returns, then sends it: a request answered 503 would appear later. Cancelling the
+        sender fails those batches instead, so 503 means "nothing of it was accepted"."""
+        if self.producer is not producer:
+            return
+        self.producer = None
+        self._partitions = None
+        log.warning("kafka unreachable; discarding unsent batches and reconnecting")
+        await producer._sender.close()
+        producer._closed = True
+        await producer.client.close()
+        self._producer_task = asyncio.create_task(self._start_producer())
 
     def _require_producer(self) -> AIOKafkaProducer:
         if self.producer is None:

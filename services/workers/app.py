@@ -20,6 +20,7 @@ from faust.types import EventT
 from services.workers.dead_letters import DeadLetterBurst
 from services.workers.records import DeadLetter, Incoming, decode_record
 from services.workers.runtime import Runtime, is_transient
+from services.workers.watchdog import AssignmentWatchdog
 from shared.kafka import TENANT_CONFIG, TOUCHPOINTS
 from shared.settings import load_settings
 
@@ -29,6 +30,7 @@ BATCH_RECORDS = 1_000
 BATCH_WITHIN_S = 0.05
 RETRY_BACKOFF_S = (0.5, 1, 2, 5)
 EXIT_DEAD_LETTER_BURST = 70
+ASSIGNMENT_CHECK_S = 10.0
 
 settings = load_settings()
 app = faust.App(
@@ -47,6 +49,7 @@ app = faust.App(
 touchpoints_topic = app.topic(TOUCHPOINTS, key_type=bytes, value_type=bytes)
 config_topic = app.topic(TENANT_CONFIG, key_type=bytes, value_type=bytes)
 runtime = Runtime(settings)
+watchdog = AssignmentWatchdog(app, TOUCHPOINTS)
 
 
 async def _project_until_done(incoming: Sequence[Incoming]) -> list[DeadLetter]:
@@ -122,13 +125,12 @@ async def apply_touchpoints(stream: faust.StreamT) -> None:
 @app.agent(config_topic)
 async def apply_config_changes(stream: faust.StreamT) -> None:
     async for value in stream:
-        await runtime.ready()
-        await runtime.on_config_message(value)
+        await _periodic("config change", lambda v=value: runtime.on_config_message(v))
 
 
 async def _periodic(duty: str, run: Callable[[], Awaitable[None]]) -> None:
-    # A periodic duty that fails is retried at its next tick; it must never take the
-    # worker (and the stream it consumes) down with it.
+    # A config change or sweep that fails is picked up again by the next poll or sweep; it
+    # must never take the worker (and the touchpoint stream it consumes) down with it.
     try:
         await runtime.ready()
         await run()
@@ -144,6 +146,11 @@ async def poll_config_versions() -> None:
 @app.timer(interval=settings.sweep_interval_s)
 async def decay_sweep() -> None:
     await _periodic("decay sweep", runtime.decay_sweep)
+
+
+@app.timer(interval=ASSIGNMENT_CHECK_S)
+async def check_assignment() -> None:
+    watchdog.check()
 
 
 def run_worker() -> None:

@@ -127,7 +127,8 @@ class Runtime:
             leads = await conn.fetch(
                 """
                 INSERT INTO events (tenant_id, event_id, type, occurred_at, lead_id, config_version)
-                SELECT tenant_id, 'rescore:' || $2 || ':' || lead_id, 'rescore', $3, lead_id, $2
+                SELECT tenant_id, 'rescore:' || $2::int || ':' || lead_id, 'rescore', $3, lead_id,
+                       $2::int
                 FROM leads WHERE tenant_id = $1
                 ON CONFLICT DO NOTHING
                 RETURNING lead_id

@@ -314,8 +314,11 @@ async def replace_lead_rows(
     await _stage_and_insert(conn, "stage_transitions", TRANSITION_COLUMNS, transitions)
     await _stage_and_insert(conn, "attribution_credits", CREDIT_COLUMNS, credits)
     if opportunities:
+        # An opportunity id is the tenant's; should two leads name the same one, the later
+        # row wins rather than the upsert failing on a row it would touch twice.
+        unique = list({row[1]: row for row in opportunities}.values())
         await conn.copy_records_to_table(
-            "staging_opportunities", records=opportunities, columns=OPPORTUNITY_COLUMNS
+            "staging_opportunities", records=unique, columns=OPPORTUNITY_COLUMNS
         )
         updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OPPORTUNITY_COLUMNS[2:])
         await conn.execute(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,13 +16,17 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.integration.conftest import Platform
+from tests.integration.conftest import EXAMPLE_NOW, Platform
 from tests.worked_example import expected_leads, expected_metrics, load, sample_events
 
 PERIOD = load("expected.json")["period"]
 SPEND_EVENTS = sum(1 for e in sample_events() if e["type"] == "campaign_spend")
 LEAD_EVENTS = sum(1 for e in sample_events() if e["type"] != "campaign_spend")
 METRIC_NAMES = tuple(expected_metrics())
+REFERENCE_FIELDS = (
+    "leadsCreated", "mqls", "sqls", "newCustomers", "leadToOpportunityRate", "mqlToSqlRate",
+    "slaCompliance",
+)  # fmt: skip
 
 LEAD_FIELDS = """
     id stage highestStage fitScore fitGrade disqualified engagementScore score matrix
@@ -100,6 +106,84 @@ async def test_metrics_of_the_example_period_are_the_expected_ones(
         if not ok:
             problems.append(f"{name}: got {value!r}, expected {want!r}")
     assert not problems, "\n".join(problems)
+
+
+# SPEC 6 and 7 read straight off the leads, as the reference for the day counts the API
+# sums (migration 0003): $1 tenant, $2 from, $3 to, $4 now, $5 SLA response hours.
+REFERENCE_SQL = """
+SELECT
+    (SELECT count(*) FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3)
+        AS "leadsCreated",
+    (SELECT count(*) FROM leads WHERE tenant_id = $1 AND mql_at >= $2 AND mql_at < $3)
+        AS mqls,
+    (SELECT count(*) FROM leads WHERE tenant_id = $1 AND sql_at >= $2 AND sql_at < $3)
+        AS sqls,
+    (SELECT count(*) FROM leads WHERE tenant_id = $1 AND customer_at >= $2 AND customer_at < $3)
+        AS "newCustomers",
+    (SELECT count(opportunity_at)::float8 / nullif(count(*), 0) FROM leads
+     WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3) AS "leadToOpportunityRate",
+    (SELECT count(sql_at)::float8 / nullif(count(*), 0) FROM leads
+     WHERE tenant_id = $1 AND mql_at >= $2 AND mql_at < $3) AS "mqlToSqlRate",
+    (SELECT within::float8 / nullif(within + breached, 0) FROM (
+        SELECT count(*) FILTER (WHERE sla_response_at <= mql_at + limit_) AS within,
+               count(*) FILTER (WHERE sla_response_at > mql_at + limit_
+                                   OR (sla_response_at IS NULL AND mql_at + limit_ < $4))
+                   AS breached
+        FROM leads, (SELECT make_interval(secs => 3600 * $5::float8) AS limit_) l
+        WHERE tenant_id = $1 AND mql_at >= $2 AND mql_at < $3) s) AS "slaCompliance"
+"""
+
+
+async def reference_metrics(
+    platform: Platform, tenant: str, start: datetime, end: datetime, sla_hours: float = 24
+) -> dict[str, Any]:
+    row = await platform.admin.fetchrow(
+        REFERENCE_SQL, tenant, start, end, datetime.fromisoformat(EXAMPLE_NOW), sla_hours
+    )
+    return dict(row)
+
+
+def assert_close(got: dict[str, Any], want: dict[str, Any], context: str) -> None:
+    for name, value in want.items():
+        if value is None or got[name] is None:
+            assert got[name] == value, f"{context}: {name} {got[name]!r} != {value!r}"
+        else:
+            assert got[name] == pytest.approx(value, rel=1e-9), f"{context}: {name}"
+
+
+async def test_metrics_of_any_period_match_the_leads_they_count(
+    platform: Platform, example: dict[str, str]
+) -> None:
+    rng = random.Random(7)
+    names = " ".join(REFERENCE_FIELDS)
+    query = (
+        f"query($from: DateTime!, $to: DateTime!) {{ metrics(from: $from, to: $to) {{ {names} }} }}"
+    )
+    origin = datetime(2026, 9, 15, tzinfo=UTC)
+    for _ in range(25):
+        start = origin + timedelta(minutes=rng.randint(0, 70 * 24 * 60))
+        end = start + timedelta(minutes=rng.choice([90, 26 * 60, rng.randint(1, 60 * 24 * 60)]))
+        variables = {"from": start.isoformat(), "to": end.isoformat()}
+        got = (await data_of(platform, example["viewer"], query, variables))["metrics"]
+        want = await reference_metrics(platform, example["tenant"], start, end)
+        assert_close(got, want, f"[{start}, {end})")
+
+
+async def test_metrics_follow_a_change_of_the_sla_limit(platform: Platform) -> None:
+    tenant, admin = await platform.create_tenant("gql-sla")
+    await platform.post_events(admin, sample_events())
+    await platform.wait_events(tenant, LEAD_EVENTS)
+    start, end = (datetime.fromisoformat(PERIOD[k].replace("Z", "+00:00")) for k in ("from", "to"))
+    query = """query($from: DateTime!, $to: DateTime!) { metrics(from: $from, to: $to) {
+        slaCompliance mqls } }"""
+    mutation = """mutation($hours: Float!) {
+        updateSlaRules(input: {mqlResponseHours: $hours}) { sla { mqlResponseHours } } }"""
+    for hours in (2.0, 24.0, 100.0):
+        await data_of(platform, admin, mutation, {"hours": hours})
+        got = (await data_of(platform, admin, query, PERIOD))["metrics"]
+        want = await reference_metrics(platform, tenant, start, end, hours)
+        assert got["mqls"] == want["mqls"]
+        assert got["slaCompliance"] == pytest.approx(want["slaCompliance"]), hours
 
 
 async def test_every_attribution_table_of_the_example(
@@ -363,7 +447,7 @@ async def _next_change(ws: ClientConnection, timeout: float) -> dict[str, Any]:
 async def test_a_subscription_sees_its_tenants_stage_changes_within_a_second(
     platform: Platform,
 ) -> None:
-    tenant, key = await platform.create_tenant("gql-live")
+    _, key = await platform.create_tenant("gql-live")
     other, other_key = await platform.create_tenant("gql-quiet")
     url = platform.gateway_url.replace("http://", "ws://") + "/graphql"
 

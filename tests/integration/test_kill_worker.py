@@ -24,6 +24,9 @@ def replicated(tenant: str) -> list[dict[str, Any]]:
             for field in ("lead_id", "anonymous_id", "campaign_id"):
                 if field in e:
                     e[field] = f"{e[field]}-{copy}"
+            if "opportunity_id" in e.get("properties", {}):
+                opportunity = f"{e['properties']['opportunity_id']}-{copy}"
+                e["properties"] = {**e["properties"], "opportunity_id": opportunity}
             out.append(e)
     return out
 

@@ -19,6 +19,7 @@ from services.gateway.auth import AuthError, Principal, authenticate, credential
 from services.gateway.context import GatewayContext
 from services.gateway.graphql.context import RequestContext
 from services.gateway.graphql.errors import BAD_USER_INPUT
+from services.gateway.graphql.metrics.compaction import LeadDayCompactor
 from services.gateway.graphql.schema import schema
 from services.gateway.graphql.subscriptions.hub import LeadChangeHub
 
@@ -80,12 +81,18 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
 
 
 class GraphQLApp:
-    """The ASGI app mounted at /graphql; owns the process's lead-change consumer."""
+    """The ASGI app mounted at /graphql; owns the process's lead-change consumer and the
+    merging of metric day rows."""
 
     def __init__(self, gateway: GatewayContext) -> None:
         self.gateway = gateway
         self.hub = LeadChangeHub(gateway.settings.kafka_bootstrap)
+        self.compactor = LeadDayCompactor(lambda: gateway.pool)
         self.view = TandemGraphQL(gateway, self.hub)
+
+    def start(self) -> None:
+        """Starts the background work; call once the gateway's pool is up."""
+        self.compactor.start()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -116,6 +123,7 @@ class GraphQLApp:
         return error_response(outcome.status_code, error["code"], error["message"], headers)
 
     async def aclose(self) -> None:
+        await self.compactor.aclose()
         await self.hub.aclose()
 
 

@@ -4,6 +4,7 @@ so their rules (a zero denominator gives null) are tested without a database."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from services.gateway.graphql.metrics.types import Metrics, SourceQuality
 
@@ -96,3 +97,30 @@ def source_quality_from(
         opportunity_rate=ratio(opportunities, leads),
         avg_fit_score=avg_fit_score,
     )
+
+
+@dataclass(frozen=True)
+class DaySplit:
+    """A period cut into whole UTC days [first_day, end_day), read from the day counts, and
+    the partial days around them, [start, head_end) and [tail_start, end), read lead by lead."""
+
+    first_day: date
+    end_day: date
+    head_end: datetime
+    tail_start: datetime
+
+
+def split_days(start: datetime, end: datetime) -> DaySplit:
+    first = _midnight(start)
+    if first < start:
+        first += timedelta(days=1)
+    last = _midnight(end)
+    if first < last:
+        return DaySplit(first.date(), last.date(), first, last)
+    # No whole day inside: the period is read lead by lead, and the day range is empty.
+    return DaySplit(first.date(), first.date(), end, end)
+
+
+def _midnight(instant: datetime) -> datetime:
+    utc = instant.astimezone(UTC)
+    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)

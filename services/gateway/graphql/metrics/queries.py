@@ -1,5 +1,7 @@
 """`metrics(from, to)` and `sourceQuality(from, to)`: aggregated in PostgreSQL, one
-statement each, every part a range scan on an index of its own time column."""
+statement each. Lead counts come from the per-day counts of lead_metric_days (migration
+0003) plus the leads of the partial days at the edges; deals and spend from range scans on
+covering indexes of their time columns."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
@@ -16,44 +18,81 @@ from services.gateway.graphql.metrics.formulas import (
     PeriodAggregates,
     metrics_from,
     source_quality_from,
+    split_days,
 )
 from services.gateway.graphql.metrics.types import Metrics, SourceQuality
 from services.gateway.graphql.period import check_period
 from services.gateway.graphql.permissions import CanRead
-from shared.domain.config import DEFAULT_CONFIG
 
-# $1 tenant, $2 from, $3 to, $4 now, $5 default SLA response hours.
+# $1 tenant, $2 from, $3 to, $4 now; $5 and $6 the whole UTC days [first, end) inside the
+# period, counted from lead_metric_days; $7 and $8 where the leading partial day ends and
+# the trailing one starts: the leads of [from, $7) and [$8, to) are counted one by one.
+#
+# An unanswered MQL is a breach once its deadline (mql_at + limit) has passed at `now`: every
+# one of a day before the straddle day S = date(now - limit), none of a day after it, and of
+# S itself the ones counted individually.
+#
 # "Has an opportunity now" reads leads.opportunity_at: a lead enters OPPORTUNITY with its
 # first opportunity, however that opportunity first shows up (SPEC 3), so the milestone is
-# set exactly when an opportunity exists, and the count needs no join.
+# set exactly when an opportunity exists.
 METRICS_SQL = """
 WITH sla AS (
-    SELECT make_interval(secs => 3600 * coalesce(
-        (SELECT (config #>> '{sla,mql_response_hours}')::float8
-         FROM tenant_config_versions WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1),
-        $5)) AS limit_
+    SELECT lim, straddle,
+           straddle::timestamp AT TIME ZONE 'UTC' AS straddle_start,
+           (straddle + 1)::timestamp AT TIME ZONE 'UTC' AS straddle_end
+    FROM (SELECT lim, ((($4::timestamptz - lim) AT TIME ZONE 'UTC')::date) AS straddle
+          FROM (SELECT tandem_sla_response_limit($1) AS lim) l) s
 ),
-created AS (
-    SELECT count(*) AS leads_created,
-           count(*) FILTER (WHERE opportunity_at IS NOT NULL) AS leads_created_with_opportunity
-    FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3
+days AS (
+    SELECT coalesce(sum(d.leads_created), 0) AS leads_created,
+           coalesce(sum(d.created_with_opportunity), 0) AS with_opportunity,
+           coalesce(sum(d.mqls), 0) AS mqls,
+           coalesce(sum(d.mqls_with_sql), 0) AS mqls_with_sql,
+           coalesce(sum(d.sla_within), 0) AS sla_within,
+           coalesce(sum(d.sla_late), 0) AS sla_late,
+           coalesce(sum(d.sla_unanswered) FILTER (WHERE d.day < sla.straddle), 0) AS overdue,
+           coalesce(sum(d.sqls), 0) AS sqls,
+           coalesce(sum(d.new_customers), 0) AS new_customers
+    FROM lead_metric_days d, sla
+    WHERE d.tenant_id = $1 AND d.day >= $5 AND d.day < $6
 ),
-mql AS (
-    SELECT count(*) AS mqls,
-           count(*) FILTER (WHERE sql_at IS NOT NULL) AS mqls_with_sql,
-           count(*) FILTER (WHERE sla_response_at <= mql_at + sla.limit_) AS sla_within,
+straddling AS (
+    -- Scalar subqueries, so the straddle day's bounds reach the index scan as keys.
+    SELECT count(*) AS overdue
+    FROM leads
+    WHERE tenant_id = $1
+      AND (SELECT straddle >= $5 AND straddle < $6 FROM sla)
+      AND mql_at >= (SELECT straddle_start FROM sla)
+      AND mql_at < (SELECT straddle_end FROM sla)
+      AND sla_response_at IS NULL
+      AND mql_at + (SELECT lim FROM sla) < $4
+),
+edge_created AS (
+    SELECT count(*) AS n, count(opportunity_at) AS with_opportunity
+    FROM leads
+    WHERE tenant_id = $1
+      AND ((created_at >= $2 AND created_at < $7) OR (created_at >= $8 AND created_at < $3))
+),
+edge_mql AS (
+    SELECT count(*) AS n,
+           count(sql_at) AS with_sql,
+           count(*) FILTER (WHERE sla_response_at <= mql_at + sla.lim) AS within,
            count(*) FILTER (
-               WHERE sla_response_at > mql_at + sla.limit_
-                  OR (sla_response_at IS NULL AND mql_at + sla.limit_ < $4)
-           ) AS sla_breached
-    FROM leads, sla WHERE tenant_id = $1 AND mql_at >= $2 AND mql_at < $3
+               WHERE sla_response_at > mql_at + sla.lim
+                  OR (sla_response_at IS NULL AND mql_at + sla.lim < $4)
+           ) AS breached
+    FROM leads, sla
+    WHERE tenant_id = $1
+      AND ((mql_at >= $2 AND mql_at < $7) OR (mql_at >= $8 AND mql_at < $3))
 ),
-sql_ AS (
-    SELECT count(*) AS sqls FROM leads WHERE tenant_id = $1 AND sql_at >= $2 AND sql_at < $3
+edge_sql AS (
+    SELECT count(*) AS n FROM leads
+    WHERE tenant_id = $1 AND ((sql_at >= $2 AND sql_at < $7) OR (sql_at >= $8 AND sql_at < $3))
 ),
-customers AS (
-    SELECT count(*) AS new_customers
-    FROM leads WHERE tenant_id = $1 AND customer_at >= $2 AND customer_at < $3
+edge_customers AS (
+    SELECT count(*) AS n FROM leads
+    WHERE tenant_id = $1
+      AND ((customer_at >= $2 AND customer_at < $7) OR (customer_at >= $8 AND customer_at < $3))
 ),
 opened AS (
     SELECT count(*) AS opportunities_created,
@@ -78,7 +117,17 @@ spent AS (
     SELECT coalesce(sum(amount), 0)::float8 AS spend
     FROM spend WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
 )
-SELECT * FROM created, mql, sql_, customers, opened, closed, spent
+SELECT days.leads_created + edge_created.n AS leads_created,
+       days.with_opportunity + edge_created.with_opportunity
+           AS leads_created_with_opportunity,
+       days.mqls + edge_mql.n AS mqls,
+       days.mqls_with_sql + edge_mql.with_sql AS mqls_with_sql,
+       days.sla_within + edge_mql.within AS sla_within,
+       days.sla_late + days.overdue + straddling.overdue + edge_mql.breached AS sla_breached,
+       days.sqls + edge_sql.n AS sqls,
+       days.new_customers + edge_customers.n AS new_customers,
+       opened.*, closed.*, spent.*
+FROM days, straddling, edge_created, edge_mql, edge_sql, edge_customers, opened, closed, spent
 """
 
 SOURCE_QUALITY_SQL = """
@@ -116,6 +165,7 @@ class MetricsQueries:
     ) -> Metrics:
         check_period(from_, to)
         ctx = info.context
+        days = split_days(from_, to)
         async with ctx.tx() as conn:
             row = await conn.fetchrow(
                 METRICS_SQL,
@@ -123,7 +173,10 @@ class MetricsQueries:
                 from_,
                 to,
                 ctx.now(),
-                DEFAULT_CONFIG.sla.mql_response_hours,
+                days.first_day,
+                days.end_day,
+                days.head_end,
+                days.tail_start,
             )
         return metrics_from(PeriodAggregates(**dict(row)))
 

@@ -48,7 +48,7 @@ TOPICS = (
 
 def partition_for(key: str, partitions: int) -> int:
     """Kafka's default partitioner for a keyed record (murmur2, positive, modulo)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return (int(murmur2(key.encode())) & 0x7FFFFFFF) % partitions
 
 
 async def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import asyncpg
@@ -75,12 +76,11 @@ def decode_jwt(token: str, secret: str, *, now: float | None = None) -> Principa
     return Principal(tenant_id=tenant, role=str(role), subject=str(claims.get("sub", "jwt")))
 
 
-def credential_from_headers(headers: dict[str, str] | object) -> str | None:
-    get = headers.get  # type: ignore[attr-defined]
-    key = get("x-api-key")
+def credential_from_headers(headers: Mapping[str, str]) -> str | None:
+    key = headers.get("x-api-key")
     if key:
-        return str(key)
-    auth = get("authorization") or ""
+        return key
+    auth = headers.get("authorization") or ""
     if auth.lower().startswith("bearer "):
         return str(auth[7:].strip())
     return None

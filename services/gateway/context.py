@@ -122,12 +122,17 @@ class GatewayContext:
         self.producer = None
         self._partitions = None
         log.warning("kafka unreachable; discarding unsent batches and reconnecting")
-        await producer._sender.close()
-        producer._closed = True
-        await producer.client.close()
+        await _discard(producer)
         self._producer_task = asyncio.create_task(self._start_producer())
 
     def _require_producer(self) -> AIOKafkaProducer:
         if self.producer is None:
             raise KafkaConnectionError("producer not connected yet")
         return self.producer
+
+
+async def _discard(producer: AIOKafkaProducer) -> None:
+    if producer._sender is not None:
+        await producer._sender.close()
+    producer._closed = True
+    await producer.client.close()

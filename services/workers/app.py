@@ -12,10 +12,13 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import cast
 
 import faust
 import orjson
-from faust.types import EventT
+from faust.streams import Stream
+from faust.types import EventT, StreamT
 
 from services.workers.dead_letters import DeadLetterBurst
 from services.workers.records import DeadLetter, Incoming, decode_record
@@ -87,7 +90,7 @@ async def _project_isolating(incoming: Sequence[Incoming]) -> list[DeadLetter]:
     return dead
 
 
-async def handle_batch(events: Sequence[EventT]) -> None:
+async def handle_batch(events: Sequence[EventT[bytes]]) -> None:
     await runtime.ready()
     now = settings.now()
     incoming: list[Incoming] = []
@@ -109,8 +112,10 @@ async def handle_batch(events: Sequence[EventT]) -> None:
 
 
 @app.agent(touchpoints_topic)
-async def apply_touchpoints(stream: faust.StreamT) -> None:
-    async for events in stream.take_events(BATCH_RECORDS, within=BATCH_WITHIN_S):
+async def apply_touchpoints(stream: StreamT[bytes]) -> None:
+    async for events in cast(Stream[bytes], stream).take_events(
+        BATCH_RECORDS, within=BATCH_WITHIN_S
+    ):
         try:
             await handle_batch(events)
         except DeadLetterBurst as exc:
@@ -123,9 +128,9 @@ async def apply_touchpoints(stream: faust.StreamT) -> None:
 
 
 @app.agent(config_topic)
-async def apply_config_changes(stream: faust.StreamT) -> None:
+async def apply_config_changes(stream: StreamT[bytes]) -> None:
     async for value in stream:
-        await _periodic("config change", lambda v=value: runtime.on_config_message(v))
+        await _periodic("config change", partial(runtime.on_config_message, value))
 
 
 async def _periodic(duty: str, run: Callable[[], Awaitable[None]]) -> None:

@@ -28,7 +28,7 @@ from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.records import DeadLetter, Incoming
 from shared.db import tenant_tx
-from shared.domain.attribution import credit_lead, opportunity_conversions
+from shared.domain.attribution import Conversion, credit_lead, opportunity_conversions
 from shared.domain.config import TenantConfig
 from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
@@ -96,7 +96,9 @@ class LeadProjector:
         async with tenant_tx(self._pool, tenant_id) as conn:
             await store.link_identities(conn, tenant_id, links)
             linked = await store.resolve_anonymous(
-                conn, tenant_id, (e.anonymous_id for e in lead_events if e.lead_id is None)
+                conn,
+                tenant_id,
+                (e.anonymous_id for e in lead_events if e.lead_id is None and e.anonymous_id),
             )
             lead_events = [_route(e, linked) for e in lead_events]
             await store.insert_spend(conn, tenant_id, spend)
@@ -194,7 +196,7 @@ class _Rows:
             self.transitions.append(
                 (t, lead_id, ordinal, from_stage, str(tr.to_stage), tr.at, tr.event_id, tr.reason)
             )
-        conversions = []
+        conversions: list[Conversion] = []
         for opp in state.opportunities.values():
             self.opportunities.append(
                 (

@@ -25,6 +25,8 @@ from services.gateway.graphql.subscriptions.hub import LeadChangeHub
 
 MAX_BODY_BYTES = 256 * 1024
 _PRINCIPAL = "tandem.principal"
+# Headers of the gateway's 401 and 429 answers that keep their meaning on /graphql.
+_PASSED_HEADERS = ("www-authenticate", "retry-after")
 _CREDENTIAL_PARAMS = ("apiKey", "x-api-key", "X-API-Key", "authorization", "Authorization")
 
 
@@ -125,9 +127,6 @@ class GraphQLApp:
     async def aclose(self) -> None:
         await self.compactor.aclose()
         await self.hub.aclose()
-
-
-_PASSED_HEADERS = ("www-authenticate", "retry-after")
 
 
 async def _read_body(request: Request) -> bytes | None:

@@ -153,28 +153,31 @@ def _group_pids() -> dict[str, list[int]]:
 
 class CpuMeter:
     """Where the machine's CPU went during a phase, in cores: the processes the phase
-    names, PostgreSQL, Kafka, this bench, and everything else on the machine."""
+    names, PostgreSQL, Kafka, this bench, and everything else on the machine.
+
+    Counted per process, so a process that ends during the phase (another client's
+    PostgreSQL backend) removes nothing; its last share shows up under "other".
+    """
 
     def __init__(self, named: dict[str, Process]) -> None:
-        self._named = {name: p.pid for name, p in named.items()}
+        self._named = {name: [p.pid] for name, p in named.items()}
+        self._named["bench"] = [os.getpid()]
         self._start = self._snapshot()
+        self._machine = _machine_busy_seconds()
         self._started = time.monotonic()
 
-    def _snapshot(self) -> dict[str, float]:
-        seconds = {name: _process_seconds(pid) for name, pid in self._named.items()}
-        # A backend that ends during the phase takes its CPU time with it, so PostgreSQL is
-        # slightly under-counted (its share then shows up under "other").
-        for group, pids in _group_pids().items():
-            seconds[group] = sum(_process_seconds(pid) for pid in pids)
-        seconds["bench"] = _process_seconds(os.getpid())
-        seconds["machine"] = _machine_busy_seconds()
-        return seconds
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        groups = {**self._named, **_group_pids()}
+        return {g: {pid: _process_seconds(pid) for pid in pids} for g, pids in groups.items()}
 
     def cores(self) -> dict[str, float]:
         end = self._snapshot()
         elapsed = time.monotonic() - self._started
-        used = {k: max(0.0, (end[k] - self._start.get(k, 0.0)) / elapsed) for k in end}
-        machine = used.pop("machine")
+        used = {
+            group: sum(t - self._start[group].get(pid, 0.0) for pid, t in pids.items()) / elapsed
+            for group, pids in end.items()
+        }
+        machine = (_machine_busy_seconds() - self._machine) / elapsed
         used["other"] = max(0.0, machine - sum(used.values()))
         used["machine"] = machine
         return {k: round(v, 2) for k, v in used.items()}

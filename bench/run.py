@@ -643,19 +643,23 @@ class Bench:
         return 0
 
     async def cleanup(self, *, keep_logs: bool) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
+        """Best effort, step by step: a broker or database that went away during the run
+        must not keep the other steps from running."""
+        with contextlib.suppress(Exception):
+            await self.admin.close()
         try:
-            topics = [t for t in await admin.list_topics() if t.startswith(self.run_id)]
-            if topics:
-                await admin.delete_topics(topics)
-            self.say(f"deleted {len(topics)} bench topics")
-        finally:
-            await admin.close()
+            deleted = await _delete_topics(self.settings.kafka_bootstrap, self.run_id)
+            self.say(f"deleted {deleted} bench topics")
+        except Exception as exc:
+            keep_logs = True
+            self.say(f"could not delete the topics {self.run_id}-*: {exc!r}")
         if self.tenants and not self.args.keep_data:
             self.say(f"removing the rows of {len(self.tenants)} bench tenants ...")
-            await _drop_tenants(self.admin, self.tenants)
-        await self.admin.close()
+            try:
+                await _drop_tenants(self.settings.database_admin_url, self.tenants)
+            except Exception as exc:
+                keep_logs = True
+                self.say(f"could not remove the tenants {', '.join(self.tenants)}: {exc!r}")
         if keep_logs:
             self.say(f"process logs kept in {self.tmp}")
         else:
@@ -852,7 +856,10 @@ async def _read_to_end(
     remaining = {tp for tp, offset in end.items() if offset > 0}
     records = events = 0
     started = 0.0
+    deadline = time.monotonic() + 60 + sum(end.values()) / 5_000
     while remaining:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"could not read {len(remaining)} partitions to their end")
         batches = await consumer.getmany(timeout_ms=1_000, max_records=10_000)
         if not started and batches:
             started = time.perf_counter()
@@ -876,8 +883,28 @@ async def _has_lead_query(url: str, key: str) -> bool:
     return False
 
 
-async def _drop_tenants(conn: asyncpg.Connection, tenants: list[str]) -> None:
+async def _delete_topics(bootstrap: str, prefix: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if topics:
+            await admin.delete_topics(topics)
+        return len(topics)
+    finally:
+        await admin.close()
+
+
+async def _drop_tenants(admin_dsn: str, tenants: list[str]) -> None:
     """Deletes every row of the tenants, children before the tables they reference."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await _delete_rows(conn, tenants)
+    finally:
+        await conn.close()
+
+
+async def _delete_rows(conn: asyncpg.Connection, tenants: list[str]) -> None:
     tables = [
         r["table_name"]
         for r in await conn.fetch(

@@ -225,7 +225,7 @@ class _Rows:
                     won_amount=opp.won_amount,
                 )
             )
-        for c in credit_lead(state.touches, conversions):
+        for c in credit_lead(state.touches, conversions, config.attribution_models):
             self.credits.append(
                 (
                     t,

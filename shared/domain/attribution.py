@@ -63,6 +63,14 @@ class AttributionModel:
     pipeline_weights: Weights | None = None
     type_multipliers: Mapping[str, float] = field(default_factory=dict, hash=False)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form that `parse_custom_model` reads back."""
+        return {
+            "name": self.name,
+            "weights": self.weights._asdict(),
+            "type_multipliers": dict(self.type_multipliers),
+        }
+
     def weights_for(self, kind: Kind) -> Weights:
         if kind == PIPELINE and self.pipeline_weights is not None:
             return self.pipeline_weights

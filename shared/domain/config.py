@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from shared.domain.attribution import AttributionModel, CustomModelError, parse_custom_models
 from shared.domain.conditions import OPERATORS, Condition, value_error
 from shared.domain.events import EVENT_TYPES, MARKETING_TOUCHES, SPEND_TYPES
 
@@ -139,6 +140,9 @@ class TenantConfig:
     mql: MqlRule = field(default_factory=MqlRule)
     sla: SlaRules = field(default_factory=SlaRules)
     stall_days: int = 14
+    # Custom attribution models beyond the seven built-in ones (SPEC 5, issue of custom
+    # position weights and per-type multipliers).
+    attribution_models: tuple[AttributionModel, ...] = ()
 
     @cached_property
     def rules_by_type(self) -> Mapping[str, tuple[tuple[int, EngagementRule], ...]]:
@@ -158,6 +162,7 @@ class TenantConfig:
             "mql": self.mql.to_dict(),
             "sla": self.sla.to_dict(),
             "stall_days": self.stall_days,
+            "attribution_models": [model.to_dict() for model in self.attribution_models],
         }
 
     @classmethod
@@ -181,6 +186,7 @@ _SECTIONS = (
     "mql",
     "sla",
     "stall_days",
+    "attribution_models",
 )
 
 
@@ -256,7 +262,17 @@ class _Parser:
         stall_days = base.stall_days
         if "stall_days" in data:
             stall_days = self.int_in(data["stall_days"], "stall_days", 1, 365, stall_days)
+        attribution_models = base.attribution_models
+        if "attribution_models" in data:
+            try:
+                attribution_models = parse_custom_models(
+                    self.items(data["attribution_models"], "attribution_models")
+                )
+            except CustomModelError as exc:
+                for path, message in exc.errors:
+                    self.error(f"attribution_models{path}", message)
         return TenantConfig(
+            attribution_models=attribution_models,
             fit_rules=fit_rules,
             disqualifiers=disqualifiers,
             grade_thresholds=grade_thresholds,

@@ -3,6 +3,8 @@ existing leads re-scored within 60 s (SPEC 4)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from shared.config_store import save_config
@@ -13,15 +15,20 @@ from tests.integration.test_worked_example import LEAD_EVENTS, assert_leads_matc
 from tests.worked_example import expected_leads, icp_config, sample_events
 
 
-async def apply_icp(platform: Platform, tenant: str) -> None:
+async def save(platform: Platform, tenant: str, section: str, patch: dict[str, Any]) -> None:
+    """Saves config the way the API does: a version in PostgreSQL, a note on Kafka."""
     pool = await create_pool(platform.database_url, max_size=2)
     producer = make_producer(platform.kafka_bootstrap)
     await producer.start()
     try:
-        await save_config(pool, tenant, "icp", icp_config(), "test:admin", producer)
+        await save_config(pool, tenant, section, patch, "test:admin", producer)
     finally:
         await producer.stop()
         await pool.close()
+
+
+async def apply_icp(platform: Platform, tenant: str) -> None:
+    await save(platform, tenant, "icp", icp_config())
 
 
 async def test_a_config_set_before_the_events_gives_the_icp_example(platform: Platform) -> None:

@@ -440,3 +440,37 @@ def test_negative_points_are_allowed() -> None:
 
 def test_config_error_is_a_value_error() -> None:
     assert issubclass(ConfigError, ValueError)
+
+
+def test_custom_attribution_models_parse_and_round_trip() -> None:
+    config = TenantConfig.from_dict(
+        {
+            "attribution_models": [
+                {
+                    "name": "WEBINAR_HEAVY",
+                    "weights": {"first": 0.5, "opportunity_creation": 0.3, "rest": 0.2},
+                    "type_multipliers": {"page_view": 0.1, "webinar_attended": 1.0},
+                }
+            ]
+        }
+    )
+    [model] = config.attribution_models
+    assert model.name == "WEBINAR_HEAVY"
+    assert model.weights.first == 0.5
+    assert model.type_multipliers["page_view"] == 0.1
+    assert TenantConfig.from_dict(config.to_dict()) == config
+
+
+def test_custom_attribution_model_errors_carry_their_paths() -> None:
+    with pytest.raises(ConfigError) as raised:
+        TenantConfig.from_dict(
+            {
+                "attribution_models": [
+                    {"name": "LINEAR", "weights": {"first": 1.0}},
+                    {"name": "OK_NAME", "weights": {"first": 0.7, "rest": 0.2}},
+                ]
+            }
+        )
+    paths = dict(raised.value.errors)
+    assert "built-in" in paths["attribution_models[0].name"]
+    assert "sum to 1" in paths["attribution_models[1].weights"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -32,7 +32,6 @@ class RequestContext:
     principal: Principal | None = None
     # Filled by strawberry with the payload of a WebSocket's connection_init.
     connection_params: dict[str, Any] | None = None
-    _loaders: list[LeadLoaders] = field(default_factory=list, repr=False)
 
     @property
     def is_websocket(self) -> bool:

@@ -121,8 +121,6 @@ class LeadChangeHub:
                     # later finds the hub stopped and starts a new consumer.
                     self._task = None
                     return
-        except asyncio.CancelledError:
-            raise
         except Exception:
             log.exception("lead change consumer failed; the next subscriber restarts it")
         finally:

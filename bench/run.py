@@ -541,6 +541,8 @@ class Bench:
             bootstrap_servers=self.settings.kafka_bootstrap,
             group_id=None,
             enable_auto_commit=False,
+            # The reset an assignment triggers races the first seek: both must go the same way.
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         records = events = passes = 0

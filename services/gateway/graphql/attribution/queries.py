@@ -7,16 +7,19 @@ message, over the conversions of a period."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
+import asyncpg
 import strawberry
 
 from services.gateway.graphql.context import Info
+from services.gateway.graphql.errors import bad_input
 from services.gateway.graphql.period import check_period
 from services.gateway.graphql.permissions import CanRead
+from shared.config_store import current_config
 from shared.domain.attribution import NONE_KEY, UNATTRIBUTED
 
 
@@ -80,10 +83,20 @@ class ModelCredit:
     amount: float
 
 
+@strawberry.type(description="A key's credit under one of the tenant's custom models")
+class CustomModelCredit:
+    model: str = strawberry.field(description="the custom model's name")
+    credit: float
+    amount: float
+
+
 @strawberry.type(description="One key's credit under every model, side by side")
 class AttributionComparisonRow:
     key: str
-    models: list[ModelCredit]
+    models: list[ModelCredit] = strawberry.field(description="the seven built-in models")
+    custom_models: list[CustomModelCredit] = strawberry.field(
+        description="the tenant's custom models, in the order of its configuration"
+    )
 
 
 @strawberry.type
@@ -103,19 +116,32 @@ class AttributionQueries:
         to: datetime,
     ) -> list[AttributionRow]:
         check_period(from_, to)
-        sql = f"""
-            SELECT {key_expression(group_by)} AS key,
-                   sum(fraction) AS credit, sum(amount) AS amount
-            FROM attribution_credits
-            WHERE tenant_id = $1 AND model = $2 AND kind = $3
-              AND converted_at >= $4 AND converted_at < $5
-            GROUP BY 1
-            ORDER BY amount DESC, credit DESC, key
-        """
         ctx = info.context
         async with ctx.tx() as conn:
-            rows = await conn.fetch(sql, ctx.tenant_id, model.value, kind.value, from_, to)
-        return [AttributionRow(key=r["key"], credit=r["credit"], amount=r["amount"]) for r in rows]
+            return await credit_rows(conn, ctx.tenant_id, model.value, kind, group_by, from_, to)
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="`attribution` under one of the tenant's custom models, by its name "
+        "(see tenantConfig.attributionModels)",
+    )
+    async def custom_attribution(
+        self,
+        info: Info,
+        model: str,
+        kind: AttributionKind,
+        group_by: AttributionGroup,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> list[AttributionRow]:
+        check_period(from_, to)
+        ctx = info.context
+        async with ctx.tx() as conn:
+            if model not in await custom_model_names(conn, ctx.tenant_id):
+                raise bad_input(
+                    f"no custom model named {model}", [("model", "no such custom model")]
+                )
+            return await credit_rows(conn, ctx.tenant_id, model, kind, group_by, from_, to)
 
     @strawberry.field(
         permission_classes=[CanRead],
@@ -139,15 +165,44 @@ class AttributionQueries:
             GROUP BY 1, 2
         """
         ctx = info.context
-        models = [m.value for m in AttributionModel]
         async with ctx.tx() as conn:
+            custom = await custom_model_names(conn, ctx.tenant_id)
+            models = [m.value for m in AttributionModel] + custom
             rows = await conn.fetch(sql, ctx.tenant_id, models, kind.value, from_, to)
-        return compare(rows)
+        return compare(rows, custom)
 
 
-def compare(rows: Iterable[Any]) -> list[AttributionComparisonRow]:
+async def custom_model_names(conn: asyncpg.Connection, tenant_id: str) -> list[str]:
+    """The tenant's custom models in its current configuration, in its order."""
+    _, config = await current_config(conn, tenant_id)
+    return [m.name for m in config.attribution_models]
+
+
+async def credit_rows(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    model: str,
+    kind: AttributionKind,
+    group_by: AttributionGroup,
+    from_: datetime,
+    to: datetime,
+) -> list[AttributionRow]:
+    sql = f"""
+        SELECT {key_expression(group_by)} AS key,
+               sum(fraction) AS credit, sum(amount) AS amount
+        FROM attribution_credits
+        WHERE tenant_id = $1 AND model = $2 AND kind = $3
+          AND converted_at >= $4 AND converted_at < $5
+        GROUP BY 1
+        ORDER BY amount DESC, credit DESC, key
+    """
+    rows = await conn.fetch(sql, tenant_id, model, kind.value, from_, to)
+    return [AttributionRow(key=r["key"], credit=r["credit"], amount=r["amount"]) for r in rows]
+
+
+def compare(rows: Iterable[Any], custom: Sequence[str] = ()) -> list[AttributionComparisonRow]:
     """Pivots rows of (model, key, credit, amount) to one row per key that lists every model,
-    with zeros where a model gave the key nothing."""
+    the built-in ones then the `custom` ones, with zeros where a model gave the key nothing."""
     by_key: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
     for row in rows:
         by_key[row["key"]][row["model"]] = (float(row["credit"]), float(row["amount"]))
@@ -157,5 +212,9 @@ def compare(rows: Iterable[Any]) -> list[AttributionComparisonRow]:
         for model in AttributionModel:
             credit, amount = credits.get(model.value, (0.0, 0.0))
             models.append(ModelCredit(model=model, credit=credit, amount=amount))
-        out.append(AttributionComparisonRow(key=key, models=models))
+        custom_models = []
+        for name in custom:
+            credit, amount = credits.get(name, (0.0, 0.0))
+            custom_models.append(CustomModelCredit(model=name, credit=credit, amount=amount))
+        out.append(AttributionComparisonRow(key=key, models=models, custom_models=custom_models))
     return out

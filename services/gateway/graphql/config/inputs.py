@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from shared.domain.attribution import WEIGHT_FIELDS
 from shared.domain.config import ConfigError
 
 UNSET: Any = strawberry.UNSET
@@ -81,6 +82,31 @@ class SlaRulesInput:
     rejection_reasons: list[str] | None = UNSET
 
 
+@strawberry.input(
+    description="Position weights of a custom model, each in [0, 1], summing to 1; "
+    "positions left out weigh 0"
+)
+class AttributionWeightsInput:
+    first: float | None = UNSET
+    lead_creation: float | None = UNSET
+    opportunity_creation: float | None = UNSET
+    closed_won: float | None = UNSET
+    rest: float | None = UNSET
+
+
+@strawberry.input(description="A tenant's custom attribution model (SPEC 5)")
+class AttributionModelInput:
+    name: str = strawberry.field(
+        description="UPPER_SNAKE_CASE, not the name of a built-in model, unique in the list"
+    )
+    weights: AttributionWeightsInput
+    type_multipliers: JSON | None = strawberry.field(
+        default=None,
+        description="an object of marketing touch type to a multiplier in [0, 1] of its "
+        'touches\' share, such as {"page_view": 0.1}; types left out count fully',
+    )
+
+
 def to_document(value: Any) -> Any:
     """An input object as the stored config's JSON: snake_case keys, absent fields left
     out (so they keep their current value), operators in lower case."""
@@ -127,3 +153,30 @@ def input_path(config_path: str, prefix: str = "") -> str:
 
 def input_errors(error: ConfigError, prefix: str = "") -> list[tuple[str, str]]:
     return [(input_path(path, prefix), _CONFIG_KEY.sub(_camel, msg)) for path, msg in error.errors]
+
+
+_MODEL_KEY = re.compile(r"\b(" + "|".join((*WEIGHT_FIELDS, "type_multipliers")) + r")\b")
+_ATTRIBUTION_PATH = re.compile(r"attribution_models(?P<index>\[\d+\])?(?:\.(?P<rest>.*))?")
+
+
+def attribution_input_path(config_path: str) -> str:
+    """`attribution_models[1].weights.lead_creation` → `input[1].weights.leadCreation`: the
+    list of AttributionModelInput is the mutation's `input`. Event types under
+    `typeMultipliers` are keys the admin wrote, so they keep their spelling."""
+    match = _ATTRIBUTION_PATH.fullmatch(config_path)
+    if match is None:
+        return input_path(config_path)
+    path = "input" + (match.group("index") or "")
+    rest = match.group("rest")
+    if rest:
+        head, dot, tail = rest.partition(".")
+        if head == "weights" and tail:
+            tail = _MODEL_KEY.sub(_camel, tail)
+        path += "." + _MODEL_KEY.sub(_camel, head) + dot + tail
+    return path
+
+
+def attribution_input_errors(error: ConfigError) -> list[tuple[str, str]]:
+    return [
+        (attribution_input_path(path), _MODEL_KEY.sub(_camel, msg)) for path, msg in error.errors
+    ]

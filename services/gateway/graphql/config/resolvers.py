@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -13,9 +14,11 @@ import strawberry
 from aiokafka.errors import KafkaError
 
 from services.gateway.graphql.config.inputs import (
+    AttributionModelInput,
     IcpInput,
     ScoringModelInput,
     SlaRulesInput,
+    attribution_input_errors,
     input_errors,
     to_document,
 )
@@ -49,8 +52,15 @@ async def read_config(
 
 
 async def write_config(
-    info: Info, section: str, what: str, patch: dict[str, Any], prefix: str = ""
+    info: Info,
+    section: str,
+    what: str,
+    patch: dict[str, Any],
+    prefix: str = "",
+    to_input: Callable[[ConfigError], list[tuple[str, str]]] | None = None,
 ) -> TenantConfig:
+    """Stores `patch` as a new version; ConfigError paths become input paths through
+    `to_input`, or input_errors with `prefix`."""
     if not patch:
         raise bad_input(f"nothing to change: give at least one field of the {what} input")
     ctx = info.context
@@ -66,7 +76,7 @@ async def write_config(
             ctx.gateway.producer,
         )
     except ConfigError as exc:
-        fields = input_errors(exc, prefix)
+        fields = to_input(exc) if to_input is not None else input_errors(exc, prefix)
         listed = "; ".join(f"{path}: {message}" for path, message in fields)
         raise bad_input(f"invalid {what}: {listed}", fields) from None
     except KafkaError as exc:
@@ -109,3 +119,20 @@ class ConfigMutations:
     async def update_sla_rules(self, info: Info, input: SlaRulesInput) -> TenantConfig:
         patch = to_document(input)
         return await write_config(info, "sla", "SLA rules", {"sla": patch} if patch else {}, "sla.")
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Replace the tenant's custom attribution models with the given list "
+        "(an empty list removes them). The workers then credit every lead under them.",
+    )
+    async def update_attribution_models(
+        self, info: Info, input: list[AttributionModelInput]
+    ) -> TenantConfig:
+        patch = {"attribution_models": to_document(input)}
+        return await write_config(
+            info,
+            "attribution",
+            "attribution models",
+            patch,
+            to_input=attribution_input_errors,
+        )

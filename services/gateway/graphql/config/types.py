@@ -59,6 +59,25 @@ class SlaRules:
     rejection_reasons: list[str]
 
 
+@strawberry.type(description="Position weights of a custom model; they sum to 1")
+class AttributionWeights:
+    first: float
+    lead_creation: float
+    opportunity_creation: float
+    closed_won: float
+    rest: float
+
+
+@strawberry.type(description="A tenant's custom attribution model (SPEC 5)")
+class CustomAttributionModel:
+    name: str
+    weights: AttributionWeights
+    type_multipliers: JSON = strawberry.field(
+        description="marketing touch type to the multiplier of its touches' share; "
+        "types not listed count fully"
+    )
+
+
 @strawberry.type(description="The tenant's current configuration version")
 class TenantConfig:
     version: int = strawberry.field(description="0 while the tenant runs on the defaults")
@@ -72,6 +91,9 @@ class TenantConfig:
     mql: MqlRule
     sla: SlaRules
     stall_days: int
+    attribution_models: list[CustomAttributionModel] = strawberry.field(
+        description="custom attribution models, credited beside the seven built-in ones"
+    )
 
     @classmethod
     def from_domain(
@@ -95,6 +117,7 @@ class TenantConfig:
             mql=MqlRule(**mql),
             sla=SlaRules(**sla),
             stall_days=doc["stall_days"],
+            attribution_models=[_custom_model(model) for model in doc["attribution_models"]],
         )
 
 
@@ -105,4 +128,12 @@ def _engagement_rule(rule: dict[str, Any]) -> EngagementRule:
         when=None if when is None else Condition(**when),
         points=rule["points"],
         max_per_window=rule["max_per_window"],
+    )
+
+
+def _custom_model(model: dict[str, Any]) -> CustomAttributionModel:
+    return CustomAttributionModel(
+        name=model["name"],
+        weights=AttributionWeights(**model["weights"]),
+        type_multipliers=model["type_multipliers"],
     )

@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
 from shared.kafka import MAX_RECORD_BYTES, partition_for
 from shared.validation import event_key, validate_event
@@ -23,25 +24,8 @@ INGEST_ROLES = frozenset({"ingest", "admin"})
 RETRY_AFTER_S = "5"
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
-
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _records(events: list[dict[str, Any]], partitions: int) -> list[tuple[int, bytes]]:
@@ -70,9 +54,8 @@ async def post_events(request: Request) -> Response:
         return principal
     if principal.role not in INGEST_ROLES:
         return _error(403, "FORBIDDEN", f"role {principal.role!r} may not send events")
-    try:
-        body = await _read_body(request)
-    except BodyTooLarge:
+    body = await read_limited(request, MAX_BODY_BYTES)
+    if body is None:
         return _error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes (1 MiB)")
     try:
         payload = orjson.loads(body)

@@ -16,6 +16,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from services.gateway.auth import AuthError, Principal, authenticate, credential_from_headers
+from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
 from services.gateway.graphql.context import RequestContext
 from services.gateway.graphql.errors import BAD_USER_INPUT
@@ -105,7 +106,7 @@ class GraphQLApp:
                     await outcome(scope, receive, send)
                     return
                 scope[_PRINCIPAL] = outcome
-                body = await _read_body(request)
+                body = await read_limited(request, MAX_BODY_BYTES)
                 if body is None:
                     too_large = error_response(
                         413, BAD_USER_INPUT, f"request body over {MAX_BODY_BYTES} bytes", {}
@@ -127,20 +128,6 @@ class GraphQLApp:
     async def aclose(self) -> None:
         await self.compactor.aclose()
         await self.hub.aclose()
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The whole body, or None when it is over the limit."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -14,21 +14,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from services.gateway.graphql.context import Info
+from shared.domain.journey import Stage as Stage
 
-
-@strawberry.enum(
-    description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages"
+# The GraphQL enum is the domain's own, so the API can never list a stage the rules lack.
+strawberry.enum(
+    Stage,
+    description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages",
 )
-class Stage(Enum):
-    AWARE = "AWARE"
-    ENGAGED = "ENGAGED"
-    MQL = "MQL"
-    SQL = "SQL"
-    OPPORTUNITY = "OPPORTUNITY"
-    CUSTOMER = "CUSTOMER"
-    NURTURE = "NURTURE"
-    DISQUALIFIED = "DISQUALIFIED"
-    CLOSED_LOST = "CLOSED_LOST"
 
 
 @strawberry.enum(description="Fit grade of the ICP score (thresholds configurable)")

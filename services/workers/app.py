@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import faust
 import orjson
@@ -156,6 +156,11 @@ async def decay_sweep() -> None:
 @app.timer(interval=ASSIGNMENT_CHECK_S)
 async def check_assignment() -> None:
     watchdog.check()
+
+
+@app.on_before_shutdown.connect
+async def close_runtime(app: faust.App, *args: Any, signal: Any, **kwargs: Any) -> None:
+    await runtime.close()
 
 
 def run_worker() -> None:

@@ -82,6 +82,14 @@ class Runtime:
             )
             self._started = True
 
+    async def close(self) -> None:
+        """Flushes what was produced and releases connections, after the consumer stopped."""
+        if not self._started:
+            return
+        self._started = False
+        await self.producer.stop()
+        await self.pool.close()
+
     async def publish_changes(self, changes: list[LeadChange]) -> None:
         futures = []
         for change in changes:

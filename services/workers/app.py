@@ -159,7 +159,7 @@ async def check_assignment() -> None:
 
 
 @app.on_before_shutdown.connect
-async def close_runtime(app: faust.App, *args: Any, signal: Any, **kwargs: Any) -> None:
+async def close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     await runtime.close()
 
 

@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+import asyncpg
 import orjson
 from aiokafka.errors import KafkaError
 from starlette.requests import Request
@@ -13,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
+from services.gateway.rejection_reasons import RejectionReasons, reason_errors
 from shared.kafka import MAX_RECORD_BYTES, partition_for
 from shared.validation import event_key, validate_event
 
@@ -22,6 +24,7 @@ MAX_BODY_BYTES = 1_048_576
 MAX_EVENTS = 1_000
 INGEST_ROLES = frozenset({"ingest", "admin"})
 RETRY_AFTER_S = "5"
+REJECTION_REASONS = RejectionReasons()
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -73,15 +76,34 @@ async def post_events(request: Request) -> Response:
     now = ctx.settings.now()
     accepted: list[dict[str, Any]] = []
     rejected = []
+    reasons: tuple[str, ...] | None = None
     for index, event in enumerate(payload):
-        errors = validate_event(event, now=now, tenant_id=principal.tenant_id)
+        errors = [
+            {"field": e.field, "reason": e.reason}
+            for e in validate_event(event, now=now, tenant_id=principal.tenant_id)
+        ]
+        if not errors and event["type"] == "lead_rejected":
+            if reasons is None:
+                assert ctx.pool is not None
+                try:
+                    reasons = await REJECTION_REASONS.allowed(ctx.pool, principal.tenant_id)
+                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+                    log.warning("tenant config unavailable", extra={"error": repr(exc)})
+                    return _error(
+                        503,
+                        "CONFIG_UNAVAILABLE",
+                        "the tenant's rejection reasons could not be read; nothing of this "
+                        "request was accepted, retry",
+                        **{"Retry-After": RETRY_AFTER_S},
+                    )
+            errors = reason_errors(event, reasons)
         if errors:
             event_id = event.get("event_id") if isinstance(event, dict) else None
             rejected.append(
                 {
                     "index": index,
                     "event_id": event_id if isinstance(event_id, str) else None,
-                    "errors": [{"field": e.field, "reason": e.reason} for e in errors],
+                    "errors": errors,
                 }
             )
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from graphql import GraphQLEnumType, GraphQLObjectType
 
 from services.gateway.graphql.attribution.queries import GROUP_COLUMNS, AttributionGroup
+from services.gateway.graphql.messaging.common import CanWriteActionItems, CanWriteLibrary
 from services.gateway.graphql.permissions import CanRead, IsAdmin
 from services.gateway.graphql.schema import (
     SCHEMA_FILE,
@@ -81,7 +82,9 @@ def test_enums_carry_the_domain_values() -> None:
 
 
 def test_every_entry_point_states_who_may_call_it() -> None:
-    for root, allowed in ((Query, CanRead), (Subscription, CanRead), (Mutation, IsAdmin)):
+    # SPEC 10: admin writes config, marketing the library, sales and marketing action items.
+    writers = {IsAdmin, CanWriteLibrary, CanWriteActionItems}
+    for root, allowed in ((Query, {CanRead}), (Subscription, {CanRead}), (Mutation, writers)):
         for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-            classes = field.permission_classes
-            assert allowed in classes, f"{root.__name__}.{field.python_name} lacks {allowed}"
+            classes = set(field.permission_classes)
+            assert allowed & classes, f"{root.__name__}.{field.python_name} lacks {allowed}"

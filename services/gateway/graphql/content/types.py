@@ -1,0 +1,105 @@
+"""Content items of the catalog."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import asyncpg
+import strawberry
+
+from services.gateway.graphql.attribution.queries import AttributionModel
+from services.gateway.graphql.leads.queries import PageInfo
+from services.gateway.graphql.messaging.common import LibraryStatus
+from services.gateway.graphql.messaging.influence import Influence, InfluenceLoader
+
+
+@strawberry.enum(description="Top, middle or bottom of the funnel")
+class FunnelStage(Enum):
+    TOFU = "TOFU"
+    MOFU = "MOFU"
+    BOFU = "BOFU"
+
+
+CONTENT_COLUMNS = (
+    "content_id, title, url, funnel_stage, format, topics, objections, message_ids, status,"
+    " author, created_at, updated_at"
+)
+
+
+@strawberry.type(description="A content item of the catalog (SPEC 8)")
+class ContentItem:
+    id: strawberry.ID = strawberry.field(description="the content_id events reference")
+    title: str
+    url: str
+    funnel_stage: FunnelStage
+    format: str
+    topics: list[str]
+    objections: list[str] = strawberry.field(
+        description="objection categories (objection_logged.category) it answers"
+    )
+    message_ids: list[str] = strawberry.field(description="the linked messages")
+    status: LibraryStatus
+    author: str = strawberry.field(description="who last wrote it")
+    created_at: datetime
+    updated_at: datetime
+    influence_loader: strawberry.Private[InfluenceLoader]
+
+    @strawberry.field(description="attributed pipeline and revenue, and win rates with/without")
+    async def influence(self, model: AttributionModel = AttributionModel.LINEAR) -> Influence:
+        return await self.influence_loader.load((str(self.id), model.value))
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record, loader: InfluenceLoader) -> ContentItem:
+        return cls(
+            id=strawberry.ID(row["content_id"]),
+            title=row["title"],
+            url=row["url"],
+            funnel_stage=FunnelStage(row["funnel_stage"]),
+            format=row["format"],
+            topics=list(row["topics"]),
+            objections=list(row["objections"]),
+            message_ids=list(row["message_ids"]),
+            status=LibraryStatus(row["status"]),
+            author=row["author"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            influence_loader=loader,
+        )
+
+
+@strawberry.type
+class ContentEdge:
+    cursor: str
+    node: ContentItem
+
+
+@strawberry.type(description="Content items in the order of their ids")
+class ContentConnection:
+    edges: list[ContentEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class ContentItemInput:
+    title: str
+    url: str
+    funnel_stage: FunnelStage
+    format: str
+    topics: list[str] | None = None
+    objections: list[str] | None = None
+    message_ids: list[str] | None = None
+
+
+@strawberry.input(description="The fields to change; the others keep their value")
+class ContentItemUpdateInput:
+    title: str | None = None
+    url: str | None = None
+    funnel_stage: FunnelStage | None = None
+    format: str | None = None
+    topics: list[str] | None = None
+    objections: list[str] | None = None
+    message_ids: list[str] | None = None

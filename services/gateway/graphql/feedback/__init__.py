@@ -1,0 +1,1 @@
+"""The feedback loop and action items of SPEC 8."""

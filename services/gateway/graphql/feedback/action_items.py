@@ -1,0 +1,203 @@
+"""Action items of the weekly review (SPEC 8), written by sales and marketing."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import asyncpg
+import strawberry
+
+from services.gateway.graphql.context import Info
+from services.gateway.graphql.errors import bad_input
+from services.gateway.graphql.messaging.common import (
+    CanWriteActionItems,
+    new_id,
+    not_found,
+    required_text,
+)
+from services.gateway.graphql.permissions import CanRead
+
+
+@strawberry.enum
+class Team(Enum):
+    SALES = "SALES"
+    MARKETING = "MARKETING"
+    BOTH = "BOTH"
+
+
+@strawberry.enum
+class ActionItemStatus(Enum):
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    DROPPED = "DROPPED"
+
+
+ACTION_ITEM_COLUMNS = (
+    "action_item_id, title, owner, team, due_date, status, week_start, author,"
+    " created_at, updated_at"
+)
+
+
+@strawberry.type(description="A commitment of the weekly review")
+class ActionItem:
+    id: strawberry.ID
+    title: str
+    owner: str
+    team: Team
+    due_date: date | None
+    status: ActionItemStatus
+    week_start: date = strawberry.field(description="the Monday of the review that agreed it")
+    author: str = strawberry.field(description="who last wrote it")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> ActionItem:
+        return cls(
+            id=strawberry.ID(row["action_item_id"]),
+            title=row["title"],
+            owner=row["owner"],
+            team=Team(row["team"]),
+            due_date=row["due_date"],
+            status=ActionItemStatus(row["status"]),
+            week_start=row["week_start"],
+            author=row["author"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@strawberry.input
+class ActionItemInput:
+    title: str
+    owner: str
+    team: Team
+    week_start: date = strawberry.field(description="a Monday")
+    due_date: date | None = None
+    status: ActionItemStatus = ActionItemStatus.OPEN
+
+
+@strawberry.input(description="The fields to change; the others keep their value")
+class ActionItemUpdateInput:
+    title: str | None = None
+    owner: str | None = None
+    team: Team | None = None
+    week_start: date | None = None
+    due_date: date | None = None
+    status: ActionItemStatus | None = None
+
+
+def check_monday(day: date, path: str) -> date:
+    if day.isoweekday() != 1:
+        raise bad_input(
+            f"{path} must be a Monday; {day.isoformat()} is a {day.strftime('%A')}",
+            [(path, "must be a Monday")],
+        )
+    return day
+
+
+async def items_of_week(
+    conn: asyncpg.Connection, tenant_id: str, week_start: date, status: str | None = None
+) -> list[ActionItem]:
+    rows = await conn.fetch(
+        f"SELECT {ACTION_ITEM_COLUMNS} FROM action_items WHERE tenant_id = $1"
+        " AND week_start = $2 AND ($3::text IS NULL OR status = $3)"
+        " ORDER BY created_at, action_item_id",
+        tenant_id,
+        week_start,
+        status,
+    )
+    return [ActionItem.from_row(r) for r in rows]
+
+
+async def _store(conn: asyncpg.Connection, info: Info, state: dict[str, Any]) -> ActionItem:
+    ctx = info.context
+    assert ctx.principal is not None
+    row = await conn.fetchrow(
+        "INSERT INTO action_items (tenant_id, action_item_id, title, owner, team, due_date,"
+        " status, week_start, author, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
+        " ON CONFLICT (tenant_id, action_item_id) DO UPDATE SET title = EXCLUDED.title,"
+        " owner = EXCLUDED.owner, team = EXCLUDED.team, due_date = EXCLUDED.due_date,"
+        " status = EXCLUDED.status, week_start = EXCLUDED.week_start,"
+        f" author = EXCLUDED.author, updated_at = EXCLUDED.updated_at"
+        f" RETURNING {ACTION_ITEM_COLUMNS}",
+        ctx.tenant_id,
+        state["action_item_id"],
+        state["title"],
+        state["owner"],
+        state["team"],
+        state["due_date"],
+        state["status"],
+        state["week_start"],
+        ctx.principal.subject,
+        ctx.now(),
+    )
+    return ActionItem.from_row(row)
+
+
+@strawberry.type
+class ActionItemQueries:
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="The action items agreed in the review of a week, oldest first",
+    )
+    async def action_items(
+        self, info: Info, week_start: date, status: ActionItemStatus | None = None
+    ) -> list[ActionItem]:
+        check_monday(week_start, "weekStart")
+        async with info.context.tx() as conn:
+            return await items_of_week(
+                conn, info.context.tenant_id, week_start, None if status is None else status.value
+            )
+
+
+@strawberry.type
+class ActionItemMutations:
+    @strawberry.mutation(permission_classes=[CanWriteActionItems])
+    async def create_action_item(self, info: Info, input: ActionItemInput) -> ActionItem:
+        state = {
+            "action_item_id": new_id("act"),
+            "title": required_text(input.title, "input.title"),
+            "owner": required_text(input.owner, "input.owner"),
+            "team": input.team.value,
+            "due_date": input.due_date,
+            "status": input.status.value,
+            "week_start": check_monday(input.week_start, "input.weekStart"),
+        }
+        async with info.context.tx() as conn:
+            return await _store(conn, info, state)
+
+    @strawberry.mutation(permission_classes=[CanWriteActionItems])
+    async def update_action_item(
+        self, info: Info, id: strawberry.ID, input: ActionItemUpdateInput
+    ) -> ActionItem:
+        async with info.context.tx() as conn:
+            current = await conn.fetchrow(
+                f"SELECT {ACTION_ITEM_COLUMNS} FROM action_items WHERE tenant_id = $1"
+                " AND action_item_id = $2 FOR UPDATE",
+                info.context.tenant_id,
+                str(id),
+            )
+            if current is None:
+                raise not_found("action item", str(id))
+            state = dict(current)
+            if input.title is not None:
+                state["title"] = required_text(input.title, "input.title")
+            if input.owner is not None:
+                state["owner"] = required_text(input.owner, "input.owner")
+            if input.team is not None:
+                state["team"] = input.team.value
+            if input.week_start is not None:
+                state["week_start"] = check_monday(input.week_start, "input.weekStart")
+            if input.due_date is not None:
+                state["due_date"] = input.due_date
+            if input.status is not None:
+                state["status"] = input.status.value
+            return await _store(conn, info, state)

@@ -1,0 +1,1 @@
+"""The messaging library of SPEC 8: messages with version history and influence."""

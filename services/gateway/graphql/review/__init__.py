@@ -1,0 +1,1 @@
+"""The weekly review and the ICP review of SPEC 8."""

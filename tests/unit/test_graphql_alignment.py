@@ -1,0 +1,184 @@
+"""Gateway pieces of the alignment workflows that need no database: the feedback pivot,
+the rejection-reason check of ingestion, closed-deal groups and the Markdown review."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import strawberry
+
+from services.gateway import rejection_reasons
+from services.gateway.graphql.content.types import FunnelStage
+from services.gateway.graphql.feedback.action_items import ActionItem, ActionItemStatus, Team
+from services.gateway.graphql.feedback.queries import pivot
+from services.gateway.graphql.review.markdown import render
+from services.gateway.graphql.review.queries import closed_groups
+from services.gateway.graphql.review.types import (
+    ClosedDeal,
+    ContentSuggestion,
+    DealContent,
+    ObjectionTrend,
+    StalledDeal,
+    WeeklyReview,
+    WeeklySla,
+    WeeklySource,
+)
+from services.gateway.rejection_reasons import RejectionReasons, reason_errors
+from shared.domain.config import DEFAULT_CONFIG
+
+T = datetime(2026, 11, 9, tzinfo=UTC)
+
+
+def test_feedback_rows_pivot_per_group_and_flag_unknown_reasons() -> None:
+    rows = [
+        {"key": "email", "kind": "rejection", "value": "junk", "n": 1},
+        {"key": "email", "kind": "rejection", "value": "legacy", "n": 3},
+        {"key": "email", "kind": "objection", "value": "price", "n": 2},
+        {"key": "(none)", "kind": "lost", "value": "price", "n": 1},
+    ]
+    out = pivot(rows, ["junk"])
+    assert [r.key for r in out] == ["(none)", "email"]
+    email = out[1]
+    assert [(r.reason, r.count, r.unknown_reason) for r in email.rejection_reasons] == [
+        ("legacy", 3, True),
+        ("junk", 1, False),
+    ]
+    assert [(c.value, c.count) for c in email.objections] == [("price", 2)]
+    assert email.lost_reasons == [] and out[0].objections == []
+
+
+def test_only_lead_rejected_reasons_are_checked() -> None:
+    allowed = ("junk", "other")
+    good = {"type": "lead_rejected", "properties": {"reason": "junk"}}
+    bad = {"type": "lead_rejected", "properties": {"reason": "meh"}}
+    assert reason_errors(good, allowed) == []
+    assert (
+        reason_errors({"type": "lead_disqualified", "properties": {"reason": "x"}}, allowed) == []
+    )
+    [error] = reason_errors(bad, allowed)
+    assert error["field"] == "properties.reason"
+    assert "'meh'" in error["reason"] and "junk, other" in error["reason"]
+
+
+async def test_rejection_reasons_are_cached_per_tenant_for_a_few_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[str] = []
+
+    @asynccontextmanager
+    async def fake_tx(pool: Any, tenant_id: str) -> Any:
+        reads.append(tenant_id)
+        yield None
+
+    async def fake_config(conn: Any, tenant_id: str) -> Any:
+        return 1, DEFAULT_CONFIG
+
+    monkeypatch.setattr(rejection_reasons, "tenant_tx", fake_tx)
+    monkeypatch.setattr(rejection_reasons, "current_config", fake_config)
+    clock = [100.0]
+    cache = RejectionReasons(clock=lambda: clock[0])
+    assert await cache.allowed(None, "a") == DEFAULT_CONFIG.sla.rejection_reasons
+    await cache.allowed(None, "a")
+    await cache.allowed(None, "b")
+    assert reads == ["a", "b"]
+    clock[0] += rejection_reasons.TTL_S
+    await cache.allowed(None, "a")
+    assert reads == ["a", "b", "a"]
+
+
+def _deal(opportunity: str, won: bool, amount: float, channel: str) -> ClosedDeal:
+    return ClosedDeal(
+        opportunity_id=opportunity,
+        lead_id="L",
+        won=won,
+        amount=amount,
+        reason=None if won else "price",
+        competitor=None,
+        channel=channel,
+        fit_grade="A",
+        closed_at=T,
+    )
+
+
+def test_closed_deals_are_grouped_with_revenue_from_wins_only() -> None:
+    deals = [
+        _deal("1", True, 100, "email"),
+        _deal("2", False, 50, "email"),
+        _deal("3", True, 7, "x"),
+    ]
+    groups = closed_groups(deals, lambda d: d.channel)
+    assert [(g.key, g.won, g.lost, g.revenue) for g in groups] == [
+        ("email", 1, 1, 100.0),
+        ("x", 1, 0, 7.0),
+    ]
+
+
+def test_the_markdown_review_lists_every_section() -> None:
+    review = WeeklyReview(
+        week_start=date(2026, 11, 9),
+        from_=T,
+        to=T,
+        new_leads=[WeeklySource(channel="paid_search", leads=2, mqls=1, avg_fit_score=None)],
+        sla=WeeklySla(
+            mqls=1, responded=1, within_sla=1, breached=0, pending=0, median_response_hours=3.0
+        ),
+        stage_moves=[],
+        stalled=[
+            StalledDeal(
+                opportunity_id="O2",
+                lead_id="D2",
+                stage=None,
+                amount=700.0,
+                last_movement_at=T,
+                days_stalled=42,
+            )
+        ],
+        top_objections=[ObjectionTrend(category="a|b", count=2, last_week_count=1)],
+        content_for_deals=[
+            DealContent(
+                opportunity_id="O1",
+                lead_id="D1",
+                stage="proposal",
+                suggestions=[
+                    ContentSuggestion(
+                        content_id="c",
+                        title="ROI",
+                        url="https://x/roi",
+                        funnel_stage=FunnelStage.BOFU,
+                        matched_objections=["price"],
+                    )
+                ],
+            )
+        ],
+        closed_deals=[_deal("O3", True, 2500, "email")],
+        closed_by_channel=closed_groups([_deal("O3", True, 2500, "email")], lambda d: d.channel),
+        closed_by_fit_grade=[],
+        action_items=[
+            ActionItem(
+                id=strawberry.ID("a"),
+                title="Call back",
+                owner="sam",
+                team=Team.SALES,
+                due_date=None,
+                status=ActionItemStatus.OPEN,
+                week_start=date(2026, 11, 9),
+                author="k",
+                created_at=T,
+                updated_at=T,
+            )
+        ],
+    )
+    text = render(review)
+    assert text.startswith("# Weekly review — week of 2026-11-09\n")
+    assert "| paid_search | 2 | 1 | - |" in text
+    assert "## Opportunities that moved stage\n\n_none_\n" in text
+    assert "| O2 | D2 | - | 700.00 | 42 |" in text
+    assert "| a\\|b | 2 | 1 |" in text
+    assert "  - [ROI](https://x/roi) (BOFU) — answers price" in text
+    assert "| O3 | won | 2,500.00 | - | - | email | A |" in text
+    assert "| email | 1 | 0 | 2,500.00 |" in text
+    assert "### By fit grade\n\n_none_\n" in text
+    assert text.endswith("| Call back | sam | SALES | - | OPEN |\n")

@@ -34,6 +34,8 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # can never be fetched from the network: `_load_schema` maps them onto SCHEMA_DIR.
 _SCHEMA_BASE_URI = "https://tandem.invalid/schemas/"
 _MAX_AHEAD = timedelta(hours=24)
+# How deep `properties` may nest; far below the 254 levels orjson can encode.
+MAX_PROPERTY_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,20 @@ def _compile(event_type: str) -> Callable[[Any], Any]:
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {t: _compile(t) for t in sorted(EVENT_TYPES)}
 
 
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether `value` nests more than `limit` arrays/objects deep (iterative: the value
+    may be deeper than Python's recursion limit)."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def validate_event(obj: object, *, now: datetime, tenant_id: str | None = None) -> list[FieldError]:
     """Return why `obj` is not a valid event (SPEC 2), or [] when it is.
 
@@ -114,6 +130,13 @@ def validate_event(obj: object, *, now: datetime, tenant_id: str | None = None) 
         amount = properties.get("amount") if isinstance(properties, dict) else None
         if isinstance(amount, float) and not math.isfinite(amount):
             errors.append(FieldError("properties.amount", "must be a finite number"))
+
+    if "properties" not in failed and _deeper_than(obj.get("properties"), MAX_PROPERTY_DEPTH):
+        # Decoders accept ~1,000 levels, but the encoder that writes the event to Kafka
+        # stops at 254: a deeper event would pass here and then fail the whole request.
+        errors.append(
+            FieldError("properties", f"nested more than {MAX_PROPERTY_DEPTH} levels deep")
+        )
 
     if "tenant_id" not in obj:
         if tenant_id is None:

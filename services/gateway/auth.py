@@ -62,6 +62,9 @@ def decode_jwt(token: str, secret: str, *, now: float | None = None) -> Principa
         signature = _unb64url(signature_b64)
     except (ValueError, orjson.JSONDecodeError) as exc:
         raise AuthError("malformed token") from exc
+    # Both parts decode to any JSON value; only objects are a token (else `.get` fails: 500).
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AuthError("malformed token")
     if header.get("alg") != "HS256":
         raise AuthError("unsupported token algorithm")
     expected = hmac.new(secret.encode(), f"{header_b64}.{payload_b64}".encode(), hashlib.sha256)

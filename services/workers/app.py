@@ -1,8 +1,8 @@
 """The Faust worker: thin agents that decode, validate, call the domain, emit and project.
 
 Steps live in their own modules: records (decode + validate), project (apply to the read
-model), dead_letters (DLQ and burst guard), sweeps (config changes and decay). This module
-only wires them to topics and timers.
+model), dead_letters (DLQ and burst guard), sweeps (config changes and decay), sla (SLA
+breach alerts). This module only wires them to topics and timers.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import orjson
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
+from services.workers import sla
 from services.workers.dead_letters import DeadLetterBurst
 from services.workers.records import DeadLetter, Incoming, decode_record
 from services.workers.runtime import Runtime, is_transient
@@ -34,6 +35,9 @@ BATCH_WITHIN_S = 0.05
 RETRY_BACKOFF_S = (0.5, 1, 2, 5)
 EXIT_DEAD_LETTER_BURST = 70
 ASSIGNMENT_CHECK_S = 10.0
+# SPEC 7 wants a breach out within 60 s of its deadline; a sweep this often leaves room for
+# a slow sweep and a retry.
+SLA_SWEEP_INTERVAL_S = float(os.environ.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10"))
 
 settings = load_settings()
 app = faust.App(
@@ -151,6 +155,14 @@ async def poll_config_versions() -> None:
 @app.timer(interval=settings.sweep_interval_s)
 async def decay_sweep() -> None:
     await _periodic("decay sweep", runtime.decay_sweep)
+
+
+@app.timer(interval=SLA_SWEEP_INTERVAL_S)
+async def sla_sweep() -> None:
+    await _periodic(
+        "sla sweep",
+        lambda: sla.sweep(runtime.pool, runtime.producer, runtime.configs, settings.now()),
+    )
 
 
 @app.timer(interval=ASSIGNMENT_CHECK_S)

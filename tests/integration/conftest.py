@@ -188,6 +188,7 @@ async def platform(logs_dir: Path) -> AsyncIterator[Platform]:
         "TANDEM_HTTP_PORT": str(port),
         "TANDEM_SWEEP_INTERVAL_S": "2",
         "TANDEM_CONFIG_POLL_INTERVAL_S": "2",
+        "TANDEM_SLA_SWEEP_INTERVAL_S": "2",
         "PYTHONUNBUFFERED": "1",
     }
     tandem = str(Path(sys.executable).with_name("tandem"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -65,6 +66,18 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         self.gateway = gateway
         self.hub = hub
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:
+            # Strawberry answers a body it cannot read as GraphQL (not JSON, no query, a
+            # batch) in plain text; clients parse `errors[].extensions.code` (SPEC 10).
+            response = error_response(exc.status_code, BAD_USER_INPUT, exc.reason, {})
+        await response(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         principal = request.scope.get(_PRINCIPAL)
         return RequestContext(self.gateway, self.hub, request, response, principal)
@@ -113,6 +126,10 @@ class GraphQLApp:
                     )
                     await too_large(scope, receive, send)
                     return
+                problem = _body_problem(request, body)
+                if problem:
+                    await error_response(400, BAD_USER_INPUT, problem, {})(scope, receive, send)
+                    return
                 receive = _replay(body, receive)
         await self.view(scope, receive, send)
 
@@ -128,6 +145,23 @@ class GraphQLApp:
     async def aclose(self) -> None:
         await self.compactor.aclose()
         await self.hub.aclose()
+
+
+def _body_problem(request: Request, body: bytes) -> str | None:
+    """Why a JSON body is no GraphQL request, checked before strawberry reads it: it calls
+    `.get` on a scalar or null, and its decoder raises UnicodeDecodeError on bytes that are
+    not UTF-8 (both a 500). Objects and batches are left to strawberry."""
+    if request.method != "POST" or "application/json" not in request.headers.get(
+        "content-type", ""
+    ):
+        return None
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return "Unable to parse request body as JSON"
+    if not isinstance(parsed, dict | list):
+        return "the body must be a JSON object: {query, variables, operationName}"
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import asyncpg
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -34,7 +35,20 @@ def is_internal(error: GraphQLError) -> bool:
     """A failure of ours rather than of the request: raised while a field ran, uncoded.
     Errors raised before any field ran come from syntax, validation (depth, aliases,
     tokens, unknown fields) or variables that do not fit their types."""
-    return error.path is not None and not (error.extensions and "code" in error.extensions)
+    return (
+        error.path is not None
+        and not (error.extensions and "code" in error.extensions)
+        and not _unstorable_text(error)
+    )
+
+
+def _unstorable_text(error: GraphQLError) -> bool:
+    """PostgreSQL text cannot hold U+0000: an argument with one is refused by the database
+    as it is bound, which is the request's fault (no id or name can contain it)."""
+    return isinstance(
+        error.original_error,
+        asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError,
+    )
 
 
 def with_code(error: GraphQLError) -> GraphQLError:
@@ -43,6 +57,9 @@ def with_code(error: GraphQLError) -> GraphQLError:
         return error
     if is_internal(error):
         code, message, original = INTERNAL, "internal error; it has been logged", None
+    elif _unstorable_text(error):
+        code, original = BAD_USER_INPUT, None
+        message = "an argument holds a character that is never stored (U+0000)"
     else:
         code, message, original = BAD_USER_INPUT, error.message, error.original_error
     return GraphQLError(

@@ -4,21 +4,35 @@ of SPEC 10 and the error codes clients rely on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from starlette.requests import Request
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from services.gateway.graphql.attribution.queries import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
-from services.gateway.graphql.errors import ErrorCodes, is_internal
+from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
+from services.gateway.graphql.errors import ErrorCodes, bad_input, is_internal
+from services.gateway.graphql.feedback.action_items import ActionItemMutations, ActionItemQueries
+from services.gateway.graphql.feedback.queries import FeedbackQueries
 from services.gateway.graphql.leads.queries import LeadQueries
+from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
+from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.scalars import SCALAR_OVERRIDES
+from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 
 log = logging.getLogger("tandem.gateway.graphql")
@@ -36,11 +50,32 @@ Query = merge_types(
         PipelineQueries,
         MetricsQueries,
         AttributionQueries,
+        SlaQueries,
         ConfigQueries,
+        MessagingQueries,
+        ContentQueries,
+        FeedbackQueries,
+        ActionItemQueries,
+        ReviewQueries,
     ),
 )
-Mutation = merge_types("Mutation", (ConfigMutations,))
+Mutation = merge_types(
+    "Mutation", (ConfigMutations, MessagingMutations, ContentMutations, ActionItemMutations)
+)
 Subscription = merge_types("Subscription", (LeadSubscriptions,))
+
+
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """A subscription posted as a plain HTTP request (a starlette `Request`; a WebSocket is
+    not one) would run like a query and fail inside the executor (an internal error); it is
+    the client's mistake: SPEC 9.1 serves subscriptions over WebSocket only."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        request = getattr(ctx.context, "request", None)
+        if ctx.operation_type is OperationType.SUBSCRIPTION and isinstance(request, Request):
+            raise bad_input("subscriptions are served over WebSocket (graphql-transport-ws)")
+        yield
 
 
 class TandemSchema(strawberry.Schema):
@@ -66,6 +101,7 @@ schema = TandemSchema(
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        SubscriptionsOverWebSocket,
         ErrorCodes,
     ],
 )

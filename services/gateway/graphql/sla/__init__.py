@@ -1,0 +1,1 @@
+"""GraphQL: the SLA report of SPEC 7 and the open breaches the worker's clock recorded."""

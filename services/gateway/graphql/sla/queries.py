@@ -1,0 +1,197 @@
+"""`slaReport(from, to)` and `openBreaches(first, after)` (SPEC 7)."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+import strawberry
+
+from services.gateway.graphql.context import Info
+from services.gateway.graphql.errors import bad_input
+from services.gateway.graphql.leads.queries import PageInfo, page_size
+from services.gateway.graphql.metrics.formulas import ratio
+from services.gateway.graphql.period import check_period
+from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.sla.types import (
+    SlaBreach,
+    SlaBreachEdge,
+    SlaOwnerTeamRow,
+    SlaReport,
+    SlaSourceRow,
+)
+from shared.domain.sla import RESPONSE_GROUPS, ResponseGroup, SlaKind, alert_id
+
+# The response groups as SQL, generated from the domain's table so the two cannot differ.
+_GROUP_SQL = (
+    "CASE l.sla_response_type "
+    + " ".join(f"WHEN '{t}' THEN '{g.value}'" for t, g in sorted(RESPONSE_GROUPS.items()))
+    + f" ELSE '{ResponseGroup.NO_RESPONSE.value}' END"
+)
+
+# The classes are those of shared.domain.sla.classify, with the limit of the tenant's current
+# config, exactly as `metrics.slaCompliance` counts them, so the two always agree.
+REPORT_SQL = f"""
+WITH lim AS (SELECT tandem_sla_response_limit($1) AS lim),
+mqls AS (
+    SELECT {_GROUP_SQL} AS grp,
+           coalesce(l.first_touch_channel, '(none)') AS source,
+           l.sla_response_at IS NOT NULL AS answered,
+           l.sla_response_at <= l.mql_at + lim.lim AS within,
+           (l.sla_response_at > l.mql_at + lim.lim
+            OR (l.sla_response_at IS NULL AND l.mql_at + lim.lim < $4)) AS breached,
+           l.sla_response_at IS NULL AND l.mql_at + lim.lim >= $4 AS pending,
+           extract(epoch FROM l.sla_response_at - l.mql_at)::float8 / 3600 AS hours
+    FROM leads l, lim
+    WHERE l.tenant_id = $1 AND l.mql_at >= $2 AND l.mql_at < $3
+)
+SELECT grouping(grp) = 0 AS by_group, grouping(source) = 0 AS by_source, grp, source,
+       count(*) AS mqls,
+       count(*) FILTER (WHERE answered) AS responded,
+       count(*) FILTER (WHERE within) AS within_sla,
+       count(*) FILTER (WHERE breached) AS breached,
+       count(*) FILTER (WHERE pending) AS pending,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_response_hours,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_response_hours
+FROM mqls
+GROUP BY GROUPING SETS ((), (grp), (source))
+"""
+
+# A breach is open while its lead still has that MQL and no answer to the limit missed.
+OPEN_BREACHES_SQL = """
+SELECT b.lead_id, b.kind, b.mql_at, b.deadline, b.detected_at, b.emitted_at
+FROM sla_breaches b
+JOIN leads l ON l.tenant_id = b.tenant_id AND l.lead_id = b.lead_id AND l.mql_at = b.mql_at
+WHERE b.tenant_id = $1
+  AND CASE b.kind WHEN 'RESPONSE' THEN l.sla_response_at IS NULL
+                  ELSE l.sla_disposition_at IS NULL END
+  AND ($2::timestamptz IS NULL OR (b.deadline, b.lead_id, b.kind) < ($2, $3, $4))
+ORDER BY b.deadline DESC, b.lead_id DESC, b.kind DESC
+LIMIT $5
+"""
+
+
+def _figures(row: asyncpg.Record) -> dict[str, Any]:
+    within, breached = int(row["within_sla"]), int(row["breached"])
+    return {
+        "mqls": int(row["mqls"]),
+        "responded": int(row["responded"]),
+        "within_sla": within,
+        "breached": breached,
+        "pending": int(row["pending"]),
+        "compliance": ratio(within, within + breached),
+        "median_response_hours": row["median_response_hours"],
+        "p90_response_hours": row["p90_response_hours"],
+    }
+
+
+def report_from(rows: list[asyncpg.Record]) -> SlaReport:
+    # The empty grouping set yields its row even for a period without MQLs.
+    (total,) = (r for r in rows if not r["by_group"] and not r["by_source"])
+    teams = [
+        SlaOwnerTeamRow(group=ResponseGroup(r["grp"]), **_figures(r)) for r in rows if r["by_group"]
+    ]
+    teams.sort(key=lambda r: list(ResponseGroup).index(r.group))
+    sources = [SlaSourceRow(source=r["source"], **_figures(r)) for r in rows if r["by_source"]]
+    sources.sort(key=lambda r: (-r.mqls, r.source))
+    return SlaReport(by_owner_team=teams, by_source=sources, **_figures(total))
+
+
+_CURSOR_PREFIX = "breach:"
+
+
+def encode_cursor(deadline: datetime, lead_id: str, kind: str) -> str:
+    text = _CURSOR_PREFIX + orjson.dumps([deadline.isoformat(), lead_id, kind]).decode()
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith(_CURSOR_PREFIX):
+            raise ValueError(text)
+        stamp, lead_id, kind = orjson.loads(text[len(_CURSOR_PREFIX) :])
+        return datetime.fromisoformat(stamp), str(lead_id), str(kind)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise bad_input(
+            f"`after` is not a cursor of this connection: {cursor!r}; pass an endCursor or "
+            "edge cursor from a previous page",
+            [("after", "not a cursor of this connection")],
+        ) from exc
+
+
+@strawberry.type(description="Open SLA breaches, the latest deadline first")
+class SlaBreachConnection:
+    edges: list[SlaBreachEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class SlaQueries:
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="SPEC 7 for the MQLs whose mql_at is in [from, to), at the current limit",
+    )
+    async def sla_report(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+    ) -> SlaReport:
+        check_period(from_, to)
+        ctx = info.context
+        async with ctx.tx() as conn:
+            rows = await conn.fetch(REPORT_SQL, ctx.tenant_id, from_, to, ctx.now())
+        return report_from(rows)
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description=(
+            "Breaches the SLA clock recorded whose lead still has no answer to the limit "
+            "missed, the latest deadline first; `first` as for `leads`"
+        ),
+    )
+    async def open_breaches(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> SlaBreachConnection:
+        limit = page_size(first)
+        position: tuple[datetime | None, str | None, str | None] = (None, None, None)
+        if after is not None:
+            position = decode_cursor(after)
+        ctx = info.context
+        async with ctx.tx() as conn:
+            rows = await conn.fetch(OPEN_BREACHES_SQL, ctx.tenant_id, *position, limit + 1)
+        edges = [
+            SlaBreachEdge(
+                cursor=encode_cursor(r["deadline"], r["lead_id"], r["kind"]),
+                node=SlaBreach(
+                    id=strawberry.ID(
+                        alert_id(ctx.tenant_id, r["lead_id"], SlaKind(r["kind"]), r["mql_at"])
+                    ),
+                    kind=SlaKind(r["kind"]),
+                    lead_id=strawberry.ID(r["lead_id"]),
+                    mql_at=r["mql_at"],
+                    deadline=r["deadline"],
+                    detected_at=r["detected_at"],
+                    alerted_at=r["emitted_at"],
+                ),
+            )
+            for r in rows
+        ]
+        page = edges[:limit]
+        return SlaBreachConnection(
+            edges=page,
+            page_info=PageInfo(
+                has_next_page=len(edges) > limit,
+                has_previous_page=after is not None,
+                start_cursor=page[0].cursor if page else None,
+                end_cursor=page[-1].cursor if page else None,
+            ),
+        )

@@ -1,0 +1,158 @@
+"""The SLA clock (SPEC 7): at the wall clock, record every MQL whose response or
+disposition deadline has passed without an answer in time, and alert each breach once.
+
+Per tenant, a sweep
+1. detects: inserts the new breach rows (ON CONFLICT DO NOTHING, so sweeps and workers may
+   overlap) and commits, so the API shows a breach even while Kafka is away;
+2. emits: in one transaction, locks the rows without `emitted_at` (FOR UPDATE SKIP LOCKED,
+   so two workers never send the same row at the same time), sends them to alerts.v1, waits
+   for Kafka's acknowledgement, sets `emitted_at` and commits.
+
+A row is marked only after Kafka has its alert, so a crash never loses one: after a restart,
+the first sweep over the tenant finds `emitted_at` still NULL and sends it. The one window
+left the other way is a crash (or a lost database connection) between the acknowledgement
+and the commit: that alert is then sent a second time. Its key and `id`,
+"tenant:lead:kind:mql_at", are the same on every send, so a consumer drops the repeat.
+
+Deadlines use the tenant's current SLA rules, as `slaReport` and `metrics` do.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from services.workers.configs import TenantConfigs
+from shared.db import tenant_tx
+from shared.domain.config import SlaRules
+from shared.domain.sla import SlaKind, alert_id, classify, deadline
+from shared.kafka import ALERTS
+
+log = logging.getLogger("tandem.worker.sla")
+
+EMIT_CHUNK = 500
+
+# The lead column that answers each limit.
+_ANSWER_COLUMN = {SlaKind.RESPONSE: "sla_response_at", SlaKind.DISPOSITION: "sla_disposition_at"}
+
+
+def _hours(rules: SlaRules, kind: SlaKind) -> float:
+    if kind is SlaKind.RESPONSE:
+        return rules.mql_response_hours
+    return rules.mql_disposition_hours
+
+
+async def sweep(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, configs: TenantConfigs, now: datetime
+) -> None:
+    # The tenants this worker applies events or config changes for, as the decay sweep: a
+    # worker never alerts for tenants whose topics it does not serve.
+    for tenant_id in sorted(configs.cached_tenants()):
+        versions = await configs.versions(tenant_id)
+        await detect(pool, tenant_id, versions[max(versions)].sla, now)
+        await emit(pool, producer, tenant_id, now)
+
+
+async def detect(pool: asyncpg.Pool, tenant_id: str, rules: SlaRules, now: datetime) -> None:
+    """Records the tenant's breaches not recorded yet."""
+    async with tenant_tx(pool, tenant_id) as conn:
+        found: list[tuple[str, str, str, datetime, datetime, datetime]] = []
+        for kind, column in _ANSWER_COLUMN.items():
+            hours = _hours(rules, kind)
+            # Only leads already past the deadline and not recorded for this MQL: the
+            # index on (tenant_id, mql_at) bounds the scan, the primary key the anti-join.
+            rows = await conn.fetch(
+                f"""
+                SELECT l.lead_id, l.mql_at, l.{column} AS answered_at
+                FROM leads l
+                WHERE l.tenant_id = $1
+                  AND l.mql_at < $2::timestamptz - make_interval(secs => $3::float8)
+                  AND (l.{column} IS NULL
+                       OR l.{column} > l.mql_at + make_interval(secs => $3::float8))
+                  AND NOT EXISTS (
+                      SELECT 1 FROM sla_breaches b
+                      WHERE b.tenant_id = l.tenant_id AND b.lead_id = l.lead_id
+                        AND b.kind = $4 AND b.mql_at = l.mql_at)
+                """,
+                tenant_id,
+                now,
+                hours * 3600,
+                kind.value,
+            )
+            found.extend(
+                (
+                    tenant_id,
+                    r["lead_id"],
+                    kind.value,
+                    r["mql_at"],
+                    deadline(r["mql_at"], hours),
+                    now,
+                )
+                for r in rows
+                if classify(r["mql_at"], r["answered_at"], now, hours).breached
+            )
+        if found:
+            await conn.executemany(
+                "INSERT INTO sla_breaches (tenant_id, lead_id, kind, mql_at, deadline, detected_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                found,
+            )
+    if found:
+        log.info("sla breaches detected", extra={"tenant_id": tenant_id, "breaches": len(found)})
+
+
+async def emit(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, tenant_id: str, now: datetime
+) -> None:
+    """Sends the tenant's breaches not sent yet to alerts.v1, a chunk per transaction."""
+    while True:
+        async with tenant_tx(pool, tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT lead_id, kind, mql_at, deadline, detected_at FROM sla_breaches"
+                " WHERE tenant_id = $1 AND emitted_at IS NULL"
+                " ORDER BY deadline, lead_id, kind LIMIT $2 FOR UPDATE SKIP LOCKED",
+                tenant_id,
+                EMIT_CHUNK,
+            )
+            if not rows:
+                return
+            futures = []
+            for row in rows:
+                alert = alert_document(tenant_id, row)
+                futures.append(
+                    await producer.send(ALERTS, orjson.dumps(alert), key=alert["id"].encode())
+                )
+            for future in futures:
+                await future
+            await conn.execute(
+                "UPDATE sla_breaches SET emitted_at = $2"
+                " WHERE tenant_id = $1 AND (lead_id, kind, mql_at) IN"
+                " (SELECT * FROM unnest($3::text[], $4::text[], $5::timestamptz[]))",
+                tenant_id,
+                now,
+                [r["lead_id"] for r in rows],
+                [r["kind"] for r in rows],
+                [r["mql_at"] for r in rows],
+            )
+        log.info("sla alerts sent", extra={"tenant_id": tenant_id, "alerts": len(rows)})
+        if len(rows) < EMIT_CHUNK:
+            return
+
+
+def alert_document(tenant_id: str, row: asyncpg.Record) -> dict[str, Any]:
+    kind = SlaKind(row["kind"])
+    return {
+        "id": alert_id(tenant_id, row["lead_id"], kind, row["mql_at"]),
+        "type": "sla_breach",
+        "tenant_id": tenant_id,
+        "lead_id": row["lead_id"],
+        "kind": kind.value,
+        "mql_at": row["mql_at"].isoformat(),
+        "deadline": row["deadline"].isoformat(),
+        "detected_at": row["detected_at"].isoformat(),
+    }

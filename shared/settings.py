@@ -20,6 +20,7 @@ class Settings:
     dlq_min_window: int
     sweep_interval_s: float
     config_poll_interval_s: float
+    sla_sweep_interval_s: float
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)
@@ -42,4 +43,5 @@ def load_settings() -> Settings:
         dlq_min_window=int(env.get("TANDEM_DLQ_MIN_WINDOW", "1000")),
         sweep_interval_s=float(env.get("TANDEM_SWEEP_INTERVAL_S", "30")),
         config_poll_interval_s=float(env.get("TANDEM_CONFIG_POLL_INTERVAL_S", "5")),
+        sla_sweep_interval_s=float(env.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10")),
     )

@@ -1,7 +1,7 @@
 """`make bench`: every figure of SPEC 12 in one run, against processes this run starts.
 
-    python -m bench.run            full scale (about 15 minutes on 2 cores)
-    python -m bench.run --quick    the same figures at a tenth of the volume (a few minutes)
+    python -m bench.run            full scale (6 to 10 minutes on 2 cores)
+    python -m bench.run --quick    the same figures at a tenth of the volume (1 to 2 minutes)
 
 Each phase gets its own tenant, and every process its own topic prefix and consumer group
 (`bench-<stamp>-...`), so the dev platform's topics, groups and tenants are never touched.
@@ -42,7 +42,6 @@ from shared.kafka import TOPICS, TOUCHPOINTS, ensure_topics, make_producer
 from shared.settings import Settings, load_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GIB = 1024**3
 FRESHNESS_INTERVAL_S = 0.05
 FRESHNESS_POLL_S = 0.02
 GRAPHQL_ALIASES = 10  # the gateway bounds aliases per query (SPEC 10)

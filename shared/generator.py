@@ -66,7 +66,7 @@ def _cumulative(weights: Iterable[float]) -> tuple[float, ...]:
 
 def _pick(rng: random.Random, population: Sequence[_T], cumulative: Sequence[float]) -> _T:
     """random.choices for one item, without re-summing the weights on every call: a million
-    events take some ten million picks."""
+    events take millions of picks."""
     return population[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
 
 
@@ -617,8 +617,11 @@ class _Journey:
                 touch = "page_view"
             self._touch(touch)
         if self.rng.random() < 0.05:
+            # A change of role: the profile moves, and with it the fit.
             self._wait(self.rng.uniform(5, 30) * _DAY)
-            self._emit("lead_updated", properties={"traits": {"job_title": None}})
+            title, seniority, department, _ = _pick(self.rng, _PERSONAS, _PERSONA_WEIGHTS)
+            traits = {"job_title": title, "seniority": seniority, "department": department}
+            self._emit("lead_updated", properties={"traits": traits})
 
     def _engage_to_mql(self, fit: float) -> None:
         rng = self.rng
@@ -789,7 +792,7 @@ class _Journey:
         anonymous_id: str | None = None,
         properties: dict[str, Any] | None = None,
         **refs: str,
-    ) -> dict[str, Any]:
+    ) -> None:
         event = self.gen._envelope(f"{self.lead_id}-{len(self.events):03d}", event_type, self.t)
         if anonymous_id is None or event_type == "identify":
             event["lead_id"] = self.lead_id
@@ -803,7 +806,6 @@ class _Journey:
         self.events.append(event)
         # Distinct instants keep the fold order independent of arrival order.
         self.t += 1
-        return event
 
     def _touch(self, touch: str, *, anonymous_id: str | None = None) -> None:
         rng = self.rng

@@ -227,6 +227,9 @@ async def stitch_held_touches(
         FROM identities i
         WHERE e.tenant_id = $1 AND i.tenant_id = $1 AND e.lead_id IS NULL
           AND e.anonymous_id = i.anonymous_id AND i.anonymous_id = ANY($2::text[])
+          -- Stated for both sides, so the planner drives from the few linked ids through
+          -- events_held_anonymous instead of scanning every held touch of the tenant.
+          AND e.anonymous_id = ANY($2::text[])
         RETURNING e.lead_id
         """,
         tenant_id,

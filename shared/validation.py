@@ -154,7 +154,7 @@ def validate_event(obj: object, *, now: datetime, tenant_id: str | None = None) 
     return errors
 
 
-def to_domain_event(obj: Mapping[str, Any], *, seq: int) -> Event:
+def to_domain_event(obj: Mapping[str, Any], *, seq: int, config_version: int = 0) -> Event:
     """The domain `Event` of an event that `validate_event` accepted.
 
     `occurred_at` is normalised to UTC. A `content_shared` names its content item in
@@ -179,6 +179,7 @@ def to_domain_event(obj: Mapping[str, Any], *, seq: int) -> Event:
         content_id=content_id,
         message_id=obj.get("message_id"),
         properties=properties,
+        config_version=config_version,
     )
 
 

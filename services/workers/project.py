@@ -26,6 +26,7 @@ import asyncpg
 
 from services.workers import store
 from services.workers.configs import TenantConfigs
+from services.workers.lead_cache import LeadCache
 from services.workers.records import DeadLetter, Incoming
 from shared.db import tenant_tx
 from shared.domain.attribution import Conversion, credit_lead, opportunity_conversions
@@ -58,10 +59,17 @@ def _json(items: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 class LeadProjector:
-    def __init__(self, pool: asyncpg.Pool, configs: TenantConfigs, now: Callable[[], datetime]):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        configs: TenantConfigs,
+        now: Callable[[], datetime],
+        cache: LeadCache,
+    ):
         self._pool = pool
         self._configs = configs
         self._now = now
+        self._cache = cache
 
     async def project(self, incoming: Sequence[Incoming], publish: Publish) -> list[DeadLetter]:
         """Applies the events; returns dead letters for those of unknown tenants."""
@@ -83,9 +91,7 @@ class LeadProjector:
         self, tenant_id: str, raw: Sequence[dict[str, Any]], publish: Publish
     ) -> None:
         version = await self._configs.current(tenant_id)
-        events = [
-            dataclasses.replace(to_domain_event(e, seq=0), config_version=version) for e in raw
-        ]
+        events = [to_domain_event(e, seq=0, config_version=version) for e in raw]
         spend = [e for e in events if e.type == "campaign_spend"]
         lead_events = [e for e in events if e.type != "campaign_spend"]
         links = [
@@ -94,6 +100,7 @@ class LeadProjector:
             if e.type == "identify" and e.anonymous_id and e.lead_id
         ]
         async with tenant_tx(self._pool, tenant_id) as conn:
+            await store.lock_tenant_writes(conn, tenant_id)
             await store.link_identities(conn, tenant_id, links)
             linked = await store.resolve_anonymous(
                 conn,
@@ -102,26 +109,80 @@ class LeadProjector:
             )
             lead_events = [_route(e, linked) for e in lead_events]
             await store.insert_spend(conn, tenant_id, spend)
-            inserted = await store.insert_events(conn, tenant_id, lead_events)
-            affected = {lead for _, lead in inserted if lead is not None}
-            affected |= await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
-            if affected:
-                changes = await self.refold(conn, tenant_id, sorted(affected))
-                if changes:
-                    await publish(changes)
+            seqs = await store.insert_events(conn, tenant_id, lead_events)
+            new_by_lead: dict[str, list[Event]] = defaultdict(list)
+            for e in lead_events:
+                # A repeat inside the batch is the same id: only its first copy is new.
+                if e.lead_id is not None and seqs.get(e.event_id, -1) > 0:
+                    new_by_lead[e.lead_id].append(dataclasses.replace(e, seq=seqs[e.event_id]))
+                    seqs[e.event_id] = -1
+            stitched = await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
+            if not new_by_lead and not stitched:
+                return
+            # States taken from the cache are out of it until the commit below succeeds.
+            states = await self._advance(conn, tenant_id, new_by_lead, stitched)
+            changes = await self._write(conn, tenant_id, states)
+            if changes:
+                await publish(changes)
+        self._cache.put(tenant_id, ((lead, s, seq) for lead, (s, seq) in states.items()))
+
+    async def _advance(
+        self,
+        conn: asyncpg.Connection,
+        tenant_id: str,
+        new_by_lead: dict[str, list[Event]],
+        stitched: set[str],
+    ) -> dict[str, tuple[LeadState, int]]:
+        """Each touched lead's state and last seq: a new lead folds from this batch alone, a
+        cached current lead applies its new events in order, any other (late events,
+        stitched touches, not cached) refolds from the event log."""
+        versions = await self._configs.versions(tenant_id)
+        touched = sorted(set(new_by_lead) | stitched)
+        applied = await store.applied_seqs(conn, tenant_id, touched)
+        states: dict[str, tuple[LeadState, int]] = {}
+        reload: list[str] = []
+        for lead_id in touched:
+            new = sorted(new_by_lead.get(lead_id, ()), key=_fold_order)
+            if lead_id in stitched:
+                reload.append(lead_id)
+            elif lead_id not in applied:
+                states[lead_id] = (fold_lead(new, versions), max(e.seq for e in new))
+            elif (state := self._cache.take(tenant_id, lead_id, applied[lead_id])) is not None:
+                if any(state.is_late(e) for e in new):
+                    reload.append(lead_id)
+                    continue
+                for e in new:
+                    state.apply(e, versions[e.config_version])
+                states[lead_id] = (state, max(applied[lead_id], *(e.seq for e in new)))
+            else:
+                reload.append(lead_id)
+        if reload:
+            history = await store.load_lead_events(conn, tenant_id, reload)
+            for lead_id, events in history.items():
+                states[lead_id] = (fold_lead(events, versions), max(e.seq for e in events))
+        return states
 
     async def refold(
         self, conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
     ) -> list[LeadChange]:
         """Recomputes the given leads from their full histories and replaces their rows."""
         versions = await self._configs.versions(tenant_id)
+        history = await store.load_lead_events(conn, tenant_id, lead_ids)
+        states = {
+            lead: (fold_lead(events, versions), max(e.seq for e in events))
+            for lead, events in history.items()
+        }
+        return await self._write(conn, tenant_id, states)
+
+    async def _write(
+        self, conn: asyncpg.Connection, tenant_id: str, states: dict[str, tuple[LeadState, int]]
+    ) -> list[LeadChange]:
+        versions = await self._configs.versions(tenant_id)
         current = versions[max(versions)]
         now = self._now()
-        history = await store.load_lead_events(conn, tenant_id, lead_ids)
-        states = {lead: fold_lead(events, versions) for lead, events in history.items()}
         rows = _Rows(tenant_id)
-        for lead_id, state in states.items():
-            rows.add(lead_id, state, current, now)
+        for lead_id, (state, last_seq) in states.items():
+            rows.add(lead_id, state, last_seq, current, now)
         previous = await store.replace_lead_rows(
             conn,
             tenant_id,
@@ -132,6 +193,10 @@ class LeadProjector:
             rows.credits,
         )
         return rows.changes(previous, now)
+
+
+def _fold_order(event: Event) -> tuple[datetime, int]:
+    return event.order_key
 
 
 def _route(event: Event, linked: dict[str, str]) -> Event:
@@ -151,7 +216,9 @@ class _Rows:
         self.credits: list[tuple[Any, ...]] = []
         self._summaries: list[tuple[str, LeadState, int, str]] = []
 
-    def add(self, lead_id: str, state: LeadState, config: TenantConfig, now: datetime) -> None:
+    def add(
+        self, lead_id: str, state: LeadState, last_seq: int, config: TenantConfig, now: datetime
+    ) -> None:
         t = self.tenant_id
         if state.created_at is None or state.last_event_at is None:
             return  # only held or rescore events so far: not a lead yet
@@ -189,6 +256,7 @@ class _Rows:
                 state.response_type,
                 state.disposition_at,
                 state.last_sales_activity_at,
+                last_seq,
             )
         )
         for ordinal, tr in enumerate(state.transitions):

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.dead_letters import DeadLetterQueue
+from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
 from shared.db import create_pool, tenant_tx
 from shared.kafka import LEAD_STATE, TRANSITIONS, make_producer
@@ -74,7 +75,12 @@ class Runtime:
             self.producer = make_producer(self.settings.kafka_bootstrap, request_timeout_ms=30_000)
             await self.producer.start()
             self.configs = TenantConfigs(self.pool)
-            self.projector = LeadProjector(self.pool, self.configs, self.settings.now)
+            self.projector = LeadProjector(
+                self.pool,
+                self.configs,
+                self.settings.now,
+                LeadCache(self.settings.lead_cache_size),
+            )
             self.dlq = DeadLetterQueue(
                 self.producer,
                 max_ratio=self.settings.dlq_max_ratio,
@@ -131,7 +137,7 @@ class Runtime:
         version = await self.configs.current(tenant_id)
         started = time.monotonic()
         async with tenant_tx(self.pool, tenant_id) as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", tenant_id)
+            await store.lock_tenant_writes(conn, tenant_id)
             leads = await conn.fetch(
                 """
                 INSERT INTO events (tenant_id, event_id, type, occurred_at, lead_id, config_version)
@@ -174,7 +180,7 @@ class Runtime:
         for i in range(0, len(lead_ids), SWEEP_CHUNK):
             chunk = lead_ids[i : i + SWEEP_CHUNK]
             async with tenant_tx(self.pool, tenant_id) as conn:
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", tenant_id)
+                await store.lock_tenant_writes(conn, tenant_id)
                 changes = await self.projector.refold(conn, tenant_id, chunk)
                 if changes:
                     await self.publish_changes(changes)

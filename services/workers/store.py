@@ -59,6 +59,7 @@ LEAD_COLUMNS = (
     "sla_response_type",
     "sla_disposition_at",
     "last_sales_activity_at",
+    "last_seq",
 )
 TRANSITION_COLUMNS = (
     "tenant_id",
@@ -117,6 +118,14 @@ CREATE TEMP TABLE IF NOT EXISTS staging_events (
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(STAGING_DDL)
+
+
+async def lock_tenant_writes(conn: asyncpg.Connection, tenant_id: str) -> None:
+    """Serialises, until the transaction ends, everything that rewrites a tenant's leads:
+    batch projection, re-score and sweeps, in this worker and in every other. Without it a
+    re-score could miss a lead a concurrent batch is creating, or two refolds of one lead
+    could each miss the other's events."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", tenant_id)
 
 
 def _event_row(ord_: int, e: Event) -> tuple[Any, ...]:
@@ -193,10 +202,10 @@ async def resolve_anonymous(
 
 async def insert_events(
     conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]
-) -> list[tuple[str, str | None]]:
-    """Appends events not seen before, in arrival order; returns (event id, lead) of the new."""
+) -> dict[str, int]:
+    """Appends events not seen before, in arrival order; returns the new ones' seq by id."""
     if not events:
-        return []
+        return {}
     await conn.copy_records_to_table(
         "staging_events",
         records=[_event_row(i, e) for i, e in enumerate(events)],
@@ -208,11 +217,11 @@ async def insert_events(
         INSERT INTO events (tenant_id, {cols})
         SELECT $1, {cols} FROM staging_events ORDER BY ord
         ON CONFLICT DO NOTHING
-        RETURNING event_id, lead_id
+        RETURNING event_id, seq
         """,
         tenant_id,
     )
-    return [(r["event_id"], r["lead_id"]) for r in rows]
+    return {r["event_id"]: r["seq"] for r in rows}
 
 
 async def stitch_held_touches(
@@ -257,6 +266,18 @@ async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
         columns=("tenant_id", "event_id", "campaign_id", "channel", "amount", "occurred_at"),
     )
     await conn.execute("INSERT INTO spend SELECT * FROM staging_spend ON CONFLICT DO NOTHING")
+
+
+async def applied_seqs(
+    conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
+) -> dict[str, int]:
+    """The last folded seq of each of these leads that has a row (absent: a new lead)."""
+    rows = await conn.fetch(
+        "SELECT lead_id, last_seq FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
+        tenant_id,
+        list(lead_ids),
+    )
+    return {r["lead_id"]: r["last_seq"] for r in rows}
 
 
 async def load_lead_events(

@@ -52,13 +52,13 @@ async def snapshot(platform: Platform, tenant: str) -> dict[str, list[tuple[Any,
         " ORDER BY lead_id, opportunity_id, kind, model, touch_event_id",
         "spend": "SELECT * FROM spend WHERE tenant_id = $1 ORDER BY event_id",
     }
+    # Bookkeeping that differs between any two runs: write times and log positions.
+    skip = {"tenant_id", "updated_at", "scored_at", "last_seq"}
     out = {}
     for name, sql in queries.items():
         rows = []
         for r in await platform.admin.fetch(sql, tenant):
-            rows.append(
-                tuple(v for k, v in r.items() if k not in {"tenant_id", "updated_at", "scored_at"})
-            )
+            rows.append(tuple(v for k, v in r.items() if k not in skip))
         out[name] = rows
     return out
 

@@ -10,12 +10,14 @@ import httpx
 import orjson
 import pytest
 
+from services.gateway.auth import KEY_PREFIX
 from tests.integration.conftest import Platform
 from tests.integration.test_graphql_api import codes, data_of, errors_of
 
 WEEK = "2026-11-09"  # a Monday before the pinned clock (2026-11-20)
 
 MESSAGE_FIELDS = "id kind text status version versions { version status text author }"
+CONTENT_FIELDS = "id title status version author versions { version title status author createdAt }"
 
 
 def ev(event_id: str, type_: str, at: str, lead: str, **fields: Any) -> dict[str, Any]:
@@ -103,6 +105,65 @@ async def test_marketing_publishes_messages_and_sales_may_not(platform: Platform
         platform, marketing, """mutation { retireMessage(id: "nope") { id } }"""
     )
     assert codes(missing) == {"NOT_FOUND"}
+
+
+def author_of(key: str) -> str:
+    """Who an API key authenticates as (`key:` and its key id): the author its writes record."""
+    return "key:" + key.removeprefix(f"{KEY_PREFIX}_").split("_")[0]
+
+
+async def test_content_items_keep_a_version_per_write(platform: Platform) -> None:
+    tenant, _ = await platform.create_tenant("align-cnt")
+    writer = await platform.api_key(tenant, "marketing")
+    editor = await platform.api_key(tenant, "marketing")
+    sales = await platform.api_key(tenant, "sales")
+
+    create = f"""mutation($in: ContentItemInput!) {{
+        createContentItem(input: $in) {{ {CONTENT_FIELDS} }}
+    }}"""
+    guide = {"title": "ROI guide", "url": "https://x.example/roi", "funnelStage": "MOFU",
+             "format": "pdf"}  # fmt: skip
+    created = await data_of(platform, writer, create, {"in": guide})
+    content_id = created["createContentItem"]["id"]
+    assert created["createContentItem"]["version"] == 1
+    update = f"""mutation($id: ID!) {{
+        updateContentItem(id: $id, input: {{title: "ROI guide 2027"}}) {{ {CONTENT_FIELDS} }}
+    }}"""
+    updated = (await data_of(platform, editor, update, {"id": content_id}))["updateContentItem"]
+    assert (updated["version"], updated["author"]) == (2, author_of(editor))
+
+    # Sales reads the catalog but cannot write it.
+    assert codes(await errors_of(platform, sales, update, {"id": content_id})) == {"FORBIDDEN"}
+
+    approve = "mutation($id: ID!) { approveContentItem(id: $id) { id } }"
+    await data_of(platform, writer, approve, {"id": content_id})
+    retired = await data_of(
+        platform,
+        editor,
+        f"mutation($id: ID!) {{ retireContentItem(id: $id) {{ {CONTENT_FIELDS} }} }}",
+        {"id": content_id},
+    )
+    item = retired["retireContentItem"]
+    assert (item["status"], item["version"]) == ("RETIRED", 4)
+    versions = item["versions"]
+    assert [(v["version"], v["title"], v["status"], v["author"]) for v in versions] == [
+        (1, "ROI guide", "DRAFT", author_of(writer)),
+        (2, "ROI guide 2027", "DRAFT", author_of(editor)),
+        (3, "ROI guide 2027", "APPROVED", author_of(writer)),
+        (4, "ROI guide 2027", "RETIRED", author_of(editor)),
+    ]
+    assert all(v["createdAt"] for v in versions)
+
+    # The refused write left no version behind; sales reads the same history.
+    read = await data_of(
+        platform,
+        sales,
+        "query($id: ID!) { contentItem(id: $id) { versions { version status } } }",
+        {"id": content_id},
+    )
+    assert [(v["version"], v["status"]) for v in read["contentItem"]["versions"]] == [
+        (1, "DRAFT"), (2, "DRAFT"), (3, "APPROVED"), (4, "RETIRED"),
+    ]  # fmt: skip
 
 
 async def test_sales_creates_and_updates_action_items(platform: Platform) -> None:

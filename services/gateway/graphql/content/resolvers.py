@@ -1,4 +1,4 @@
-"""Content catalog queries and mutations."""
+"""Content catalog queries and mutations: every write stores a new version."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
@@ -13,11 +13,13 @@ import strawberry
 
 from services.gateway.graphql.content.types import (
     CONTENT_COLUMNS,
+    CONTENT_VERSION_COLUMNS,
     ContentConnection,
     ContentEdge,
     ContentItem,
     ContentItemInput,
     ContentItemUpdateInput,
+    ContentLoaders,
     FunnelStage,
 )
 from services.gateway.graphql.context import Info
@@ -26,22 +28,23 @@ from services.gateway.graphql.leads.queries import PageInfo, page_size
 from services.gateway.graphql.messaging.common import (
     CanWriteLibrary,
     LibraryStatus,
+    append_version,
     decode_cursor,
     encode_cursor,
     new_id,
     not_found,
     required_text,
     tags,
+    transition,
 )
-from services.gateway.graphql.messaging.influence import InfluenceLoader, influence_loader
 from services.gateway.graphql.permissions import CanRead
 from shared.domain import library
 
 _CURSOR = "content"
 
 
-def _loader(info: Info) -> InfluenceLoader:
-    return influence_loader(info.context.pool, info.context.tenant_id, "content")
+def _loaders(info: Info) -> ContentLoaders:
+    return ContentLoaders(info.context.pool, info.context.tenant_id)
 
 
 async def _linked(conn: asyncpg.Connection, info: Info, ids: list[str], path: str) -> list[str]:
@@ -62,17 +65,20 @@ async def _linked(conn: asyncpg.Connection, info: Info, ids: list[str], path: st
 
 
 async def _store(conn: asyncpg.Connection, info: Info, state: dict[str, Any]) -> ContentItem:
+    """Writes `state` as the item's current row and as its next version."""
     ctx = info.context
     assert ctx.principal is not None
+    now = ctx.now()
     row = await conn.fetchrow(
         "INSERT INTO content_items (tenant_id, content_id, title, url, funnel_stage, format,"
-        " topics, objections, message_ids, status, author, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
+        " topics, objections, message_ids, status, version, author, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
         " ON CONFLICT (tenant_id, content_id) DO UPDATE SET title = EXCLUDED.title,"
         " url = EXCLUDED.url, funnel_stage = EXCLUDED.funnel_stage, format = EXCLUDED.format,"
         " topics = EXCLUDED.topics, objections = EXCLUDED.objections,"
         " message_ids = EXCLUDED.message_ids, status = EXCLUDED.status,"
-        f" author = EXCLUDED.author, updated_at = EXCLUDED.updated_at RETURNING {CONTENT_COLUMNS}",
+        " version = EXCLUDED.version, author = EXCLUDED.author,"
+        f" updated_at = EXCLUDED.updated_at RETURNING {CONTENT_COLUMNS}",
         ctx.tenant_id,
         state["content_id"],
         state["title"],
@@ -83,10 +89,20 @@ async def _store(conn: asyncpg.Connection, info: Info, state: dict[str, Any]) ->
         state["objections"],
         state["message_ids"],
         state["status"],
+        state["version"],
         ctx.principal.subject,
-        ctx.now(),
+        now,
     )
-    return ContentItem.from_row(row, _loader(info))
+    await append_version(
+        conn,
+        "content_versions",
+        CONTENT_VERSION_COLUMNS,
+        state,
+        tenant_id=ctx.tenant_id,
+        author=ctx.principal.subject,
+        at=now,
+    )
+    return ContentItem.from_row(row, _loaders(info))
 
 
 async def _change(
@@ -96,7 +112,8 @@ async def _change(
     message_ids: list[str] | None = None,
 ) -> ContentItem:
     async with info.context.tx() as conn:
-        # Row lock: concurrent edits apply one after the other, none is lost.
+        # Row lock: concurrent edits apply one after the other, none is lost, and they get
+        # consecutive versions, not the same one.
         current = await conn.fetchrow(
             f"SELECT {CONTENT_COLUMNS} FROM content_items WHERE tenant_id = $1"
             " AND content_id = $2 FOR UPDATE",
@@ -105,10 +122,8 @@ async def _change(
         )
         if current is None:
             raise not_found("content item", content_id)
-        try:
-            state = change(dict(current))
-        except library.TransitionError as exc:
-            raise bad_input(f"content item {content_id}: {exc}", [("id", str(exc))]) from None
+        state = transition("content item", content_id, change, dict(current))
+        state["version"] = current["version"] + 1
         if message_ids is not None:
             state["message_ids"] = await _linked(conn, info, message_ids, "input.messageIds")
         return await _store(conn, info, state)
@@ -137,10 +152,11 @@ class ContentQueries:
                 None if after is None else decode_cursor(_CURSOR, after),
                 limit + 1,
             )
-        loader = _loader(info)
+        loaders = _loaders(info)
         edges = [
             ContentEdge(
-                cursor=encode_cursor(_CURSOR, r["content_id"]), node=ContentItem.from_row(r, loader)
+                cursor=encode_cursor(_CURSOR, r["content_id"]),
+                node=ContentItem.from_row(r, loaders),
             )
             for r in rows[:limit]
         ]
@@ -163,7 +179,7 @@ class ContentQueries:
                 info.context.tenant_id,
                 str(id),
             )
-        return None if row is None else ContentItem.from_row(row, _loader(info))
+        return None if row is None else ContentItem.from_row(row, _loaders(info))
 
 
 @strawberry.type
@@ -186,6 +202,7 @@ class ContentMutations:
                         conn, info, input.message_ids or [], "input.messageIds"
                     ),
                     "status": library.DRAFT,
+                    "version": 1,
                 },
             )
 

@@ -1,19 +1,27 @@
-"""What the alignment packages share: who may write, item ids, keyset cursors, and the
-library status enum."""
+"""What the alignment packages share: who may write, item ids, keyset cursors, the
+library status enum, and the version history of library items (messages, content)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import secrets
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import strawberry
 from graphql import GraphQLError
+from strawberry.dataloader import DataLoader
 from strawberry.permission import BasePermission
 
 from services.gateway.graphql.errors import FORBIDDEN, bad_input, coded
+from shared.db import tenant_tx
+from shared.domain import library
+
+V = TypeVar("V")
 
 NOT_FOUND = "NOT_FOUND"
 LIBRARY_WRITERS = frozenset({"admin", "marketing"})
@@ -84,3 +92,61 @@ def required_text(value: str, field: str) -> str:
 def tags(values: list[str] | None) -> list[str]:
     """Tags as given, without blanks or repeats, in their first order."""
     return list(dict.fromkeys(v.strip() for v in values or [] if v.strip()))
+
+
+def transition(
+    what: str,
+    item_id: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    state: dict[str, Any],
+) -> dict[str, Any]:
+    """`change` applied to a library item's `state`; a refused status change is bad input."""
+    try:
+        return change(state)
+    except library.TransitionError as exc:
+        raise bad_input(f"{what} {item_id}: {exc}", [("id", str(exc))]) from None
+
+
+async def append_version(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    state: Mapping[str, Any],
+    *,
+    tenant_id: str,
+    author: str,
+    at: datetime,
+) -> None:
+    """Appends a library item as one write left it to its history `table`: the `columns` of
+    `state` (its id, version and fields), with who wrote it and when. Call it in the write's
+    transaction, so the history never misses or invents a write."""
+    names = ["tenant_id", *columns, "author", "created_at"]
+    values = [tenant_id, *(state[c] for c in columns), author, at]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(names) + 1))
+    await conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})", *values)
+
+
+def versions_loader(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    table: str,
+    id_column: str,
+    from_row: Callable[[asyncpg.Record], V],
+) -> DataLoader[str, list[V]]:
+    """Batches the version histories a page of library items asks for: one query per request
+    for every item's versions, oldest first."""
+
+    async def load(ids: Sequence[str]) -> list[list[V]]:
+        async with tenant_tx(pool, tenant_id) as conn:
+            rows = await conn.fetch(
+                f"SELECT * FROM {table} WHERE tenant_id = $1 AND {id_column} = ANY($2::text[])"
+                f" ORDER BY {id_column}, version",
+                tenant_id,
+                list(ids),
+            )
+        by_id: dict[str, list[V]] = {i: [] for i in ids}
+        for row in rows:
+            by_id[row[id_column]].append(from_row(row))
+        return [by_id[i] for i in ids]
+
+    return DataLoader(load_fn=load)

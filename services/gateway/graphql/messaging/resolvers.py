@@ -12,20 +12,22 @@ import asyncpg
 import strawberry
 
 from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
 from services.gateway.graphql.leads.queries import PageInfo, page_size
 from services.gateway.graphql.messaging.common import (
     CanWriteLibrary,
     LibraryStatus,
+    append_version,
     decode_cursor,
     encode_cursor,
     new_id,
     not_found,
     required_text,
     tags,
+    transition,
 )
 from services.gateway.graphql.messaging.types import (
     MESSAGE_COLUMNS,
+    MESSAGE_VERSION_COLUMNS,
     Message,
     MessageConnection,
     MessageEdge,
@@ -68,21 +70,14 @@ async def _store(conn: asyncpg.Connection, info: Info, state: dict[str, Any]) ->
         state["version"],
         now,
     )
-    await conn.execute(
-        "INSERT INTO message_versions (tenant_id, message_id, version, kind, text, personas,"
-        " stages, segments, status, author, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        ctx.tenant_id,
-        state["message_id"],
-        state["version"],
-        state["kind"],
-        state["text"],
-        state["personas"],
-        state["stages"],
-        state["segments"],
-        state["status"],
-        ctx.principal.subject,
-        now,
+    await append_version(
+        conn,
+        "message_versions",
+        MESSAGE_VERSION_COLUMNS,
+        state,
+        tenant_id=ctx.tenant_id,
+        author=ctx.principal.subject,
+        at=now,
     )
 
 
@@ -110,11 +105,7 @@ async def _change(
         )
         if current is None:
             raise not_found("message", message_id)
-        state = dict(current)
-        try:
-            state = change(state)
-        except library.TransitionError as exc:
-            raise bad_input(f"message {message_id}: {exc}", [("id", str(exc))]) from None
+        state = transition("message", message_id, change, dict(current))
         state["version"] = current["version"] + 1
         await _store(conn, info, state)
         row = await _fetch(conn, info, message_id)

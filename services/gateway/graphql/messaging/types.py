@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -16,13 +15,12 @@ from strawberry.dataloader import DataLoader
 
 from services.gateway.graphql.attribution.queries import AttributionModel
 from services.gateway.graphql.leads.queries import PageInfo
-from services.gateway.graphql.messaging.common import LibraryStatus
+from services.gateway.graphql.messaging.common import LibraryStatus, versions_loader
 from services.gateway.graphql.messaging.influence import (
     Influence,
     InfluenceLoader,
     influence_loader,
 )
-from shared.db import tenant_tx
 
 
 @strawberry.enum
@@ -40,6 +38,17 @@ class MessageKind(Enum):
 
 MESSAGE_COLUMNS = (
     "message_id, kind, text, personas, stages, segments, status, version, created_at, updated_at"
+)
+# What message_versions keeps of each write, besides tenant, author and time.
+MESSAGE_VERSION_COLUMNS = (
+    "message_id",
+    "version",
+    "kind",
+    "text",
+    "personas",
+    "stages",
+    "segments",
+    "status",
 )
 
 
@@ -80,21 +89,10 @@ class MessageLoaders:
     influence: InfluenceLoader = field(init=False)
 
     def __post_init__(self) -> None:
-        self.versions = DataLoader(load_fn=self._versions)
+        self.versions = versions_loader(
+            self.pool, self.tenant_id, "message_versions", "message_id", MessageVersion.from_row
+        )
         self.influence = influence_loader(self.pool, self.tenant_id, "message")
-
-    async def _versions(self, ids: Sequence[str]) -> list[list[MessageVersion]]:
-        async with tenant_tx(self.pool, self.tenant_id) as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM message_versions WHERE tenant_id = $1"
-                " AND message_id = ANY($2::text[]) ORDER BY message_id, version",
-                self.tenant_id,
-                list(ids),
-            )
-        by_id: dict[str, list[MessageVersion]] = {i: [] for i in ids}
-        for row in rows:
-            by_id[row["message_id"]].append(MessageVersion.from_row(row))
-        return [by_id[i] for i in ids]
 
 
 @strawberry.type(description="A message of the library (SPEC 8): marketing writes, sales reads")

@@ -54,10 +54,6 @@ class LeadChange:
 Publish = Callable[[list[LeadChange]], Awaitable[None]]
 
 
-def _json(items: Sequence[Any]) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(item) for item in items]
-
-
 class LeadProjector:
     def __init__(
         self,
@@ -248,8 +244,9 @@ class _Rows:
                 state.customer_at,
                 state.first_touch_channel,
                 state.traits,
-                _json(state.fit_evidence),
-                _json(engagement.evidence),
+                # orjson writes the evidence dataclasses as JSON objects as they are.
+                state.fit_evidence,
+                engagement.evidence,
                 state.last_event_at,
                 scored_at,
                 state.response_at,

@@ -45,5 +45,5 @@ def load_settings() -> Settings:
         sweep_interval_s=float(env.get("TANDEM_SWEEP_INTERVAL_S", "30")),
         config_poll_interval_s=float(env.get("TANDEM_CONFIG_POLL_INTERVAL_S", "5")),
         sla_sweep_interval_s=float(env.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10")),
-        lead_cache_size=int(env.get("TANDEM_LEAD_CACHE_SIZE", "100000")),
+        lead_cache_size=int(env.get("TANDEM_LEAD_CACHE_SIZE", "20000")),
     )

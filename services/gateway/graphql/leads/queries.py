@@ -78,6 +78,16 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
+    @classmethod
+    def of(cls, cursors: list[str], *, has_next_page: bool, after: str | None) -> PageInfo:
+        """The page info of a forward page whose edges carry `cursors`."""
+        return cls(
+            has_next_page=has_next_page,
+            has_previous_page=after is not None,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
 
 @strawberry.type
 class LeadEdge:
@@ -140,11 +150,8 @@ class LeadQueries:
         page = edges[:limit]
         return LeadConnection(
             edges=page,
-            page_info=PageInfo(
-                has_next_page=len(edges) > limit,
-                has_previous_page=after is not None,
-                start_cursor=page[0].cursor if page else None,
-                end_cursor=page[-1].cursor if page else None,
+            page_info=PageInfo.of(
+                [e.cursor for e in page], has_next_page=len(edges) > limit, after=after
             ),
             filters=filters,
         )

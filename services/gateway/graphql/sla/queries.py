@@ -188,10 +188,7 @@ class SlaQueries:
         page = edges[:limit]
         return SlaBreachConnection(
             edges=page,
-            page_info=PageInfo(
-                has_next_page=len(edges) > limit,
-                has_previous_page=after is not None,
-                start_cursor=page[0].cursor if page else None,
-                end_cursor=page[-1].cursor if page else None,
+            page_info=PageInfo.of(
+                [e.cursor for e in page], has_next_page=len(edges) > limit, after=after
             ),
         )

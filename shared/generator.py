@@ -24,37 +24,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from shared.domain.config import DEFAULT_REJECTION_REASONS
+from shared.validation import CHANNELS as EVENT_CHANNELS
+
 __all__ = ["CHANNELS", "REJECTION_REASONS", "JourneyGenerator"]
 
 _T = TypeVar("_T")
 
-CHANNELS = (
-    "organic_search",
-    "paid_search",
-    "organic_social",
-    "paid_social",
-    "email",
-    "direct",
-    "referral",
-    "webinar",
-    "event",
-    "content_syndication",
-    "partner",
-    "review_site",
-    "outbound",
-    "other",
-)
-# SPEC 7's default list: a reason outside the tenant's list would be a data-quality finding.
-REJECTION_REASONS = (
-    "not_icp",
-    "no_budget",
-    "bad_timing",
-    "no_authority",
-    "duplicate",
-    "junk",
-    "competitor",
-    "other",
-)
+# One source for both lists: the event contract and SPEC 7's defaults.
+CHANNELS = EVENT_CHANNELS
+REJECTION_REASONS = DEFAULT_REJECTION_REASONS
 
 _HOUR = 3_600
 _DAY = 86_400

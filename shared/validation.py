@@ -59,6 +59,12 @@ def _load_schema(uri: str) -> Any:
     return json.loads((SCHEMA_DIR / uri.removeprefix(_SCHEMA_BASE_URI)).read_text("utf-8"))
 
 
+# The channels of SPEC 2.3, as the envelope schema states them.
+CHANNELS: tuple[str, ...] = tuple(
+    _load_schema(f"{_SCHEMA_BASE_URI}events/envelope.schema.json")["properties"]["channel"]["enum"]
+)
+
+
 def _compile(event_type: str) -> Callable[[Any], Any]:
     schema = _load_schema(f"{_SCHEMA_BASE_URI}events/types/{event_type}.schema.json")
     return fastjsonschema.compile(

@@ -32,10 +32,9 @@ from services.gateway.graphql.messaging.common import (
     decode_cursor,
     encode_cursor,
     new_id,
-    not_found,
+    next_version,
     required_text,
     tags,
-    transition,
 )
 from services.gateway.graphql.permissions import CanRead
 from shared.domain import library
@@ -112,18 +111,16 @@ async def _change(
     message_ids: list[str] | None = None,
 ) -> ContentItem:
     async with info.context.tx() as conn:
-        # Row lock: concurrent edits apply one after the other, none is lost, and they get
-        # consecutive versions, not the same one.
-        current = await conn.fetchrow(
-            f"SELECT {CONTENT_COLUMNS} FROM content_items WHERE tenant_id = $1"
-            " AND content_id = $2 FOR UPDATE",
-            info.context.tenant_id,
-            content_id,
+        state = await next_version(
+            conn,
+            table="content_items",
+            id_column="content_id",
+            columns=CONTENT_COLUMNS,
+            tenant_id=info.context.tenant_id,
+            item_id=content_id,
+            what="content item",
+            change=change,
         )
-        if current is None:
-            raise not_found("content item", content_id)
-        state = transition("content item", content_id, change, dict(current))
-        state["version"] = current["version"] + 1
         if message_ids is not None:
             state["message_ids"] = await _linked(conn, info, message_ids, "input.messageIds")
         return await _store(conn, info, state)

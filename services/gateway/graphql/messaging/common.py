@@ -107,6 +107,33 @@ def transition(
         raise bad_input(f"{what} {item_id}: {exc}", [("id", str(exc))]) from None
 
 
+async def next_version(
+    conn: asyncpg.Connection,
+    *,
+    table: str,
+    id_column: str,
+    columns: str,
+    tenant_id: str,
+    item_id: str,
+    what: str,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """The state of a library item after `change`, with its next version number.
+
+    The row is locked until the transaction ends, so concurrent edits apply one after the
+    other, none is lost, and they get consecutive versions rather than the same one."""
+    current = await conn.fetchrow(
+        f"SELECT {columns} FROM {table} WHERE tenant_id = $1 AND {id_column} = $2 FOR UPDATE",
+        tenant_id,
+        item_id,
+    )
+    if current is None:
+        raise not_found(what, item_id)
+    state = transition(what, item_id, change, dict(current))
+    state["version"] = current["version"] + 1
+    return state
+
+
 async def append_version(
     conn: asyncpg.Connection,
     table: str,

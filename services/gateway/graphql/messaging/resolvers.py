@@ -20,10 +20,10 @@ from services.gateway.graphql.messaging.common import (
     decode_cursor,
     encode_cursor,
     new_id,
+    next_version,
     not_found,
     required_text,
     tags,
-    transition,
 )
 from services.gateway.graphql.messaging.types import (
     MESSAGE_COLUMNS,
@@ -96,17 +96,16 @@ async def _change(
     info: Info, message_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
 ) -> Message:
     async with info.context.tx() as conn:
-        # Row lock: two concurrent edits get consecutive versions, not the same one.
-        current = await conn.fetchrow(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE tenant_id = $1 AND message_id = $2"
-            " FOR UPDATE",
-            info.context.tenant_id,
-            message_id,
+        state = await next_version(
+            conn,
+            table="messages",
+            id_column="message_id",
+            columns=MESSAGE_COLUMNS,
+            tenant_id=info.context.tenant_id,
+            item_id=message_id,
+            what="message",
+            change=change,
         )
-        if current is None:
-            raise not_found("message", message_id)
-        state = transition("message", message_id, change, dict(current))
-        state["version"] = current["version"] + 1
         await _store(conn, info, state)
         row = await _fetch(conn, info, message_id)
     return Message.from_row(row, _loaders(info))

@@ -73,20 +73,38 @@ async def post_events(request: Request) -> Response:
             413, "TOO_MANY_EVENTS", f"{len(payload)} events sent; at most {MAX_EVENTS} per request"
         )
 
+    outcome = await accept_events(ctx, principal.tenant_id, payload)
+    if isinstance(outcome, Response):
+        return outcome
+    accepted, rejected = outcome
+    return Response(
+        orjson.dumps({"accepted": accepted, "rejected": rejected}),
+        200,
+        media_type="application/json",
+    )
+
+
+async def accept_events(
+    ctx: GatewayContext, tenant_id: str, events: list[Any]
+) -> tuple[int, list[dict[str, Any]]] | Response:
+    """Validates candidate events of one tenant and publishes the valid ones.
+
+    Returns (accepted count, rejected entries), or the 503 to answer when nothing could be
+    accepted. Every intake (this endpoint, the connectors) goes through here."""
     now = ctx.settings.now()
     accepted: list[dict[str, Any]] = []
     rejected = []
     reasons: tuple[str, ...] | None = None
-    for index, event in enumerate(payload):
+    for index, event in enumerate(events):
         errors = [
             {"field": e.field, "reason": e.reason}
-            for e in validate_event(event, now=now, tenant_id=principal.tenant_id)
+            for e in validate_event(event, now=now, tenant_id=tenant_id)
         ]
         if not errors and event["type"] == "lead_rejected":
             if reasons is None:
                 assert ctx.pool is not None
                 try:
-                    reasons = await REJECTION_REASONS.allowed(ctx.pool, principal.tenant_id)
+                    reasons = await REJECTION_REASONS.allowed(ctx.pool, tenant_id)
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                     log.warning("tenant config unavailable", extra={"error": repr(exc)})
                     return _error(
@@ -107,7 +125,7 @@ async def post_events(request: Request) -> Response:
                 }
             )
         else:
-            event["tenant_id"] = principal.tenant_id
+            event["tenant_id"] = tenant_id
             accepted.append(event)
 
     if accepted:
@@ -116,7 +134,7 @@ async def post_events(request: Request) -> Response:
         except (KafkaError, TimeoutError) as exc:
             log.warning(
                 "kafka unavailable; batch refused",
-                extra={"tenant_id": principal.tenant_id, "error": repr(exc)},
+                extra={"tenant_id": tenant_id, "error": repr(exc)},
             )
             ctx.counters.inc("tandem_ingest_unavailable_total")
             return _error(
@@ -125,10 +143,6 @@ async def post_events(request: Request) -> Response:
                 "the event log is unavailable; nothing of this request was accepted, retry",
                 **{"Retry-After": RETRY_AFTER_S},
             )
-    ctx.counters.inc("tandem_events_accepted_total", len(accepted), tenant=principal.tenant_id)
-    ctx.counters.inc("tandem_events_rejected_total", len(rejected), tenant=principal.tenant_id)
-    return Response(
-        orjson.dumps({"accepted": len(accepted), "rejected": rejected}),
-        200,
-        media_type="application/json",
-    )
+    ctx.counters.inc("tandem_events_accepted_total", len(accepted), tenant=tenant_id)
+    ctx.counters.inc("tandem_events_rejected_total", len(rejected), tenant=tenant_id)
+    return len(accepted), rejected

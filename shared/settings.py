@@ -13,7 +13,16 @@ class Settings:
     database_admin_url: str
     kafka_bootstrap: str
     http_port: int
-    jwt_secret: str
+    # None unless set: the gateway refuses to start without a JWT key (no built-in default).
+    jwt_secret: str | None
+    # Further keys by `kid` for rotation: TANDEM_JWT_SECRETS="2026-11=...,2026-12=...".
+    jwt_secrets: tuple[tuple[str, str], ...]
+    jwt_audience: str | None
+    jwt_issuer: str | None
+    # Bearer token that may read /metrics besides an admin credential; None: admins only.
+    metrics_token: str | None
+    # OTLP/HTTP traces endpoint (e.g. http://collector:4318); None: tracing off.
+    otlp_endpoint: str | None
     # Tests replay the worked example with the clock pinned; production leaves it unset.
     fixed_now: datetime | None
     dlq_max_ratio: float
@@ -38,7 +47,12 @@ def load_settings() -> Settings:
         database_admin_url=env.get("TANDEM_DATABASE_ADMIN_URL", database_url),
         kafka_bootstrap=env.get("TANDEM_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
         http_port=int(env.get("TANDEM_HTTP_PORT", "8000")),
-        jwt_secret=env.get("TANDEM_JWT_SECRET", "dev-only-secret-change-me"),
+        jwt_secret=env.get("TANDEM_JWT_SECRET") or None,
+        jwt_secrets=_pairs(env.get("TANDEM_JWT_SECRETS", "")),
+        jwt_audience=env.get("TANDEM_JWT_AUDIENCE") or None,
+        jwt_issuer=env.get("TANDEM_JWT_ISSUER") or None,
+        metrics_token=env.get("TANDEM_METRICS_TOKEN") or None,
+        otlp_endpoint=env.get("TANDEM_OTLP_ENDPOINT") or None,
         fixed_now=datetime.fromisoformat(fixed.replace("Z", "+00:00")) if fixed else None,
         dlq_max_ratio=float(env.get("TANDEM_DLQ_MAX_RATIO", "0.5")),
         dlq_min_window=int(env.get("TANDEM_DLQ_MIN_WINDOW", "1000")),
@@ -47,3 +61,14 @@ def load_settings() -> Settings:
         sla_sweep_interval_s=float(env.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10")),
         lead_cache_size=int(env.get("TANDEM_LEAD_CACHE_SIZE", "20000")),
     )
+
+
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """`a=1,b=2` as (("a", "1"), ("b", "2")). The error names no value: they are secrets."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if not name.strip() or not value.strip():
+            raise ValueError("TANDEM_JWT_SECRETS holds an item that is not kid=secret")
+        pairs.append((name.strip(), value.strip()))
+    return tuple(pairs)

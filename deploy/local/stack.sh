@@ -572,8 +572,20 @@ env_value() {
   fi
 }
 
+# The local stack's own JWT secret: random per checkout, kept across rewrites of the env
+# file so that tokens stay valid. There is no built-in secret anywhere else.
+dev_jwt_secret() {
+  local kept=
+  [[ -f $ENV_FILE ]] && kept=$(sed -n 's/^export TANDEM_JWT_SECRET=//p' "$ENV_FILE")
+  if [[ -n ${TANDEM_JWT_SECRET:-} ]]; then printf '%s' "$TANDEM_JWT_SECRET"
+  elif [[ -n $kept ]]; then printf '%s' "$kept"
+  else od -An -tx1 -N32 /dev/urandom | tr -d ' \n'
+  fi
+}
+
 write_env() {
-  local db admin kafka tmp=$ENV_FILE.tmp
+  local db admin kafka jwt tmp=$ENV_FILE.tmp
+  jwt=$(dev_jwt_secret)
   if pg_external; then db=$TANDEM_DATABASE_URL; admin=${TANDEM_DATABASE_ADMIN_URL:-}
   else db=$LOCAL_DB_URL; admin=$LOCAL_DB_ADMIN_URL
   fi
@@ -587,7 +599,9 @@ write_env() {
       warn "TANDEM_DATABASE_ADMIN_URL is not set; migrations need it with an external database"
     fi
     echo "export TANDEM_KAFKA_BOOTSTRAP=$(env_value "$kafka")"
+    echo "export TANDEM_JWT_SECRET=$(env_value "$jwt")"
   } >"$tmp"
+  chmod 600 "$tmp"
   mv "$tmp" "$ENV_FILE"
 }
 

@@ -48,11 +48,17 @@ def _gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.gateway.app import create_app
+    from services.gateway.auth import ConfigurationError
 
     settings = load_settings()
     configure_logging()
+    try:
+        app = create_app(settings)
+    except ConfigurationError as exc:
+        print(f"tandem gateway: refusing to start: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port or settings.http_port,
         log_level="warning",

@@ -47,6 +47,8 @@ async def metrics(request: Request) -> Response:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     ctx = GatewayContext(settings or load_settings())
+    # Fail closed: without a JWT key of its own the gateway does not start at all.
+    ctx.jwt.require_keys()
     graphql = GraphQLApp(ctx)
 
     @asynccontextmanager

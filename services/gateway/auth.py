@@ -1,20 +1,45 @@
-"""Credentials: API keys (stored as SHA-256 hashes) and HS256 JWTs (SPEC 10)."""
+"""Credentials: API keys (stored as SHA-256 hashes) and HS256 JWTs (SPEC 10).
+
+JWTs are verified by PyJWT with the algorithm pinned to HS256 (a token naming `none` or an
+asymmetric algorithm is refused before any key is tried), `exp` required, and `aud` / `iss`
+checked when TANDEM_JWT_AUDIENCE / TANDEM_JWT_ISSUER are set. Keys rotate by `kid`: a token
+whose header names a `kid` is checked with that key of TANDEM_JWT_SECRETS only; a token
+without one with TANDEM_JWT_SECRET. There is no built-in secret: the gateway refuses to
+start without one (see `JwtVerifier.require_keys`).
+"""
 
 from __future__ import annotations
 
-import base64
+import asyncio
+import contextlib
 import hashlib
-import hmac
+import logging
 import secrets
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+import jwt
 import orjson
+from starlette.websockets import WebSocket, WebSocketState
+
+from shared.settings import Settings
+
+log = logging.getLogger("tandem.auth")
 
 ROLES = ("admin", "marketing", "sales", "viewer", "ingest")
 KEY_PREFIX = "tdm"
+ALGORITHM = "HS256"
+# RFC 7518 3.2: an HS256 key at least as long as the hash output (32 bytes).
+MIN_SECRET_BYTES = 32
+# An open WebSocket re-checks its credential this often, so a revoked key or an expired
+# token loses its subscriptions within 5 s (SPEC 10).
+RECHECK_INTERVAL_S = 2.0
+# Close code of a WebSocket whose credential stopped authenticating (4xxx: application).
+WS_CREDENTIAL_REVOKED = 4401
+# The running watches, referenced so that they are not garbage-collected mid-connection.
+_WATCHES: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -28,8 +53,15 @@ class AuthError(Exception):
     """No credential, or one that does not authenticate."""
 
 
+class ConfigurationError(Exception):
+    """Credential settings the gateway refuses to start with."""
+
+
 def new_api_key() -> tuple[str, str, bytes]:
-    """Returns (key id, the key shown once to its owner, the hash that is stored)."""
+    """Returns (key id, the key shown once to its owner, the hash that is stored).
+
+    The key id is also the key's visible prefix (`tdm_<key id>_...`), so an operator can tell
+    which stored key a leaked or unwanted key is, and revoke it by that id."""
     key_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     return key_id, key, hash_key(key)
@@ -39,44 +71,73 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def encode_jwt(claims: Any, secret: str, *, kid: str | None = None) -> str:
+    """An HS256 token over any JSON claims (tests also sign claims no real token has)."""
+    headers = {"kid": kid} if kid else None
+    return jwt.api_jws.encode(orjson.dumps(claims), secret, algorithm=ALGORITHM, headers=headers)
 
 
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+@dataclass(frozen=True)
+class JwtVerifier:
+    default_secret: str | None
+    secrets_by_kid: Mapping[str, str]
+    audience: str | None = None
+    issuer: str | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JwtVerifier:
+        keys = dict(settings.jwt_secrets)
+        for name, secret in [("TANDEM_JWT_SECRET", settings.jwt_secret), *keys.items()]:
+            if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"JWT secret {name} is {len(secret.encode())} bytes; at least"
+                    f" {MIN_SECRET_BYTES} are required (e.g. `openssl rand -hex 32`)"
+                )
+        return cls(settings.jwt_secret, keys, settings.jwt_audience, settings.jwt_issuer)
 
-def encode_jwt(claims: dict[str, object], secret: str) -> str:
-    header = _b64url(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
-    payload = _b64url(orjson.dumps(claims))
-    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
-    return f"{header}.{payload}.{_b64url(signature.digest())}"
+    def require_keys(self) -> None:
+        if not self.default_secret and not self.secrets_by_kid:
+            raise ConfigurationError(
+                "no JWT secret configured: set TANDEM_JWT_SECRET (at least"
+                f" {MIN_SECRET_BYTES} bytes, e.g. `openssl rand -hex 32`) or TANDEM_JWT_SECRETS"
+                " (kid=secret,...); there is no built-in default"
+            )
 
-
-def decode_jwt(token: str, secret: str, *, now: float | None = None) -> Principal:
-    try:
-        header_b64, payload_b64, signature_b64 = token.split(".")
-        header = orjson.loads(_unb64url(header_b64))
-        claims = orjson.loads(_unb64url(payload_b64))
-        signature = _unb64url(signature_b64)
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise AuthError("malformed token") from exc
-    # Both parts decode to any JSON value; only objects are a token (else `.get` fails: 500).
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise AuthError("malformed token")
-    if header.get("alg") != "HS256":
-        raise AuthError("unsupported token algorithm")
-    expected = hmac.new(secret.encode(), f"{header_b64}.{payload_b64}".encode(), hashlib.sha256)
-    if not hmac.compare_digest(expected.digest(), signature):
-        raise AuthError("bad token signature")
-    exp = claims.get("exp")
-    if not isinstance(exp, int | float) or exp < (now if now is not None else time.time()):
-        raise AuthError("token expired or without exp")
-    tenant, role = claims.get("tenant"), claims.get("role")
-    if not isinstance(tenant, str) or role not in ROLES:
-        raise AuthError("token lacks a tenant or a known role")
-    return Principal(tenant_id=tenant, role=str(role), subject=str(claims.get("sub", "jwt")))
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError("malformed token") from exc
+        if header.get("alg") != ALGORITHM:
+            raise AuthError("unsupported token algorithm")
+        kid = header.get("kid")
+        if kid is None:
+            secret = self.default_secret
+        else:
+            secret = self.secrets_by_kid.get(kid) if isinstance(kid, str) else None
+        if not secret:
+            raise AuthError("token signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                secret,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp"] + (["aud"] if self.audience else [])},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise AuthError("bad token signature") from exc
+        except (jwt.InvalidAudienceError, jwt.InvalidIssuerError) as exc:
+            raise AuthError(f"token not for this service: {exc}") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        tenant, role = claims.get("tenant"), claims.get("role")
+        if not isinstance(tenant, str) or role not in ROLES:
+            raise AuthError("token lacks a tenant or a known role")
+        return Principal(tenant_id=tenant, role=str(role), subject=str(claims.get("sub", "jwt")))
 
 
 def credential_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -89,7 +150,8 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-async def authenticate(pool: asyncpg.Pool, credential: str | None, jwt_secret: str) -> Principal:
+async def authenticate(pool: asyncpg.Pool, credential: str | None, jwts: JwtVerifier) -> Principal:
+    # Keys are looked up on every request, never cached: a revoked key stops at once.
     if not credential:
         raise AuthError("missing credential: send X-API-Key or Authorization: Bearer")
     if credential.startswith(f"{KEY_PREFIX}_"):
@@ -99,4 +161,43 @@ async def authenticate(pool: asyncpg.Pool, credential: str | None, jwt_secret: s
         if row is None:
             raise AuthError("unknown or revoked API key")
         return Principal(row["tenant_id"], row["role"], f"key:{row['key_id']}")
-    return decode_jwt(credential, jwt_secret)
+    return jwts.verify(credential)
+
+
+def watch_credential(
+    websocket: WebSocket,
+    recheck: Callable[[], Awaitable[Principal]],
+    interval_s: float = RECHECK_INTERVAL_S,
+) -> asyncio.Task[None]:
+    """Closes an open WebSocket (code 4401) once its credential stops authenticating.
+
+    A subscription outlives the handshake that authenticated it; without this, a revoked
+    key or an expired token would keep receiving a tenant's changes for hours."""
+
+    def connected() -> bool:
+        return (
+            websocket.client_state == WebSocketState.CONNECTED
+            and websocket.application_state == WebSocketState.CONNECTED
+        )
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if not connected():
+                return
+            try:
+                await recheck()
+            except AuthError as exc:
+                log.info("credential no longer valid; closing WebSocket", extra={"why": str(exc)})
+                with contextlib.suppress(RuntimeError, OSError):
+                    # A close reason is at most 123 bytes.
+                    await websocket.close(WS_CREDENTIAL_REVOKED, f"credential revoked: {exc}"[:120])
+                return
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # The credential store being briefly away is no reason to drop subscribers.
+                log.warning("credential re-check failed", extra={"error": repr(exc)})
+
+    task = asyncio.create_task(watch(), name="tandem-credential-watch")
+    _WATCHES.add(task)
+    task.add_done_callback(_WATCHES.discard)
+    return task

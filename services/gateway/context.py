@@ -12,7 +12,13 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from services.gateway.auth import AuthError, Principal, authenticate, credential_from_headers
+from services.gateway.auth import (
+    AuthError,
+    JwtVerifier,
+    Principal,
+    authenticate,
+    credential_from_headers,
+)
 from services.gateway.limits import RateLimiter
 from services.gateway.metrics import Counters
 from shared.db import create_pool
@@ -27,6 +33,7 @@ SEND_DEADLINE_S = 4.5
 class GatewayContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.jwt = JwtVerifier.from_settings(settings)
         self.counters = Counters()
         self.limiter = RateLimiter(rate=200.0, burst=400.0)
         self.pool: asyncpg.Pool | None = None
@@ -67,7 +74,7 @@ class GatewayContext:
         assert self.pool is not None
         try:
             principal = await authenticate(
-                self.pool, credential_from_headers(request.headers), self.settings.jwt_secret
+                self.pool, credential_from_headers(request.headers), self.jwt
             )
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             log.warning("credential store unavailable", extra={"error": repr(exc)})

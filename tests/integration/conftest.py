@@ -180,8 +180,10 @@ async def platform(logs_dir: Path) -> AsyncIterator[Platform]:
             f"the stack is not reachable ({exc!r}); run `make test`, which starts it"
         ) from exc
     port = _free_port()
+    # The owner role (BYPASSRLS) reaches migrations and the admin CLI only: the gateway and
+    # the workers must run without it.
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "TANDEM_DATABASE_ADMIN_URL"},
         "TANDEM_FIXED_NOW": EXAMPLE_NOW,
         "TANDEM_WORKER_GROUP": f"test-{RUN_ID}-workers",
         "TANDEM_WORKER_DATADIR": str(logs_dir / "faust"),

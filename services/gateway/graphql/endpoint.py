@@ -16,7 +16,13 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from services.gateway.auth import AuthError, Principal, authenticate, credential_from_headers
+from services.gateway.auth import (
+    AuthError,
+    Principal,
+    authenticate,
+    credential_from_headers,
+    watch_credential,
+)
 from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
 from services.gateway.graphql.context import RequestContext
@@ -87,13 +93,16 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
             context.request.headers
         )
         try:
-            context.principal = await authenticate(
-                context.pool, credential, self.gateway.settings.jwt_secret
-            )
+            context.principal = await authenticate(context.pool, credential, self.gateway.jwt)
         except AuthError as exc:
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
             ) from exc
+        # Subscriptions end (close code 4401) within 5 s of the key's revocation or expiry.
+        assert isinstance(context.request, WebSocket)
+        watch_credential(
+            context.request, lambda: authenticate(context.pool, credential, self.gateway.jwt)
+        )
 
 
 class GraphQLApp:

@@ -25,6 +25,7 @@ from services.workers.dead_letters import DeadLetterBurst
 from services.workers.records import DeadLetter, Incoming, decode_record
 from services.workers.runtime import Runtime, is_transient
 from services.workers.watchdog import AssignmentWatchdog
+from shared import data_driven
 from shared.kafka import TENANT_CONFIG, TOUCHPOINTS
 from shared.settings import load_settings
 
@@ -161,6 +162,17 @@ async def sla_sweep() -> None:
     await _periodic(
         "sla sweep",
         lambda: sla.sweep(runtime.pool, runtime.producer, runtime.configs, settings.now()),
+    )
+
+
+@app.timer(interval=data_driven.REFRESH_SWEEP_S)
+async def data_driven_refresh() -> None:
+    # The tenants this worker serves, as the decay and SLA sweeps.
+    await _periodic(
+        "data-driven refresh",
+        lambda: data_driven.refresh_stale(
+            runtime.pool, sorted(runtime.configs.cached_tenants()), settings.now()
+        ),
     )
 
 

@@ -3,7 +3,11 @@
 The schema files are the single source of the event contract; this module compiles them
 once at import, one validator per event type, and adds only the rules a schema cannot
 express: the clock (`occurred_at` at most 24 h ahead), the tenant of the credential,
-dates that match the RFC 3339 pattern but do not exist, and non-finite amounts.
+dates that match the RFC 3339 pattern but do not exist, and whatever the worker could not
+store or compute: strings and keys PostgreSQL refuses (NUL, unpaired surrogates), numbers
+outside what jsonb and the domain take, dates before the epoch, nesting the encoder stops
+at. An event this accepts is stored and folded without error (tests/integration/
+test_storable_events.py generates events from the schemas to hold it to that).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,8 +39,25 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # can never be fetched from the network: `_load_schema` maps them onto SCHEMA_DIR.
 _SCHEMA_BASE_URI = "https://tandem.invalid/schemas/"
 _MAX_AHEAD = timedelta(hours=24)
+# The domain subtracts windows of up to ten years (MAX_WINDOW_DAYS) from event times, which
+# overflows near year 1; no touchpoint of a buyer predates the epoch anyway.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 # How deep `properties` may nest; far below the 254 levels orjson can encode.
 MAX_PROPERTY_DEPTH = 32
+# The range the jsonb encoder and every consumer of the read model take as an integer.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+# PostgreSQL text and jsonb refuse U+0000; an unpaired surrogate cannot be encoded as UTF-8.
+_UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
+# The envelope's free strings (the others are held to a pattern or an enum by the schema).
+_ENVELOPE_STRINGS = (
+    "event_id",
+    "lead_id",
+    "anonymous_id",
+    "account_id",
+    "campaign_id",
+    "content_id",
+    "message_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,18 +108,83 @@ def _compile(event_type: str) -> Callable[[Any], Any]:
 _VALIDATORS: dict[str, Callable[[Any], Any]] = {t: _compile(t) for t in sorted(EVENT_TYPES)}
 
 
-def _deeper_than(value: object, limit: int) -> bool:
-    """Whether `value` nests more than `limit` arrays/objects deep (iterative: the value
-    may be deeper than Python's recursion limit)."""
-    stack: list[tuple[object, int]] = [(value, 0)]
+def _string_problem(value: str) -> str | None:
+    if value.isascii():
+        # The common case, answered by one scan in C.
+        return None if "\x00" not in value else "must not contain the NUL character (U+0000)"
+    found = _UNSTORABLE_CHAR.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "must not contain the NUL character (U+0000)"
+    return "must not contain an unpaired surrogate (U+D800 to U+DFFF)"
+
+
+def _storable(item: dict[str, Any] | list[Any], depth: int) -> bool:
+    """Whether nothing in `item` is refused by `_unstorable`: the same rules without the
+    bookkeeping of paths, for the hot path of ingestion (nearly every event passes), with
+    the scalars of a container checked inline. Recursion ends at MAX_PROPERTY_DEPTH."""
+    if depth >= MAX_PROPERTY_DEPTH:
+        return False
+    children = item.values() if isinstance(item, dict) else item
+    if isinstance(item, dict):
+        for key in item:
+            if "\x00" in key or (not key.isascii() and _UNSTORABLE_CHAR.search(key)):
+                return False
+    for child in children:
+        if _storable_scalar(child):
+            continue
+        if not isinstance(child, dict | list) or not _storable(child, depth + 1):
+            return False
+    return True
+
+
+def _storable_scalar(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value and (value.isascii() or not _UNSTORABLE_CHAR.search(value))
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return _INT_MIN <= value <= _INT_MAX
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _unstorable(value: object, path: str) -> FieldError | None:
+    """The first thing in `value` (at `path`) that the read model cannot store or the domain
+    cannot compute with. Iterative: the value may be deeper than Python's recursion limit."""
+    stack: list[tuple[object, int, str]] = [(value, 0, path)]
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-    return False
+        item, depth, at = stack.pop()
+        if isinstance(item, str):
+            problem = _string_problem(item)
+            if problem:
+                return FieldError(at, problem)
+        elif isinstance(item, dict):
+            if depth >= MAX_PROPERTY_DEPTH:
+                # Decoders accept ~1,000 levels, but the encoder that writes the event to
+                # Kafka stops at 254: a deeper event would pass here and then fail the whole
+                # request.
+                return FieldError(path, f"nested more than {MAX_PROPERTY_DEPTH} levels deep")
+            for key, child in item.items():
+                problem = _string_problem(key)
+                if problem:
+                    # The key is not echoed: it is what cannot be shown.
+                    return FieldError(at, f"keys {problem}")
+                stack.append((child, depth + 1, f"{at}.{key}"))
+        elif isinstance(item, list):
+            if depth >= MAX_PROPERTY_DEPTH:
+                return FieldError(path, f"nested more than {MAX_PROPERTY_DEPTH} levels deep")
+            stack.extend((child, depth + 1, f"{at}.{i}") for i, child in enumerate(item))
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not _INT_MIN <= item <= _INT_MAX:
+                return FieldError(at, "must be an integer between -2^63 and 2^63-1")
+        elif isinstance(item, float) and not math.isfinite(item):
+            # JSON cannot carry NaN or Infinity, but lenient decoders produce them and they
+            # pass `minimum`; one in a sum would poison every spend or pipeline figure.
+            return FieldError(at, "must be a finite number")
+    return None
 
 
 def validate_event(obj: object, *, now: datetime, tenant_id: str | None = None) -> list[FieldError]:
@@ -129,20 +216,18 @@ def validate_event(obj: object, *, now: datetime, tenant_id: str | None = None) 
         if problem:
             errors.append(FieldError("occurred_at", problem))
 
-    if "properties.amount" not in failed:
-        # JSON cannot carry NaN or Infinity, but lenient decoders produce them and they
-        # pass `minimum`; one in a sum would poison every spend or pipeline figure.
-        properties = obj.get("properties")
-        amount = properties.get("amount") if isinstance(properties, dict) else None
-        if isinstance(amount, float) and not math.isfinite(amount):
-            errors.append(FieldError("properties.amount", "must be a finite number"))
+    for name in _ENVELOPE_STRINGS:
+        value = obj.get(name)
+        if isinstance(value, str) and name not in failed:
+            problem = _string_problem(value)
+            if problem:
+                errors.append(FieldError(name, problem))
 
-    if "properties" not in failed and _deeper_than(obj.get("properties"), MAX_PROPERTY_DEPTH):
-        # Decoders accept ~1,000 levels, but the encoder that writes the event to Kafka
-        # stops at 254: a deeper event would pass here and then fail the whole request.
-        errors.append(
-            FieldError("properties", f"nested more than {MAX_PROPERTY_DEPTH} levels deep")
-        )
+    properties = obj.get("properties")
+    if isinstance(properties, dict) and properties:
+        unstorable = None if _storable(properties, 0) else _unstorable(properties, "properties")
+        if unstorable is not None and not failed.intersection(_prefixes(unstorable.field)):
+            errors.append(unstorable)
 
     if "tenant_id" not in obj:
         if tenant_id is None:
@@ -229,6 +314,12 @@ def _parse_occurred_at(value: str) -> datetime:
     return datetime.fromisoformat(value.upper()).astimezone(UTC)
 
 
+def _prefixes(field: str) -> list[str]:
+    """ "a.b.c" → ["a", "a.b", "a.b.c"]: a field and every field that contains it."""
+    parts = field.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def _check_occurred_at(value: str, now: datetime) -> str | None:
     try:
         occurred_at = _parse_occurred_at(value)
@@ -236,6 +327,8 @@ def _check_occurred_at(value: str, now: datetime) -> str | None:
         return f"is not a valid date-time: {exc}"
     except OverflowError:
         return "is outside the range of representable dates once converted to UTC"
+    if occurred_at < EARLIEST:
+        return "is before 1970-01-01T00:00:00Z, the earliest time an event may carry"
     ahead = occurred_at - now
     if ahead > _MAX_AHEAD:
         return (
@@ -324,8 +417,12 @@ def _describe_one(
         return [FieldError(path, f"must be at least {expected} characters long")]
     if rule == "maxLength":
         return [FieldError(path, f"must be at most {expected} characters long (got {len(value)})")]
+    if rule in ("minimum", "maximum") and isinstance(value, float) and not math.isfinite(value):
+        return [FieldError(path, "must be a finite number")]
     if rule == "minimum":
         return [FieldError(path, f"must be ≥ {expected} (got {_show(value)})")]
+    if rule == "maximum":
+        return [FieldError(path, f"must be ≤ {expected} (got {_show(value)})")]
     return [FieldError(path, error.message.removeprefix(error.name or "").strip())]
 
 

@@ -161,6 +161,87 @@ def test_non_finite_amount() -> None:
         assert error == FieldError("properties.amount", "must be a finite number")
 
 
+# -- what the worker could not store or compute -----------------------------------------
+
+
+@pytest.mark.parametrize("field", ["event_id", "lead_id", "anonymous_id", "account_id",
+                                   "campaign_id", "content_id", "message_id"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("a\x00b", "NUL character"), ("é\x00", "NUL character"), ("é\ud800", "unpaired surrogate")],
+)
+def test_envelope_strings_postgresql_refuses(field: str, value: str, fragment: str) -> None:
+    (error,) = validate_event(event(**{field: value}), now=NOW)
+    assert error.field == field
+    assert fragment in error.reason
+
+
+@pytest.mark.parametrize(
+    ("properties", "field", "fragment"),
+    [
+        ({"note": "a\x00"}, "properties.note", "NUL character"),
+        ({"a": {"b": ["ok", "\udfff"]}}, "properties.a.b.1", "unpaired surrogate"),
+        ({"a": {"k\x00": 1}}, "properties.a", "keys must not contain the NUL character"),
+        ({"\ud83d": 1}, "properties", "keys must not contain an unpaired surrogate"),
+        ({"traits": {"company_size": 2**63}}, "properties.traits.company_size", "2^63-1"),
+        ({"n": -(2**63) - 1}, "properties.n", "between -2^63 and 2^63-1"),
+        ({"n": [float("nan")]}, "properties.n.0", "finite"),
+        ({"n": {"m": float("-inf")}}, "properties.n.m", "finite"),
+    ],
+)
+def test_properties_the_read_model_cannot_hold(
+    properties: dict[str, Any], field: str, fragment: str
+) -> None:
+    (error,) = validate_event(event(type="identify", properties=properties), now=NOW)
+    assert error.field == field
+    assert fragment in error.reason
+
+
+def test_what_the_read_model_holds_is_accepted() -> None:
+    properties = {
+        "traits": {"company_size": 2**63 - 1, "annual_revenue": 1e308, "email": "😀@é.de"},
+        "n": -(2**63),
+        "tiny": 5e-324,
+        "": "empty keys are fine",
+        "deep": [[[{"x": None, "y": True}]]],
+    }
+    assert validate_event(event(type="identify", properties=properties), now=NOW) == []
+
+
+def test_amounts_are_bounded() -> None:
+    opportunity = event(type="opportunity_created", properties={"opportunity_id": "O1"})
+    opportunity["properties"]["amount"] = 10**15
+    assert validate_event(opportunity, now=NOW) == []
+    opportunity["properties"]["amount"] = 10**15 + 1
+    (error,) = validate_event(opportunity, now=NOW)
+    assert error == FieldError(
+        "properties.amount", "must be ≤ 1000000000000000 (got 1000000000000001)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "accepted"),
+    [
+        ("1970-01-01T00:00:00Z", True),
+        ("1970-01-01T01:00:00+01:00", True),
+        ("1969-12-31T23:59:59.999Z", False),
+        ("1970-01-01T00:30:00+01:00", False),
+        ("0001-01-01T00:00:00Z", False),
+    ],
+)
+def test_nothing_before_the_epoch(occurred_at: str, accepted: bool) -> None:
+    errors = validate_event(event(occurred_at=occurred_at), now=NOW)
+    reason = "is before 1970-01-01T00:00:00Z, the earliest time an event may carry"
+    assert errors == ([] if accepted else [FieldError("occurred_at", reason)])
+
+
+def test_ids_of_worker_events_cannot_be_sent() -> None:
+    (error,) = validate_event(event(event_id="rescore:3:L1"), now=NOW)
+    assert error.field == "event_id"
+    assert "reserved" in error.reason
+    assert validate_event(event(event_id="my-rescore:3"), now=NOW) == []
+
+
 # -- to_domain_event ---------------------------------------------------------------------
 
 

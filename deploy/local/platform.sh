@@ -50,11 +50,22 @@ wait_ready() {
   log "gateway not ready after 120 s"; exit 1
 }
 
+# The saved demo key is stale when the database was recreated since (clean-state, a new
+# volume): the gateway then answers 401 and the demo tenant is loaded again. A valid key
+# gets 400 for the empty batch, which sends nothing.
+demo_key_works() {
+  [[ -s $STATE/demo.key ]] || return 1
+  local status
+  status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/events" \
+    -H "X-API-Key: $(cat "$STATE/demo.key")" -H 'content-type: application/json' -d '[]')
+  [[ $status == 400 ]]
+}
+
 start_all() {
   start worker "$BIN/tandem" worker
   start gateway "$BIN/tandem" gateway --port "$PORT"
   wait_ready
-  if [[ ! -f $STATE/demo.key ]]; then
+  if ! demo_key_works; then
     log "creating the demo tenant and sending its journeys ..."
     "$BIN/tandem" demo --slug demo --url "$URL" | tee "$STATE/demo.out"
     grep -o 'tdm_[A-Za-z0-9_-]*' "$STATE/demo.out" | head -n 1 >"$STATE/demo.key"

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import orjson
 
+from services.admin.progress import progress
 from services.admin.tenants import SLUG, TenantError, create_api_key, create_tenant
 from shared.generator import JourneyGenerator
 from shared.settings import load_settings
@@ -52,18 +53,21 @@ async def load_demo(slug: str, url: str | None, leads: int = 300) -> int:
     _progress(f"[demo] sending {len(events)} events of {leads} leads to {base}/v1/events")
     started = time.monotonic()
     accepted, rejected = 0, 0
-    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
-        for offset in range(0, len(events), BATCH):
-            try:
-                result = await _post(client, events[offset : offset + BATCH])
-            except (httpx.HTTPError, RuntimeError) as exc:
-                _progress(f"[demo] sending failed after {accepted} accepted events: {exc}")
-                return 1
-            accepted += result["accepted"]
-            rejected += len(result["rejected"])
-            for problem in result["rejected"][:3]:
-                _progress(f"[demo] rejected: {orjson.dumps(problem).decode()}")
-            _progress(f"[demo] {accepted + rejected}/{len(events)} events sent")
+    client = httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=30)
+    async with client:
+        with progress() as bar:
+            task = bar.add_task("[demo] sending events", total=len(events))
+            for offset in range(0, len(events), BATCH):
+                try:
+                    result = await _post(client, events[offset : offset + BATCH])
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    _progress(f"[demo] sending failed after {accepted} accepted events: {exc}")
+                    return 1
+                accepted += result["accepted"]
+                rejected += len(result["rejected"])
+                for problem in result["rejected"][:3]:
+                    _progress(f"[demo] rejected: {orjson.dumps(problem).decode()}")
+                bar.update(task, completed=accepted + rejected)
     elapsed = time.monotonic() - started
     _progress(f"[demo] {accepted} events accepted in {elapsed:.1f} s")
 

@@ -101,7 +101,10 @@ def test_keys_rotate_by_kid() -> None:
 
 
 def test_the_gateway_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    # A deployment's environment: its own (here unreachable) database, so the CLI does not
+    # fall back to the local stack's settings, and no JWT secret.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
+    env["TANDEM_DATABASE_URL"] = "postgresql://nobody:nothing@127.0.0.1:1/none"
     tandem = str(Path(sys.executable).with_name("tandem"))
     for secret, why in [(None, "no JWT secret configured"), ("too-short", "at least 32 are")]:
         run_env = env if secret is None else {**env, "TANDEM_JWT_SECRET": secret}

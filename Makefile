@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 PLATFORM := deploy/local/platform.sh
 
-.PHONY: help install stack migrate run up down test lint unit integration bench clean-state
+.PHONY: help install stack migrate run up down test lint unit integration bench clean-state web web-tools
 
 help:
 	@echo "make run    set up everything, run the platform with a demo tenant (Ctrl-C stops)"
@@ -28,16 +28,35 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The dashboard (web/ → web/dist, served at /app): npm ci from the lockfile, then a Vite
+# build, each redone only when its inputs are newer than its output. web-tools installs
+# node/npm and chromium (for tests/browser) from Debian when they are missing.
+WEB_SOURCES := $(shell find web/src web/scripts -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json
+
+web-tools:
+	@bash $(STACK) web-tools
+
+web/node_modules/.package-lock.json: web/package-lock.json | web-tools
+	@echo "[make] installing the dashboard's npm packages ..."
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	@echo "[make] building the dashboard ..."
+	@cd web && npm run --silent build
+
+web: web-tools web/dist/index.html
+
 stack: install
 	@bash $(STACK) up
 
 migrate: stack
 	@source .state/env 2>/dev/null || true; $(BIN)/tandem migrate && $(BIN)/tandem topics
 
-run: migrate
+run: migrate web
 	@bash $(PLATFORM) run
 
-up: migrate
+up: migrate web
 	@bash $(PLATFORM) up
 
 down:
@@ -51,7 +70,7 @@ lint: install
 	@$(BIN)/mypy
 
 # pytest exits 5 when it collected no test: that is a failure here, never a pass.
-test: migrate lint
+test: migrate lint web
 	@source .state/env 2>/dev/null || true; \
 	rc=0; $(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "[make] pytest collected no tests: failing"; exit 1; fi; \

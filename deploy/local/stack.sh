@@ -4,6 +4,7 @@
 #
 #   stack.sh up | down | status
 #   stack.sh start-kafka | stop-kafka | start-postgres | stop-postgres
+#   stack.sh web-tools   (node, npm and chromium for the dashboard build and its tests)
 #
 # TANDEM_DATABASE_URL / TANDEM_KAFKA_BOOTSTRAP pointing elsewhere mean "use that, start
 # nothing"; set to the values this script itself writes, they mean the local stack.
@@ -651,8 +652,16 @@ cmd_status() {
   return "$rc"
 }
 
+# -------------------------------------------------------------------------- dashboard tools
+
+# Node and npm build web/ (the dashboard); Debian's chromium runs its browser tests.
+cmd_web_tools() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  command -v chromium >/dev/null || apt_install chromium
+}
+
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -661,6 +670,7 @@ main() {
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
+    web-tools) cmd_web_tools ;;
     start-kafka) take_lock; if kafka_external; then kafka_wait_external; else kafka_start_local; fi ;;
     stop-kafka) take_lock; kafka_stop_local ;;
     start-postgres) take_lock; if pg_external; then pg_wait_external; else pg_start_local; fi ;;

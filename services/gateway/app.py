@@ -14,6 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 from services.gateway.context import GatewayContext
 from services.gateway.graphql.endpoint import GraphQLApp
 from services.gateway.ingest import post_events
+from services.gateway.web import web_routes
 from shared.settings import Settings, load_settings
 
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *web_routes(),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,268 @@
+import { render } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { ApiError, gql, type Role, storeCredential, storedCredential } from "./api";
+import { connectLive, type LiveStatus } from "./live";
+import { AttributionPage } from "./pages/attribution";
+import { ContentPage } from "./pages/content";
+import { OverviewPage } from "./pages/overview";
+import { PipelinePage } from "./pages/pipeline";
+import { ReviewPage } from "./pages/review";
+import { SettingsPage } from "./pages/settings";
+import { SlaPage } from "./pages/sla";
+import { type Preset, PRESETS, periodFor } from "./period";
+import "./styles.css";
+import { type Session, SessionContext } from "./ui";
+
+const PAGES = [
+  { path: "overview", label: "Overview", view: OverviewPage },
+  { path: "pipeline", label: "Pipeline", view: PipelinePage },
+  { path: "attribution", label: "Attribution", view: AttributionPage },
+  { path: "sla", label: "SLA", view: SlaPage },
+  { path: "review", label: "Weekly review", view: ReviewPage },
+  { path: "content", label: "Content and messaging", view: ContentPage },
+  { path: "settings", label: "Settings", view: SettingsPage },
+] as const;
+
+const VIEWER = "query Viewer { viewer { role tenant } }";
+// Debounce of live refetches: a burst of changes costs one refetch, still well within 2 s.
+const LIVE_DEBOUNCE_MS = 300;
+
+interface Identity {
+  credential: string;
+  role: Role;
+  tenant: string;
+}
+
+async function identify(credential: string): Promise<Identity> {
+  const data = await gql<{ viewer: { role: Role; tenant: string } }>(VIEWER, {}, credential);
+  return { credential, ...data.viewer };
+}
+
+function currentPath(): string {
+  const path = location.hash.replace(/^#\/?/, "");
+  return PAGES.some((p) => p.path === path) ? path : "overview";
+}
+
+function SignIn({ onSignedIn, notice }: { onSignedIn: (who: Identity) => void; notice: string | null }) {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<string | null>(notice);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const credential = key.trim();
+    if (!credential) {
+      setError("Enter the API key (or JWT) your Tandem admin gave you.");
+      return;
+    }
+    setBusy(true);
+    try {
+      const who = await identify(credential);
+      if (who.role === "ingest") {
+        setError("This key only sends events (role ingest). Sign in with a viewer, sales, marketing or admin key.");
+        return;
+      }
+      storeCredential(credential);
+      onSignedIn(who);
+    } catch (exc) {
+      const apiError = exc instanceof ApiError ? exc : null;
+      setError(
+        apiError?.code === "UNAUTHENTICATED"
+          ? "That API key was not accepted: it is unknown, revoked or mistyped. Check it and try again."
+          : (apiError?.message ?? String(exc)),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin" id="main">
+      <form onSubmit={submit} aria-describedby={error ? "signin-error" : undefined} noValidate>
+        <div class="brand big">
+          <span class="logo" aria-hidden="true">
+            ◆
+          </span>{" "}
+          Tandem
+        </div>
+        <h1>Shared dashboard</h1>
+        <p class="muted">The numbers sales and marketing look at together, live.</p>
+        <label for="api-key">API key</label>
+        <input
+          id="api-key"
+          name="api-key"
+          type="password"
+          autocomplete="off"
+          value={key}
+          aria-invalid={error ? "true" : undefined}
+          onInput={(e) => setKey((e.target as HTMLInputElement).value)}
+        />
+        {error && (
+          <p id="signin-error" class="field-error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          Sign in
+        </button>
+        <p class="muted small">The key is kept for this browser tab only and forgotten when you close it.</p>
+      </form>
+    </main>
+  );
+}
+
+function LiveBadge({ status, detail }: { status: LiveStatus; detail: string | null }) {
+  const text =
+    status === "live"
+      ? detail ?? "Live"
+      : status === "connecting"
+        ? "Connecting…"
+        : (detail ?? "Live updates off");
+  return (
+    <p class={`live ${status}`} role="status" aria-live="polite" data-live-status={status}>
+      <span class="dot" aria-hidden="true" /> {text}
+    </p>
+  );
+}
+
+function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
+  const [path, setPath] = useState(currentPath());
+  const [preset, setPreset] = useState<Preset>(
+    (sessionStorage.getItem("tandem.period") as Preset | null) ?? "last-90-days",
+  );
+  const [liveTick, setLiveTick] = useState(0);
+  const [live, setLive] = useState<{ status: LiveStatus; detail: string | null }>({
+    status: "connecting",
+    detail: null,
+  });
+  const wasLost = useRef(false);
+  const main = useRef<HTMLElement>(null);
+
+  useEffect(() => {
+    const onHash = () => {
+      setPath(currentPath());
+      main.current?.focus();
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  useEffect(() => {
+    let timer: number | undefined;
+    return connectLive({
+      credential: who.credential,
+      onChange: () => {
+        window.clearTimeout(timer);
+        timer = window.setTimeout(() => setLiveTick((t) => t + 1), LIVE_DEBOUNCE_MS);
+      },
+      onStatus: (status, detail) => {
+        if (status === "live" && wasLost.current) {
+          wasLost.current = false;
+          setLive({ status, detail: "Reconnected: live again" });
+          setLiveTick((t) => t + 1); // catch up on what happened while disconnected
+          return;
+        }
+        if (status === "reconnecting") wasLost.current = true;
+        setLive({ status, detail: detail ?? null });
+      },
+    });
+  }, [who.credential]);
+
+  const period = useMemo(() => periodFor(preset), [preset]);
+  const session: Session = { ...who, period, liveTick };
+  const page = PAGES.find((p) => p.path === path) ?? PAGES[0];
+  const View = page.view;
+  useEffect(() => {
+    document.title = `${page.label} · Tandem`;
+  }, [page.label]);
+
+  return (
+    <SessionContext.Provider value={session}>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <div class="brand">
+          <span class="logo" aria-hidden="true">
+            ◆
+          </span>{" "}
+          Tandem
+        </div>
+        <LiveBadge status={live.status} detail={live.detail} />
+        <div class="who">
+          <span class="tenant" title="tenant">
+            {who.tenant}
+          </span>
+          <span class="role">{who.role}</span>
+          <button type="button" class="ghost" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <nav class="tabs" aria-label="Dashboard pages">
+        {PAGES.map((p) => (
+          <a href={`#/${p.path}`} aria-current={p.path === page.path ? "page" : undefined}>
+            {p.label}
+          </a>
+        ))}
+      </nav>
+      <main id="main" ref={main} tabIndex={-1}>
+        <div class="page-head">
+          <h1>{page.label}</h1>
+          <label class="period">
+            <span>Period</span>
+            <select
+              value={preset}
+              onChange={(e) => {
+                const value = (e.target as HTMLSelectElement).value as Preset;
+                sessionStorage.setItem("tandem.period", value);
+                setPreset(value);
+              }}
+            >
+              {PRESETS.map((p) => (
+                <option value={p.value}>{p.label}</option>
+              ))}
+            </select>
+          </label>
+          <p class="muted small period-range">
+            {period.from.toISOString().slice(0, 10)} – {new Date(period.to.getTime() - 1).toISOString().slice(0, 10)}{" "}
+            (UTC), compared with {period.previousFrom.toISOString().slice(0, 10)} –{" "}
+            {new Date(period.previousTo.getTime() - 1).toISOString().slice(0, 10)}
+          </p>
+        </div>
+        <View />
+      </main>
+    </SessionContext.Provider>
+  );
+}
+
+function App() {
+  const [who, setWho] = useState<Identity | null>(null);
+  const [checking, setChecking] = useState(storedCredential() !== null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    const credential = storedCredential();
+    if (!credential) return;
+    identify(credential)
+      .then(setWho)
+      .catch(() => {
+        storeCredential(null);
+        setNotice("Your session ended: the key is no longer accepted. Sign in again.");
+      })
+      .finally(() => setChecking(false));
+  }, []);
+
+  if (checking) return <p class="state">Checking your session…</p>;
+  if (!who) return <SignIn onSignedIn={setWho} notice={notice} />;
+  return (
+    <Shell
+      who={who}
+      onSignOut={() => {
+        storeCredential(null);
+        setNotice(null);
+        setWho(null);
+      }}
+    />
+  );
+}
+
+render(<App />, document.getElementById("root")!);

@@ -1,0 +1,120 @@
+import { useState } from "preact/hooks";
+import { fmt } from "../format";
+import { Card, ChartBox, DataTable, download, ErrorNote, Loading, PALETTE, useQuery, useSession } from "../ui";
+
+export const MODELS = ["FIRST_TOUCH", "LAST_TOUCH", "LINEAR", "U_SHAPED", "W_SHAPED", "FULL_PATH", "TIME_DECAY"];
+
+export const COMPARISON_QUERY = `query Attribution($kind: AttributionKind!, $groupBy: AttributionGroup!, $from: DateTime!, $to: DateTime!) {
+  attributionComparison(kind: $kind, groupBy: $groupBy, from: $from, to: $to) {
+    key models { model credit amount }
+  }
+}`;
+
+interface Row {
+  key: string;
+  models: { model: string; credit: number; amount: number }[];
+}
+
+function csvCell(value: string | number): string {
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function toCsv(rows: Row[], groupBy: string): string {
+  const header = [groupBy.toLowerCase(), ...MODELS.map((m) => m.toLowerCase())];
+  const lines = rows.map((r) => [r.key, ...MODELS.map((m) => r.models.find((x) => x.model === m)?.amount ?? 0)]);
+  return [header, ...lines].map((line) => line.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+export function AttributionPage() {
+  const { period } = useSession();
+  const [kind, setKind] = useState("PIPELINE");
+  const [groupBy, setGroupBy] = useState("CHANNEL");
+  const { data, error, reload } = useQuery<{ attributionComparison: Row[] }>(COMPARISON_QUERY, {
+    kind,
+    groupBy,
+    from: period.from.toISOString(),
+    to: period.to.toISOString(),
+  });
+  const rows = data?.attributionComparison ?? [];
+  const amount = (r: Row, m: string) => r.models.find((x) => x.model === m)?.amount ?? 0;
+  const what = kind === "PIPELINE" ? "pipeline" : "revenue";
+  return (
+    <div class="grid">
+      <Card title={`Attributed ${what} by ${groupBy.toLowerCase()}, seven models`} wide>
+        <div class="filters">
+          <label>
+            <span>Measure</span>
+            <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+              <option value="PIPELINE">Pipeline created</option>
+              <option value="REVENUE">Revenue won</option>
+            </select>
+          </label>
+          <label>
+            <span>Group by</span>
+            <select value={groupBy} onChange={(e) => setGroupBy((e.target as HTMLSelectElement).value)}>
+              <option value="CHANNEL">Channel</option>
+              <option value="CAMPAIGN">Campaign</option>
+            </select>
+          </label>
+          <button
+            type="button"
+            disabled={rows.length === 0}
+            onClick={() => download(`attribution-${what}-${groupBy.toLowerCase()}-${period.preset}.csv`, toCsv(rows, groupBy), "text/csv")}
+          >
+            Download CSV
+          </button>
+        </div>
+        {error && <ErrorNote error={error} retry={reload} />}
+        {!data ? (
+          <Loading what="attribution" />
+        ) : rows.length === 0 ? (
+          <p class="state empty">
+            No {what} was created in this period, so there is nothing to attribute. Pick a longer period.
+          </p>
+        ) : (
+          <>
+            <ChartBox
+              height={320}
+              summary={`Attributed ${what} by ${groupBy.toLowerCase()} under seven models. Largest under linear: ${rows
+                .slice(0, 3)
+                .map((r) => `${r.key} ${fmt.money(amount(r, "LINEAR"))}`)
+                .join(", ")}`}
+              config={{
+                type: "bar",
+                data: {
+                  labels: rows.slice(0, 12).map((r) => fmt.label(r.key)),
+                  datasets: MODELS.map((m, i) => ({
+                    label: fmt.label(m),
+                    data: rows.slice(0, 12).map((r) => amount(r, m)),
+                    backgroundColor: PALETTE[i % PALETTE.length],
+                    borderRadius: 3,
+                  })),
+                },
+                options: { plugins: { legend: { position: "bottom" } }, scales: { y: { ticks: { callback: (v) => fmt.money(Number(v)) } } } },
+              }}
+            />
+            <DataTable
+              caption={`Attributed ${what} by ${groupBy.toLowerCase()} under each model`}
+              rowKey={(r) => r.key}
+              rows={rows}
+              empty=""
+              columns={[
+                { label: groupBy === "CHANNEL" ? "Channel" : "Campaign", value: (r) => fmt.label(r.key) },
+                ...MODELS.map((m) => ({
+                  label: fmt.label(m),
+                  numeric: true,
+                  value: (r: Row) => (
+                    <span data-key={r.key} data-model={m} data-value={amount(r, m)}>
+                      {fmt.money(amount(r, m))}
+                    </span>
+                  ),
+                })),
+              ]}
+            />
+          </>
+        )}
+      </Card>
+    </div>
+  );
+}

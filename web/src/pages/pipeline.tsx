@@ -1,0 +1,277 @@
+import { useState } from "preact/hooks";
+import { fmt } from "../format";
+import { Card, ChartBox, DataTable, Empty, ErrorNote, Loading, PALETTE, useQuery } from "../ui";
+
+const STAGES = ["AWARE", "ENGAGED", "MQL", "SQL", "OPPORTUNITY", "CUSTOMER", "NURTURE", "DISQUALIFIED", "CLOSED_LOST"];
+const GRADES = ["A", "B", "C", "D"];
+
+const SUMMARY_QUERY = `query PipelineSummary {
+  pipeline { total stages { stage count } }
+  a: leads(fitGrade: A, first: 1) { totalCount }
+  b: leads(fitGrade: B, first: 1) { totalCount }
+  c: leads(fitGrade: C, first: 1) { totalCount }
+  d: leads(fitGrade: D, first: 1) { totalCount }
+}`;
+
+const LEADS_QUERY = `query Leads($stage: Stage, $fitGrade: FitGrade) {
+  leads(stage: $stage, fitGrade: $fitGrade, first: 200) {
+    totalCount
+    edges { node { id stage fitGrade fitScore engagementScore score matrix firstTouchChannel createdAt } }
+  }
+}`;
+
+const LEAD_QUERY = `query Lead($id: ID!) {
+  lead(id: $id) {
+    id stage highestStage fitScore fitGrade disqualified engagementScore score matrix
+    createdAt mqlAt sqlAt opportunityAt customerAt accountId firstTouchChannel scoredAt
+    traits fitEvidence engagementEvidence
+    transitions { fromStage toStage at eventId reason }
+    opportunities { id amount status stage createdAt closedAt lostReason }
+  }
+}`;
+
+interface LeadRow {
+  id: string;
+  stage: string;
+  fitGrade: string;
+  fitScore: number;
+  engagementScore: number;
+  score: number;
+  matrix: string;
+  firstTouchChannel: string | null;
+  createdAt: string;
+}
+
+function Summary() {
+  const { data, error, reload } = useQuery<{
+    pipeline: { total: number; stages: { stage: string; count: number }[] };
+    a: { totalCount: number };
+    b: { totalCount: number };
+    c: { totalCount: number };
+    d: { totalCount: number };
+  }>(SUMMARY_QUERY, {});
+  if (error) return <ErrorNote error={error} retry={reload} />;
+  if (!data) return <Loading what="the pipeline" />;
+  const stages = data.pipeline.stages;
+  const grades = GRADES.map((g) => ({ grade: g, count: data[g.toLowerCase() as "a"].totalCount }));
+  return (
+    <>
+      <Card title="Leads by stage">
+        <ChartBox
+          summary={`Leads by stage now: ${stages.map((s) => `${fmt.label(s.stage)} ${s.count}`).join(", ")}`}
+          config={{
+            type: "bar",
+            data: {
+              labels: stages.map((s) => fmt.label(s.stage)),
+              datasets: [{ label: "Leads", data: stages.map((s) => s.count), backgroundColor: PALETTE[0], borderRadius: 4 }],
+            },
+            options: { plugins: { legend: { display: false } } },
+          }}
+        />
+        <DataTable
+          caption="Leads by stage"
+          rowKey={(s) => s.stage}
+          rows={stages}
+          empty="No leads yet."
+          columns={[
+            { label: "Stage", value: (s) => fmt.label(s.stage) },
+            { label: "Leads", value: (s) => <span data-stage={s.stage}>{fmt.int(s.count)}</span>, numeric: true },
+          ]}
+        />
+      </Card>
+      <Card title="Leads by fit grade">
+        <ChartBox
+          summary={`Leads by fit grade: ${grades.map((g) => `${g.grade} ${g.count}`).join(", ")}`}
+          height={180}
+          config={{
+            type: "doughnut",
+            data: {
+              labels: grades.map((g) => `Grade ${g.grade}`),
+              datasets: [{ data: grades.map((g) => g.count), backgroundColor: PALETTE.slice(0, 4) }],
+            },
+            options: { plugins: { legend: { position: "right" } } },
+          }}
+        />
+        <DataTable
+          caption="Leads by fit grade"
+          rowKey={(g) => g.grade}
+          rows={grades}
+          empty="No leads yet."
+          columns={[
+            { label: "Grade", value: (g) => g.grade },
+            { label: "Leads", value: (g) => <span data-grade={g.grade}>{fmt.int(g.count)}</span>, numeric: true },
+          ]}
+        />
+      </Card>
+    </>
+  );
+}
+
+type Json = Record<string, unknown>;
+
+function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
+  const { data, error, reload } = useQuery<{ lead: (Json & LeadRow & Record<string, any>) | null }>(LEAD_QUERY, { id });
+  if (error) return <ErrorNote error={error} retry={reload} />;
+  if (!data) return <Loading what={`lead ${id}`} />;
+  const lead = data.lead;
+  if (!lead) return <Empty>No lead with the id “{id}” in this tenant. Check the id and search again.</Empty>;
+  const fitRows = (lead.fitEvidence as Json[]) ?? [];
+  const engagement = (lead.engagementEvidence as Json[]) ?? [];
+  return (
+    <section class="card wide lead-detail" aria-labelledby="lead-title" data-lead={lead.id}>
+      <div class="row between">
+        <h2 id="lead-title">Lead {lead.id}</h2>
+        <button type="button" class="ghost" onClick={onClose}>
+          Close lead
+        </button>
+      </div>
+      <dl class="facts">
+        <div><dt>Stage</dt><dd data-lead-stage>{fmt.label(lead.stage)}</dd></div>
+        <div><dt>Fit</dt><dd><span data-lead-fit>{lead.fitScore}</span> (grade {lead.fitGrade})</dd></div>
+        <div><dt>Engagement</dt><dd>{lead.engagementScore}</dd></div>
+        <div><dt>Score · matrix</dt><dd>{lead.score} · {lead.matrix}</dd></div>
+        <div><dt>First touch</dt><dd>{lead.firstTouchChannel ? fmt.label(lead.firstTouchChannel) : "–"}</dd></div>
+        <div><dt>Created</dt><dd>{fmt.dateTime(lead.createdAt)}</dd></div>
+      </dl>
+      <h3>Timeline</h3>
+      <ol class="timeline">
+        {(lead.transitions as { fromStage: string | null; toStage: string; at: string; eventId: string; reason: string }[]).map((t) => (
+          <li key={t.eventId + t.toStage}>
+            <time dateTime={t.at}>{fmt.dateTime(t.at)}</time>
+            <strong>
+              {t.fromStage ? `${fmt.label(t.fromStage)} → ` : ""}
+              {fmt.label(t.toStage)}
+            </strong>
+            <span class="muted">{t.reason}</span>
+            <span class="muted small">event {t.eventId}</span>
+          </li>
+        ))}
+      </ol>
+      <h3>Fit score evidence</h3>
+      <DataTable
+        caption="Fit rules that matched"
+        rowKey={(r) => String(r.ruleIndex)}
+        rows={fitRows}
+        empty="No fit rule matched this lead's traits."
+        columns={[
+          { label: "Rule", value: (r) => String(r.rule) },
+          { label: "Points", value: (r) => String(r.points ?? ""), numeric: true },
+        ]}
+      />
+      <h3>Engagement evidence and touches</h3>
+      <DataTable
+        caption="Touches counted by each engagement rule"
+        rowKey={(r) => String(r.ruleIndex)}
+        rows={engagement}
+        empty="No touch in the scoring window."
+        columns={[
+          { label: "Rule", value: (r) => String(r.rule) },
+          { label: "Touches", value: (r) => String(r.touches), numeric: true },
+          { label: "Points", value: (r) => `${String(r.points)}${r.capped ? " (capped)" : ""}`, numeric: true },
+        ]}
+      />
+      {(lead.opportunities as Json[]).length > 0 && (
+        <>
+          <h3>Opportunities</h3>
+          <DataTable
+            caption="Opportunities of this lead"
+            rowKey={(o) => String(o.id)}
+            rows={lead.opportunities as Json[]}
+            empty=""
+            columns={[
+              { label: "Opportunity", value: (o) => String(o.id) },
+              { label: "Status", value: (o) => fmt.label(String(o.status)) },
+              { label: "Amount", value: (o) => fmt.money(o.amount as number), numeric: true },
+              { label: "Created", value: (o) => fmt.date(o.createdAt as string) },
+            ]}
+          />
+        </>
+      )}
+    </section>
+  );
+}
+
+export function PipelinePage() {
+  const [stage, setStage] = useState("");
+  const [grade, setGrade] = useState("");
+  const [search, setSearch] = useState("");
+  const [selected, setSelected] = useState<string | null>(null);
+  const { data, error, reload } = useQuery<{ leads: { totalCount: number; edges: { node: LeadRow }[] } }>(LEADS_QUERY, {
+    stage: stage || null,
+    fitGrade: grade || null,
+  });
+  const needle = search.trim().toLowerCase();
+  const rows = (data?.leads.edges ?? []).map((e) => e.node).filter((l) => !needle || l.id.toLowerCase().includes(needle));
+  return (
+    <div class="grid">
+      <Summary />
+      {selected && <LeadDetail id={selected} onClose={() => setSelected(null)} />}
+      <Card title="Leads" wide>
+        <form
+          class="filters"
+          role="search"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (needle) setSelected(search.trim());
+          }}
+        >
+          <label>
+            <span>Search lead id</span>
+            <input type="search" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            <span>Stage</span>
+            <select value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
+              <option value="">All stages</option>
+              {STAGES.map((s) => (
+                <option value={s}>{fmt.label(s)}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            <span>Fit grade</span>
+            <select value={grade} onChange={(e) => setGrade((e.target as HTMLSelectElement).value)}>
+              <option value="">All grades</option>
+              {GRADES.map((g) => (
+                <option value={g}>{g}</option>
+              ))}
+            </select>
+          </label>
+          <button type="submit">Open lead</button>
+        </form>
+        {error && <ErrorNote error={error} retry={reload} />}
+        {!data ? (
+          <Loading what="leads" />
+        ) : (
+          <>
+            <p class="muted small" aria-live="polite">
+              {fmt.int(data.leads.totalCount)} leads match; showing {rows.length}
+              {data.leads.totalCount > 200 ? " (the first 200, newest first)" : ""}.
+            </p>
+            <DataTable
+              caption="Leads"
+              rowKey={(l) => l.id}
+              rows={rows}
+              empty="No lead matches. Clear the search or pick another stage or grade."
+              columns={[
+                {
+                  label: "Lead",
+                  value: (l) => (
+                    <button type="button" class="link" onClick={() => setSelected(l.id)}>
+                      {l.id}
+                    </button>
+                  ),
+                },
+                { label: "Stage", value: (l) => fmt.label(l.stage) },
+                { label: "Grade", value: (l) => l.fitGrade },
+                { label: "Fit", value: (l) => l.fitScore, numeric: true },
+                { label: "Engagement", value: (l) => l.engagementScore, numeric: true },
+                { label: "Source", value: (l) => (l.firstTouchChannel ? fmt.label(l.firstTouchChannel) : "–") },
+              ]}
+            />
+          </>
+        )}
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,296 @@
+import { useState } from "preact/hooks";
+import { ApiError, can, gql } from "../api";
+import { fmt } from "../format";
+import { addDays, isoDay, mondayOf } from "../period";
+import { Card, DataTable, download, Empty, ErrorNote, Loading, useQuery, useSession } from "../ui";
+
+export const REVIEW_QUERY = `query Review($weekStart: Date!) {
+  weeklyReview(weekStart: $weekStart) {
+    weekStart from to
+    newLeads { channel leads mqls avgFitScore }
+    sla { mqls responded withinSla breached pending medianResponseHours }
+    stageMoves { opportunityId leadId stage at }
+    stalled { opportunityId leadId stage amount daysStalled }
+    topObjections { category count lastWeekCount }
+    contentForDeals { opportunityId leadId stage suggestions { contentId title url } }
+    closedDeals { opportunityId leadId won amount reason competitor channel fitGrade closedAt }
+    actionItems { id title owner team dueDate status weekStart }
+  }
+}`;
+
+const MARKDOWN_QUERY = "query ReviewMarkdown($weekStart: Date!) { weeklyReviewMarkdown(weekStart: $weekStart) }";
+const UPDATE_ITEM = `mutation UpdateActionItem($id: ID!, $input: ActionItemUpdateInput!) {
+  updateActionItem(id: $id, input: $input) { id title owner team dueDate status }
+}`;
+const CREATE_ITEM = `mutation CreateActionItem($input: ActionItemInput!) { createActionItem(input: $input) { id } }`;
+const STATUSES = ["OPEN", "IN_PROGRESS", "DONE", "DROPPED"];
+const TEAMS = ["SALES", "MARKETING", "BOTH"];
+
+interface ActionItem {
+  id: string;
+  title: string;
+  owner: string;
+  team: string;
+  dueDate: string | null;
+  status: string;
+}
+
+function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: boolean; onSaved: () => void }) {
+  const [problem, setProblem] = useState<string | null>(null);
+  const save = async (input: Partial<ActionItem>) => {
+    try {
+      await gql(UPDATE_ITEM, { id: item.id, input });
+      setProblem(null);
+      onSaved();
+    } catch (exc) {
+      setProblem(exc instanceof ApiError ? exc.message : String(exc));
+    }
+  };
+  if (!editable) {
+    return (
+      <tr>
+        <th scope="row">{item.title}</th>
+        <td>{item.owner}</td>
+        <td>{fmt.label(item.team)}</td>
+        <td>{fmt.label(item.status)}</td>
+        <td>{item.dueDate ?? "–"}</td>
+      </tr>
+    );
+  }
+  const id = `item-${item.id}`;
+  return (
+    <tr>
+      <th scope="row">
+        <input
+          aria-label={`Title of action item ${item.title}`}
+          defaultValue={item.title}
+          onChange={(e) => save({ title: (e.target as HTMLInputElement).value })}
+          aria-describedby={problem ? `${id}-error` : undefined}
+        />
+        {problem && (
+          <p id={`${id}-error`} class="field-error" role="alert">
+            {problem}
+          </p>
+        )}
+      </th>
+      <td>
+        <input aria-label={`Owner of ${item.title}`} defaultValue={item.owner} onChange={(e) => save({ owner: (e.target as HTMLInputElement).value })} />
+      </td>
+      <td>
+        <select aria-label={`Team of ${item.title}`} value={item.team} onChange={(e) => save({ team: (e.target as HTMLSelectElement).value })}>
+          {TEAMS.map((t) => (
+            <option value={t}>{fmt.label(t)}</option>
+          ))}
+        </select>
+      </td>
+      <td>
+        <select aria-label={`Status of ${item.title}`} value={item.status} onChange={(e) => save({ status: (e.target as HTMLSelectElement).value })}>
+          {STATUSES.map((s) => (
+            <option value={s}>{fmt.label(s)}</option>
+          ))}
+        </select>
+      </td>
+      <td>
+        <input
+          type="date"
+          aria-label={`Due date of ${item.title}`}
+          defaultValue={item.dueDate ?? ""}
+          onChange={(e) => save({ dueDate: (e.target as HTMLInputElement).value || null })}
+        />
+      </td>
+    </tr>
+  );
+}
+
+function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => void }) {
+  const [title, setTitle] = useState("");
+  const [owner, setOwner] = useState("");
+  const [team, setTeam] = useState("BOTH");
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    if (!title.trim() || !owner.trim()) {
+      setProblem("Give the action item a title and an owner.");
+      return;
+    }
+    try {
+      await gql(CREATE_ITEM, { input: { title, owner, team, weekStart } });
+      setTitle("");
+      setOwner("");
+      setProblem(null);
+      onSaved();
+    } catch (exc) {
+      setProblem(exc instanceof ApiError ? exc.message : String(exc));
+    }
+  };
+  return (
+    <form class="filters" onSubmit={submit}>
+      <label>
+        <span>New action item</span>
+        <input value={title} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        <span>Owner</span>
+        <input value={owner} onInput={(e) => setOwner((e.target as HTMLInputElement).value)} />
+      </label>
+      <label>
+        <span>Team</span>
+        <select value={team} onChange={(e) => setTeam((e.target as HTMLSelectElement).value)}>
+          {TEAMS.map((t) => (
+            <option value={t}>{fmt.label(t)}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Add</button>
+      {problem && (
+        <p class="field-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </form>
+  );
+}
+
+export function ReviewPage() {
+  const { role } = useSession();
+  const thisMonday = mondayOf(new Date());
+  const weeks = Array.from({ length: 13 }, (_, i) => isoDay(addDays(thisMonday, -7 * i)));
+  const [weekStart, setWeekStart] = useState(weeks[1]);
+  const { data, error, reload } = useQuery<{ weeklyReview: Record<string, any> }>(REVIEW_QUERY, { weekStart });
+  const editable = can.editActionItems(role);
+  const exportMarkdown = async () => {
+    const answer = await gql<{ weeklyReviewMarkdown: string }>(MARKDOWN_QUERY, { weekStart });
+    download(`weekly-review-${weekStart}.md`, answer.weeklyReviewMarkdown, "text/markdown");
+  };
+  const review = data?.weeklyReview;
+  return (
+    <div class="grid">
+      <div class="filters wide">
+        <label>
+          <span>Week starting</span>
+          <select value={weekStart} onChange={(e) => setWeekStart((e.target as HTMLSelectElement).value)}>
+            {weeks.map((w, i) => (
+              <option value={w}>
+                {fmt.date(w)}
+                {i === 0 ? " (this week)" : i === 1 ? " (last week)" : ""}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={exportMarkdown}>
+          Export Markdown
+        </button>
+      </div>
+      {error && <ErrorNote error={error} retry={reload} />}
+      {!review ? (
+        !error && <Loading what="the weekly review" />
+      ) : (
+        <>
+          <Card title="1 · New leads by source">
+            <DataTable
+              caption="New leads of the week by source"
+              rowKey={(r: any) => r.channel}
+              rows={review.newLeads}
+              empty="No new leads this week."
+              columns={[
+                { label: "Source", value: (r: any) => fmt.label(r.channel) },
+                { label: "Leads", value: (r: any) => <span data-review-leads={r.channel}>{fmt.int(r.leads)}</span>, numeric: true },
+                { label: "MQLs", value: (r: any) => fmt.int(r.mqls), numeric: true },
+                { label: "Avg fit", value: (r: any) => fmt.num(r.avgFitScore), numeric: true },
+              ]}
+            />
+          </Card>
+          <Card title="2 · SLA">
+            <dl class="facts">
+              <div><dt>MQLs</dt><dd data-review-sla="mqls">{fmt.int(review.sla.mqls)}</dd></div>
+              <div><dt>Answered in time</dt><dd>{fmt.int(review.sla.withinSla)}</dd></div>
+              <div><dt>Breached</dt><dd data-review-sla="breached">{fmt.int(review.sla.breached)}</dd></div>
+              <div><dt>Waiting</dt><dd>{fmt.int(review.sla.pending)}</dd></div>
+              <div><dt>Median response</dt><dd>{fmt.hours(review.sla.medianResponseHours)}</dd></div>
+            </dl>
+          </Card>
+          <Card title="3 · Deals that moved">
+            <DataTable
+              caption="Opportunity stage moves of the week"
+              rowKey={(r: any) => r.opportunityId + r.at}
+              rows={review.stageMoves.slice(0, 15)}
+              empty="No deal changed stage this week."
+              columns={[
+                { label: "Opportunity", value: (r: any) => r.opportunityId },
+                { label: "To stage", value: (r: any) => r.stage },
+                { label: "When", value: (r: any) => fmt.date(r.at) },
+              ]}
+            />
+          </Card>
+          <Card title="4 · Stalled deals">
+            <DataTable
+              caption="Stalled deals"
+              rowKey={(r: any) => r.opportunityId}
+              rows={review.stalled.slice(0, 15)}
+              empty="No stalled deal: every open opportunity moved recently."
+              columns={[
+                { label: "Opportunity", value: (r: any) => r.opportunityId },
+                { label: "Amount", value: (r: any) => fmt.money(r.amount), numeric: true },
+                { label: "Days stalled", value: (r: any) => fmt.int(r.daysStalled), numeric: true },
+              ]}
+            />
+          </Card>
+          <Card title="5 · Top objections">
+            <DataTable
+              caption="Top objections against last week"
+              rowKey={(r: any) => r.category}
+              rows={review.topObjections}
+              empty="No objection was logged this week."
+              columns={[
+                { label: "Objection", value: (r: any) => r.category },
+                { label: "This week", value: (r: any) => fmt.int(r.count), numeric: true },
+                { label: "Last week", value: (r: any) => fmt.int(r.lastWeekCount), numeric: true },
+              ]}
+            />
+          </Card>
+          <Card title="6 · Closed deals">
+            <DataTable
+              caption="Deals closed this week"
+              rowKey={(r: any) => r.opportunityId}
+              rows={review.closedDeals.slice(0, 15)}
+              empty="No deal closed this week."
+              columns={[
+                { label: "Opportunity", value: (r: any) => r.opportunityId },
+                { label: "Outcome", value: (r: any) => (r.won ? "Won" : `Lost${r.reason ? ` (${r.reason})` : ""}`) },
+                { label: "Amount", value: (r: any) => fmt.money(r.amount), numeric: true },
+                { label: "Source", value: (r: any) => fmt.label(r.channel) },
+              ]}
+            />
+          </Card>
+          <Card title="7 · Action items" wide>
+            {!editable && <p class="muted small">Read only: sales and admin keys edit action items.</p>}
+            {review.actionItems.length === 0 ? (
+              <Empty>No action item for this week yet.{editable ? " Add the first one below." : ""}</Empty>
+            ) : (
+              <div class="table-wrap" tabIndex={0} role="region" aria-label="Action items">
+                <table>
+                  <caption class="sr-only">Action items of the week</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Action</th>
+                      <th scope="col">Owner</th>
+                      <th scope="col">Team</th>
+                      <th scope="col">Status</th>
+                      <th scope="col">Due</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {review.actionItems.map((item: ActionItem) => (
+                      <ItemRow key={item.id} item={item} editable={editable} onSaved={reload} />
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+            {editable && <NewItem weekStart={weekStart} onSaved={reload} />}
+          </Card>
+        </>
+      )}
+    </div>
+  );
+}

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from services.gateway.connectors import routes as connector_routes
 from services.gateway.context import GatewayContext
 from services.gateway.graphql.endpoint import GraphQLApp
 from services.gateway.ingest import post_events
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/v1/events", post_events, methods=["POST"]),
+            *connector_routes(),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),

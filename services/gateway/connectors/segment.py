@@ -1,0 +1,140 @@
+"""Segment-compatible intake (SPEC 14): /v1/batch and the single-message calls.
+
+Segment's libraries authenticate with HTTP Basic, the write key as user name and an empty
+password; here the write key is a Tandem API key of role ingest or admin. Limits are
+Segment's: 32 KB per message, 500 KB per request (after gzip is inflated).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.auth import Principal
+from services.gateway.connectors.common import (
+    Batch,
+    error,
+    parse_json,
+    publish,
+    read_body,
+    unauthorized,
+)
+from services.gateway.connectors.segment_mapping import (
+    Invalid,
+    SegmentMapping,
+    Unmapped,
+    message_id,
+    to_event,
+    translate_field,
+)
+from services.gateway.connectors.settings import SETTINGS
+from services.gateway.context import GatewayContext
+from services.gateway.ingest import INGEST_ROLES
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+
+
+def write_key(request: Request) -> str | None:
+    """The Basic user name (Segment's write key), or an X-API-Key / Bearer credential."""
+    auth = request.headers.get("authorization") or ""
+    if auth[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(auth[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[0] or None
+    return None
+
+
+async def _principal(ctx: GatewayContext, request: Request) -> Principal | Response:
+    key = write_key(request)
+    if key is not None:
+        # The gateway's one authentication step reads X-API-Key; the write key is one.
+        scope = dict(request.scope)
+        scope["headers"] = [
+            (name, value) for name, value in request.scope["headers"] if name != b"authorization"
+        ] + [(b"x-api-key", key.encode())]
+        request = Request(scope, request.receive)
+    elif request.headers.get("authorization") is None and "x-api-key" not in request.headers:
+        return unauthorized("missing write key: send HTTP Basic with the write key as user name")
+    principal = await ctx.principal(request)
+    if isinstance(principal, Response):
+        if principal.status_code == 401:
+            return unauthorized("unknown or revoked write key")
+        return principal
+    if principal.role not in INGEST_ROLES:
+        return error(403, "FORBIDDEN", f"role {principal.role!r} may not send events")
+    return principal
+
+
+async def _intake(request: Request, kind: str | None) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    principal = await _principal(ctx, request)
+    if isinstance(principal, Response):
+        return principal
+    body = await read_body(request, MAX_BATCH_BYTES)
+    if isinstance(body, Response):
+        return body
+    payload = parse_json(body)
+    if isinstance(payload, Response):
+        return payload
+    if not isinstance(payload, dict):
+        return error(400, "NOT_AN_OBJECT", "body must be a JSON object", "")
+    if kind is None:
+        messages = payload.get("batch")
+        if not isinstance(messages, list):
+            return error(400, "MISSING_BATCH", "body must carry a `batch` array", "batch")
+    else:
+        messages = [{**payload, "type": kind}]
+    if not messages:
+        return error(400, "EMPTY_BATCH", "`batch` holds no message", "batch")
+
+    assert ctx.pool is not None
+    settings = await SETTINGS.get(ctx.pool, principal.tenant_id, "segment")
+    if not settings.enabled:
+        return error(403, "CONNECTOR_DISABLED", "Segment intake is disabled for this tenant")
+    mapping = SegmentMapping.for_tenant(settings.mappings)
+    received_at = ctx.settings.now()
+    batch = Batch()
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            batch.reject(index, None, "", "a message must be a JSON object")
+            continue
+        msg_id = message_id(message)
+        if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
+            batch.reject(index, msg_id, "", f"message exceeds {MAX_MESSAGE_BYTES} bytes (32 KB)")
+            continue
+        try:
+            event = to_event(str(message.get("type")), message, mapping, received_at)
+        except Invalid as exc:
+            batch.reject(index, msg_id, exc.field, exc.reason)
+            continue
+        if isinstance(event, Unmapped):
+            batch.ignored += 1
+            continue
+        batch.events.append((index, event))
+    return await publish(ctx, principal.tenant_id, "segment", batch, translate_field)
+
+
+async def post_batch(request: Request) -> Response:
+    return await _intake(request, None)
+
+
+def single(kind: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await _intake(request, kind)
+
+    endpoint.__name__ = f"post_{kind}"
+    return endpoint
+
+
+ROUTES = [("/v1/batch", post_batch)] + [
+    (f"/v1/{kind}", single(kind))
+    for kind in ("track", "identify", "page", "screen", "group", "alias")
+]

@@ -1,0 +1,86 @@
+"""Per-tenant connector settings (table connector_settings, migration 0009), cached briefly.
+
+A batch must not cost a settings read, and an admin's change is honoured within TTL_S."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from shared.db import tenant_tx
+
+CONNECTORS = ("segment", "hubspot", "salesforce")
+TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    connector: str
+    enabled: bool
+    # HubSpot's client secret, kept in clear because the signature is an HMAC keyed by it.
+    secret: str | None = None
+    # SHA-256 of a secret that is only ever compared (Salesforce).
+    secret_hash: bytes | None = None
+    mappings: dict[str, Any] = field(default_factory=dict)
+
+    def secret_matches(self, presented: str) -> bool:
+        if self.secret_hash is None:
+            return False
+        return hmac.compare_digest(hash_secret(presented), self.secret_hash)
+
+
+def hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def default_settings(connector: str) -> ConnectorSettings:
+    # Segment intake is on for every tenant (its keys are the tenant's API keys); the CRM
+    # connectors stay closed until an admin sets their secret.
+    return ConnectorSettings(connector=connector, enabled=connector == "segment")
+
+
+async def read_settings(
+    conn: asyncpg.Connection, tenant_id: str, connector: str
+) -> ConnectorSettings:
+    row = await conn.fetchrow(
+        "SELECT enabled, secret, secret_hash, mappings FROM connector_settings"
+        " WHERE tenant_id = $1 AND connector = $2",
+        tenant_id,
+        connector,
+    )
+    if row is None:
+        return default_settings(connector)
+    return ConnectorSettings(
+        connector=connector,
+        enabled=row["enabled"],
+        secret=row["secret"],
+        secret_hash=row["secret_hash"],
+        mappings=dict(row["mappings"]),
+    )
+
+
+class SettingsCache:
+    """A tenant's settings of one connector, reused for TTL_S."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._cache: dict[tuple[str, str], tuple[float, ConnectorSettings]] = {}
+
+    async def get(self, pool: asyncpg.Pool, tenant_id: str, connector: str) -> ConnectorSettings:
+        now = self._clock()
+        cached = self._cache.get((tenant_id, connector))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with tenant_tx(pool, tenant_id) as conn:
+            settings = await read_settings(conn, tenant_id, connector)
+        self._cache[(tenant_id, connector)] = (now + TTL_S, settings)
+        return settings
+
+
+SETTINGS = SettingsCache()

@@ -18,13 +18,12 @@ from services.gateway.graphql.content.types import (
     CONTENT_VERSION_COLUMNS,
     ContentItem,
     ContentVersion,
-    FunnelStage,
 )
-from services.gateway.graphql.feedback.action_items import ActionItem, ActionItemStatus, Team
+from services.gateway.graphql.core import library as versioned
+from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.feedback.queries import pivot
-from services.gateway.graphql.messaging import common
-from services.gateway.graphql.messaging.common import LibraryStatus
 from services.gateway.graphql.messaging.types import MESSAGE_VERSION_COLUMNS, Message
+from services.gateway.graphql.review.action_items import ActionItem, ActionItemStatus, Team
 from services.gateway.graphql.review.markdown import render
 from services.gateway.graphql.review.queries import closed_groups
 from services.gateway.graphql.review.types import (
@@ -214,7 +213,7 @@ async def test_a_content_version_stores_the_item_as_the_write_left_it() -> None:
         "message_ids": [], "status": "APPROVED", "author": "ignored: the writer is passed",
     }  # fmt: skip
     conn = _Recorder()
-    await common.append_version(
+    await versioned.append_version(
         conn,
         "content_versions",
         CONTENT_VERSION_COLUMNS,
@@ -269,8 +268,8 @@ async def test_versions_are_loaded_in_one_query_per_batch_oldest_first(
         assert tenant_id == "acme"
         yield Conn()
 
-    monkeypatch.setattr(common, "tenant_tx", fake_tx)
-    loader = common.versions_loader(
+    monkeypatch.setattr(versioned, "tenant_tx", fake_tx)
+    loader = versioned.versions_loader(
         None,
         "acme",
         "content_versions",
@@ -290,10 +289,10 @@ async def test_versions_are_loaded_in_one_query_per_batch_oldest_first(
 
 def test_a_refused_transition_is_bad_input_naming_the_item() -> None:
     with pytest.raises(GraphQLError, match="content item cnt_1: only a DRAFT can be approved"):
-        common.transition(
+        versioned.transition(
             "content item",
             "cnt_1",
             lambda s: {**s, "status": library.after_approve(s["status"])},
             {"status": library.RETIRED},
         )
-    assert common.transition("message", "m", lambda s: {**s, "x": 1}, {}) == {"x": 1}
+    assert versioned.transition("message", "m", lambda s: {**s, "x": 1}, {}) == {"x": 1}

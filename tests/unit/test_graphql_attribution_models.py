@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
-from services.gateway.graphql.attribution.queries import AttributionModel, compare
+from services.gateway.graphql.attribution.queries import compare
 from services.gateway.graphql.config import resolvers
 from services.gateway.graphql.config.inputs import (
     AttributionModelInput,
@@ -23,10 +23,11 @@ from services.gateway.graphql.config.inputs import (
     to_document,
 )
 from services.gateway.graphql.config.types import TenantConfig
-from services.gateway.graphql.context import RequestContext
-from services.gateway.graphql.permissions import IsAdmin
+from services.gateway.graphql.core.context import RequestContext
+from services.gateway.graphql.core.enums import AttributionModel
+from services.gateway.graphql.core.hub import LeadChangeHub
+from services.gateway.graphql.core.permissions import IsAdmin
 from services.gateway.graphql.schema import Mutation, schema
-from services.gateway.graphql.subscriptions.hub import LeadChangeHub
 from shared.domain.config import ConfigError
 from shared.domain.config import TenantConfig as DomainConfig
 from shared.settings import load_settings

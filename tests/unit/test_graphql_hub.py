@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from services.gateway.graphql.subscriptions.hub import QUEUE_SIZE, LeadChangeHub
+from services.gateway.graphql.core.hub import QUEUE_SIZE, LeadChangeHub
 from services.gateway.graphql.subscriptions.resolvers import LeadChange
 
 

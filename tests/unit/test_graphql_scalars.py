@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from graphql import GraphQLError
 
-from services.gateway.graphql.leads.queries import decode_cursor, encode_cursor, page_size
-from services.gateway.graphql.scalars import parse_datetime, serialize_datetime
+from services.gateway.graphql.core.relay import decode_cursor, encode_cursor, page_size
+from services.gateway.graphql.core.scalars import parse_datetime, serialize_datetime
 
 
 def test_date_times_are_answered_in_utc_with_a_z() -> None:
@@ -37,12 +37,12 @@ def test_anything_else_is_refused_with_the_expected_form(value: object) -> None:
 
 @pytest.mark.parametrize("lead_id", ["L-1", "demo-L00000", "ünïcode/é", "a" * 128])
 def test_cursors_round_trip(lead_id: str) -> None:
-    assert decode_cursor(encode_cursor(lead_id)) == lead_id
+    assert decode_cursor("lead", encode_cursor("lead", lead_id)) == lead_id
 
 
 def test_a_foreign_cursor_is_refused() -> None:
     with pytest.raises(GraphQLError) as caught:
-        decode_cursor("bGVhZA")  # "lead" without the separator
+        decode_cursor("lead", "bGVhZA")  # "lead" without the separator
     assert caught.value.extensions == {
         "code": "BAD_USER_INPUT",
         "fields": [{"path": "after", "message": "not a cursor of this connection"}],

@@ -5,8 +5,12 @@ from __future__ import annotations
 from graphql import GraphQLEnumType, GraphQLObjectType
 
 from services.gateway.graphql.attribution.queries import GROUP_COLUMNS, AttributionGroup
-from services.gateway.graphql.messaging.common import CanWriteActionItems, CanWriteLibrary
-from services.gateway.graphql.permissions import CanRead, IsAdmin
+from services.gateway.graphql.core.permissions import (
+    CanRead,
+    CanWriteActionItems,
+    CanWriteLibrary,
+    IsAdmin,
+)
 from services.gateway.graphql.schema import (
     SCHEMA_FILE,
     Mutation,

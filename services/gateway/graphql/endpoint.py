@@ -25,11 +25,12 @@ from services.gateway.auth import (
 )
 from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
-from services.gateway.graphql.context import RequestContext
-from services.gateway.graphql.errors import BAD_USER_INPUT
+from services.gateway.graphql.core.context import RequestContext
+from services.gateway.graphql.core.errors import BAD_USER_INPUT
+from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.metrics.compaction import LeadDayCompactor
 from services.gateway.graphql.schema import schema
-from services.gateway.graphql.subscriptions.hub import LeadChangeHub
+from services.gateway.web import graphiql_html
 
 MAX_BODY_BYTES = 256 * 1024
 _PRINCIPAL = "tandem.principal"
@@ -71,6 +72,11 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         )
         self.gateway = gateway
         self.hub = hub
+
+    @property
+    def graphql_ide_html(self) -> str:
+        # Served from the gateway itself: the CDN the stock page names may be unreachable.
+        return graphiql_html()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -23,15 +23,15 @@ from strawberry.types.graphql import OperationType
 from services.gateway.graphql.attribution.queries import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
-from services.gateway.graphql.errors import ErrorCodes, bad_input, is_internal
-from services.gateway.graphql.feedback.action_items import ActionItemMutations, ActionItemQueries
+from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
+from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
 from services.gateway.graphql.feedback.queries import FeedbackQueries
 from services.gateway.graphql.leads.queries import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
+from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.queries import ReviewQueries
-from services.gateway.graphql.scalars import SCALAR_OVERRIDES
 from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 

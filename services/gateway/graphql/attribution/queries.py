@@ -10,28 +10,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
-from services.gateway.graphql.period import check_period
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import AttributionModel
+from services.gateway.graphql.core.errors import bad_input
+from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.permissions import CanRead
 from shared.config_store import current_config
 from shared.domain.attribution import NONE_KEY, UNATTRIBUTED
-
-
-@strawberry.enum
-class AttributionModel(Enum):
-    FIRST_TOUCH = "FIRST_TOUCH"
-    LAST_TOUCH = "LAST_TOUCH"
-    LINEAR = "LINEAR"
-    U_SHAPED = "U_SHAPED"
-    W_SHAPED = "W_SHAPED"
-    FULL_PATH = "FULL_PATH"
-    TIME_DECAY = "TIME_DECAY"
 
 
 @strawberry.enum(description="PIPELINE: credit at opportunity creation; REVENUE: at the win")
@@ -112,7 +102,7 @@ class AttributionQueries:
         model: AttributionModel,
         kind: AttributionKind,
         group_by: AttributionGroup,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> list[AttributionRow]:
         check_period(from_, to)
@@ -131,7 +121,7 @@ class AttributionQueries:
         model: str,
         kind: AttributionKind,
         group_by: AttributionGroup,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> list[AttributionRow]:
         check_period(from_, to)
@@ -152,7 +142,7 @@ class AttributionQueries:
         info: Info,
         kind: AttributionKind,
         group_by: AttributionGroup,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> list[AttributionComparisonRow]:
         check_period(from_, to)

@@ -23,9 +23,9 @@ from services.gateway.graphql.config.inputs import (
     to_document,
 )
 from services.gateway.graphql.config.types import TenantConfig
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
-from services.gateway.graphql.permissions import CanRead, IsAdmin
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.errors import bad_input
+from services.gateway.graphql.core.permissions import CanRead, IsAdmin
 from shared.config_store import save_config
 from shared.domain.config import DEFAULT_CONFIG, ConfigError
 from shared.domain.config import TenantConfig as DomainConfig

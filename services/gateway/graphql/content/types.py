@@ -5,35 +5,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 
 import asyncpg
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from services.gateway.graphql.attribution.queries import AttributionModel
-from services.gateway.graphql.leads.queries import PageInfo
-from services.gateway.graphql.messaging.common import LibraryStatus, versions_loader
-from services.gateway.graphql.messaging.influence import (
-    Influence,
-    InfluenceLoader,
-    influence_loader,
-)
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import AttributionModel, FunnelStage, LibraryStatus
+from services.gateway.graphql.core.influence import Influence
+from services.gateway.graphql.core.library import LibraryLoaders, LibraryTable
+from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.relay import PageInfo
+from services.gateway.graphql.core.rows import from_row
 
-
-@strawberry.enum(description="Top, middle or bottom of the funnel")
-class FunnelStage(Enum):
-    TOFU = "TOFU"
-    MOFU = "MOFU"
-    BOFU = "BOFU"
-
-
-CONTENT_COLUMNS = (
-    "content_id, title, url, funnel_stage, format, topics, objections, message_ids, status,"
-    " version, author, created_at, updated_at"
-)
 # What content_versions keeps of each write, besides tenant, author and time.
 CONTENT_VERSION_COLUMNS = (
     "content_id",
@@ -46,6 +30,17 @@ CONTENT_VERSION_COLUMNS = (
     "objections",
     "message_ids",
     "status",
+)
+CONTENT = LibraryTable(
+    what="content item",
+    table="content_items",
+    id_column="content_id",
+    id_prefix="cnt",
+    cursor="content",
+    columns=(*CONTENT_VERSION_COLUMNS, "author", "created_at", "updated_at"),
+    version_table="content_versions",
+    version_columns=CONTENT_VERSION_COLUMNS,
+    influence="content",
 )
 
 
@@ -65,35 +60,11 @@ class ContentVersion:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> ContentVersion:
-        return cls(
-            version=row["version"],
-            title=row["title"],
-            url=row["url"],
-            funnel_stage=FunnelStage(row["funnel_stage"]),
-            format=row["format"],
-            topics=list(row["topics"]),
-            objections=list(row["objections"]),
-            message_ids=list(row["message_ids"]),
-            status=LibraryStatus(row["status"]),
-            author=row["author"],
-            created_at=row["created_at"],
-        )
+        return from_row(cls, row)
 
 
-@dataclass
-class ContentLoaders:
-    """One request's batching of what a page of content items asks for."""
-
-    pool: asyncpg.Pool
-    tenant_id: str
-    versions: DataLoader[str, list[ContentVersion]] = field(init=False)
-    influence: InfluenceLoader = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.versions = versions_loader(
-            self.pool, self.tenant_id, "content_versions", "content_id", ContentVersion.from_row
-        )
-        self.influence = influence_loader(self.pool, self.tenant_id, "content")
+def content_loaders(scope: LoaderScope) -> LibraryLoaders[ContentVersion]:
+    return LibraryLoaders(scope, CONTENT, ContentVersion.from_row)
 
 
 @strawberry.type(description="A content item of the catalog (SPEC 8)")
@@ -113,34 +84,21 @@ class ContentItem:
     author: str = strawberry.field(description="who last wrote it")
     created_at: datetime
     updated_at: datetime
-    loaders: strawberry.Private[ContentLoaders]
 
     @strawberry.field(description="every version, oldest first")
-    async def versions(self) -> list[ContentVersion]:
-        return await self.loaders.versions.load(str(self.id))
+    async def versions(self, info: Info) -> list[ContentVersion]:
+        return await info.context.loaders.of(content_loaders).versions.load(str(self.id))
 
     @strawberry.field(description="attributed pipeline and revenue, and win rates with/without")
-    async def influence(self, model: AttributionModel = AttributionModel.LINEAR) -> Influence:
-        return await self.loaders.influence.load((str(self.id), model.value))
+    async def influence(
+        self, info: Info, model: AttributionModel = AttributionModel.LINEAR
+    ) -> Influence:
+        loader = info.context.loaders.of(content_loaders).influence
+        return await loader.load((str(self.id), model.value))
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record, loaders: ContentLoaders) -> ContentItem:
-        return cls(
-            id=strawberry.ID(row["content_id"]),
-            title=row["title"],
-            url=row["url"],
-            funnel_stage=FunnelStage(row["funnel_stage"]),
-            format=row["format"],
-            topics=list(row["topics"]),
-            objections=list(row["objections"]),
-            message_ids=list(row["message_ids"]),
-            status=LibraryStatus(row["status"]),
-            version=row["version"],
-            author=row["author"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            loaders=loaders,
-        )
+    def from_row(cls, row: asyncpg.Record) -> ContentItem:
+        return from_row(cls, row, id_column=CONTENT.id_column)
 
 
 @strawberry.type

@@ -1,5 +1,5 @@
 """The per-request GraphQL context: who asks (from the credential only), and the tenant
-bound transactions and DataLoaders every resolver reads through."""
+bound transactions and loaders every resolver reads through."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from strawberry.types import Info as StrawberryInfo
 
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
-from services.gateway.graphql.errors import UNAUTHENTICATED, coded
-from services.gateway.graphql.leads.loaders import LeadLoaders
-from services.gateway.graphql.subscriptions.hub import LeadChangeHub
+from services.gateway.graphql.core.errors import UNAUTHENTICATED, coded
+from services.gateway.graphql.core.hub import LeadChangeHub
+from services.gateway.graphql.core.loaders import LoaderRegistry, LoaderScope
 from shared.db import tenant_tx
 
 
@@ -58,10 +58,8 @@ class RequestContext:
             yield conn
 
     @cached_property
-    def loaders(self) -> LeadLoaders:
-        # A WebSocket context lives as long as the connection, so its loaders batch but do
-        # not cache: a lead read an hour ago must not be served again.
-        return LeadLoaders(self.pool, self.tenant_id, cache=not self.is_websocket)
+    def loaders(self) -> LoaderRegistry:
+        return LoaderRegistry(LoaderScope(self.pool, self.tenant_id, cache=not self.is_websocket))
 
 
 Info = StrawberryInfo[RequestContext, None]

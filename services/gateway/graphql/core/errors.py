@@ -15,6 +15,7 @@ from strawberry.types.execution import ExecutionResult
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
@@ -29,6 +30,11 @@ def bad_input(message: str, fields: Sequence[tuple[str, str]] = ()) -> GraphQLEr
         return coded(message, BAD_USER_INPUT)
     listed = [{"path": path, "message": problem} for path, problem in fields]
     return coded(message, BAD_USER_INPUT, fields=listed)
+
+
+def not_found(what: str, item_id: str) -> GraphQLError:
+    # Worded the same whether the id is unknown or another tenant's (SPEC 10).
+    return coded(f"no {what} with id {item_id!r}", NOT_FOUND)
 
 
 def is_internal(error: GraphQLError) -> bool:

@@ -14,6 +14,7 @@ import asyncpg
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from services.gateway.graphql.core.loaders import LoaderScope
 from shared.db import tenant_tx
 from shared.domain.review import rate
 
@@ -49,8 +50,9 @@ class Influence:
 InfluenceLoader = DataLoader[tuple[str, str], Influence]
 
 
-def influence_loader(pool: asyncpg.Pool, tenant_id: str, target: Target) -> InfluenceLoader:
+def influence_loader(scope: LoaderScope, target: Target) -> InfluenceLoader:
     """Batches the influence of one page of items, keyed by (item id, attribution model)."""
+    pool, tenant_id = scope.pool, scope.tenant_id
 
     async def load(keys: Sequence[tuple[str, str]]) -> list[Influence]:
         by_model: dict[str, list[str]] = {}
@@ -65,7 +67,7 @@ def influence_loader(pool: asyncpg.Pool, tenant_id: str, target: Target) -> Infl
                     found[(item_id, model)] = influence
         return [found[key] for key in keys]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, cache=scope.cache)
 
 
 async def _influence(

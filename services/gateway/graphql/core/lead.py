@@ -1,26 +1,94 @@
-"""Lead, its stage transitions and opportunities (SPEC 3, 9.2)."""
+"""The Lead node, its stage transitions and opportunities (SPEC 3, 9.2), and the loaders
+that read them: the type every domain that points at a lead returns (the leads queries, SLA
+breaches, live lead changes), each lead fetched once per request."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 import asyncpg
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
-from services.gateway.graphql.context import Info
-from shared.domain.journey import Stage as Stage
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.loaders import LoaderScope
+from shared.db import tenant_tx
 
-# The GraphQL enum is the domain's own, so the API can never list a stage the rules lack.
-strawberry.enum(
-    Stage,
-    description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages",
+LEAD_COLUMNS = (
+    "lead_id, stage, highest_stage, fit_score, fit_grade, disqualified, engagement_score,"
+    " score, matrix, created_at, engaged_at, mql_at, sql_at, opportunity_at, customer_at,"
+    " account_id, first_touch_channel, traits, fit_evidence, engagement_evidence, scored_at"
 )
+
+
+@dataclass
+class LeadLoaders:
+    """The leads, transitions and opportunities one request asks for, each fetched in one
+    query however many leads the response holds."""
+
+    scope: LoaderScope
+    leads: DataLoader[str, asyncpg.Record | None] = field(init=False)
+    transitions: DataLoader[str, list[asyncpg.Record]] = field(init=False)
+    opportunities: DataLoader[str, list[asyncpg.Record]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        cache = self.scope.cache
+        self.leads = DataLoader(self._load_leads, cache=cache)
+        self.transitions = DataLoader(self._load_transitions, cache=cache)
+        self.opportunities = DataLoader(self._load_opportunities, cache=cache)
+
+    async def _fetch(self, sql: str, keys: Sequence[str]) -> list[asyncpg.Record]:
+        tenant_id = self.scope.tenant_id
+        async with tenant_tx(self.scope.pool, tenant_id) as conn:
+            return list(await conn.fetch(sql, tenant_id, list(keys)))
+
+    async def _load_leads(self, keys: Sequence[str]) -> list[asyncpg.Record | None]:
+        rows = await self._fetch(
+            f"SELECT {LEAD_COLUMNS} FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2)", keys
+        )
+        found = {row["lead_id"]: row for row in rows}
+        return [found.get(key) for key in keys]
+
+    async def _load_transitions(self, keys: Sequence[str]) -> list[list[asyncpg.Record]]:
+        rows = await self._fetch(
+            "SELECT lead_id, from_stage, to_stage, at, event_id, reason FROM stage_transitions"
+            " WHERE tenant_id = $1 AND lead_id = ANY($2) ORDER BY lead_id, ordinal",
+            keys,
+        )
+        return _grouped(rows, keys)
+
+    async def _load_opportunities(self, keys: Sequence[str]) -> list[list[asyncpg.Record]]:
+        rows = await self._fetch(
+            "SELECT lead_id, opportunity_id, amount, status, stage, created_at, closed_at,"
+            " won_amount, lost_reason, competitor FROM opportunities"
+            " WHERE tenant_id = $1 AND lead_id = ANY($2)"
+            " ORDER BY lead_id, created_at, opportunity_id",
+            keys,
+        )
+        return _grouped(rows, keys)
+
+
+def _grouped(rows: list[asyncpg.Record], keys: Sequence[str]) -> list[list[asyncpg.Record]]:
+    by_lead: dict[str, list[asyncpg.Record]] = defaultdict(list)
+    for row in rows:
+        by_lead[row["lead_id"]].append(row)
+    return [by_lead.get(key, []) for key in keys]
+
+
+async def load_lead(info: Info, lead_id: str) -> Lead | None:
+    """The lead with this id through the request's loader, or None."""
+    row = await info.context.loaders.of(LeadLoaders).leads.load(lead_id)
+    return None if row is None else Lead.from_row(row)
 
 
 @strawberry.enum(description="Fit grade of the ICP score (thresholds configurable)")
@@ -73,9 +141,9 @@ class Opportunity:
 
     @strawberry.field(description="the lead the opportunity belongs to")
     async def lead(self, info: Info) -> Lead:
-        row = await info.context.loaders.leads.load(self.lead_id)
-        assert row is not None, "an opportunity's lead is projected with it"
-        return Lead.from_row(row)
+        lead = await load_lead(info, self.lead_id)
+        assert lead is not None, "an opportunity's lead is projected with it"
+        return lead
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Opportunity:
@@ -141,12 +209,12 @@ class Lead:
 
     @strawberry.field(description="every change of stage, oldest first")
     async def transitions(self, info: Info) -> list[StageTransition]:
-        rows = await info.context.loaders.transitions.load(str(self.id))
+        rows = await info.context.loaders.of(LeadLoaders).transitions.load(str(self.id))
         return [StageTransition.from_row(row) for row in rows]
 
     @strawberry.field(description="the lead's opportunities, oldest first")
     async def opportunities(self, info: Info) -> list[Opportunity]:
-        rows = await info.context.loaders.opportunities.load(str(self.id))
+        rows = await info.context.loaders.of(LeadLoaders).opportunities.load(str(self.id))
         return [Opportunity.from_row(row) for row in rows]
 
     @classmethod

@@ -1,85 +1,57 @@
-"""What the alignment packages share: who may write, item ids, keyset cursors, the
-library status enum, and the version history of library items (messages, content)."""
+"""The versioned library (SPEC 8) that messages and content items share: ids, text and tag
+inputs, the lock-and-version write that stores every change as a new version, the version
+history and influence loaders, and the reads of one item or a page of items.
+
+A library domain describes its tables once in a `LibraryTable`; everything here works from
+that description."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
-import strawberry
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
-from strawberry.permission import BasePermission
 
-from services.gateway.graphql.errors import FORBIDDEN, bad_input, coded
+from services.gateway.graphql.core.context import RequestContext
+from services.gateway.graphql.core.errors import bad_input, not_found
+from services.gateway.graphql.core.influence import InfluenceLoader, Target, influence_loader
+from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.relay import decode_cursor, page_size
 from shared.db import tenant_tx
 from shared.domain import library
 
 V = TypeVar("V")
 
-NOT_FOUND = "NOT_FOUND"
-LIBRARY_WRITERS = frozenset({"admin", "marketing"})
-ACTION_ITEM_WRITERS = frozenset({"admin", "marketing", "sales"})
+State = dict[str, Any]
+Change = Callable[[State], State]
+# Checks or completes a state in the write's transaction (content checks its message ids).
+Prepare = Callable[[asyncpg.Connection, State], Awaitable[None]]
 
 
-@strawberry.enum(description="DRAFT until approved; sales use APPROVED items; RETIRED is final")
-class LibraryStatus(Enum):
-    DRAFT = "DRAFT"
-    APPROVED = "APPROVED"
-    RETIRED = "RETIRED"
+@dataclass(frozen=True)
+class LibraryTable:
+    what: str  # the item as errors name it: "message", "content item"
+    table: str  # its current rows
+    id_column: str
+    id_prefix: str  # of new ids: msg_…
+    cursor: str  # the kind of its connection's cursors
+    columns: tuple[str, ...]  # what a read returns
+    version_table: str
+    # What the history keeps of each write, besides tenant, author and time; the id first.
+    version_columns: tuple[str, ...]
+    influence: Target
 
-
-def _role(info: Any) -> str | None:
-    principal = info.context.principal
-    return None if principal is None else str(principal.role)
-
-
-class CanWriteLibrary(BasePermission):
-    message = "messages and content are written by marketing: use a marketing or admin credential"
-    error_extensions = {"code": FORBIDDEN}
-
-    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
-        return _role(info) in LIBRARY_WRITERS
-
-
-class CanWriteActionItems(BasePermission):
-    message = "action items are written by sales or marketing (or admin)"
-    error_extensions = {"code": FORBIDDEN}
-
-    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
-        return _role(info) in ACTION_ITEM_WRITERS
-
-
-def not_found(what: str, item_id: str) -> GraphQLError:
-    # Worded the same whether the id is unknown or another tenant's (SPEC 10).
-    return coded(f"no {what} with id {item_id!r}", NOT_FOUND)
+    @property
+    def select(self) -> str:
+        return ", ".join(self.columns)
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
-
-
-def encode_cursor(prefix: str, item_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{prefix}:{item_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(prefix: str, cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not text.startswith(prefix + ":"):
-        raise bad_input(
-            f"`after` is not a cursor of this connection: {cursor!r}",
-            [("after", "not a cursor of this connection")],
-        )
-    return text[len(prefix) + 1 :]
 
 
 def required_text(value: str, field: str) -> str:
@@ -94,12 +66,7 @@ def tags(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in values or [] if v.strip()))
 
 
-def transition(
-    what: str,
-    item_id: str,
-    change: Callable[[dict[str, Any]], dict[str, Any]],
-    state: dict[str, Any],
-) -> dict[str, Any]:
+def transition(what: str, item_id: str, change: Change, state: State) -> State:
     """`change` applied to a library item's `state`; a refused status change is bad input."""
     try:
         return change(state)
@@ -107,29 +74,30 @@ def transition(
         raise bad_input(f"{what} {item_id}: {exc}", [("id", str(exc))]) from None
 
 
+def approve(state: State) -> State:
+    return {**state, "status": library.after_approve(state["status"])}
+
+
+def retire(state: State) -> State:
+    return {**state, "status": library.after_retire(state["status"])}
+
+
 async def next_version(
-    conn: asyncpg.Connection,
-    *,
-    table: str,
-    id_column: str,
-    columns: str,
-    tenant_id: str,
-    item_id: str,
-    what: str,
-    change: Callable[[dict[str, Any]], dict[str, Any]],
-) -> dict[str, Any]:
+    conn: asyncpg.Connection, spec: LibraryTable, tenant_id: str, item_id: str, change: Change
+) -> State:
     """The state of a library item after `change`, with its next version number.
 
     The row is locked until the transaction ends, so concurrent edits apply one after the
     other, none is lost, and they get consecutive versions rather than the same one."""
     current = await conn.fetchrow(
-        f"SELECT {columns} FROM {table} WHERE tenant_id = $1 AND {id_column} = $2 FOR UPDATE",
+        f"SELECT {spec.select} FROM {spec.table} WHERE tenant_id = $1"
+        f" AND {spec.id_column} = $2 FOR UPDATE",
         tenant_id,
         item_id,
     )
     if current is None:
-        raise not_found(what, item_id)
-    state = transition(what, item_id, change, dict(current))
+        raise not_found(spec.what, item_id)
+    state = transition(spec.what, item_id, change, dict(current))
     state["version"] = current["version"] + 1
     return state
 
@@ -153,12 +121,107 @@ async def append_version(
     await conn.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders})", *values)
 
 
+async def _store(
+    conn: asyncpg.Connection, ctx: RequestContext, spec: LibraryTable, state: State
+) -> asyncpg.Record:
+    """Writes `state` as the item's current row and as its next version; the row as read."""
+    assert ctx.principal is not None
+    author, now = ctx.principal.subject, ctx.now()
+    written = {c: state[c] for c in spec.version_columns}
+    if "author" in spec.columns:
+        written["author"] = author
+    names = ["tenant_id", *written, "created_at", "updated_at"]
+    values = [ctx.tenant_id, *written.values(), now]
+    # created_at and updated_at both take the last value; an update keeps created_at.
+    placeholders = [f"${i}" for i in range(1, len(values) + 1)] + [f"${len(values)}"]
+    updates = [f"{c} = EXCLUDED.{c}" for c in [*written, "updated_at"] if c != spec.id_column]
+    row = await conn.fetchrow(
+        f"INSERT INTO {spec.table} ({', '.join(names)}) VALUES ({', '.join(placeholders)})"
+        f" ON CONFLICT (tenant_id, {spec.id_column}) DO UPDATE SET {', '.join(updates)}"
+        f" RETURNING {spec.select}",
+        *values,
+    )
+    await append_version(
+        conn, spec.version_table, spec.version_columns, state,
+        tenant_id=ctx.tenant_id, author=author, at=now,
+    )  # fmt: skip
+    return row
+
+
+async def create(
+    ctx: RequestContext, spec: LibraryTable, fields: State, prepare: Prepare | None = None
+) -> asyncpg.Record:
+    """A new DRAFT item at version 1 with `fields`."""
+    state = {spec.id_column: new_id(spec.id_prefix), **fields}
+    state.update(status=library.DRAFT, version=1)
+    async with ctx.tx() as conn:
+        if prepare is not None:
+            await prepare(conn, state)
+        return await _store(conn, ctx, spec, state)
+
+
+async def change(
+    ctx: RequestContext,
+    spec: LibraryTable,
+    item_id: str,
+    change: Change,
+    prepare: Prepare | None = None,
+) -> asyncpg.Record:
+    """The item after `change`, stored as its next version (lock, change, write)."""
+    async with ctx.tx() as conn:
+        state = await next_version(conn, spec, ctx.tenant_id, item_id, change)
+        if prepare is not None:
+            await prepare(conn, state)
+        return await _store(conn, ctx, spec, state)
+
+
+async def fetch_one(ctx: RequestContext, spec: LibraryTable, item_id: str) -> asyncpg.Record | None:
+    async with ctx.tx() as conn:
+        row: asyncpg.Record | None = await conn.fetchrow(
+            f"SELECT {spec.select} FROM {spec.table} WHERE tenant_id = $1"
+            f" AND {spec.id_column} = $2",
+            ctx.tenant_id,
+            item_id,
+        )
+    return row
+
+
+async def fetch_page(
+    ctx: RequestContext,
+    spec: LibraryTable,
+    filters: Mapping[str, str | None],
+    first: int | None,
+    after: str | None,
+) -> tuple[list[asyncpg.Record], int]:
+    """Up to `first` + 1 items in id order after the cursor `after`, each equal to the
+    given `filters` (column → value; None: any), and the page size."""
+    limit = page_size(first)
+    conditions = ["tenant_id = $1"]
+    args: list[object] = [ctx.tenant_id]
+    position = None if after is None else decode_cursor(spec.cursor, after)
+    given = {**filters, spec.id_column: position}
+    for column, value in given.items():
+        args.append(value)
+        op = ">" if column == spec.id_column else "="
+        conditions.append(f"(${len(args)}::text IS NULL OR {column} {op} ${len(args)})")
+    args.append(limit + 1)
+    async with ctx.tx() as conn:
+        rows = await conn.fetch(
+            f"SELECT {spec.select} FROM {spec.table} WHERE {' AND '.join(conditions)}"
+            f" ORDER BY {spec.id_column} LIMIT ${len(args)}",
+            *args,
+        )
+    return list(rows), limit
+
+
 def versions_loader(
     pool: asyncpg.Pool,
     tenant_id: str,
     table: str,
     id_column: str,
     from_row: Callable[[asyncpg.Record], V],
+    *,
+    cache: bool = True,
 ) -> DataLoader[str, list[V]]:
     """Batches the version histories a page of library items asks for: one query per request
     for every item's versions, oldest first."""
@@ -176,4 +239,23 @@ def versions_loader(
             by_id[row[id_column]].append(from_row(row))
         return [by_id[i] for i in ids]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, cache=cache)
+
+
+@dataclass
+class LibraryLoaders(Generic[V]):
+    """One request's batching of what a page of library items asks for."""
+
+    scope: LoaderScope
+    spec: LibraryTable
+    version_from_row: Callable[[asyncpg.Record], V]
+    versions: DataLoader[str, list[V]] = field(init=False)
+    influence: InfluenceLoader = field(init=False)
+
+    def __post_init__(self) -> None:
+        scope, spec = self.scope, self.spec
+        self.versions = versions_loader(
+            scope.pool, scope.tenant_id, spec.version_table, spec.id_column,
+            self.version_from_row, cache=scope.cache,
+        )  # fmt: skip
+        self.influence = influence_loader(scope, spec.influence)

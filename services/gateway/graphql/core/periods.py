@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from services.gateway.graphql.errors import bad_input
+import strawberry
+
+from services.gateway.graphql.core.errors import bad_input
+
+# The start argument of a period; `from` is a Python keyword, so resolvers name it `from_`.
+From = Annotated[datetime, strawberry.argument(name="from")]
 
 
 def check_period(start: datetime, end: datetime) -> None:

@@ -1,32 +1,46 @@
-"""Who may call what (SPEC 10): every role but `ingest` reads; configuration needs `admin`."""
+"""Who may call what (SPEC 10): every role but `ingest` reads; configuration needs `admin`;
+the library is written by marketing, action items by sales or marketing."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from strawberry.permission import BasePermission
 
-from services.gateway.graphql.errors import FORBIDDEN
+from services.gateway.graphql.core.errors import FORBIDDEN
 
 READ_ROLES = frozenset({"admin", "marketing", "sales", "viewer"})
+LIBRARY_WRITERS = frozenset({"admin", "marketing"})
+ACTION_ITEM_WRITERS = frozenset({"admin", "marketing", "sales"})
 
 
-def _role(info: Any) -> str | None:
-    principal = info.context.principal
-    return None if principal is None else str(principal.role)
+class RoleIn(BasePermission):
+    """Allows the credentials whose role is one of `roles`; subclasses name the roles and
+    say, in `message`, which credential the caller needs instead."""
+
+    roles: ClassVar[frozenset[str]] = frozenset()
+    error_extensions = {"code": FORBIDDEN}
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and str(principal.role) in self.roles
 
 
-class CanRead(BasePermission):
+class CanRead(RoleIn):
+    roles = READ_ROLES
     message = "this credential may not read: the ingest role only sends events"
-    error_extensions = {"code": FORBIDDEN}
-
-    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
-        return _role(info) in READ_ROLES
 
 
-class IsAdmin(BasePermission):
+class IsAdmin(RoleIn):
+    roles = frozenset({"admin"})
     message = "changing the tenant configuration needs an admin credential"
-    error_extensions = {"code": FORBIDDEN}
 
-    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
-        return _role(info) == "admin"
+
+class CanWriteLibrary(RoleIn):
+    roles = LIBRARY_WRITERS
+    message = "messages and content are written by marketing: use a marketing or admin credential"
+
+
+class CanWriteActionItems(RoleIn):
+    roles = ACTION_ITEM_WRITERS
+    message = "action items are written by sales or marketing (or admin)"

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.period import check_period
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.permissions import CanRead
 from shared.config_store import current_config
 from shared.domain.attribution import NONE_KEY
 
@@ -127,7 +127,7 @@ class FeedbackQueries:
     async def feedback(
         self,
         info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
         group_by: FeedbackGroup,
     ) -> list[FeedbackRow]:

@@ -5,51 +5,26 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
+import asyncpg
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
-from services.gateway.graphql.leads.loaders import LEAD_COLUMNS
-from services.gateway.graphql.leads.types import FitGrade, Lead, Stage
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.lead import LEAD_COLUMNS, FitGrade, Lead, load_lead
+from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.relay import (
+    DEFAULT_PAGE,
+    MAX_PAGE,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    forward_page,
+    page_size,
+)
 
-MAX_PAGE = 500
-DEFAULT_PAGE = 100
-_CURSOR_PREFIX = "lead:"
-
-
-def encode_cursor(lead_id: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + lead_id).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    if not text.startswith(_CURSOR_PREFIX):
-        raise bad_input(
-            f"`after` is not a cursor of this connection: {cursor!r}; pass an endCursor or "
-            "edge cursor from a previous page",
-            [("after", "not a cursor of this connection")],
-        )
-    return text[len(_CURSOR_PREFIX) :]
-
-
-def page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE
-    if not 0 <= first <= MAX_PAGE:
-        raise bad_input(
-            f"`first` must be between 0 and {MAX_PAGE} (the maximum page size), got {first}; "
-            "fetch further pages with `after`",
-            [("first", f"must be between 0 and {MAX_PAGE}")],
-        )
-    return first
+_CURSOR = "lead"
 
 
 @dataclass(frozen=True)
@@ -72,27 +47,13 @@ class LeadFilter:
 
 
 @strawberry.type
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
-
-    @classmethod
-    def of(cls, cursors: list[str], *, has_next_page: bool, after: str | None) -> PageInfo:
-        """The page info of a forward page whose edges carry `cursors`."""
-        return cls(
-            has_next_page=has_next_page,
-            has_previous_page=after is not None,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
-        )
-
-
-@strawberry.type
 class LeadEdge:
     cursor: str
     node: Lead
+
+
+def _edge(row: asyncpg.Record) -> LeadEdge:
+    return LeadEdge(cursor=encode_cursor(_CURSOR, row["lead_id"]), node=Lead.from_row(row))
 
 
 @strawberry.type(description="Leads in the order of their ids")
@@ -118,8 +79,7 @@ class LeadQueries:
         description="The lead with this id, or null when the tenant has none",
     )
     async def lead(self, info: Info, id: strawberry.ID) -> Lead | None:
-        row = await info.context.loaders.leads.load(str(id))
-        return None if row is None else Lead.from_row(row)
+        return await load_lead(info, str(id))
 
     @strawberry.field(
         permission_classes=[CanRead],
@@ -137,7 +97,7 @@ class LeadQueries:
         filters = LeadFilter(stage, fit_grade)
         conditions, args = filters.where(info.context.tenant_id)
         if after is not None:
-            args.append(decode_cursor(after))
+            args.append(decode_cursor(_CURSOR, after))
             conditions.append(f"lead_id > ${len(args)}")
         args.append(limit + 1)
         sql = (
@@ -146,12 +106,5 @@ class LeadQueries:
         )
         async with info.context.tx() as conn:
             rows = await conn.fetch(sql, *args)
-        edges = [LeadEdge(cursor=encode_cursor(r["lead_id"]), node=Lead.from_row(r)) for r in rows]
-        page = edges[:limit]
-        return LeadConnection(
-            edges=page,
-            page_info=PageInfo.of(
-                [e.cursor for e in page], has_next_page=len(edges) > limit, after=after
-            ),
-            filters=filters,
-        )
+        edges, page_info = forward_page(rows, limit, after, _edge)
+        return LeadConnection(edges=edges, page_info=page_info, filters=filters)

@@ -5,22 +5,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
 import asyncpg
 import strawberry
-from strawberry.dataloader import DataLoader
 
-from services.gateway.graphql.attribution.queries import AttributionModel
-from services.gateway.graphql.leads.queries import PageInfo
-from services.gateway.graphql.messaging.common import LibraryStatus, versions_loader
-from services.gateway.graphql.messaging.influence import (
-    Influence,
-    InfluenceLoader,
-    influence_loader,
-)
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import AttributionModel, LibraryStatus
+from services.gateway.graphql.core.influence import Influence
+from services.gateway.graphql.core.library import LibraryLoaders, LibraryTable
+from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.relay import PageInfo
+from services.gateway.graphql.core.rows import from_row
 
 
 @strawberry.enum
@@ -36,9 +33,6 @@ class MessageKind(Enum):
     VALUE_STATEMENT = "VALUE_STATEMENT"
 
 
-MESSAGE_COLUMNS = (
-    "message_id, kind, text, personas, stages, segments, status, version, created_at, updated_at"
-)
 # What message_versions keeps of each write, besides tenant, author and time.
 MESSAGE_VERSION_COLUMNS = (
     "message_id",
@@ -49,6 +43,17 @@ MESSAGE_VERSION_COLUMNS = (
     "stages",
     "segments",
     "status",
+)
+MESSAGES = LibraryTable(
+    what="message",
+    table="messages",
+    id_column="message_id",
+    id_prefix="msg",
+    cursor="message",
+    columns=(*MESSAGE_VERSION_COLUMNS, "created_at", "updated_at"),
+    version_table="message_versions",
+    version_columns=MESSAGE_VERSION_COLUMNS,
+    influence="message",
 )
 
 
@@ -66,33 +71,11 @@ class MessageVersion:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> MessageVersion:
-        return cls(
-            version=row["version"],
-            kind=MessageKind(row["kind"]),
-            text=row["text"],
-            personas=list(row["personas"]),
-            stages=list(row["stages"]),
-            segments=list(row["segments"]),
-            status=LibraryStatus(row["status"]),
-            author=row["author"],
-            created_at=row["created_at"],
-        )
+        return from_row(cls, row)
 
 
-@dataclass
-class MessageLoaders:
-    """One request's batching of what a page of messages asks for."""
-
-    pool: asyncpg.Pool
-    tenant_id: str
-    versions: DataLoader[str, list[MessageVersion]] = field(init=False)
-    influence: InfluenceLoader = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.versions = versions_loader(
-            self.pool, self.tenant_id, "message_versions", "message_id", MessageVersion.from_row
-        )
-        self.influence = influence_loader(self.pool, self.tenant_id, "message")
+def message_loaders(scope: LoaderScope) -> LibraryLoaders[MessageVersion]:
+    return LibraryLoaders(scope, MESSAGES, MessageVersion.from_row)
 
 
 @strawberry.type(description="A message of the library (SPEC 8): marketing writes, sales reads")
@@ -107,31 +90,21 @@ class Message:
     version: int = strawberry.field(description="the number of the current version")
     created_at: datetime
     updated_at: datetime
-    loaders: strawberry.Private[MessageLoaders]
 
     @strawberry.field(description="every version, oldest first")
-    async def versions(self) -> list[MessageVersion]:
-        return await self.loaders.versions.load(str(self.id))
+    async def versions(self, info: Info) -> list[MessageVersion]:
+        return await info.context.loaders.of(message_loaders).versions.load(str(self.id))
 
     @strawberry.field(description="attributed pipeline and revenue, and win rates with/without")
-    async def influence(self, model: AttributionModel = AttributionModel.LINEAR) -> Influence:
-        return await self.loaders.influence.load((str(self.id), model.value))
+    async def influence(
+        self, info: Info, model: AttributionModel = AttributionModel.LINEAR
+    ) -> Influence:
+        loader = info.context.loaders.of(message_loaders).influence
+        return await loader.load((str(self.id), model.value))
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record, loaders: MessageLoaders) -> Message:
-        return cls(
-            id=strawberry.ID(row["message_id"]),
-            kind=MessageKind(row["kind"]),
-            text=row["text"],
-            personas=list(row["personas"]),
-            stages=list(row["stages"]),
-            segments=list(row["segments"]),
-            status=LibraryStatus(row["status"]),
-            version=row["version"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            loaders=loaders,
-        )
+    def from_row(cls, row: asyncpg.Record) -> Message:
+        return from_row(cls, row, id_column=MESSAGES.id_column)
 
 
 @strawberry.type

@@ -9,11 +9,12 @@ covering indexes of their time columns."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 import strawberry
 
-from services.gateway.graphql.context import Info
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.metrics.formulas import (
     PeriodAggregates,
     metrics_from,
@@ -21,8 +22,6 @@ from services.gateway.graphql.metrics.formulas import (
     split_days,
 )
 from services.gateway.graphql.metrics.types import Metrics, SourceQuality
-from services.gateway.graphql.period import check_period
-from services.gateway.graphql.permissions import CanRead
 
 # $1 tenant, $2 from, $3 to, $4 now; $5 and $6 the whole UTC days [first, end) inside the
 # period, counted from lead_metric_days; $7 and $8 where the leading partial day ends and
@@ -160,7 +159,7 @@ class MetricsQueries:
     async def metrics(
         self,
         info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> Metrics:
         check_period(from_, to)
@@ -187,7 +186,7 @@ class MetricsQueries:
     async def source_quality(
         self,
         info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> list[SourceQuality]:
         check_period(from_, to)

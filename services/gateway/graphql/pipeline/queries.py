@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.leads.types import Stage
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.permissions import CanRead
 
 
 @strawberry.type

@@ -12,15 +12,11 @@ from typing import Any
 import asyncpg
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
-from services.gateway.graphql.messaging.common import (
-    CanWriteActionItems,
-    new_id,
-    not_found,
-    required_text,
-)
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.errors import bad_input, not_found
+from services.gateway.graphql.core.library import new_id, required_text
+from services.gateway.graphql.core.permissions import CanRead, CanWriteActionItems
+from services.gateway.graphql.core.rows import from_row
 
 
 @strawberry.enum
@@ -59,18 +55,7 @@ class ActionItem:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> ActionItem:
-        return cls(
-            id=strawberry.ID(row["action_item_id"]),
-            title=row["title"],
-            owner=row["owner"],
-            team=Team(row["team"]),
-            due_date=row["due_date"],
-            status=ActionItemStatus(row["status"]),
-            week_start=row["week_start"],
-            author=row["author"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        return from_row(cls, row, id_column="action_item_id")
 
 
 @strawberry.input

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from typing import Annotated
 
 import asyncpg
 import strawberry
 
-from services.gateway.graphql.content.types import FunnelStage
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
-from services.gateway.graphql.feedback.action_items import items_of_week
-from services.gateway.graphql.period import check_period
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import FunnelStage
+from services.gateway.graphql.core.errors import bad_input
+from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.review.action_items import items_of_week
 from services.gateway.graphql.review.markdown import render
 from services.gateway.graphql.review.types import (
     ClosedDeal,
@@ -372,7 +371,7 @@ class ReviewQueries:
     async def icp_review(
         self,
         info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> IcpReview:
         check_period(from_, to)

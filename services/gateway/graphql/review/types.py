@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import strawberry
 
-from services.gateway.graphql.content.types import FunnelStage
-from services.gateway.graphql.feedback.action_items import ActionItem
+from services.gateway.graphql.core.enums import FunnelStage
+from services.gateway.graphql.review.action_items import ActionItem
 
 
 @strawberry.type(description="The leads created in the week from one first-touch channel")

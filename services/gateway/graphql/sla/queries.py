@@ -5,21 +5,23 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-import orjson
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import bad_input
-from services.gateway.graphql.leads.queries import PageInfo, page_size
-from services.gateway.graphql.metrics.formulas import ratio
-from services.gateway.graphql.period import check_period
-from services.gateway.graphql.permissions import CanRead
+from services.gateway.graphql.core.context import Info, RequestContext
+from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.relay import (
+    PageInfo,
+    decode_cursor_parts,
+    encode_cursor,
+    foreign_cursor,
+    forward_page,
+    page_size,
+)
 from services.gateway.graphql.sla.types import (
     SlaBreach,
     SlaBreachEdge,
@@ -27,6 +29,7 @@ from services.gateway.graphql.sla.types import (
     SlaReport,
     SlaSourceRow,
 )
+from shared.domain.review import rate
 from shared.domain.sla import RESPONSE_GROUPS, ResponseGroup, SlaKind, alert_id
 
 # The response groups as SQL, generated from the domain's table so the two cannot differ.
@@ -86,7 +89,7 @@ def _figures(row: asyncpg.Record) -> dict[str, Any]:
         "within_sla": within,
         "breached": breached,
         "pending": int(row["pending"]),
-        "compliance": ratio(within, within + breached),
+        "compliance": rate(within, within + breached),
         "median_response_hours": row["median_response_hours"],
         "p90_response_hours": row["p90_response_hours"],
     }
@@ -104,27 +107,30 @@ def report_from(rows: list[asyncpg.Record]) -> SlaReport:
     return SlaReport(by_owner_team=teams, by_source=sources, **_figures(total))
 
 
-_CURSOR_PREFIX = "breach:"
+_CURSOR = "breach"
 
 
-def encode_cursor(deadline: datetime, lead_id: str, kind: str) -> str:
-    text = _CURSOR_PREFIX + orjson.dumps([deadline.isoformat(), lead_id, kind]).decode()
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str, str]:
+def _instant(text: str, cursor: str) -> datetime:
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not text.startswith(_CURSOR_PREFIX):
-            raise ValueError(text)
-        stamp, lead_id, kind = orjson.loads(text[len(_CURSOR_PREFIX) :])
-        return datetime.fromisoformat(stamp), str(lead_id), str(kind)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
-        raise bad_input(
-            f"`after` is not a cursor of this connection: {cursor!r}; pass an endCursor or "
-            "edge cursor from a previous page",
-            [("after", "not a cursor of this connection")],
-        ) from exc
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise foreign_cursor(cursor) from None
+
+
+def _edge(ctx: RequestContext, row: asyncpg.Record) -> SlaBreachEdge:
+    kind = SlaKind(row["kind"])
+    return SlaBreachEdge(
+        cursor=encode_cursor(_CURSOR, row["deadline"].isoformat(), row["lead_id"], row["kind"]),
+        node=SlaBreach(
+            id=strawberry.ID(alert_id(ctx.tenant_id, row["lead_id"], kind, row["mql_at"])),
+            kind=kind,
+            lead_id=strawberry.ID(row["lead_id"]),
+            mql_at=row["mql_at"],
+            deadline=row["deadline"],
+            detected_at=row["detected_at"],
+            alerted_at=row["emitted_at"],
+        ),
+    )
 
 
 @strawberry.type(description="Open SLA breaches, the latest deadline first")
@@ -142,7 +148,7 @@ class SlaQueries:
     async def sla_report(
         self,
         info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
+        from_: From,
         to: datetime,
     ) -> SlaReport:
         check_period(from_, to)
@@ -164,31 +170,10 @@ class SlaQueries:
         limit = page_size(first)
         position: tuple[datetime | None, str | None, str | None] = (None, None, None)
         if after is not None:
-            position = decode_cursor(after)
+            deadline, lead_id, kind = decode_cursor_parts(_CURSOR, after, 3)
+            position = (_instant(deadline, after), lead_id, kind)
         ctx = info.context
         async with ctx.tx() as conn:
             rows = await conn.fetch(OPEN_BREACHES_SQL, ctx.tenant_id, *position, limit + 1)
-        edges = [
-            SlaBreachEdge(
-                cursor=encode_cursor(r["deadline"], r["lead_id"], r["kind"]),
-                node=SlaBreach(
-                    id=strawberry.ID(
-                        alert_id(ctx.tenant_id, r["lead_id"], SlaKind(r["kind"]), r["mql_at"])
-                    ),
-                    kind=SlaKind(r["kind"]),
-                    lead_id=strawberry.ID(r["lead_id"]),
-                    mql_at=r["mql_at"],
-                    deadline=r["deadline"],
-                    detected_at=r["detected_at"],
-                    alerted_at=r["emitted_at"],
-                ),
-            )
-            for r in rows
-        ]
-        page = edges[:limit]
-        return SlaBreachConnection(
-            edges=page,
-            page_info=PageInfo.of(
-                [e.cursor for e in page], has_next_page=len(edges) > limit, after=after
-            ),
-        )
+        edges, page_info = forward_page(rows, limit, after, lambda row: _edge(ctx, row))
+        return SlaBreachConnection(edges=edges, page_info=page_info)

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.leads.types import Lead
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.lead import Lead, load_lead
 from shared.domain.sla import ResponseGroup, SlaKind
 
 strawberry.enum(
@@ -90,8 +90,7 @@ class SlaBreach:
 
     @strawberry.field(description="the lead that breached")
     async def lead(self, info: Info) -> Lead | None:
-        row = await info.context.loaders.leads.load(str(self.lead_id))
-        return None if row is None else Lead.from_row(row)
+        return await load_lead(info, str(self.lead_id))
 
 
 @strawberry.type

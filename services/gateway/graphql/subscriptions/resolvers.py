@@ -12,12 +12,13 @@ from typing import Any
 
 import strawberry
 
-from services.gateway.graphql.context import Info
-from services.gateway.graphql.errors import SERVICE_UNAVAILABLE, coded
-from services.gateway.graphql.leads.types import Lead, Stage
-from services.gateway.graphql.permissions import CanRead
-from services.gateway.graphql.scalars import parse_datetime
-from services.gateway.graphql.subscriptions.hub import HubUnavailable
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.errors import SERVICE_UNAVAILABLE, coded
+from services.gateway.graphql.core.hub import HubUnavailable
+from services.gateway.graphql.core.lead import Lead, load_lead
+from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.scalars import parse_datetime
 
 log = logging.getLogger("tandem.gateway.subscriptions")
 
@@ -35,8 +36,7 @@ class LeadChange:
 
     @strawberry.field(description="the lead as it stands now; null if it cannot be read")
     async def lead(self, info: Info) -> Lead | None:
-        row = await info.context.loaders.leads.load(str(self.lead_id))
-        return None if row is None else Lead.from_row(row)
+        return await load_lead(info, str(self.lead_id))
 
     @classmethod
     def from_message(cls, doc: dict[str, Any]) -> LeadChange:

@@ -1,0 +1,40 @@
+"""Enums that several domains' types use: declared once, so the schema has one of each."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from shared.domain.journey import Stage as Stage
+
+# The GraphQL enum is the domain's own, so the API can never list a stage the rules lack.
+strawberry.enum(
+    Stage,
+    description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages",
+)
+
+
+@strawberry.enum
+class AttributionModel(Enum):
+    FIRST_TOUCH = "FIRST_TOUCH"
+    LAST_TOUCH = "LAST_TOUCH"
+    LINEAR = "LINEAR"
+    U_SHAPED = "U_SHAPED"
+    W_SHAPED = "W_SHAPED"
+    FULL_PATH = "FULL_PATH"
+    TIME_DECAY = "TIME_DECAY"
+
+
+@strawberry.enum(description="Top, middle or bottom of the funnel")
+class FunnelStage(Enum):
+    TOFU = "TOFU"
+    MOFU = "MOFU"
+    BOFU = "BOFU"
+
+
+@strawberry.enum(description="DRAFT until approved; sales use APPROVED items; RETIRED is final")
+class LibraryStatus(Enum):
+    DRAFT = "DRAFT"
+    APPROVED = "APPROVED"
+    RETIRED = "RETIRED"

@@ -1,0 +1,41 @@
+"""The per-request loader registry: each domain's DataLoaders are built once per request,
+on first use, and shared by every resolver of that request, so a page of 500 items asking
+for their versions costs one query, not 500.
+
+A domain registers its loaders by naming a factory, a function of the `LoaderScope`:
+`info.context.loaders.of(message_loaders)`. The factory object is the key, so two domains
+never share (or clash over) loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LoaderScope:
+    """What a loader may read: the tenant's rows through the pool. `cache` is off for a
+    WebSocket, whose context lives as long as the connection: its loaders batch but do not
+    cache, so a lead read an hour ago is not served again."""
+
+    pool: asyncpg.Pool
+    tenant_id: str
+    cache: bool
+
+
+@dataclass
+class LoaderRegistry:
+    scope: LoaderScope
+    _built: dict[Callable[[LoaderScope], Any], Any] = field(default_factory=dict)
+
+    def of(self, factory: Callable[[LoaderScope], T]) -> T:
+        """This request's loaders made by `factory`, built on the first call."""
+        if factory not in self._built:
+            self._built[factory] = factory(self.scope)
+        loaders: T = self._built[factory]
+        return loaders

@@ -1,0 +1,152 @@
+"""The bytes a webhook receives: the documented JSON envelope (schemas/webhooks/), or a
+Slack Block Kit message for subscriptions that asked for the Slack format."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from services.delivery.events import SCHEMA_VERSION, EventType, Occurrence
+
+# The team that owes an MQL its answer (SPEC 7: every response type is a sales action).
+SLA_OWNER_TEAM = "SALES"
+
+
+def lead_url(public_url: str, lead_id: str) -> str:
+    return f"{public_url}/app/#/leads/{quote(lead_id, safe='')}"
+
+
+def lead_object(lead_id: str, row: dict[str, Any] | None, public_url: str) -> dict[str, Any]:
+    """The lead as the read model has it now; only its id when it is not there (yet)."""
+    doc: dict[str, Any] = {"id": lead_id, "url": lead_url(public_url, lead_id)}
+    if row is not None:
+        doc.update(
+            stage=row["stage"],
+            fit_score=row["fit_score"],
+            fit_grade=row["fit_grade"],
+            engagement_score=row["engagement_score"],
+            score=row["score"],
+            matrix=row["matrix"],
+            mql_at=_iso(row["mql_at"]),
+        )
+    return doc
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
+
+
+def data_of(
+    event: Occurrence,
+    lead: dict[str, Any] | None,
+    *,
+    previous_score: int | None = None,
+    opportunity: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The event's `data` member, by type (see schemas/webhooks/<type>.schema.json)."""
+    facts = event.facts
+    if event.type is EventType.ACTION_ITEM_DUE:
+        return {"action_item": facts["action_item"]}
+    data: dict[str, Any] = {"lead": lead}
+    if event.type is EventType.LEAD_SCORE_CHANGED:
+        data.update(facts, previous_score=previous_score)
+    elif event.type is EventType.SLA_BREACHED:
+        data.update(facts, owner_team=SLA_OWNER_TEAM)
+    elif event.type in (EventType.DEAL_WON, EventType.DEAL_LOST):
+        data.update(facts, opportunity=opportunity)
+    else:
+        data.update(facts)
+    return data
+
+
+def envelope(event: Occurrence, data: dict[str, Any], created_at: datetime) -> bytes:
+    return orjson.dumps(
+        {
+            "id": event.id,
+            "type": event.type.value,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": created_at.isoformat(),
+            "tenant_id": event.tenant_id,
+            "data": data,
+        }
+    )
+
+
+_TITLES = {
+    EventType.LEAD_STAGE_CHANGED: "Lead changed stage",
+    EventType.LEAD_MQL: "New MQL",
+    EventType.LEAD_SCORE_CHANGED: "Lead score changed",
+    EventType.SLA_BREACHED: "SLA breached",
+    EventType.DEAL_WON: "Deal won",
+    EventType.DEAL_LOST: "Deal lost",
+    EventType.ACTION_ITEM_DUE: "Action item due",
+}
+
+
+def _mrkdwn(text: str) -> str:
+    # Slack's three control characters; everything else shows as typed.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_message(event: Occurrence, data: dict[str, Any]) -> bytes:
+    """A Block Kit message: a header, the facts as fields, and a button to the lead."""
+    title = _TITLES[event.type]
+    fields: list[tuple[str, str]] = []
+    lead = data.get("lead") or {}
+    if event.type is EventType.ACTION_ITEM_DUE:
+        item = data["action_item"]
+        fields += [
+            ("Action item", item["title"]),
+            ("Owner", f"{item['owner']} ({item['team']})"),
+            ("Due", str(item["due_date"])),
+            ("Status", item["status"]),
+        ]
+        summary = f"{title}: {item['title']} (due {item['due_date']})"
+    else:
+        fields.append(("Lead", lead.get("id", "")))
+        fields.append(("Stage", str(lead.get("stage") or data.get("to_stage") or "unknown")))
+        if event.type is EventType.SLA_BREACHED:
+            fields += [
+                ("Owner team", data["owner_team"]),
+                ("Missed", f"{data['kind'].lower()} deadline {data['deadline']}"),
+            ]
+        elif event.type is EventType.LEAD_SCORE_CHANGED:
+            fields.append(("Score", f"{data['previous_score'] or 0} → {data['score']}"))
+        elif event.type in (EventType.DEAL_WON, EventType.DEAL_LOST):
+            opp = data.get("opportunity") or {}
+            fields.append(("Opportunity", str(opp.get("id", "unknown"))))
+            fields.append(("Amount", str(opp.get("won_amount") or opp.get("amount") or "")))
+        else:
+            fields.append(("From", str(data.get("from_stage") or "new")))
+        if "fit_grade" in lead:
+            fields.append(("Grade / matrix", f"{lead['fit_grade']} / {lead['matrix']}"))
+        summary = f"{title}: lead {lead.get('id', '')}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{_mrkdwn(value)}"} for name, value in fields
+            ][:10],  # Slack's limit of fields per section
+        },
+    ]
+    if "url" in lead:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Open lead"},
+                        "url": lead["url"],
+                    }
+                ],
+            }
+        )
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Tandem · `{event.id}`"}]}
+    )
+    return orjson.dumps({"text": _mrkdwn(summary), "blocks": blocks})

@@ -1,0 +1,103 @@
+"""Occurrences → deliveries: for one tenant, in one transaction, address every occurrence
+to the enabled webhooks subscribed to its type, build each body once (the bytes every
+attempt of it sends), and record the deliveries; leads whose state changed also go on
+the CRM work list."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.delivery import payloads, store
+from services.delivery.events import EventType, Occurrence, delivery_id, score_change
+from shared.db import tenant_tx
+
+log = logging.getLogger("tandem.delivery")
+
+_DEAL_STATUS = {EventType.DEAL_WON: "WON", EventType.DEAL_LOST: "LOST"}
+
+
+async def record_tenant(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    occurrences: Sequence[Occurrence],
+    *,
+    public_url: str,
+    now: datetime,
+) -> int:
+    """Records the tenant's deliveries for `occurrences`; returns how many were new."""
+    lead_ids = sorted({o.lead_id for o in occurrences if o.lead_id is not None})
+    async with tenant_tx(pool, tenant_id) as conn:
+        if any(o.type is EventType.LEAD_SCORE_CHANGED for o in occurrences):
+            # Every lead-state message is a change of stage or score: the CRM needs it.
+            changed = {
+                o.lead_id
+                for o in occurrences
+                if o.type is EventType.LEAD_SCORE_CHANGED and o.lead_id is not None
+            }
+            await store.queue_crm(conn, tenant_id, sorted(changed))
+        webhooks = await store.enabled_webhooks(conn, tenant_id)
+        wanted = {t for w in webhooks for t in w.event_types}
+        relevant = [o for o in occurrences if o.type.value in wanted]
+        if not relevant:
+            return 0
+        leads = await store.leads_by_id(conn, tenant_id, lead_ids)
+        deals = (
+            await store.closed_opportunities(conn, tenant_id, lead_ids)
+            if wanted & {EventType.DEAL_WON.value, EventType.DEAL_LOST.value}
+            else {}
+        )
+        marks = (
+            await store.score_marks(conn, tenant_id, lead_ids)
+            if EventType.LEAD_SCORE_CHANGED.value in wanted
+            else {}
+        )
+        changed_marks: dict[tuple[str, str], int] = {}
+        rows: list[store.DeliveryRow] = []
+        for event in relevant:
+            lead = (
+                payloads.lead_object(event.lead_id, leads.get(event.lead_id), public_url)
+                if event.lead_id is not None
+                else None
+            )
+            for hook in webhooks:
+                if event.type.value not in hook.event_types or event.happened_at < hook.created_at:
+                    continue
+                extra: dict[str, Any] = {}
+                if event.type is EventType.LEAD_SCORE_CHANGED:
+                    assert event.lead_id is not None
+                    key = (hook.webhook_id, event.lead_id)
+                    previous = marks.get(key)
+                    score = int(event.facts["score"])
+                    if not score_change(previous, score, hook.score_threshold):
+                        continue
+                    marks[key] = changed_marks[key] = score
+                    extra["previous_score"] = previous
+                elif event.type in _DEAL_STATUS:
+                    assert event.lead_id is not None
+                    extra["opportunity"] = deals.get((event.lead_id, _DEAL_STATUS[event.type]))
+                data = payloads.data_of(event, lead, **extra)
+                body = (
+                    payloads.slack_message(event, data)
+                    if hook.slack_format
+                    else payloads.envelope(event, data, now)
+                )
+                rows.append(
+                    (
+                        tenant_id,
+                        delivery_id(tenant_id, hook.webhook_id, event.id),
+                        hook.webhook_id,
+                        event.id,
+                        event.type.value,
+                        body.decode(),
+                    )
+                )
+        await store.save_score_marks(conn, tenant_id, changed_marks)
+        inserted = await store.insert_deliveries(conn, rows)
+    if inserted:
+        log.info("deliveries recorded", extra={"tenant_id": tenant_id, "deliveries": inserted})
+    return inserted

@@ -1,0 +1,53 @@
+"""The delivery service's own settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    group_id: str
+    http_port: int
+    public_url: str
+    # Loopback receivers are for local development and tests; private, link-local and
+    # cloud-metadata addresses only where the operator runs receivers on its own network.
+    allow_loopback: bool
+    allow_private: bool
+    timeout_s: float
+    retry_base_s: float
+    retry_max_s: float
+    retry_for_s: float
+    per_endpoint_concurrency: int
+    poll_interval_s: float
+    sweep_interval_s: float
+    crm_interval_s: float
+    hubspot_base_url: str
+    salesforce_base_url: str
+
+
+def load_delivery_settings() -> DeliverySettings:
+    env = os.environ
+    gateway_port = env.get("TANDEM_HTTP_PORT", "8000")
+    return DeliverySettings(
+        group_id=env.get("TANDEM_DELIVERY_GROUP", "tandem-delivery"),
+        http_port=int(env.get("TANDEM_DELIVERY_HTTP_PORT", "8001")),
+        public_url=env.get("TANDEM_PUBLIC_URL", f"http://127.0.0.1:{gateway_port}").rstrip("/"),
+        allow_loopback=_flag("TANDEM_WEBHOOK_ALLOW_LOOPBACK"),
+        allow_private=_flag("TANDEM_WEBHOOK_ALLOW_PRIVATE"),
+        timeout_s=float(env.get("TANDEM_WEBHOOK_TIMEOUT_S", "10")),
+        retry_base_s=float(env.get("TANDEM_WEBHOOK_RETRY_BASE_S", "10")),
+        retry_max_s=float(env.get("TANDEM_WEBHOOK_RETRY_MAX_S", "3600")),
+        retry_for_s=float(env.get("TANDEM_WEBHOOK_RETRY_FOR_S", str(24 * 3600))),
+        per_endpoint_concurrency=int(env.get("TANDEM_WEBHOOK_CONCURRENCY", "4")),
+        poll_interval_s=float(env.get("TANDEM_DELIVERY_POLL_INTERVAL_S", "1")),
+        sweep_interval_s=float(env.get("TANDEM_DELIVERY_SWEEP_INTERVAL_S", "60")),
+        crm_interval_s=float(env.get("TANDEM_CRM_SYNC_INTERVAL_S", "5")),
+        hubspot_base_url=env.get("TANDEM_HUBSPOT_BASE_URL", "https://api.hubapi.com").rstrip("/"),
+        salesforce_base_url=env.get("TANDEM_SALESFORCE_BASE_URL", "").rstrip("/"),
+    )

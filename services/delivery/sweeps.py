@@ -1,0 +1,49 @@
+"""action_item.due: open action items whose due date has passed, once per item and due
+date (a moved due date is a new reminder), for tenants with a webhook that wants them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+from services.delivery import store
+from services.delivery.events import EventType, Occurrence, from_action_item
+from services.delivery.record import record_tenant
+from shared.db import tenant_tx
+
+
+async def due_action_items(pool: asyncpg.Pool, tenant_id: str, now: datetime) -> list[Occurrence]:
+    async with tenant_tx(pool, tenant_id) as conn:
+        rows = await conn.fetch(
+            "SELECT action_item_id, title, owner, team, due_date, status, week_start"
+            " FROM action_items WHERE tenant_id = $1 AND due_date < $2::date"
+            " AND status IN ('OPEN', 'IN_PROGRESS') ORDER BY due_date, action_item_id",
+            tenant_id,
+            now.date(),
+        )
+    return [
+        from_action_item(
+            tenant_id,
+            {
+                "id": r["action_item_id"],
+                "title": r["title"],
+                "owner": r["owner"],
+                "team": r["team"],
+                "due_date": r["due_date"].isoformat(),
+                "status": r["status"],
+                "week_start": r["week_start"].isoformat(),
+            },
+            now,
+        )
+        for r in rows
+    ]
+
+
+async def sweep_action_items(pool: asyncpg.Pool, public_url: str, now: datetime) -> int:
+    recorded = 0
+    for tenant_id in await store.webhook_tenants(pool, EventType.ACTION_ITEM_DUE.value):
+        found = await due_action_items(pool, tenant_id, now)
+        if found:
+            recorded += await record_tenant(pool, tenant_id, found, public_url=public_url, now=now)
+    return recorded

@@ -1,0 +1,226 @@
+"""SPEC 15 webhooks end to end: events through the real gateway, Kafka and worker; the
+delivery process reads the derived topics and calls local receivers (worker clock pinned
+at 2026-11-20T00:00Z)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+
+from services.delivery.signing import verify
+from tests.integration.conftest import Platform
+from tests.standins.delivery import Delivery, add_webhook, delivery, delivery_rows
+from tests.standins.receiver import Received, Receiver
+
+__all__ = ["delivery"]  # the fixture, used by name
+
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "webhooks"
+WAIT_S = 90
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def demo_request(lead: str, at: datetime) -> dict[str, Any]:
+    # Fast-tracks the lead to MQL under the default config.
+    return {
+        "event_id": f"{lead}-demo",
+        "type": "demo_request",
+        "occurred_at": _iso(at),
+        "lead_id": lead,
+        "channel": "paid_search",
+        "campaign_id": "c-hooks",
+    }
+
+
+def validator(event_type: str) -> Any:
+    return fastjsonschema.compile(json.loads((SCHEMAS / f"{event_type}.schema.json").read_text()))
+
+
+def of_type(requests: list[Received], event_type: str) -> list[Received]:
+    return [r for r in requests if r.headers.get("tandem-event-type") == event_type]
+
+
+def assert_signed(request: Received, secret: str) -> None:
+    header = request.headers["tandem-signature"]
+    assert verify(secret, header, request.body, now=int(time.time()))
+    assert not verify(secret + "x", header, request.body, now=int(time.time()))
+    assert not verify(secret, header, request.body + b" ", now=int(time.time()))
+
+
+async def test_mql_reaches_receiver_signed_and_valid(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        _, secret = await add_webhook(platform.admin, tenant, receiver.url, ["lead.mql"])
+        await platform.post_events(key, [demo_request("L-mql", NOW - timedelta(hours=1))])
+        await receiver.wait_until(lambda rs: bool(of_type(rs, "lead.mql")), WAIT_S)
+        (request,) = of_type(receiver.requests, "lead.mql")
+        assert_signed(request, secret)
+        body = request.json()
+        validator("lead.mql")(body)
+        assert body["tenant_id"] == tenant
+        assert body["data"]["lead"]["id"] == "L-mql"
+        assert body["data"]["lead"]["url"] == "http://dashboard.test/app/#/leads/L-mql"
+        assert body["data"]["to_stage"] == "MQL"
+        assert request.headers["idempotency-key"] == body["id"]
+        assert request.headers["tandem-delivery-attempt"] == "1"
+    finally:
+        await receiver.stop()
+
+
+async def test_sla_breach_reaches_json_and_slack_receivers(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    plain, slack = await Receiver().start(), await Receiver().start()
+    try:
+        _, secret = await add_webhook(platform.admin, tenant, plain.url, ["sla.breached"])
+        _, slack_secret = await add_webhook(
+            platform.admin, tenant, slack.url, ["sla.breached"], slack=True
+        )
+        # MQL three days before the pinned clock, never answered: the 24 h response and
+        # 72 h disposition limits are both missed.
+        await platform.post_events(key, [demo_request("L-late", NOW - timedelta(days=3, hours=1))])
+        await plain.wait_until(lambda rs: len(of_type(rs, "sla.breached")) >= 2, WAIT_S)
+        await slack.wait_until(lambda rs: len(of_type(rs, "sla.breached")) >= 2, WAIT_S)
+
+        check = validator("sla.breached")
+        kinds = set()
+        for request in of_type(plain.requests, "sla.breached"):
+            assert_signed(request, secret)
+            body = request.json()
+            check(body)
+            assert body["data"]["lead"]["id"] == "L-late"
+            assert body["data"]["owner_team"] == "SALES"
+            kinds.add(body["data"]["kind"])
+        assert kinds == {"RESPONSE", "DISPOSITION"}
+
+        message = of_type(slack.requests, "sla.breached")[0]
+        assert_signed(message, slack_secret)
+        blocks = message.json()["blocks"]
+        text = json.dumps(blocks)
+        assert blocks[0] == {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "SLA breached"},
+        }
+        assert "L-late" in text and "Owner team" in text and "SALES" in text
+        assert "deadline 2026-11-1" in text
+        button = next(b for b in blocks if b["type"] == "actions")["elements"][0]
+        assert button["url"] == "http://dashboard.test/app/#/leads/L-late"
+    finally:
+        await plain.stop()
+        await slack.stop()
+
+
+async def test_receiver_failing_twice_gets_third_attempt_with_same_id(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+
+    async def fail_twice(request: Received, index: int) -> int:
+        return 500 if index < 2 else 200
+
+    receiver = await Receiver(script=fail_twice).start()
+    try:
+        webhook_id, secret = await add_webhook(platform.admin, tenant, receiver.url, ["lead.mql"])
+        await platform.post_events(key, [demo_request("L-retry", NOW - timedelta(hours=1))])
+        await receiver.wait_until(lambda rs: len(rs) >= 3, WAIT_S)
+
+        async def recorded() -> bool:
+            rows = await delivery_rows(platform.admin, webhook_id)
+            return bool(rows) and rows[0]["status"] == "DELIVERED"
+
+        await platform.wait_for(recorded, WAIT_S, "the delivery to be recorded as delivered")
+        first, second, third = receiver.requests[:3]
+        assert {r.headers["idempotency-key"] for r in receiver.requests} == {
+            first.headers["idempotency-key"]
+        }
+        assert first.body == second.body == third.body
+        assert [r.headers["tandem-delivery-attempt"] for r in (first, second, third)] == [
+            "1",
+            "2",
+            "3",
+        ]
+        for request in (first, second, third):
+            assert_signed(request, secret)
+        (row,) = await delivery_rows(platform.admin, webhook_id)
+        assert row["codes"] == [500, 500, 200]
+        assert row["attempts"] == 3
+        assert len(receiver.requests) == 3
+    finally:
+        await receiver.stop()
+
+
+async def test_hanging_receiver_does_not_delay_another(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    release = asyncio.Event()
+
+    async def hang(request: Received, index: int) -> int:
+        await release.wait()
+        return 200
+
+    stuck, healthy = await Receiver(script=hang).start(), await Receiver().start()
+    try:
+        await add_webhook(platform.admin, tenant, stuck.url, ["lead.mql"])
+        await add_webhook(platform.admin, tenant, healthy.url, ["lead.mql"])
+        leads = [f"L-{i}" for i in range(12)]
+        await platform.post_events(
+            key, [demo_request(lead, NOW - timedelta(hours=1)) for lead in leads]
+        )
+        await healthy.wait_until(lambda rs: len(of_type(rs, "lead.mql")) >= len(leads), WAIT_S)
+        # Every event reached the healthy receiver while the stuck one had not answered a
+        # single request: its attempts never held the other's up.
+        assert stuck.requests, "the stuck receiver was called"
+        assert stuck.answered == []
+        got = {r.json()["data"]["lead"]["id"] for r in of_type(healthy.requests, "lead.mql")}
+        assert got == set(leads)
+    finally:
+        release.set()
+        await stuck.stop()
+        await healthy.stop()
+
+
+async def test_restart_loses_and_duplicates_nothing_beyond_at_least_once(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        webhook_id, _ = await add_webhook(platform.admin, tenant, receiver.url, ["lead.mql"])
+        leads = [f"L-{i}" for i in range(200)]
+        await platform.post_events(
+            key, [demo_request(lead, NOW - timedelta(hours=1)) for lead in leads]
+        )
+        await receiver.wait_until(lambda rs: len(rs) >= 20, WAIT_S)
+        delivery.restart()  # SIGKILL mid-stream, then a new process
+        await receiver.wait_until(
+            lambda rs: {r.json()["data"]["lead"]["id"] for r in rs} >= set(leads), WAIT_S
+        )
+
+        async def all_recorded() -> bool:
+            rows = await delivery_rows(platform.admin, webhook_id)
+            return len(rows) == len(leads) and all(r["status"] == "DELIVERED" for r in rows)
+
+        await platform.wait_for(all_recorded, WAIT_S, "every delivery recorded as delivered")
+        ids = Counter(r.headers["idempotency-key"] for r in receiver.requests)
+        assert len(ids) == len(leads)
+        # At least once: only attempts in flight at the kill (at most the per-endpoint
+        # concurrency, 4) can reach the receiver twice, always with the same id.
+        repeated = sum(n - 1 for n in ids.values())
+        assert repeated <= 4, ids.most_common(5)
+    finally:
+        await receiver.stop()

@@ -34,8 +34,8 @@ interface Identity {
 }
 
 async function identify(credential: string): Promise<Identity> {
-  const data = await gql<{ viewer: { role: Role; tenant: string } }>(VIEWER, {}, credential);
-  return { credential, ...data.viewer };
+  const data = await gql<{ viewer: { role: string; tenant: string } }>(VIEWER, {}, credential);
+  return { credential, tenant: data.viewer.tenant, role: data.viewer.role.toLowerCase() as Role };
 }
 
 function currentPath(): string {

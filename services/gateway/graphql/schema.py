@@ -34,6 +34,7 @@ from services.gateway.graphql.review.action_items import ActionItemMutations, Ac
 from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
+from services.gateway.graphql.viewer.queries import ViewerQueries
 
 log = logging.getLogger("tandem.gateway.graphql")
 
@@ -57,6 +58,7 @@ Query = merge_types(
         FeedbackQueries,
         ActionItemQueries,
         ReviewQueries,
+        ViewerQueries,
     ),
 )
 Mutation = merge_types(

@@ -1,0 +1,1 @@
+"""`viewer`: the tenant and role of the request's credential, so a frontend knows what to offer."""

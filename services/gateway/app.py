@@ -7,14 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from services.gateway.connectors import routes as connector_routes
+from services.gateway.connectors.routes import routes as connector_routes
 from services.gateway.context import GatewayContext
 from services.gateway.graphql.endpoint import GraphQLApp
 from services.gateway.ingest import post_events
+from services.gateway.metrics import RequestObserver, metrics_endpoint
 from services.gateway.web import web_routes
 from shared.settings import Settings, load_settings
 
@@ -42,11 +44,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"ready": ready, "checks": checks}, 200 if ready else 503)
 
 
-async def metrics(request: Request) -> Response:
-    ctx: GatewayContext = request.app.state.ctx
-    return PlainTextResponse(ctx.counters.render(), media_type="text/plain; version=0.0.4")
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     ctx = GatewayContext(settings or load_settings())
     # Fail closed: without a JWT key of its own the gateway does not start at all.
@@ -63,17 +60,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await graphql.aclose()
             await ctx.stop()
 
+    routes = [
+        Route("/v1/events", post_events, methods=["POST"]),
+        *connector_routes(),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        *web_routes(),
+    ]
     app = Starlette(
-        routes=[
-            Route("/v1/events", post_events, methods=["POST"]),
-            *connector_routes(),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-            *web_routes(),
-        ],
+        routes=routes,
+        middleware=[Middleware(RequestObserver, routes=routes)],
         lifespan=lifespan,
     )
     app.state.ctx = ctx

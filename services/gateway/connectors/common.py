@@ -27,6 +27,7 @@ from starlette.responses import Response
 from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
 from services.gateway.ingest import accept_events
+from services.gateway.metrics import CONNECTOR_MESSAGES
 
 log = logging.getLogger("tandem.connectors")
 
@@ -119,7 +120,7 @@ async def publish(
             index = batch.events[entry["index"]][0]
             for err in entry["errors"]:
                 batch.reject(index, entry["event_id"], translate(err["field"]), err["reason"])
-    ctx.counters.inc("tandem_connector_ignored_total", batch.ignored, connector=connector)
+    CONNECTOR_MESSAGES.labels(connector, "ignored").inc(batch.ignored)
     doc: dict[str, Any] = {"accepted": accepted, "ignored": batch.ignored, **batch.extra}
     if batch.rejected:
         rejected_list = [batch.rejected[i] for i in sorted(batch.rejected)]
@@ -132,6 +133,6 @@ async def publish(
                 "accepted": accepted,
             },
         )
-        ctx.counters.inc("tandem_connector_rejected_total", len(rejected_list), connector=connector)
+        CONNECTOR_MESSAGES.labels(connector, "rejected").inc(len(rejected_list))
         return answer(400, {"success": False, **doc, "rejected": rejected_list})
     return answer(200, {"success": True, **doc})

@@ -1,4 +1,4 @@
-"""Connectors in (SPEC 14): Segment-compatible intake, HubSpot and Salesforce webhooks."""
+"""Every connector endpoint, for the gateway app."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ import base64
 import binascii
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,7 +27,7 @@ from services.gateway.connectors.segment_mapping import (
     Invalid,
     SegmentMapping,
     Unmapped,
-    message_id,
+    encoded,
     to_event,
     translate_field,
 )
@@ -106,14 +105,13 @@ async def _intake(request: Request, kind: str | None) -> Response:
         if not isinstance(message, dict):
             batch.reject(index, None, "", "a message must be a JSON object")
             continue
-        msg_id = message_id(message)
-        if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
-            batch.reject(index, msg_id, "", f"message exceeds {MAX_MESSAGE_BYTES} bytes (32 KB)")
-            continue
+        given = message.get("messageId")
         try:
+            if len(encoded(message)) > MAX_MESSAGE_BYTES:
+                raise Invalid("", f"message exceeds {MAX_MESSAGE_BYTES} bytes (32 KB)")
             event = to_event(str(message.get("type")), message, mapping, received_at)
         except Invalid as exc:
-            batch.reject(index, msg_id, exc.field, exc.reason)
+            batch.reject(index, given if isinstance(given, str) else None, exc.field, exc.reason)
             continue
         if isinstance(event, Unmapped):
             batch.ignored += 1

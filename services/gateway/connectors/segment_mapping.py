@@ -158,14 +158,21 @@ def translate_field(field: str) -> str:
     return field
 
 
+def encoded(message: Mapping[str, Any]) -> bytes:
+    """The message as canonical JSON (sorted keys), or Invalid if JSON cannot carry it on."""
+    try:
+        return orjson.dumps(message, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:
+        raise Invalid("", f"message cannot be stored: {exc}") from exc
+
+
 def message_id(message: Mapping[str, Any]) -> str:
     """`messageId`, or for a message without one a hash of its content: a resent message
     gets the same id and is applied once."""
     given = message.get("messageId")
     if isinstance(given, str) and given:
         return given
-    digest = hashlib.sha256(orjson.dumps(message, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f"seg-{digest[:40]}"
+    return f"seg-{hashlib.sha256(encoded(message)).hexdigest()[:40]}"
 
 
 def occurred_at(message: Mapping[str, Any], received_at: datetime) -> str:

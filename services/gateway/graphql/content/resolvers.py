@@ -24,7 +24,6 @@ from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.library import Prepare, required_text, tags
 from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
-from services.gateway.graphql.core.relay import encode_cursor, forward_page
 from shared.domain.library import after_update
 
 
@@ -51,8 +50,7 @@ def _linked(tenant_id: str) -> Prepare:
     return check
 
 
-def _edge(row: asyncpg.Record) -> ContentEdge:
-    cursor = encode_cursor(CONTENT.cursor, row["content_id"])
+def _edge(cursor: str, row: asyncpg.Record) -> ContentEdge:
     return ContentEdge(cursor=cursor, node=ContentItem.from_row(row))
 
 
@@ -67,13 +65,9 @@ class ContentQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> ContentConnection:
-        filters = {
-            "status": None if status is None else status.value,
-            "funnel_stage": None if funnel_stage is None else funnel_stage.value,
-        }
-        rows, limit = await library.fetch_page(info.context, CONTENT, filters, first, after)
-        edges, page_info = forward_page(rows, limit, after, _edge)
-        return ContentConnection(edges=edges, page_info=page_info)
+        filters = {"status": status, "funnel_stage": funnel_stage}
+        page = await library.fetch_page(info.context, CONTENT, filters, (first, after), _edge)
+        return ContentConnection(edges=page[0], page_info=page[1])
 
     @strawberry.field(permission_classes=[CanRead], description="A content item, or null")
     async def content_item(self, info: Info, id: strawberry.ID) -> ContentItem | None:

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from services.gateway.graphql.core.tasks import stop
 from shared.kafka import LEAD_STATE
 
 log = logging.getLogger("tandem.gateway.subscriptions")
@@ -143,7 +144,4 @@ class LeadChangeHub:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)

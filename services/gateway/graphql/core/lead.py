@@ -22,6 +22,7 @@ from strawberry.scalars import JSON
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.rows import from_row
 from shared.db import tenant_tx
 
 LEAD_COLUMNS = (
@@ -219,26 +220,5 @@ class Lead:
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Lead:
-        return cls(
-            id=strawberry.ID(row["lead_id"]),
-            stage=Stage(row["stage"]),
-            highest_stage=Stage(row["highest_stage"]),
-            fit_score=row["fit_score"],
-            fit_grade=FitGrade(row["fit_grade"]),
-            disqualified=row["disqualified"],
-            engagement_score=row["engagement_score"],
-            score=row["score"],
-            matrix=row["matrix"],
-            created_at=row["created_at"],
-            engaged_at=row["engaged_at"],
-            mql_at=row["mql_at"],
-            sql_at=row["sql_at"],
-            opportunity_at=row["opportunity_at"],
-            customer_at=row["customer_at"],
-            account_id=row["account_id"],
-            first_touch_channel=row["first_touch_channel"],
-            scored_at=row["scored_at"],
-            traits=row["traits"],
-            fit_evidence=camel_keys(row["fit_evidence"]),
-            engagement_evidence=camel_keys(row["engagement_evidence"]),
-        )
+        evidence = {k: camel_keys(row[k]) for k in ("fit_evidence", "engagement_evidence")}
+        return from_row(cls, {**row, **evidence}, id_column="lead_id")

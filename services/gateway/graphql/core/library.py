@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -20,11 +21,19 @@ from services.gateway.graphql.core.context import RequestContext
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.influence import InfluenceLoader, Target, influence_loader
 from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.relay import decode_cursor, page_size
+from services.gateway.graphql.core.relay import (
+    Edge,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    forward_page,
+    page_size,
+)
 from shared.db import tenant_tx
 from shared.domain import library
 
 V = TypeVar("V")
+E = TypeVar("E", bound=Edge)
 
 State = dict[str, Any]
 Change = Callable[[State], State]
@@ -189,17 +198,20 @@ async def fetch_one(ctx: RequestContext, spec: LibraryTable, item_id: str) -> as
 async def fetch_page(
     ctx: RequestContext,
     spec: LibraryTable,
-    filters: Mapping[str, str | None],
-    first: int | None,
-    after: str | None,
-) -> tuple[list[asyncpg.Record], int]:
-    """Up to `first` + 1 items in id order after the cursor `after`, each equal to the
-    given `filters` (column → value; None: any), and the page size."""
+    filters: Mapping[str, Enum | None],
+    page: tuple[int | None, str | None],
+    edge: Callable[[str, asyncpg.Record], E],
+) -> tuple[list[E], PageInfo]:
+    """One page of items in id order: `page` is (first, after), each item equal to the
+    given `filters` (column → enum value; None: any); `edge` makes an edge of a cursor and
+    a row."""
+    first, after = page
     limit = page_size(first)
     conditions = ["tenant_id = $1"]
     args: list[object] = [ctx.tenant_id]
     position = None if after is None else decode_cursor(spec.cursor, after)
-    given = {**filters, spec.id_column: position}
+    given = {c: None if v is None else v.value for c, v in filters.items()}
+    given[spec.id_column] = position
     for column, value in given.items():
         args.append(value)
         op = ">" if column == spec.id_column else "="
@@ -211,7 +223,10 @@ async def fetch_page(
             f" ORDER BY {spec.id_column} LIMIT ${len(args)}",
             *args,
         )
-    return list(rows), limit
+    cursor_of = spec.cursor
+    return forward_page(
+        rows, limit, after, lambda row: edge(encode_cursor(cursor_of, row[spec.id_column]), row)
+    )
 
 
 def versions_loader(

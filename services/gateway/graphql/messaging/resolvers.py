@@ -15,7 +15,6 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import LibraryStatus
 from services.gateway.graphql.core.library import required_text, tags
 from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
-from services.gateway.graphql.core.relay import encode_cursor, forward_page
 from services.gateway.graphql.messaging.types import (
     MESSAGES,
     Message,
@@ -28,8 +27,7 @@ from services.gateway.graphql.messaging.types import (
 from shared.domain.library import after_update
 
 
-def _edge(row: asyncpg.Record) -> MessageEdge:
-    cursor = encode_cursor(MESSAGES.cursor, row["message_id"])
+def _edge(cursor: str, row: asyncpg.Record) -> MessageEdge:
     return MessageEdge(cursor=cursor, node=Message.from_row(row))
 
 
@@ -44,13 +42,9 @@ class MessagingQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> MessageConnection:
-        filters = {
-            "status": None if status is None else status.value,
-            "kind": None if kind is None else kind.value,
-        }
-        rows, limit = await library.fetch_page(info.context, MESSAGES, filters, first, after)
-        edges, page_info = forward_page(rows, limit, after, _edge)
-        return MessageConnection(edges=edges, page_info=page_info)
+        filters = {"status": status, "kind": kind}
+        page = await library.fetch_page(info.context, MESSAGES, filters, (first, after), _edge)
+        return MessageConnection(edges=page[0], page_info=page[1])
 
     @strawberry.field(permission_classes=[CanRead], description="A message, or null")
     async def message(self, info: Info, id: strawberry.ID) -> Message | None:

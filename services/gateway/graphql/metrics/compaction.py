@@ -4,11 +4,12 @@ and this merges each tenant's rows into one per day in the background."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import asyncpg
+
+from services.gateway.graphql.core.tasks import stop
 
 log = logging.getLogger("tandem.gateway.graphql")
 
@@ -47,7 +48,4 @@ class LeadDayCompactor:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(task)

@@ -156,12 +156,7 @@ ORDER BY leads DESC, c.channel
 @strawberry.type
 class MetricsQueries:
     @strawberry.field(permission_classes=[CanRead], description="SPEC 6 over [from, to)")
-    async def metrics(
-        self,
-        info: Info,
-        from_: From,
-        to: datetime,
-    ) -> Metrics:
+    async def metrics(self, info: Info, from_: From, to: datetime) -> Metrics:
         check_period(from_, to)
         ctx = info.context
         days = split_days(from_, to)
@@ -183,12 +178,7 @@ class MetricsQueries:
         permission_classes=[CanRead],
         description="Leads created in [from, to) by the channel of their first touch",
     )
-    async def source_quality(
-        self,
-        info: Info,
-        from_: From,
-        to: datetime,
-    ) -> list[SourceQuality]:
+    async def source_quality(self, info: Info, from_: From, to: datetime) -> list[SourceQuality]:
         check_period(from_, to)
         async with info.context.tx() as conn:
             rows = await conn.fetch(SOURCE_QUALITY_SQL, info.context.tenant_id, from_, to)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
@@ -16,6 +17,7 @@ from services.gateway.graphql.core.enums import FunnelStage
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.periods import From, check_period
 from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.rows import from_row
 from services.gateway.graphql.review.action_items import items_of_week
 from services.gateway.graphql.review.markdown import render
 from services.gateway.graphql.review.types import (
@@ -51,20 +53,13 @@ def _week(week_start: date) -> tuple[datetime, datetime]:
 async def _new_leads(conn: asyncpg.Connection, args: tuple[object, ...]) -> list[WeeklySource]:
     rows = await conn.fetch(
         f"SELECT coalesce(first_touch_channel, '{NONE_KEY}') AS channel, count(*) AS leads,"
-        " count(*) FILTER (WHERE mql_at IS NOT NULL) AS mqls, avg(fit_score) AS fit"
+        " count(*) FILTER (WHERE mql_at IS NOT NULL) AS mqls,"
+        " avg(fit_score)::float8 AS avg_fit_score"
         " FROM leads WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3"
         " GROUP BY 1 ORDER BY 2 DESC, 1",
         *args,
     )
-    return [
-        WeeklySource(
-            channel=r["channel"],
-            leads=r["leads"],
-            mqls=r["mqls"],
-            avg_fit_score=None if r["fit"] is None else float(r["fit"]),
-        )
-        for r in rows
-    ]
+    return [from_row(WeeklySource, r) for r in rows]
 
 
 async def _sla(
@@ -76,33 +71,18 @@ async def _sla(
         *args,
     )
     s = review.sla_follow_up(((r["mql_at"], r["sla_response_at"]) for r in rows), limit_hours, now)
-    return WeeklySla(
-        mqls=s.mqls,
-        responded=s.responded,
-        within_sla=s.within_sla,
-        breached=s.breached,
-        pending=s.pending,
-        median_response_hours=s.median_response_hours,
-    )
+    return WeeklySla(**dataclasses.asdict(s))
 
 
 async def _stage_moves(conn: asyncpg.Connection, args: tuple[object, ...]) -> list[StageMove]:
     rows = await conn.fetch(
         "SELECT properties->>'opportunity_id' AS opportunity_id, lead_id,"
-        " properties->>'stage' AS stage, occurred_at FROM events"
+        " properties->>'stage' AS stage, occurred_at AS at FROM events"
         " WHERE tenant_id = $1 AND type = 'opportunity_stage_changed'"
         " AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, seq",
         *args,
     )
-    return [
-        StageMove(
-            opportunity_id=r["opportunity_id"],
-            lead_id=r["lead_id"],
-            stage=r["stage"],
-            at=r["occurred_at"],
-        )
-        for r in rows
-    ]
+    return [from_row(StageMove, r) for r in rows]
 
 
 # Opportunities open at the week's end, with their stage, last stage change and the lead's
@@ -368,11 +348,6 @@ class ReviewQueries:
         description="Per fit grade and per trait value, the outcomes of the leads created in "
         "[from, to)",
     )
-    async def icp_review(
-        self,
-        info: Info,
-        from_: From,
-        to: datetime,
-    ) -> IcpReview:
+    async def icp_review(self, info: Info, from_: From, to: datetime) -> IcpReview:
         check_period(from_, to)
         return await icp_review(info, from_, to)

@@ -145,12 +145,7 @@ class SlaQueries:
         permission_classes=[CanRead],
         description="SPEC 7 for the MQLs whose mql_at is in [from, to), at the current limit",
     )
-    async def sla_report(
-        self,
-        info: Info,
-        from_: From,
-        to: datetime,
-    ) -> SlaReport:
+    async def sla_report(self, info: Info, from_: From, to: datetime) -> SlaReport:
         check_period(from_, to)
         ctx = info.context
         async with ctx.tx() as conn:

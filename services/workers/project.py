@@ -24,7 +24,7 @@ from typing import Any
 
 import asyncpg
 
-from services.workers import store
+from services.workers import accounts, store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.records import DeadLetter, Incoming
@@ -188,6 +188,7 @@ class LeadProjector:
             rows.opportunities,
             rows.credits,
         )
+        await accounts.update_accounts(conn, tenant_id, list(states), current)
         return rows.changes(previous, now)
 
 

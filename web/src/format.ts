@@ -1,3 +1,5 @@
+// Stage names that are acronyms stay upper case (MQL, not Mql).
+const ACRONYMS = new Set(["MQL", "SQL", "SLA", "CSV"]);
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
 const money = new Intl.NumberFormat("en-US", {
@@ -28,7 +30,7 @@ export const fmt = {
           timeZone: "UTC",
         }) + " UTC",
   label: (v: string) =>
-    v === "(none)" || v === "(unattributed)"
+    v === "(none)" || v === "(unattributed)" || ACRONYMS.has(v)
       ? v
       : v
           .toLowerCase()

@@ -14,13 +14,13 @@ import "./styles.css";
 import { type Session, SessionContext } from "./ui";
 
 const PAGES = [
-  { path: "overview", label: "Overview", view: OverviewPage },
-  { path: "pipeline", label: "Pipeline", view: PipelinePage },
-  { path: "attribution", label: "Attribution", view: AttributionPage },
-  { path: "sla", label: "SLA", view: SlaPage },
-  { path: "review", label: "Weekly review", view: ReviewPage },
-  { path: "content", label: "Content and messaging", view: ContentPage },
-  { path: "settings", label: "Settings", view: SettingsPage },
+  { path: "overview", label: "Overview", view: OverviewPage, period: true },
+  { path: "pipeline", label: "Pipeline", view: PipelinePage, period: false },
+  { path: "attribution", label: "Attribution", view: AttributionPage, period: true },
+  { path: "sla", label: "SLA", view: SlaPage, period: true },
+  { path: "review", label: "Weekly review", view: ReviewPage, period: false },
+  { path: "content", label: "Content and messaging", view: ContentPage, period: false },
+  { path: "settings", label: "Settings", view: SettingsPage, period: false },
 ] as const;
 
 const VIEWER = "query Viewer { viewer { role tenant } }";
@@ -207,6 +207,8 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
       <main id="main" ref={main} tabIndex={-1}>
         <div class="page-head">
           <h1>{page.label}</h1>
+          {page.period && (
+          <>
           <label class="period">
             <span>Period</span>
             <select
@@ -227,6 +229,8 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
             (UTC), compared with {period.previousFrom.toISOString().slice(0, 10)} –{" "}
             {new Date(period.previousTo.getTime() - 1).toISOString().slice(0, 10)}
           </p>
+          </>
+          )}
         </div>
         <View />
       </main>

@@ -29,7 +29,7 @@ interface Overview {
 }
 
 type Kind = "int" | "money" | "pct" | "days";
-const KPIS: { key: string; label: string; kind: Kind; lowerIsBetter?: boolean }[] = [
+const KPIS: { key: string; label: string; kind: Kind; lowerIsBetter?: boolean; neutral?: boolean }[] = [
   { key: "leadsCreated", label: "New leads", kind: "int" },
   { key: "mqls", label: "MQLs", kind: "int" },
   { key: "sqls", label: "SQLs", kind: "int" },
@@ -42,22 +42,22 @@ const KPIS: { key: string; label: string; kind: Kind; lowerIsBetter?: boolean }[
   { key: "salesCycleDaysMedian", label: "Sales cycle (median)", kind: "days", lowerIsBetter: true },
   { key: "pipelineVelocity", label: "Pipeline velocity / day", kind: "money" },
   { key: "cac", label: "CAC", kind: "money", lowerIsBetter: true },
-  { key: "spend", label: "Spend", kind: "money" },
+  { key: "spend", label: "Spend", kind: "money", neutral: true },
   { key: "slaCompliance", label: "SLA compliance", kind: "pct" },
 ];
 
 // Channels whose leads sales found itself, or whose first touch is unknown.
 const NOT_MARKETING = new Set(["outbound", "(none)"]);
 
-function Delta({ current, previous, lowerIsBetter }: { current: number | null; previous: number | null; lowerIsBetter?: boolean }) {
+function Delta({ current, previous, lowerIsBetter, neutral }: { current: number | null; previous: number | null; lowerIsBetter?: boolean; neutral?: boolean }) {
   const delta = change(current, previous);
-  if (delta == null) return <span class="delta flat">no comparison</span>;
-  const good = lowerIsBetter ? delta < 0 : delta > 0;
+  if (delta == null) return null;
+  const good = neutral ? null : lowerIsBetter ? delta < 0 : delta > 0;
   const arrow = delta > 0 ? "▲" : delta < 0 ? "▼" : "■";
   return (
-    <span class={`delta ${delta === 0 ? "flat" : good ? "up" : "down"}`}>
+    <span class={`delta ${delta === 0 || good === null ? "flat" : good ? "up" : "down"}`}>
       <span aria-hidden="true">{arrow}</span> {fmt.pct(Math.abs(delta))}{" "}
-      <span class="sr-only">{delta >= 0 ? "up" : "down"}</span> vs previous
+      <span class="sr-only">{delta >= 0 ? "up" : "down"}</span>
     </span>
   );
 }
@@ -209,8 +209,8 @@ export function OverviewPage() {
               {fmt[k.kind](current[k.key])}
             </p>
             <p class="kpi-prev">
-              <Delta current={current[k.key]} previous={previous[k.key]} lowerIsBetter={k.lowerIsBetter} />
-              <span class="muted small"> (was {fmt[k.kind](previous[k.key])})</span>
+              <Delta current={current[k.key]} previous={previous[k.key]} lowerIsBetter={k.lowerIsBetter} neutral={k.neutral} />
+              <span class="muted small"> previous period {fmt[k.kind](previous[k.key])}</span>
             </p>
           </div>
         ))}

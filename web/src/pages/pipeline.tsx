@@ -4,6 +4,7 @@ import { Card, ChartBox, DataTable, Empty, ErrorNote, Loading, PALETTE, useQuery
 
 const STAGES = ["AWARE", "ENGAGED", "MQL", "SQL", "OPPORTUNITY", "CUSTOMER", "NURTURE", "DISQUALIFIED", "CLOSED_LOST"];
 const GRADES = ["A", "B", "C", "D"];
+const PAGE = 25;
 
 const SUMMARY_QUERY = `query PipelineSummary {
   pipeline { total stages { stage count } }
@@ -196,6 +197,7 @@ export function PipelinePage() {
   const [grade, setGrade] = useState("");
   const [search, setSearch] = useState("");
   const [selected, setSelected] = useState<string | null>(null);
+  const [shown, setShown] = useState(PAGE);
   const { data, error, reload } = useQuery<{ leads: { totalCount: number; edges: { node: LeadRow }[] } }>(LEADS_QUERY, {
     stage: stage || null,
     fitGrade: grade || null,
@@ -245,13 +247,12 @@ export function PipelinePage() {
         ) : (
           <>
             <p class="muted small" aria-live="polite">
-              {fmt.int(data.leads.totalCount)} leads match; showing {rows.length}
-              {data.leads.totalCount > 200 ? " (the first 200, newest first)" : ""}.
+              {fmt.int(data.leads.totalCount)} leads match; showing {Math.min(shown, rows.length)}.
             </p>
             <DataTable
               caption="Leads"
               rowKey={(l) => l.id}
-              rows={rows}
+              rows={rows.slice(0, shown)}
               empty="No lead matches. Clear the search or pick another stage or grade."
               columns={[
                 {
@@ -269,6 +270,11 @@ export function PipelinePage() {
                 { label: "Source", value: (l) => (l.firstTouchChannel ? fmt.label(l.firstTouchChannel) : "–") },
               ]}
             />
+            {rows.length > shown && (
+              <button type="button" class="ghost more" onClick={() => setShown(shown + PAGE)}>
+                Show {Math.min(PAGE, rows.length - shown)} more leads
+              </button>
+            )}
           </>
         )}
       </Card>

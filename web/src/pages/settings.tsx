@@ -161,6 +161,11 @@ function IcpForm({ config, disabled, reload }: { config: Config; disabled: boole
       </fieldset>
       <fieldset disabled={disabled}>
         <legend>Fit rules</legend>
+        {rules.length === 0 && (
+          <p class="muted small">
+            No fit rule yet: every lead has fit 0 (grade D).{disabled ? "" : " Add a rule, e.g. attribute industry, eq, \"saas\", 30 points."}
+          </p>
+        )}
         {rules.map((rule, i) => (
           <div class="rule" key={i}>
             <Field id={`rule-${i}-attribute`} label="Attribute" type="text" value={rule.attribute} onInput={(v) => setRule(i, { attribute: v })} outcome={outcome} problemKey={`fitRules[${i}].attribute`} disabled={disabled} />

@@ -1,0 +1,212 @@
+"""SPEC 17 in the stream: accounts and the data-driven model over generated journeys.
+
+Accounts are kept by the worker in the projection's transaction; fed in order, or shuffled
+with duplicates and a worker SIGKILL in the middle, a tenant ends with the same accounts,
+and those are the accounts the pure rules give over its final lead rows."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from shared import data_driven
+from shared.db import create_pool
+from shared.domain.accounts import Member, OpenOpportunity, compute_account, resolve_account
+from shared.domain.config import DEFAULT_CONFIG
+from shared.domain.events import MARKETING_TOUCHES
+from shared.domain.markov import fit, lead_path
+from shared.generator import JourneyGenerator
+from tests.integration.conftest import EXAMPLE_NOW, Platform
+from tests.integration.test_kill_worker import produce
+
+LEADS = 90
+
+
+def journeys(tenant: str) -> list[dict[str, Any]]:
+    """Generated journeys; every third lead's events lose their account_id, so that the lead
+    joins its account through its company_domain trait."""
+    gen = JourneyGenerator(tenant, seed=11, now=datetime.fromisoformat(EXAMPLE_NOW), span_days=60)
+    out = []
+    for index, journey in enumerate(gen.journeys(LEADS)):
+        for event in journey:
+            if index % 3 == 2:
+                event.pop("account_id", None)
+            out.append(event)
+    return out
+
+
+def shuffled_with_repeats(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rng = random.Random(5)
+    out = events + rng.sample(events, len(events) // 10)
+    rng.shuffle(out)
+    return out
+
+
+async def accounts_snapshot(platform: Platform, tenant: str) -> list[tuple[Any, ...]]:
+    rows = await platform.admin.fetch(
+        "SELECT account_id, domain, members, fit_score, fit_grade, engagement_score, stage,"
+        " open_opportunity_id, traits FROM accounts WHERE tenant_id = $1 ORDER BY account_id",
+        tenant,
+    )
+    return [(*tuple(r.values())[:-1], _traits(r)) for r in rows]
+
+
+async def expected_accounts(platform: Platform, tenant: str) -> list[tuple[Any, ...]]:
+    """The accounts the pure rules give over the tenant's final lead rows."""
+    leads = await platform.admin.fetch("SELECT * FROM leads WHERE tenant_id = $1", tenant)
+    explicit: dict[str, list[Member]] = defaultdict(list)
+    for lead in leads:
+        if lead["account_id"]:
+            explicit[lead["account_id"]].append(_member(lead))
+    by_domain: dict[str, str] = {}
+    for account_id in sorted(explicit, reverse=True):
+        account = compute_account(account_id, explicit[account_id], [], DEFAULT_CONFIG)
+        if account is not None and account.domain is not None:
+            by_domain[account.domain] = account_id
+    members: dict[str, list[Member]] = defaultdict(list)
+    for lead in leads:
+        owner = resolve_account(lead["account_id"], _traits(lead).get("company_domain"), by_domain)
+        if owner is not None:
+            members[owner].append(_member(lead))
+    opportunities: dict[str, list[OpenOpportunity]] = defaultdict(list)
+    member_of = {m.lead_id: a for a, ms in members.items() for m in ms}
+    for o in await platform.admin.fetch(
+        "SELECT * FROM opportunities WHERE tenant_id = $1 AND status = 'OPEN'", tenant
+    ):
+        if o["lead_id"] in member_of:
+            opportunities[member_of[o["lead_id"]]].append(
+                OpenOpportunity(o["opportunity_id"], o["created_at"])
+            )
+    out = []
+    for account_id in sorted(members):
+        a = compute_account(
+            account_id, members[account_id], opportunities[account_id], DEFAULT_CONFIG
+        )
+        assert a is not None
+        out.append(
+            (
+                a.account_id,
+                a.domain,
+                a.members,
+                a.fit_score,
+                a.fit_grade,
+                a.engagement_score,
+                a.stage,
+                a.open_opportunity_id,
+                dict(a.traits),
+            )
+        )
+    return out
+
+
+def _traits(row: Any) -> dict[str, Any]:
+    # The admin pool has no jsonb codec: documents arrive as their JSON text.
+    traits: dict[str, Any] = orjson.loads(row["traits"])
+    return traits
+
+
+def _member(lead: Any) -> Member:
+    return Member(
+        lead["lead_id"], lead["account_id"], lead["stage"], lead["engagement_score"], _traits(lead)
+    )
+
+
+def retenant(events: list[dict[str, Any]], tenant: str) -> list[dict[str, Any]]:
+    return [{**e, "tenant_id": tenant} for e in events]
+
+
+@pytest.mark.integration
+async def test_accounts_are_exact_under_shuffles_duplicates_and_sigkill(
+    platform: Platform,
+) -> None:
+    calm, _ = await platform.create_tenant("acct-calm")
+    killed, _ = await platform.create_tenant("acct-killed")
+    events = journeys("x")
+    lead_events = len(events)
+
+    await produce(platform.kafka_bootstrap, retenant(events, calm))
+    await platform.wait_events(calm, lead_events, timeout=180)
+
+    mixed = retenant(shuffled_with_repeats(events), killed)
+    half = len(mixed) // 2
+    await produce(platform.kafka_bootstrap, mixed[:half])
+
+    async def partly_applied() -> bool:
+        n = await platform.admin.fetchval(
+            "SELECT count(*) FROM events WHERE tenant_id = $1", killed
+        )
+        return bool(n >= half // 4)
+
+    await platform.wait_for(partly_applied, 90, "part of the shuffled stream to be applied")
+    platform.restart_worker()
+    await produce(platform.kafka_bootstrap, mixed[half:])
+    await platform.wait_events(killed, lead_events, timeout=180)
+
+    want = await expected_accounts(platform, calm)
+    assert len(want) >= LEADS // 4
+    # Leads without an account_id of their own joined their account by domain.
+    domain_members = await platform.admin.fetchval(
+        "SELECT count(*) FROM account_members m JOIN leads l USING (tenant_id, lead_id)"
+        " WHERE m.tenant_id = $1 AND l.account_id IS NULL",
+        calm,
+    )
+    assert domain_members > 0
+    assert await accounts_snapshot(platform, calm) == want
+
+    async def settled() -> bool:
+        return await accounts_snapshot(platform, killed) == want
+
+    await platform.wait_for(settled, 60, "the shuffled tenant's accounts to match")
+
+
+@pytest.mark.integration
+async def test_data_driven_model_fits_the_tenants_paths(platform: Platform) -> None:
+    tenant, _ = await platform.create_tenant("dd")
+    events = retenant(journeys("x"), tenant)
+    await produce(platform.kafka_bootstrap, events)
+    await platform.wait_events(tenant, len(events), timeout=180)
+
+    pool = await create_pool(platform.database_url)
+    try:
+        now = datetime.fromisoformat(EXAMPLE_NOW)
+        await data_driven.refresh_tenant(pool, tenant, now)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", tenant)
+            stored = await data_driven.load_model(conn, tenant, "PIPELINE")
+    finally:
+        await pool.close()
+    assert stored is not None and stored.refreshed_at == now
+
+    # The same paths from the generated journeys themselves.
+    by_lead: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    anonymous: dict[str, str] = {}
+    for e in events:
+        if e["type"] == "identify" and "anonymous_id" in e:
+            anonymous[e["anonymous_id"]] = e["lead_id"]
+    for e in events:
+        lead = e.get("lead_id") or anonymous.get(e.get("anonymous_id", ""))
+        if lead:
+            by_lead[lead].append(e)
+    paths = []
+    for lead_events in by_lead.values():
+        touches = [
+            (datetime.fromisoformat(e["occurred_at"]), e.get("channel"))
+            for e in lead_events
+            if e["type"] in MARKETING_TOUCHES
+        ]
+        created = [
+            datetime.fromisoformat(e["occurred_at"])
+            for e in lead_events
+            if e["type"] == "opportunity_created"
+        ]
+        path = lead_path(touches, min(created) if created else None)
+        if path is not None:
+            paths.append(path)
+    want = fit(paths)
+    assert (stored.model.paths, stored.model.conversions) == (want.paths, want.conversions)
+    assert stored.model.effects() == pytest.approx(want.effects(), abs=1e-9)

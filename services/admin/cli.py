@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from shared.logs import configure_logging
 from shared.settings import load_settings
+from shared.tracing import setup_tracing
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -171,6 +172,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging()
+    setup_tracing("tandem-gateway", settings.otlp_endpoint)
     try:
         app = create_app(settings)
     except ConfigurationError as exc:
@@ -192,6 +194,7 @@ def _worker(args: argparse.Namespace) -> int:
     from services.workers.app import run_worker
 
     configure_logging()
+    setup_tracing("tandem-worker", load_settings().otlp_endpoint)
     run_worker()
     return 0
 

@@ -1,4 +1,4 @@
-"""What every gateway request shares: settings, the pool, the producer, limits and counters."""
+"""What every gateway request shares: settings, the pool, the producer and limits."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ from services.gateway.auth import (
     credential_from_headers,
 )
 from services.gateway.limits import RateLimiter
-from services.gateway.metrics import Counters
+from services.gateway.metrics import AUTH_FAILURES
 from shared.db import create_pool
 from shared.kafka import TOUCHPOINTS, make_producer
 from shared.settings import Settings
+from shared.tracing import kafka_headers
 
 log = logging.getLogger("tandem.gateway")
 
@@ -34,7 +35,6 @@ class GatewayContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.jwt = JwtVerifier.from_settings(settings)
-        self.counters = Counters()
         self.limiter = RateLimiter(rate=200.0, burst=400.0)
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -78,12 +78,14 @@ class GatewayContext:
             )
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             log.warning("credential store unavailable", extra={"error": repr(exc)})
+            AUTH_FAILURES.labels("unavailable").inc()
             return JSONResponse(
                 {"error": {"code": "UNAVAILABLE", "message": "credential store unavailable"}},
                 503,
                 headers={"Retry-After": "5"},
             )
         except AuthError as exc:
+            AUTH_FAILURES.labels("unauthenticated").inc()
             return JSONResponse(
                 {"error": {"code": "UNAUTHENTICATED", "message": str(exc)}},
                 401,
@@ -91,6 +93,7 @@ class GatewayContext:
             )
         wait = self.limiter.acquire(principal.subject)
         if wait:
+            AUTH_FAILURES.labels("rate_limited").inc()
             return JSONResponse(
                 {"error": {"code": "RATE_LIMITED", "message": "too many requests for this key"}},
                 429,
@@ -108,8 +111,14 @@ class GatewayContext:
     async def publish_events(self, records: list[tuple[int, bytes]]) -> None:
         producer = self._require_producer()
 
+        # The request's trace continues in the workers through the records' headers.
+        headers = kafka_headers()
+
         async def send_all() -> None:
-            futures = [await producer.send(TOUCHPOINTS, v, partition=p) for p, v in records]
+            futures = [
+                await producer.send(TOUCHPOINTS, v, partition=p, headers=headers)
+                for p, v in records
+            ]
             await asyncio.gather(*futures)
 
         try:

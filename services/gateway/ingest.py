@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
+from services.gateway.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUESTS_REFUSED
 from services.gateway.rejection_reasons import RejectionReasons, reason_errors
 from shared.kafka import MAX_RECORD_BYTES, partition_for
 from shared.validation import event_key, validate_event
@@ -28,6 +29,7 @@ REJECTION_REASONS = RejectionReasons()
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
+    REQUESTS_REFUSED.labels(code).inc()
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
@@ -136,13 +138,12 @@ async def accept_events(
                 "kafka unavailable; batch refused",
                 extra={"tenant_id": tenant_id, "error": repr(exc)},
             )
-            ctx.counters.inc("tandem_ingest_unavailable_total")
             return _error(
                 503,
                 "KAFKA_UNAVAILABLE",
                 "the event log is unavailable; nothing of this request was accepted, retry",
                 **{"Retry-After": RETRY_AFTER_S},
             )
-    ctx.counters.inc("tandem_events_accepted_total", len(accepted), tenant=tenant_id)
-    ctx.counters.inc("tandem_events_rejected_total", len(rejected), tenant=tenant_id)
+    EVENTS_ACCEPTED.inc(len(accepted))
+    EVENTS_REJECTED.inc(len(rejected))
     return len(accepted), rejected

@@ -28,6 +28,7 @@ from services.workers.watchdog import AssignmentWatchdog
 from shared import data_driven
 from shared.kafka import TENANT_CONFIG, TOUCHPOINTS
 from shared.settings import load_settings
+from shared.tracing import consume_span
 
 log = logging.getLogger("tandem.worker")
 
@@ -121,7 +122,8 @@ async def apply_touchpoints(stream: StreamT[bytes]) -> None:
         BATCH_RECORDS, within=BATCH_WITHIN_S
     ):
         try:
-            await handle_batch(events)
+            with consume_span(TOUCHPOINTS, (e.message.headers for e in events)):
+                await handle_batch(events)
         except DeadLetterBurst as exc:
             # Faust's supervisor would restart a crashed agent, which would meet the same
             # records again forever. Exit instead, offsets uncommitted, for an operator.

@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from shared import tracing
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Binary codecs, because COPY (the bulk path of the workers) speaks only binary.
@@ -23,6 +25,8 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
     )
+    if tracing.enabled():
+        conn.add_query_logger(tracing.record_query)
 
 
 async def create_pool(

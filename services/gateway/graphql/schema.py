@@ -35,6 +35,7 @@ from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 from services.gateway.graphql.viewer.queries import ViewerQueries
+from services.gateway.metrics import OperationMetrics
 
 log = logging.getLogger("tandem.gateway.graphql")
 
@@ -105,6 +106,7 @@ schema = TandemSchema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         SubscriptionsOverWebSocket,
         ErrorCodes,
+        OperationMetrics,
     ],
 )
 

@@ -76,6 +76,7 @@ start_all() {
     GraphQL (GraphiQL in a browser):  $URL/graphql
     Event ingestion:                  POST $URL/v1/events
     Health / readiness / metrics:     $URL/healthz  $URL/readyz  $URL/metrics
+    Dashboard (sign in with the key): $URL/app/
     Demo tenant admin API key:        $(cat "$STATE/demo.key")
 
 MSG

@@ -25,6 +25,7 @@ from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQue
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
+from services.gateway.graphql.datadriven.queries import DataDrivenMutations, DataDrivenQueries
 from services.gateway.graphql.feedback.queries import FeedbackQueries
 from services.gateway.graphql.leads.queries import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
@@ -52,6 +53,7 @@ Query = merge_types(
         PipelineQueries,
         MetricsQueries,
         AttributionQueries,
+        DataDrivenQueries,
         SlaQueries,
         ConfigQueries,
         MessagingQueries,
@@ -63,7 +65,14 @@ Query = merge_types(
     ),
 )
 Mutation = merge_types(
-    "Mutation", (ConfigMutations, MessagingMutations, ContentMutations, ActionItemMutations)
+    "Mutation",
+    (
+        ConfigMutations,
+        MessagingMutations,
+        ContentMutations,
+        ActionItemMutations,
+        DataDrivenMutations,
+    ),
 )
 Subscription = merge_types("Subscription", (LeadSubscriptions,))
 

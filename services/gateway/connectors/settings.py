@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ import asyncpg
 from shared.db import tenant_tx
 
 CONNECTORS = ("segment", "hubspot", "salesforce")
+# Connectors whose secret keys an HMAC and must be kept in clear; the others keep a hash.
+CLEAR_SECRETS = frozenset({"hubspot"})
 TTL_S = 5.0
 
 
@@ -40,9 +43,9 @@ def hash_secret(secret: str) -> bytes:
 
 
 def default_settings(connector: str) -> ConnectorSettings:
-    # Segment intake is on for every tenant (its keys are the tenant's API keys); the CRM
-    # connectors stay closed until an admin sets their secret.
-    return ConnectorSettings(connector=connector, enabled=connector == "segment")
+    # Enabled by default: Segment intake uses the tenant's API keys, and a CRM connector
+    # stays closed anyway until an admin sets its secret.
+    return ConnectorSettings(connector=connector, enabled=True)
 
 
 async def read_settings(
@@ -63,6 +66,51 @@ async def read_settings(
         secret_hash=row["secret_hash"],
         mappings=dict(row["mappings"]),
     )
+
+
+async def save_settings(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    connector: str,
+    *,
+    author: str,
+    enabled: bool | None = None,
+    secret: str | None = None,
+    mappings: dict[str, Any] | None = None,
+) -> ConnectorSettings:
+    """Creates or updates a connector's settings; None leaves a value as it is. A new
+    secret replaces the old one at once (rotation)."""
+    if connector not in CONNECTORS:
+        raise ValueError(f"unknown connector {connector!r}")
+    current = await read_settings(conn, tenant_id, connector)
+    clear, hashed = current.secret, current.secret_hash
+    if secret is not None:
+        clear, hashed = (
+            (secret, None) if connector in CLEAR_SECRETS else (None, hash_secret(secret))
+        )
+    await conn.execute(
+        "INSERT INTO connector_settings (tenant_id, connector, enabled, secret, secret_hash,"
+        " secret_rotated_at, mappings, updated_at, updated_by)"
+        " VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END, $7, now(), $8)"
+        " ON CONFLICT (tenant_id, connector) DO UPDATE SET enabled = excluded.enabled,"
+        " secret = excluded.secret, secret_hash = excluded.secret_hash,"
+        " secret_rotated_at = CASE WHEN $6 THEN now()"
+        " ELSE connector_settings.secret_rotated_at END,"
+        " mappings = excluded.mappings, updated_at = now(), updated_by = excluded.updated_by",
+        tenant_id,
+        connector,
+        current.enabled if enabled is None else enabled,
+        clear,
+        hashed,
+        secret is not None,
+        current.mappings if mappings is None else mappings,
+        author,
+    )
+    return await read_settings(conn, tenant_id, connector)
+
+
+def new_secret() -> str:
+    return f"tcs_{secrets.token_urlsafe(32)}"
 
 
 class SettingsCache:

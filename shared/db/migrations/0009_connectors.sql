@@ -21,3 +21,32 @@ CREATE TABLE connector_settings (
 );
 
 SELECT tandem_protect('connector_settings');
+
+-- Which lead a CRM object belongs to (a HubSpot deal, a Salesforce opportunity), learned
+-- from association events or the object's own contact field: deal events name no contact.
+CREATE TABLE connector_links (
+    tenant_id    text NOT NULL REFERENCES tenants,
+    connector    text NOT NULL,
+    object_type  text NOT NULL,
+    object_id    text NOT NULL,
+    lead_id      text NOT NULL,
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, connector, object_type, object_id)
+);
+
+-- Mapped events of an object whose lead is not known yet. Kept, not dropped: the batch
+-- that brings the link publishes them with the lead and deletes them here.
+CREATE TABLE connector_parked (
+    tenant_id    text NOT NULL REFERENCES tenants,
+    connector    text NOT NULL,
+    object_type  text NOT NULL,
+    object_id    text NOT NULL,
+    event_id     text NOT NULL,
+    event        jsonb NOT NULL,
+    parked_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, connector, event_id)
+);
+CREATE INDEX connector_parked_object ON connector_parked (tenant_id, connector, object_type, object_id);
+
+SELECT tandem_protect('connector_links');
+SELECT tandem_protect('connector_parked');

@@ -1,0 +1,81 @@
+"""POST /v1/connectors/hubspot/{tenant}: HubSpot webhook batches, v3-signed (SPEC 14)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.connectors.common import Batch, error, parse_json, read_body, unauthorized
+from services.gateway.connectors.crm import Invalid, Link, ObjectEvent, publish_resolved
+from services.gateway.connectors.hubspot_mapping import (
+    HubSpotMapping,
+    signature_error,
+    to_events,
+)
+from services.gateway.connectors.settings import SETTINGS
+from services.gateway.context import GatewayContext
+
+# HubSpot sends at most 100 events per request; this leaves ample room.
+MAX_BODY_BYTES = 1_048_576
+TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+async def post_hubspot(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    tenant_id = request.path_params["tenant"]
+    # An unknown tenant answers exactly like a bad signature: nothing confirms it exists.
+    refused = unauthorized("signature does not verify", scheme="HubSpot-Signature-v3")
+    if not TENANT_SLUG.match(tenant_id):
+        return refused
+    body = await read_body(request, MAX_BODY_BYTES)
+    if isinstance(body, Response):
+        return body
+    assert ctx.pool is not None
+    settings = await SETTINGS.get(ctx.pool, tenant_id, "hubspot")
+    if settings.secret is None:
+        return refused
+    problem = signature_error(
+        settings.secret,
+        request.method,
+        str(request.url),
+        body,
+        request.headers.get("x-hubspot-request-timestamp"),
+        request.headers.get("x-hubspot-signature-v3"),
+        int(time.time() * 1000),
+    )
+    if problem is not None:
+        return unauthorized(problem, scheme="HubSpot-Signature-v3")
+    if not settings.enabled:
+        return error(403, "CONNECTOR_DISABLED", "the HubSpot connector is disabled")
+    payload = parse_json(body)
+    if isinstance(payload, Response):
+        return payload
+    if not isinstance(payload, list) or not payload:
+        return error(400, "NOT_AN_ARRAY", "body must be a non-empty JSON array of events", "")
+
+    mapping = HubSpotMapping.for_tenant(settings.mappings)
+    batch = Batch()
+    pending: list[tuple[int, ObjectEvent]] = []
+    links: list[Link] = []
+    for index, message in enumerate(payload):
+        if not isinstance(message, dict):
+            batch.reject(index, None, "", "an event must be a JSON object")
+            continue
+        try:
+            mapped = to_events(message, mapping)
+        except Invalid as exc:
+            batch.reject(index, str(message.get("eventId")), exc.field, exc.reason)
+            continue
+        if not mapped:
+            batch.ignored += 1
+        for item in mapped:
+            if isinstance(item, Link):
+                links.append(item)
+            elif isinstance(item, ObjectEvent):
+                pending.append((index, item))
+            else:
+                batch.events.append((index, item))
+    return await publish_resolved(ctx, tenant_id, "hubspot", batch, pending, links)

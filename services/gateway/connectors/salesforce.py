@@ -1,0 +1,83 @@
+"""POST /v1/connectors/salesforce/{tenant}: Change Data Capture events (SPEC 14).
+
+Authenticated with the tenant's connector secret (`Authorization: Bearer SECRET` or
+`X-Tandem-Connector-Secret`), stored only as a hash. The body is one change event or a JSON
+array of them, in their JSON form."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.gateway.connectors.common import Batch, error, parse_json, read_body, unauthorized
+from services.gateway.connectors.crm import Invalid, Link, ObjectEvent, publish_resolved
+from services.gateway.connectors.hubspot import TENANT_SLUG
+from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping, to_events
+from services.gateway.connectors.settings import SETTINGS
+from services.gateway.context import GatewayContext
+
+MAX_BODY_BYTES = 1_048_576
+
+
+def _presented_secret(request: Request) -> str | None:
+    given = request.headers.get("x-tandem-connector-secret")
+    if given:
+        return given
+    auth = request.headers.get("authorization") or ""
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return None
+
+
+async def post_salesforce(request: Request) -> Response:
+    ctx: GatewayContext = request.app.state.ctx
+    tenant_id = request.path_params["tenant"]
+    refused = unauthorized("unknown tenant or wrong connector secret", scheme="Bearer")
+    secret = _presented_secret(request)
+    if secret is None or not TENANT_SLUG.match(tenant_id):
+        return refused
+    assert ctx.pool is not None
+    settings = await SETTINGS.get(ctx.pool, tenant_id, "salesforce")
+    if not settings.secret_matches(secret):
+        return refused
+    if not settings.enabled:
+        return error(403, "CONNECTOR_DISABLED", "the Salesforce connector is disabled")
+    body = await read_body(request, MAX_BODY_BYTES)
+    if isinstance(body, Response):
+        return body
+    payload = parse_json(body)
+    if isinstance(payload, Response):
+        return payload
+    messages = [payload] if isinstance(payload, dict) else payload
+    if not isinstance(messages, list) or not messages:
+        return error(400, "NOT_AN_EVENT", "body must be a change event or a non-empty array", "")
+
+    mapping = SalesforceMapping.for_tenant(settings.mappings)
+    batch = Batch()
+    pending: list[tuple[int, ObjectEvent]] = []
+    links: list[Link] = []
+    gaps: list[dict[str, object]] = []
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            batch.reject(index, None, "", "a change event must be a JSON object")
+            continue
+        try:
+            mapped = to_events(message, mapping)
+        except Invalid as exc:
+            header = message.get("ChangeEventHeader")
+            key = header.get("transactionKey") if isinstance(header, dict) else None
+            batch.reject(index, key if isinstance(key, str) else None, exc.field, exc.reason)
+            continue
+        if not mapped:
+            batch.ignored += 1
+        for item in mapped:
+            if isinstance(item, Gap):
+                gaps.append({"index": index, **item.report()})
+            elif isinstance(item, Link):
+                links.append(item)
+            elif isinstance(item, ObjectEvent):
+                pending.append((index, item))
+            else:
+                batch.events.append((index, item))
+    batch.extra["gaps"] = gaps
+    return await publish_resolved(ctx, tenant_id, "salesforce", batch, pending, links)

@@ -17,7 +17,7 @@ from typing import Any, Final
 import asyncpg
 
 from shared.db import tenant_tx
-from shared.domain.attribution import NONE_KEY, PIPELINE, REVENUE, Kind
+from shared.domain.attribution import DATA_DRIVEN, NONE_KEY, PIPELINE, REVENUE, Kind
 from shared.domain.events import MARKETING_TOUCHES
 from shared.domain.markov import (
     MarkovModel,
@@ -177,8 +177,6 @@ def _model(row: Any) -> MarkovModel:
         removal_effects=tuple(RemovalEffect(c, effects[c]) for c in sorted(effects)),
     )
 
-
-DATA_DRIVEN: Final = "DATA_DRIVEN"
 
 # The credit rows of every model, DATA_DRIVEN included, as one relation for the attribution
 # reports. DATA_DRIVEN rows are computed when asked, from the stored model and the LINEAR

@@ -109,6 +109,9 @@ BUILTIN_MODELS: Final[tuple[AttributionModel, ...]] = (
     TIME_DECAY,
 )
 BUILTIN_NAMES: Final[frozenset[str]] = frozenset(m.name for m in BUILTIN_MODELS)
+# The data-driven model (shared/domain/markov.py) is fitted per tenant rather than defined by
+# weights, but shares the models' namespace: no custom model may take its name.
+DATA_DRIVEN: Final = "DATA_DRIVEN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +366,7 @@ def parse_custom_model(data: Mapping[str, Any]) -> AttributionModel:
         errors.append(
             ("name", f"must be UPPER_SNAKE_CASE (A-Z, 0-9, _), at most {_NAME_MAX} characters")
         )
-    elif name in BUILTIN_NAMES:
+    elif name in BUILTIN_NAMES or name == DATA_DRIVEN:
         errors.append(("name", f"{name} is a built-in model"))
 
     values = dict.fromkeys(WEIGHT_FIELDS, 0.0)

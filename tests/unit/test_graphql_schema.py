@@ -19,7 +19,7 @@ from services.gateway.graphql.schema import (
     export_schema,
     schema,
 )
-from shared.domain.attribution import BUILTIN_NAMES, GROUP_BYS
+from shared.domain.attribution import BUILTIN_NAMES, DATA_DRIVEN, GROUP_BYS
 from shared.domain.journey import OpportunityStatus, Stage
 
 REGENERATE = ".venv/bin/python -m services.gateway.graphql.schema"
@@ -79,7 +79,7 @@ def test_enums_carry_the_domain_values() -> None:
     assert _values("Stage") == [s.value for s in Stage]
     assert _values("OpportunityStatus") == [s.value for s in OpportunityStatus]
     assert _values("FitGrade") == ["A", "B", "C", "D"]
-    assert set(_values("AttributionModel")) == set(BUILTIN_NAMES)
+    assert set(_values("AttributionModel")) == set(BUILTIN_NAMES) | {DATA_DRIVEN}
     assert _values("AttributionKind") == ["PIPELINE", "REVENUE"]
     assert _values("AttributionGroup") == list(GROUP_BYS)
     assert set(GROUP_COLUMNS) == set(AttributionGroup)

@@ -16,18 +16,13 @@ import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.enums import AttributionModel
+from services.gateway.graphql.core.enums import AttributionKind, AttributionModel
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.periods import From, check_period
 from services.gateway.graphql.core.permissions import CanRead
 from shared.config_store import current_config
+from shared.data_driven import CREDITS_WITH_DATA_DRIVEN
 from shared.domain.attribution import NONE_KEY, UNATTRIBUTED
-
-
-@strawberry.enum(description="PIPELINE: credit at opportunity creation; REVENUE: at the win")
-class AttributionKind(Enum):
-    PIPELINE = "PIPELINE"
-    REVENUE = "REVENUE"
 
 
 @strawberry.enum
@@ -83,7 +78,9 @@ class CustomModelCredit:
 @strawberry.type(description="One key's credit under every model, side by side")
 class AttributionComparisonRow:
     key: str
-    models: list[ModelCredit] = strawberry.field(description="the seven built-in models")
+    models: list[ModelCredit] = strawberry.field(
+        description="the built-in models, DATA_DRIVEN included"
+    )
     custom_models: list[CustomModelCredit] = strawberry.field(
         description="the tenant's custom models, in the order of its configuration"
     )
@@ -149,7 +146,7 @@ class AttributionQueries:
         sql = f"""
             SELECT model, {key_expression(group_by)} AS key,
                    sum(fraction) AS credit, sum(amount) AS amount
-            FROM attribution_credits
+            FROM {CREDITS_WITH_DATA_DRIVEN}
             WHERE tenant_id = $1 AND model = ANY($2) AND kind = $3
               AND converted_at >= $4 AND converted_at < $5
             GROUP BY 1, 2
@@ -180,7 +177,7 @@ async def credit_rows(
     sql = f"""
         SELECT {key_expression(group_by)} AS key,
                sum(fraction) AS credit, sum(amount) AS amount
-        FROM attribution_credits
+        FROM {CREDITS_WITH_DATA_DRIVEN}
         WHERE tenant_id = $1 AND model = $2 AND kind = $3
           AND converted_at >= $4 AND converted_at < $5
         GROUP BY 1

@@ -24,6 +24,14 @@ class AttributionModel(Enum):
     W_SHAPED = "W_SHAPED"
     FULL_PATH = "FULL_PATH"
     TIME_DECAY = "TIME_DECAY"
+    # A Markov chain fitted on the tenant's own paths (SPEC 17); see dataDrivenModel.
+    DATA_DRIVEN = "DATA_DRIVEN"
+
+
+@strawberry.enum(description="PIPELINE: credit at opportunity creation; REVENUE: at the win")
+class AttributionKind(Enum):
+    PIPELINE = "PIPELINE"
+    REVENUE = "REVENUE"
 
 
 @strawberry.enum(description="Top, middle or bottom of the funnel")

@@ -23,8 +23,7 @@ import httpx
 from services.delivery import metrics, store
 from services.delivery.retry import next_attempt_at
 from services.delivery.settings import DeliverySettings
-from services.delivery.signing import SIGNATURE_HEADER, signature
-from services.delivery.urls import UrlRefused, check_url
+from shared.webhooks import SIGNATURE_HEADER, UrlRefused, check_url, signature
 
 log = logging.getLogger("tandem.delivery")
 
@@ -115,11 +114,7 @@ class Dispatcher:
         error: str | None = None
         permanent = False
         try:
-            await check_url(
-                claimed.url,
-                allow_loopback=self._settings.allow_loopback,
-                allow_private=self._settings.allow_private,
-            )
+            await check_url(claimed.url, self._settings.url_policy)
             timestamp = int(time.time())
             response = await self._client(key, claimed.url).post(
                 claimed.url,

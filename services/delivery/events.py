@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.webhooks import WEBHOOK_EVENT_TYPES
+
 
 class EventType(StrEnum):
     LEAD_STAGE_CHANGED = "lead.stage_changed"
@@ -25,7 +27,7 @@ class EventType(StrEnum):
     ACTION_ITEM_DUE = "action_item.due"
 
 
-EVENT_TYPES = tuple(t.value for t in EventType)
+assert tuple(t.value for t in EventType) == WEBHOOK_EVENT_TYPES, "one list of event types"
 SCHEMA_VERSION = 1
 
 

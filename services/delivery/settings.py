@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+from shared.webhooks import UrlPolicy
 
 
 @dataclass(frozen=True)
@@ -15,10 +13,7 @@ class DeliverySettings:
     group_id: str
     http_port: int
     public_url: str
-    # Loopback receivers are for local development and tests; private, link-local and
-    # cloud-metadata addresses only where the operator runs receivers on its own network.
-    allow_loopback: bool
-    allow_private: bool
+    url_policy: UrlPolicy
     timeout_s: float
     retry_base_s: float
     retry_max_s: float
@@ -38,8 +33,7 @@ def load_delivery_settings() -> DeliverySettings:
         group_id=env.get("TANDEM_DELIVERY_GROUP", "tandem-delivery"),
         http_port=int(env.get("TANDEM_DELIVERY_HTTP_PORT", "8001")),
         public_url=env.get("TANDEM_PUBLIC_URL", f"http://127.0.0.1:{gateway_port}").rstrip("/"),
-        allow_loopback=_flag("TANDEM_WEBHOOK_ALLOW_LOOPBACK"),
-        allow_private=_flag("TANDEM_WEBHOOK_ALLOW_PRIVATE"),
+        url_policy=UrlPolicy.from_env(),
         timeout_s=float(env.get("TANDEM_WEBHOOK_TIMEOUT_S", "10")),
         retry_base_s=float(env.get("TANDEM_WEBHOOK_RETRY_BASE_S", "10")),
         retry_max_s=float(env.get("TANDEM_WEBHOOK_RETRY_MAX_S", "3600")),

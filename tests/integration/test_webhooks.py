@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import httpx
 
-from services.delivery.signing import verify
+from shared.webhooks import verify
 from tests.integration.conftest import Platform
 from tests.standins.delivery import Delivery, add_webhook, delivery, delivery_rows
 from tests.standins.receiver import Received, Receiver
@@ -224,3 +225,142 @@ async def test_restart_loses_and_duplicates_nothing_beyond_at_least_once(
         assert repeated <= 4, ids.most_common(5)
     finally:
         await receiver.stop()
+
+
+async def graphql(platform: Platform, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"X-API-Key": key},
+        )
+    return dict(response.json())
+
+
+CREATE = """
+mutation($input: WebhookInput!) {
+  createWebhook(input: $input) {
+    secret
+    webhook { id url eventTypes slackFormat scoreThreshold enabled }
+  }
+}
+"""
+DELIVERIES = """
+query($webhookId: ID, $first: Int, $after: String) {
+  webhookDeliveries(webhookId: $webhookId, first: $first, after: $after) {
+    edges { cursor node { id eventId eventType status attemptCount body
+                          attempts { attempt statusCode latencyMs error } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_graphql_manages_webhooks_and_shows_deliveries(
+    platform: Platform, delivery: Delivery
+) -> None:
+    _, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        created = await graphql(
+            platform,
+            key,
+            CREATE,
+            input={"url": receiver.url, "eventTypes": ["LEAD_MQL", "LEAD_STAGE_CHANGED"]},
+        )
+        assert "errors" not in created, created
+        hook = created["data"]["createWebhook"]["webhook"]
+        secret = created["data"]["createWebhook"]["secret"]
+        assert hook["eventTypes"] == ["LEAD_MQL", "LEAD_STAGE_CHANGED"]
+        assert hook["scoreThreshold"] == 10 and hook["enabled"] and not hook["slackFormat"]
+
+        listed = await graphql(platform, key, "{ webhooks { id url } }")
+        assert listed["data"]["webhooks"] == [{"id": hook["id"], "url": receiver.url}]
+        assert "secret" not in str(listed)
+
+        await platform.post_events(key, [demo_request("L-gql", NOW - timedelta(hours=1))])
+        # The first event creates the lead and fast-tracks it: one transition to MQL.
+        await receiver.wait_until(lambda rs: len(rs) >= 2, WAIT_S)
+        for request in receiver.requests:
+            assert_signed(request, secret)
+
+        async def all_delivered() -> bool:
+            page = await graphql(platform, key, DELIVERIES, webhookId=hook["id"])
+            edges = page["data"]["webhookDeliveries"]["edges"]
+            return len(edges) == 2 and all(e["node"]["status"] == "DELIVERED" for e in edges)
+
+        await platform.wait_for(all_delivered, WAIT_S, "two delivered deliveries in GraphQL")
+        first = await graphql(platform, key, DELIVERIES, webhookId=hook["id"], first=1)
+        page = first["data"]["webhookDeliveries"]
+        assert len(page["edges"]) == 1 and page["pageInfo"]["hasNextPage"]
+        rest = await graphql(
+            platform, key, DELIVERIES, webhookId=hook["id"], after=page["pageInfo"]["endCursor"]
+        )
+        nodes = [e["node"] for e in page["edges"]] + [
+            e["node"] for e in rest["data"]["webhookDeliveries"]["edges"]
+        ]
+        assert len({n["id"] for n in nodes}) == 2
+        assert {n["eventType"] for n in nodes} == {"lead.stage_changed", "lead.mql"}
+        for node in nodes:
+            (attempt,) = node["attempts"]
+            assert attempt["statusCode"] == 200 and attempt["attempt"] == 1
+            assert attempt["latencyMs"] >= 0 and attempt["error"] is None
+            assert json.loads(node["body"])["id"] == node["eventId"]
+
+        rotated = await graphql(
+            platform,
+            key,
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            id=hook["id"],
+        )
+        assert rotated["data"]["rotateWebhookSecret"]["secret"] not in ("", secret)
+        updated = await graphql(
+            platform,
+            key,
+            "mutation($id: ID!, $input: WebhookUpdateInput!) {"
+            " updateWebhook(id: $id, input: $input) { enabled scoreThreshold eventTypes } }",
+            id=hook["id"],
+            input={"enabled": False, "scoreThreshold": 25},
+        )
+        assert updated["data"]["updateWebhook"] == {
+            "enabled": False,
+            "scoreThreshold": 25,
+            "eventTypes": ["LEAD_MQL", "LEAD_STAGE_CHANGED"],
+        }
+        deleted = await graphql(
+            platform, key, "mutation($id: ID!) { deleteWebhook(id: $id) }", id=hook["id"]
+        )
+        assert deleted["data"]["deleteWebhook"] is True
+        gone = await graphql(
+            platform, key, "mutation($id: ID!) { deleteWebhook(id: $id) }", id=hook["id"]
+        )
+        assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    finally:
+        await receiver.stop()
+
+
+async def test_graphql_refuses_bad_urls_and_non_admins(platform: Platform) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    for url, problem in [
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("ftp://example.com/hook", "scheme"),
+        ("http://10.0.0.8/hook", "private"),
+    ]:
+        answer = await graphql(
+            platform, key, CREATE, input={"url": url, "eventTypes": ["SLA_BREACHED"]}
+        )
+        (error,) = answer["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["fields"][0]["path"] == "input.url"
+        assert problem in error["message"]
+    no_types = await graphql(
+        platform, key, CREATE, input={"url": "http://127.0.0.1:9/x", "eventTypes": []}
+    )
+    assert no_types["errors"][0]["extensions"]["fields"][0]["path"] == "input.eventTypes"
+    marketing = await platform.api_key(tenant, "marketing")
+    denied = await graphql(platform, marketing, "{ webhooks { id } }")
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    count = await platform.admin.fetchval(
+        "SELECT count(*) FROM webhooks WHERE tenant_id = $1", tenant
+    )
+    assert count == 0

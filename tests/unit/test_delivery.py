@@ -16,11 +16,20 @@ from hypothesis import strategies as st
 
 from services.delivery import events, payloads
 from services.delivery.retry import backoff_s, next_attempt_at
-from services.delivery.signing import signature, verify
-from services.delivery.urls import UrlRefused, check_address, check_syntax, check_url
+from shared.webhooks import (
+    WEBHOOK_EVENT_TYPES,
+    UrlPolicy,
+    UrlRefused,
+    check_address,
+    check_syntax,
+    check_url,
+    signature,
+    verify,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "webhooks"
 AT = datetime(2026, 11, 20, tzinfo=UTC)
+LOOPBACK = UrlPolicy(allow_loopback=True)
 
 
 def test_signature_is_the_stripe_scheme() -> None:
@@ -74,24 +83,24 @@ def test_malformed_or_metadata_urls_are_refused(url: str) -> None:
 )
 def test_private_link_local_and_metadata_addresses_are_refused(address: str) -> None:
     with pytest.raises(UrlRefused):
-        check_address(address, allow_loopback=True, allow_private=False)
+        check_address(address, LOOPBACK)
 
 
 def test_loopback_only_when_allowed() -> None:
     with pytest.raises(UrlRefused):
-        check_address("127.0.0.1", allow_loopback=False, allow_private=False)
-    check_address("127.0.0.1", allow_loopback=True, allow_private=False)
-    check_address("::1", allow_loopback=True, allow_private=False)
-    check_address("10.1.2.3", allow_loopback=False, allow_private=True)
-    check_address("93.184.216.34", allow_loopback=False, allow_private=False)
+        check_address("127.0.0.1", UrlPolicy())
+    check_address("127.0.0.1", LOOPBACK)
+    check_address("::1", LOOPBACK)
+    check_address("10.1.2.3", UrlPolicy(allow_private=True))
+    check_address("93.184.216.34", UrlPolicy())
 
 
 async def test_literal_addresses_are_checked_after_resolution() -> None:
     with pytest.raises(UrlRefused):
-        await check_url("http://169.254.169.254/latest", allow_loopback=True, allow_private=False)
+        await check_url("http://169.254.169.254/latest", LOOPBACK)
     with pytest.raises(UrlRefused):
-        await check_url("http://localhost:9/x", allow_loopback=False, allow_private=False)
-    await check_url("http://127.0.0.1:9/x", allow_loopback=True, allow_private=False)
+        await check_url("http://localhost:9/x", UrlPolicy())
+    await check_url("http://127.0.0.1:9/x", LOOPBACK)
 
 
 @given(st.integers(1, 60), st.integers(0, 2**32))
@@ -224,7 +233,7 @@ def _bodies() -> list[tuple[str, dict[str, object]]]:
 
 def test_every_type_has_a_schema_and_bodies_match_it() -> None:
     bodies = _bodies()
-    assert {t for t, _ in bodies if "/" not in t} == set(events.EVENT_TYPES)
+    assert {t for t, _ in bodies if "/" not in t} == set(WEBHOOK_EVENT_TYPES)
     for event_type, body in bodies:
         if event_type.endswith("/slack"):
             assert body["blocks"][0]["type"] == "header"

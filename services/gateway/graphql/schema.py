@@ -25,7 +25,6 @@ from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQue
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
-from services.gateway.graphql.datadriven.queries import DataDrivenMutations, DataDrivenQueries
 from services.gateway.graphql.feedback.queries import FeedbackQueries
 from services.gateway.graphql.leads.queries import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
@@ -36,7 +35,7 @@ from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 from services.gateway.graphql.viewer.queries import ViewerQueries
-from services.gateway.metrics import OperationMetrics
+from services.gateway.graphql.webhooks.resolvers import WebhookMutations, WebhookQueries
 
 log = logging.getLogger("tandem.gateway.graphql")
 
@@ -53,7 +52,6 @@ Query = merge_types(
         PipelineQueries,
         MetricsQueries,
         AttributionQueries,
-        DataDrivenQueries,
         SlaQueries,
         ConfigQueries,
         MessagingQueries,
@@ -62,6 +60,7 @@ Query = merge_types(
         ActionItemQueries,
         ReviewQueries,
         ViewerQueries,
+        WebhookQueries,
     ),
 )
 Mutation = merge_types(
@@ -71,7 +70,7 @@ Mutation = merge_types(
         MessagingMutations,
         ContentMutations,
         ActionItemMutations,
-        DataDrivenMutations,
+        WebhookMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LeadSubscriptions,))
@@ -115,7 +114,6 @@ schema = TandemSchema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         SubscriptionsOverWebSocket,
         ErrorCodes,
-        OperationMetrics,
     ],
 )
 

@@ -1,0 +1,1 @@
+"""Webhook subscriptions and their deliveries (SPEC 15), for admins."""

@@ -1,0 +1,385 @@
+"""Webhooks (SPEC 15): admins subscribe URLs to event types and see every delivery with its
+attempts. The secret that signs a subscription's deliveries is shown once, when it is
+created or rotated. Sending is the delivery service's; this module only writes the
+subscriptions it reads and reads the deliveries it records."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import asyncpg
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.errors import bad_input, not_found
+from services.gateway.graphql.core.library import new_id
+from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.permissions import CanRead, IsAdmin
+from services.gateway.graphql.core.relay import (
+    PageInfo,
+    decode_cursor_parts,
+    encode_cursor,
+    forward_page,
+    page_size,
+)
+from services.gateway.graphql.core.rows import from_row
+from shared.db import tenant_tx
+from shared.webhooks import WEBHOOK_EVENT_TYPES, UrlPolicy, UrlRefused, check_url, new_secret
+
+
+@strawberry.enum(description="What a webhook can subscribe to; the value is the body's `type`")
+class WebhookEventType(Enum):
+    LEAD_STAGE_CHANGED = "lead.stage_changed"
+    LEAD_MQL = "lead.mql"
+    LEAD_SCORE_CHANGED = "lead.score_changed"
+    SLA_BREACHED = "sla.breached"
+    DEAL_WON = "deal.won"
+    DEAL_LOST = "deal.lost"
+    ACTION_ITEM_DUE = "action_item.due"
+
+
+assert tuple(t.value for t in WebhookEventType) == WEBHOOK_EVENT_TYPES, "one list of types"
+
+
+@strawberry.enum
+class DeliveryStatus(Enum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+WEBHOOK_COLUMNS = (
+    "webhook_id, url, event_types, slack_format, score_threshold, enabled, created_at, updated_at"
+)
+DELIVERY_COLUMNS = (
+    "delivery_id, webhook_id, event_id, event_type, status, attempts AS attempt_count,"
+    " created_at, next_attempt_at, completed_at, last_status_code, last_error, body"
+)
+MAX_WEBHOOKS = 50
+
+
+@strawberry.type(description="One try to deliver: its answer and how long it took")
+class WebhookAttempt:
+    attempt: int
+    started_at: datetime
+    status_code: int | None = strawberry.field(description="null: no HTTP answer")
+    latency_ms: int
+    error: str | None
+
+
+@strawberry.type(description="An event addressed to one webhook, with every attempt so far")
+class WebhookDelivery:
+    id: strawberry.ID
+    webhook_id: strawberry.ID
+    event_id: str = strawberry.field(description="the body's id and Idempotency-Key")
+    event_type: str
+    status: DeliveryStatus
+    attempt_count: int
+    created_at: datetime
+    next_attempt_at: datetime | None = strawberry.field(
+        description="when it is tried next (PENDING only)"
+    )
+    completed_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    body: str = strawberry.field(description="the JSON (or Slack message) sent, as signed")
+
+    @strawberry.field(description="oldest first")
+    async def attempts(self, info: Info) -> list[WebhookAttempt]:
+        return await info.context.loaders.of(attempt_loader).load(str(self.id))
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> WebhookDelivery:
+        values = dict(row)
+        if values["status"] != "PENDING":
+            values["next_attempt_at"] = None
+        return from_row(cls, values, id_column="delivery_id")
+
+
+@strawberry.type
+class WebhookDeliveryEdge:
+    cursor: str
+    node: WebhookDelivery
+
+
+@strawberry.type
+class WebhookDeliveryConnection:
+    edges: list[WebhookDeliveryEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A subscription of a URL to event types")
+class Webhook:
+    id: strawberry.ID
+    url: str
+    event_types: list[WebhookEventType]
+    slack_format: bool = strawberry.field(description="deliveries are Slack Block Kit messages")
+    score_threshold: int = strawberry.field(
+        description="lead.score_changed fires when a lead's score moved at least this much "
+        "since the last score this webhook was told"
+    )
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> Webhook:
+        return cls(
+            id=strawberry.ID(row["webhook_id"]),
+            url=row["url"],
+            event_types=[WebhookEventType(t) for t in row["event_types"]],
+            slack_format=row["slack_format"],
+            score_threshold=row["score_threshold"],
+            enabled=row["enabled"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@strawberry.type(description="A webhook and its signing secret, shown this once")
+class WebhookWithSecret:
+    webhook: Webhook
+    secret: str = strawberry.field(
+        description='verifies Tandem-Signature: HMAC-SHA256 of "<t>.<body>"; not shown again'
+    )
+
+
+@strawberry.input
+class WebhookInput:
+    url: str
+    event_types: list[WebhookEventType]
+    slack_format: bool = False
+    score_threshold: int = 10
+
+
+@strawberry.input(description="The fields to change; the others keep their value")
+class WebhookUpdateInput:
+    url: str | None = None
+    event_types: list[WebhookEventType] | None = None
+    slack_format: bool | None = None
+    score_threshold: int | None = None
+    enabled: bool | None = None
+
+
+def attempt_loader(scope: LoaderScope) -> DataLoader[str, list[WebhookAttempt]]:
+    """A page of deliveries asks for all their attempts in one query."""
+
+    async def load(ids: Sequence[str]) -> list[list[WebhookAttempt]]:
+        async with tenant_tx(scope.pool, scope.tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT delivery_id, attempt, started_at, status_code, latency_ms, error"
+                " FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = ANY($2::text[])"
+                " ORDER BY delivery_id, attempt",
+                scope.tenant_id,
+                list(ids),
+            )
+        by_id: dict[str, list[WebhookAttempt]] = {i: [] for i in ids}
+        for row in rows:
+            by_id[row["delivery_id"]].append(from_row(WebhookAttempt, row))
+        return [by_id[i] for i in ids]
+
+    return DataLoader(load_fn=load, cache=scope.cache)
+
+
+async def _checked_url(url: str, path: str) -> str:
+    url = url.strip()
+    try:
+        await check_url(url, UrlPolicy.from_env())
+    except UrlRefused as exc:
+        raise bad_input(f"`{path}`: {exc}", [(path, str(exc))]) from exc
+    return url
+
+
+def _checked_types(types: Sequence[Any], path: str) -> list[str]:
+    values = list(dict.fromkeys(t.value for t in types))
+    if not values:
+        raise bad_input(f"`{path}` must name at least one event type", [(path, "empty")])
+    return values
+
+
+def _checked_threshold(value: int, path: str) -> int:
+    if not 1 <= value <= 200:
+        raise bad_input(
+            f"`{path}` must be between 1 and 200 (score points), got {value}",
+            [(path, "must be between 1 and 200")],
+        )
+    return value
+
+
+async def _webhook_row(conn: asyncpg.Connection, tenant_id: str, webhook_id: str) -> Any:
+    row = await conn.fetchrow(
+        f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = $1 AND webhook_id = $2",
+        tenant_id,
+        webhook_id,
+    )
+    if row is None:
+        raise not_found("webhook", webhook_id)
+    return row
+
+
+@strawberry.type
+class WebhookQueries:
+    # Reading is for admins only: a webhook's URL can carry a receiver's token.
+    @strawberry.field(permission_classes=[CanRead, IsAdmin], description="The tenant's webhooks")
+    async def webhooks(self, info: Info) -> list[Webhook]:
+        async with info.context.tx() as conn:
+            rows = await conn.fetch(
+                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = $1"
+                " ORDER BY created_at, webhook_id",
+                info.context.tenant_id,
+            )
+        return [Webhook.from_record(r) for r in rows]
+
+    @strawberry.field(
+        permission_classes=[CanRead, IsAdmin],
+        description="Deliveries, newest first, each with its attempts; of one webhook if given",
+    )
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        webhook_id: strawberry.ID | None = None,
+        status: DeliveryStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> WebhookDeliveryConnection:
+        limit = page_size(first)
+        created, delivery = (
+            decode_cursor_parts("webhookDelivery", after, 2) if after else ("infinity", "")
+        )
+        try:
+            position = datetime.fromisoformat(created) if after else None
+        except ValueError as exc:
+            raise bad_input(
+                "`after` is not a cursor of this connection", [("after", "bad")]
+            ) from exc
+        async with info.context.tx() as conn:
+            rows = await conn.fetch(
+                f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1"
+                " AND ($2::text IS NULL OR webhook_id = $2)"
+                " AND ($3::text IS NULL OR status = $3)"
+                " AND ($4::timestamptz IS NULL OR (created_at, delivery_id) < ($4, $5))"
+                " ORDER BY created_at DESC, delivery_id DESC LIMIT $6",
+                info.context.tenant_id,
+                None if webhook_id is None else str(webhook_id),
+                None if status is None else status.value,
+                position,
+                delivery,
+                limit + 1,
+            )
+        edges, page = forward_page(
+            rows,
+            limit,
+            after,
+            lambda row: WebhookDeliveryEdge(
+                cursor=encode_cursor(
+                    "webhookDelivery", row["created_at"].isoformat(), row["delivery_id"]
+                ),
+                node=WebhookDelivery.from_record(row),
+            ),
+        )
+        return WebhookDeliveryConnection(edges=edges, page_info=page)
+
+
+@strawberry.type
+class WebhookMutations:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Subscribes a URL; the answer holds the signing secret, shown only now",
+    )
+    async def create_webhook(self, info: Info, input: WebhookInput) -> WebhookWithSecret:
+        url = await _checked_url(input.url, "input.url")
+        types = _checked_types(input.event_types, "input.eventTypes")
+        threshold = _checked_threshold(input.score_threshold, "input.scoreThreshold")
+        secret = new_secret()
+        async with info.context.tx() as conn:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM webhooks WHERE tenant_id = $1", info.context.tenant_id
+            )
+            if count >= MAX_WEBHOOKS:
+                raise bad_input(f"a tenant has at most {MAX_WEBHOOKS} webhooks")
+            row = await conn.fetchrow(
+                "INSERT INTO webhooks (tenant_id, webhook_id, url, event_types, secret,"
+                " slack_format, score_threshold, created_at, updated_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())"
+                f" RETURNING {WEBHOOK_COLUMNS}",
+                info.context.tenant_id,
+                new_id("wh"),
+                url,
+                types,
+                secret,
+                input.slack_format,
+                threshold,
+            )
+        return WebhookWithSecret(webhook=Webhook.from_record(row), secret=secret)
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def update_webhook(
+        self, info: Info, id: strawberry.ID, input: WebhookUpdateInput
+    ) -> Webhook:
+        url = None if input.url is None else await _checked_url(input.url, "input.url")
+        types = (
+            None
+            if input.event_types is None
+            else _checked_types(input.event_types, "input.eventTypes")
+        )
+        threshold = (
+            None
+            if input.score_threshold is None
+            else _checked_threshold(input.score_threshold, "input.scoreThreshold")
+        )
+        async with info.context.tx() as conn:
+            await _webhook_row(conn, info.context.tenant_id, str(id))
+            row = await conn.fetchrow(
+                "UPDATE webhooks SET url = coalesce($3, url),"
+                " event_types = coalesce($4, event_types),"
+                " slack_format = coalesce($5, slack_format),"
+                " score_threshold = coalesce($6, score_threshold),"
+                " enabled = coalesce($7, enabled), updated_at = now()"
+                f" WHERE tenant_id = $1 AND webhook_id = $2 RETURNING {WEBHOOK_COLUMNS}",
+                info.context.tenant_id,
+                str(id),
+                url,
+                types,
+                input.slack_format,
+                threshold,
+                input.enabled,
+            )
+        return Webhook.from_record(row)
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Removes a webhook with its deliveries; true if it existed",
+    )
+    async def delete_webhook(self, info: Info, id: strawberry.ID) -> bool:
+        async with info.context.tx() as conn:
+            await _webhook_row(conn, info.context.tenant_id, str(id))
+            await conn.execute(
+                "DELETE FROM webhooks WHERE tenant_id = $1 AND webhook_id = $2",
+                info.context.tenant_id,
+                str(id),
+            )
+        return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="A new signing secret, effective for every attempt from now; shown only now",
+    )
+    async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookWithSecret:
+        secret = new_secret()
+        async with info.context.tx() as conn:
+            await _webhook_row(conn, info.context.tenant_id, str(id))
+            row = await conn.fetchrow(
+                "UPDATE webhooks SET secret = $3, updated_at = now()"
+                f" WHERE tenant_id = $1 AND webhook_id = $2 RETURNING {WEBHOOK_COLUMNS}",
+                info.context.tenant_id,
+                str(id),
+                secret,
+            )
+        return WebhookWithSecret(webhook=Webhook.from_record(row), secret=secret)

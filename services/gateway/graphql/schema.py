@@ -25,6 +25,7 @@ from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQue
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
+from services.gateway.graphql.datadriven.queries import DataDrivenMutations, DataDrivenQueries
 from services.gateway.graphql.feedback.queries import FeedbackQueries
 from services.gateway.graphql.leads.queries import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
@@ -52,6 +53,7 @@ Query = merge_types(
         PipelineQueries,
         MetricsQueries,
         AttributionQueries,
+        DataDrivenQueries,
         SlaQueries,
         ConfigQueries,
         MessagingQueries,
@@ -70,6 +72,7 @@ Mutation = merge_types(
         MessagingMutations,
         ContentMutations,
         ActionItemMutations,
+        DataDrivenMutations,
         WebhookMutations,
     ),
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Tandem's own processes (workers, gateway) on top of the stack that stack.sh started.
+# Runs Tandem's own processes (workers, gateway, delivery) on top of the stack that stack.sh started.
 #   platform.sh run   foreground: start, load the demo tenant, print URLs and key; Ctrl-C stops all
 #   platform.sh up    the same in the background, returning when the gateway is ready
 #   platform.sh down  stop the processes started by up
@@ -64,6 +64,9 @@ demo_key_works() {
 start_all() {
   start worker "$BIN/tandem" worker
   start gateway "$BIN/tandem" gateway --port "$PORT"
+  # Webhooks, Slack and CRM sync (SPEC 15); loopback receivers allowed for local use.
+  TANDEM_WEBHOOK_ALLOW_LOOPBACK=${TANDEM_WEBHOOK_ALLOW_LOOPBACK:-1} \
+    start delivery "$BIN/tandem" delivery
   wait_ready
   if ! demo_key_works; then
     log "creating the demo tenant and sending its journeys ..."
@@ -76,6 +79,7 @@ start_all() {
     GraphQL (GraphiQL in a browser):  $URL/graphql
     Event ingestion:                  POST $URL/v1/events
     Health / readiness / metrics:     $URL/healthz  $URL/readyz  $URL/metrics
+    Delivery service health, metrics: http://127.0.0.1:${TANDEM_DELIVERY_HTTP_PORT:-8001}/healthz  /metrics
     Dashboard (sign in with the key): $URL/app/
     Demo tenant admin API key:        $(cat "$STATE/demo.key")
 
@@ -84,13 +88,13 @@ MSG
 
 case ${1:-} in
   run)
-    trap 'echo; stop gateway; stop worker; bash "$ROOT/deploy/local/stack.sh" down; exit 0' INT TERM
+    trap 'echo; stop delivery; stop gateway; stop worker; bash "$ROOT/deploy/local/stack.sh" down; exit 0' INT TERM
     start_all
     log "Ctrl-C stops the platform and the stack"
-    while running gateway && running worker; do sleep 1; done
-    log "a process exited; see .state/logs"; stop gateway; stop worker; exit 1
+    while running gateway && running worker && running delivery; do sleep 1; done
+    log "a process exited; see .state/logs"; stop delivery; stop gateway; stop worker; exit 1
     ;;
   up) start_all ;;
-  down) stop gateway; stop worker ;;
+  down) stop delivery; stop gateway; stop worker ;;
   *) echo "usage: $0 run|up|down" >&2; exit 2 ;;
 esac

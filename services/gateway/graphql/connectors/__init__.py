@@ -1,0 +1,1 @@
+"""Connector settings through GraphQL (admin only)."""

@@ -22,6 +22,7 @@ from strawberry.types.graphql import OperationType
 
 from services.gateway.graphql.attribution.queries import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
+from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
@@ -63,6 +64,7 @@ Query = merge_types(
         ReviewQueries,
         ViewerQueries,
         WebhookQueries,
+        ConnectorQueries,
     ),
 )
 Mutation = merge_types(
@@ -74,6 +76,7 @@ Mutation = merge_types(
         ActionItemMutations,
         DataDrivenMutations,
         WebhookMutations,
+        ConnectorMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LeadSubscriptions,))

@@ -14,12 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from shared import data_driven
-from shared.db import create_pool
 from shared.domain.accounts import Member, OpenOpportunity, compute_account, resolve_account
 from shared.domain.config import DEFAULT_CONFIG
-from shared.domain.events import MARKETING_TOUCHES
-from shared.domain.markov import fit, lead_path
 from shared.generator import JourneyGenerator
 from tests.integration.conftest import EXAMPLE_NOW, Platform
 from tests.integration.test_kill_worker import produce
@@ -162,51 +158,3 @@ async def test_accounts_are_exact_under_shuffles_duplicates_and_sigkill(
         return await accounts_snapshot(platform, killed) == want
 
     await platform.wait_for(settled, 60, "the shuffled tenant's accounts to match")
-
-
-@pytest.mark.integration
-async def test_data_driven_model_fits_the_tenants_paths(platform: Platform) -> None:
-    tenant, _ = await platform.create_tenant("dd")
-    events = retenant(journeys("x"), tenant)
-    await produce(platform.kafka_bootstrap, events)
-    await platform.wait_events(tenant, len(events), timeout=180)
-
-    pool = await create_pool(platform.database_url)
-    try:
-        now = datetime.fromisoformat(EXAMPLE_NOW)
-        await data_driven.refresh_tenant(pool, tenant, now)
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", tenant)
-            stored = await data_driven.load_model(conn, tenant, "PIPELINE")
-    finally:
-        await pool.close()
-    assert stored is not None and stored.refreshed_at == now
-
-    # The same paths from the generated journeys themselves.
-    by_lead: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    anonymous: dict[str, str] = {}
-    for e in events:
-        if e["type"] == "identify" and "anonymous_id" in e:
-            anonymous[e["anonymous_id"]] = e["lead_id"]
-    for e in events:
-        lead = e.get("lead_id") or anonymous.get(e.get("anonymous_id", ""))
-        if lead:
-            by_lead[lead].append(e)
-    paths = []
-    for lead_events in by_lead.values():
-        touches = [
-            (datetime.fromisoformat(e["occurred_at"]), e.get("channel"))
-            for e in lead_events
-            if e["type"] in MARKETING_TOUCHES
-        ]
-        created = [
-            datetime.fromisoformat(e["occurred_at"])
-            for e in lead_events
-            if e["type"] == "opportunity_created"
-        ]
-        path = lead_path(touches, min(created) if created else None)
-        if path is not None:
-            paths.append(path)
-    want = fit(paths)
-    assert (stored.model.paths, stored.model.conversions) == (want.paths, want.conversions)
-    assert stored.model.effects() == pytest.approx(want.effects(), abs=1e-9)

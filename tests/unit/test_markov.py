@@ -4,8 +4,9 @@ and checked against ChannelAttribution's `markov_model` on generated journeys.""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -113,17 +114,20 @@ def test_credit_of_a_conversion_sums_to_one(channels: list[str], effects: dict[s
     assert math.fsum(split_credit(channels, effects)) == pytest.approx(1.0)
 
 
-def generated_paths(leads: int, kind: str) -> list[tuple[tuple[str, ...], bool]]:
-    """Each generated lead's path: its touches (anonymous ones included: every generated
-    anonymous id is identified by its own lead) up to its first opportunity or first win."""
-    gen = JourneyGenerator("t-markov", seed=7, now=T0, span_days=120)
+def journey_paths(
+    journeys: Iterable[list[dict[str, Any]]], kind: str
+) -> list[tuple[tuple[str, ...], bool]]:
+    """Each generated lead's path: its touches, anonymous ones once identified (a journey
+    only identifies its own anonymous id), up to its first opportunity or first win."""
     conversion_type = "opportunity_created" if kind == "PIPELINE" else "deal_won"
     paths = []
-    for journey in gen.journeys(leads):
+    for journey in journeys:
+        identified = {e.get("anonymous_id") for e in journey if e["type"] == "identify"}
         touches = [
             (datetime.fromisoformat(e["occurred_at"]), e.get("channel"))
             for e in journey
             if e["type"] in MARKETING_TOUCHES
+            and ("lead_id" in e or e.get("anonymous_id") in identified)
         ]
         converted = [
             datetime.fromisoformat(e["occurred_at"])
@@ -134,6 +138,11 @@ def generated_paths(leads: int, kind: str) -> list[tuple[tuple[str, ...], bool]]
         if path is not None:
             paths.append(path)
     return paths
+
+
+def generated_paths(leads: int, kind: str) -> list[tuple[tuple[str, ...], bool]]:
+    gen = JourneyGenerator("t-markov", seed=7, now=T0, span_days=120)
+    return journey_paths(gen.journeys(leads), kind)
 
 
 def reference_shares(paths: Sequence[tuple[tuple[str, ...], bool]]) -> dict[str, float]:

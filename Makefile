@@ -80,6 +80,7 @@ unit: install
 	@$(BIN)/pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
 
 bench: migrate
+	@bash $(STACK) bench-tools
 	@source .state/env 2>/dev/null || true; $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean-state: down

@@ -32,7 +32,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import workload
+from bench import overview, workload
 from bench.metrics_sql import METRICS_SQL
 from bench.procs import CpuMeter, Process, Processes, wait_ready
 from services.admin.tenants import create_api_key, create_tenant
@@ -626,6 +626,10 @@ class Bench:
             gateway, url = self.procs.gateway("gateway-arr", self.env("arr"))
             await wait_ready(gateway, url)
             await self.metrics_latency(gateway, url, tenant)
+            figure = await overview.measure(
+                url, gateway, lambda: self.key(tenant, "viewer"), self.say
+            )
+            self.results["overview"] = dataclasses.asdict(figure)
             await self.freshness(url, {"gateway": gateway, "worker": worker})
             self.procs.stop(gateway)
             self.procs.stop(worker)
@@ -676,6 +680,7 @@ class Bench:
         array, single = r["processing_array"], r["processing_single"]
         http, fresh, metrics = r["http_ingestion"], r["freshness"], r["metrics"]
         memory = r["worker_memory"]
+        board = r["overview"]
         rows = [
             _row(
                 f"processing, HTTP batches of 500 ({array['events']:,} events)",
@@ -726,6 +731,22 @@ class Bench:
                 metrics["p99_ms"],
                 "ms",
                 note="" if metrics["via"].startswith("GraphQL") else "SQL, no GraphQL",
+            ),
+            _row(
+                f"dashboard overview, {board['clients']} clients (wrk "
+                f"{board['load_generator_cores']:.2f} cores, gateway {board['gateway_cores']:.2f})",
+                ">=",
+                1_000,
+                board["queries_per_s"],
+                "queries/s",
+                note=f"{board['non_2xx']} non-2xx" if board["non_2xx"] else "",
+            ),
+            _row(
+                f"dashboard overview p99 (p50 {board['p50_ms']:.1f} ms)",
+                "<=",
+                250,
+                board["p99_ms"],
+                "ms",
             ),
             _row(
                 f"worker RSS at {memory['leads']:,} leads",

@@ -4,7 +4,7 @@
 #
 #   stack.sh up | down | status
 #   stack.sh start-kafka | stop-kafka | start-postgres | stop-postgres
-#   stack.sh web-tools   (node, npm and chromium for the dashboard build and its tests)
+#   stack.sh web-tools | bench-tools   (node, npm, chromium for web/ and its tests; wrk)
 #
 # TANDEM_DATABASE_URL / TANDEM_KAFKA_BOOTSTRAP pointing elsewhere mean "use that, start
 # nothing"; set to the values this script itself writes, they mean the local stack.
@@ -660,6 +660,12 @@ cmd_web_tools() {
   command -v chromium >/dev/null || apt_install chromium
 }
 
+# wrk loads the gateway in `make bench` (the dashboard overview figure) without being the
+# bottleneck itself.
+cmd_bench_tools() {
+  command -v wrk >/dev/null || apt_install wrk
+}
+
 usage() {
   sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
@@ -671,6 +677,7 @@ main() {
     down) cmd_down ;;
     status) cmd_status ;;
     web-tools) cmd_web_tools ;;
+    bench-tools) cmd_bench_tools ;;
     start-kafka) take_lock; if kafka_external; then kafka_wait_external; else kafka_start_local; fi ;;
     stop-kafka) take_lock; kafka_stop_local ;;
     start-postgres) take_lock; if pg_external; then pg_wait_external; else pg_start_local; fi ;;

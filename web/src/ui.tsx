@@ -9,7 +9,7 @@ Chart.register(...registerables);
 Chart.defaults.font.family = "Inter, system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 Chart.defaults.color = "#334155";
 
-export const PALETTE = ["#2563eb", "#0d9488", "#f59e0b", "#db2777", "#7c3aed", "#64748b", "#16a34a"];
+export const PALETTE = ["#2563eb", "#0d9488", "#f59e0b", "#db2777", "#7c3aed", "#64748b", "#16a34a", "#0891b2"];
 
 export interface Session {
   credential: string;

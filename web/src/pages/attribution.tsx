@@ -2,7 +2,12 @@ import { useState } from "preact/hooks";
 import { fmt } from "../format";
 import { Card, ChartBox, DataTable, download, ErrorNote, Loading, PALETTE, useQuery, useSession } from "../ui";
 
-export const MODELS = ["FIRST_TOUCH", "LAST_TOUCH", "LINEAR", "U_SHAPED", "W_SHAPED", "FULL_PATH", "TIME_DECAY"];
+/** The models the API answered, in its order: the seven of SPEC 5 and any it adds. */
+function modelsOf(rows: Row[]): string[] {
+  const seen = new Set<string>();
+  for (const row of rows) for (const credit of row.models) seen.add(credit.model);
+  return [...seen];
+}
 
 export const COMPARISON_QUERY = `query Attribution($kind: AttributionKind!, $groupBy: AttributionGroup!, $from: DateTime!, $to: DateTime!) {
   attributionComparison(kind: $kind, groupBy: $groupBy, from: $from, to: $to) {
@@ -21,8 +26,9 @@ function csvCell(value: string | number): string {
 }
 
 export function toCsv(rows: Row[], groupBy: string): string {
-  const header = [groupBy.toLowerCase(), ...MODELS.map((m) => m.toLowerCase())];
-  const lines = rows.map((r) => [r.key, ...MODELS.map((m) => r.models.find((x) => x.model === m)?.amount ?? 0)]);
+  const models = modelsOf(rows);
+  const header = [groupBy.toLowerCase(), ...models.map((m) => m.toLowerCase())];
+  const lines = rows.map((r) => [r.key, ...models.map((m) => r.models.find((x) => x.model === m)?.amount ?? 0)]);
   return [header, ...lines].map((line) => line.map(csvCell).join(",")).join("\n") + "\n";
 }
 
@@ -37,11 +43,12 @@ export function AttributionPage() {
     to: period.to.toISOString(),
   });
   const rows = data?.attributionComparison ?? [];
+  const models = modelsOf(rows);
   const amount = (r: Row, m: string) => r.models.find((x) => x.model === m)?.amount ?? 0;
   const what = kind === "PIPELINE" ? "pipeline" : "revenue";
   return (
     <div class="grid">
-      <Card title={`Attributed ${what} by ${groupBy.toLowerCase()}, seven models`} wide>
+      <Card title={`Attributed ${what} by ${groupBy.toLowerCase()}, every model side by side`} wide>
         <div class="filters">
           <label>
             <span>Measure</span>
@@ -76,7 +83,7 @@ export function AttributionPage() {
           <>
             <ChartBox
               height={320}
-              summary={`Attributed ${what} by ${groupBy.toLowerCase()} under seven models. Largest under linear: ${rows
+              summary={`Attributed ${what} by ${groupBy.toLowerCase()} under ${models.length} models. Largest under linear: ${rows
                 .slice(0, 3)
                 .map((r) => `${r.key} ${fmt.money(amount(r, "LINEAR"))}`)
                 .join(", ")}`}
@@ -84,7 +91,7 @@ export function AttributionPage() {
                 type: "bar",
                 data: {
                   labels: rows.slice(0, 12).map((r) => fmt.label(r.key)),
-                  datasets: MODELS.map((m, i) => ({
+                  datasets: models.map((m, i) => ({
                     label: fmt.label(m),
                     data: rows.slice(0, 12).map((r) => amount(r, m)),
                     backgroundColor: PALETTE[i % PALETTE.length],
@@ -101,7 +108,7 @@ export function AttributionPage() {
               empty=""
               columns={[
                 { label: groupBy === "CHANNEL" ? "Channel" : "Campaign", value: (r) => fmt.label(r.key) },
-                ...MODELS.map((m) => ({
+                ...models.map((m) => ({
                   label: fmt.label(m),
                   numeric: true,
                   value: (r: Row) => (

@@ -14,12 +14,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.delivery import metrics, store
+from services.delivery import crm, metrics, store
 from services.delivery.consume import TOPICS, consume
 from services.delivery.dispatch import Dispatcher
 from services.delivery.settings import DeliverySettings, load_delivery_settings
 from services.delivery.sweeps import sweep_action_items
 from shared.db import create_pool
+from shared.kafka import security_options
 from shared.settings import Settings, load_settings
 
 log = logging.getLogger("tandem.delivery")
@@ -90,6 +91,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         # A restarted process gets its partitions back quickly.
         session_timeout_ms=10_000,
         heartbeat_interval_ms=3_000,
+        **security_options(),
     )
     await consumer.start()
     dispatcher = Dispatcher(pool, ds)
@@ -101,6 +103,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         if await sweep_action_items(pool, ds.public_url, settings.now()):
             dispatcher.wake()
 
+    syncer = crm.CrmSync(pool, ds)
     tasks = [
         asyncio.create_task(
             consume(consumer, pool, ds.public_url, dispatcher.wake), name="consume"
@@ -109,6 +112,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         asyncio.create_task(
             _every("action items", ds.sweep_interval_s, action_items), name="sweep"
         ),
+        asyncio.create_task(_every("crm sync", ds.crm_interval_s, syncer.run_once), name="crm"),
         asyncio.create_task(_every("backlog", BACKLOG_INTERVAL_S, backlog), name="backlog"),
     ]
     tasks.append(asyncio.create_task(_http(tasks, ds.http_port), name="http"))
@@ -128,6 +132,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
     with contextlib.suppress(BaseException):
         await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
+    await syncer.close()
     await consumer.stop()
     await pool.close()
     return 1 if failed else 0

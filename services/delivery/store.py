@@ -154,7 +154,10 @@ async def queue_crm(conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence
     await conn.execute(
         "INSERT INTO crm_pending (tenant_id, provider, lead_id)"
         " SELECT c.tenant_id, c.provider, l FROM crm_connections c, unnest($2::text[]) l"
-        " WHERE c.tenant_id = $1 AND c.enabled ON CONFLICT DO NOTHING",
+        " WHERE c.tenant_id = $1 AND c.enabled"
+        # A lead queued again moves to the back with a new time, which tells the sync that
+        # a batch in flight did not carry this change.
+        " ON CONFLICT (tenant_id, provider, lead_id) DO UPDATE SET queued_at = now()",
         tenant_id,
         list(lead_ids),
     )

@@ -1,9 +1,10 @@
 """Workloads, encoded before the clock starts so that the bench measures Tandem, not itself.
 
-Array records are built the way the gateway builds them (one record per partition per
-batch of 500, SPEC 1); single records carry one event keyed "tenant:lead". Each workload
-knows the last lead event it put on every partition: partitions are consumed in order, so
-once those are in the read model, everything before them is too.
+Array records are built by the gateway's own codec (shared/records.py), one batch of 500
+at a time as HTTP requests would bring them; single records carry one event keyed
+"tenant:lead". Each workload knows the last lead event it put on every partition:
+partitions are consumed in order, so once those are in the read model, everything before
+them is too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import orjson
 
 from shared.generator import JourneyGenerator
 from shared.kafka import partition_for
+from shared.records import encode_records
 from shared.validation import event_key
 
 HTTP_BATCH = 500
@@ -25,8 +27,8 @@ HTTP_BATCH = 500
 @dataclass
 class Workload:
     events: int = 0
-    # (partition, key, value): array records carry no key, one-event records no partition
-    # (the producer's murmur2 partitioner places them, as it would a partner's records).
+    # (partition, key, value): one-event records carry no partition (the producer's murmur2
+    # partitioner places them, as it would a partner's records).
     records: list[tuple[int | None, bytes | None, bytes]] = field(default_factory=list)
     last_event_per_partition: dict[int, str] = field(default_factory=dict)
 
@@ -49,14 +51,11 @@ def _chunks(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[s
 def array_records(events: Iterable[dict[str, Any]], partitions: int) -> Workload:
     workload = Workload()
     for chunk in _chunks(events, HTTP_BATCH):
-        by_partition: dict[int, list[bytes]] = {}
         for event in chunk:
-            partition = partition_for(event_key(event), partitions)
-            by_partition.setdefault(partition, []).append(orjson.dumps(event))
             if event["type"] != "campaign_spend":  # spend lands in its own table
+                partition = partition_for(event_key(event), partitions)
                 workload.last_event_per_partition[partition] = event["event_id"]
-        for partition, encoded in by_partition.items():
-            workload.records.append((partition, None, b"[" + b",".join(encoded) + b"]"))
+        workload.records.extend(encode_records(chunk, partitions))
         workload.events += len(chunk)
     return workload
 

@@ -263,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rescore.set_defaults(fn=_rescore)
 
+    from services.admin.quarantine import add_commands as add_quarantine_commands
+
+    add_quarantine_commands(sub)
+
     gateway = sub.add_parser("gateway", help="run the HTTP/GraphQL gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int)

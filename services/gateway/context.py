@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -23,6 +24,7 @@ from services.gateway.limits import RateLimiter
 from services.gateway.metrics import AUTH_FAILURES
 from shared.db import create_pool
 from shared.kafka import TOUCHPOINTS, make_producer
+from shared.records import Record
 from shared.settings import Settings
 from shared.tracing import kafka_headers
 
@@ -108,7 +110,7 @@ class GatewayContext:
             self._partitions = len(found)
         return self._partitions
 
-    async def publish_events(self, records: list[tuple[int, bytes]]) -> None:
+    async def publish_events(self, records: Sequence[Record], topic: str = TOUCHPOINTS) -> None:
         producer = self._require_producer()
 
         # The request's trace continues in the workers through the records' headers.
@@ -116,8 +118,10 @@ class GatewayContext:
 
         async def send_all() -> None:
             futures = [
-                await producer.send(TOUCHPOINTS, v, partition=p, headers=headers)
-                for p, v in records
+                await producer.send(
+                    topic, r.value, key=r.key, partition=r.partition, headers=headers
+                )
+                for r in records
             ]
             await asyncio.gather(*futures)
 

@@ -1,9 +1,8 @@
-"""POST /v1/events: validate a batch, write one array record per partition, answer on ack."""
+"""POST /v1/events: validate a batch, write array records (shared/records.py), answer on ack."""
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from typing import Any
 
 import asyncpg
@@ -12,12 +11,12 @@ from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from services.gateway.bodies import read_limited
+from services.gateway.bodies import BodyRefused, read_body
 from services.gateway.context import GatewayContext
 from services.gateway.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUESTS_REFUSED
 from services.gateway.rejection_reasons import RejectionReasons, reason_errors
-from shared.kafka import MAX_RECORD_BYTES, partition_for
-from shared.validation import event_key, validate_event
+from shared.records import encode_records
+from shared.validation import validate_event
 
 log = logging.getLogger("tandem.ingest")
 
@@ -33,25 +32,6 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
-def _records(events: list[dict[str, Any]], partitions: int) -> list[tuple[int, bytes]]:
-    """Groups events by their key's partition, in request order, into array records."""
-    by_partition: dict[int, list[bytes]] = defaultdict(list)
-    for event in events:
-        by_partition[partition_for(event_key(event), partitions)].append(orjson.dumps(event))
-    records = []
-    for partition, encoded in by_partition.items():
-        batch: list[bytes] = []
-        size = 2
-        for item in encoded:
-            if batch and size + len(item) + 1 > MAX_RECORD_BYTES:
-                records.append((partition, b"[" + b",".join(batch) + b"]"))
-                batch, size = [], 2
-            batch.append(item)
-            size += len(item) + 1
-        records.append((partition, b"[" + b",".join(batch) + b"]"))
-    return records
-
-
 async def post_events(request: Request) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     principal = await ctx.principal(request)
@@ -59,9 +39,9 @@ async def post_events(request: Request) -> Response:
         return principal
     if principal.role not in INGEST_ROLES:
         return _error(403, "FORBIDDEN", f"role {principal.role!r} may not send events")
-    body = await read_limited(request, MAX_BODY_BYTES)
-    if body is None:
-        return _error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {MAX_BODY_BYTES} bytes (1 MiB)")
+    body = await read_body(request, MAX_BODY_BYTES)
+    if isinstance(body, BodyRefused):
+        return _error(body.status, body.code, body.message)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -132,7 +112,7 @@ async def accept_events(
 
     if accepted:
         try:
-            await ctx.publish_events(_records(accepted, await ctx.touchpoint_partitions()))
+            await ctx.publish_events(encode_records(accepted, await ctx.touchpoint_partitions()))
         except (KafkaError, TimeoutError) as exc:
             log.warning(
                 "kafka unavailable; batch refused",

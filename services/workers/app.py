@@ -1,13 +1,14 @@
 """The Faust worker: thin agents that decode, validate, call the domain, emit and project.
 
 Steps live in their own modules: records (decode + validate), project (apply to the read
-model), dead_letters (DLQ and burst guard), sweeps (config changes and decay), sla (SLA
-breach alerts). This module only wires them to topics and timers.
+model), failures (what an error means: pause, isolate, dead-letter, quarantine),
+dead_letters (the DLQ), quarantine (parking a tenant's events), runtime (resources, config
+changes, re-score and decay sweep), sla (SLA breach alerts). This module only wires them to
+topics and timers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -16,17 +17,15 @@ from functools import partial
 from typing import Any, cast
 
 import faust
-import orjson
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
 from services.workers import sla
-from services.workers.dead_letters import DeadLetterBurst
-from services.workers.records import DeadLetter, Incoming, decode_record
-from services.workers.runtime import Runtime, is_transient
+from services.workers.records import DeadLetter, Incoming, read_record
+from services.workers.runtime import Runtime
 from services.workers.watchdog import AssignmentWatchdog
 from shared import data_driven
-from shared.kafka import TENANT_CONFIG, TOUCHPOINTS
+from shared.kafka import TENANT_CONFIG, TOUCHPOINTS, faust_credentials
 from shared.settings import load_settings
 from shared.tracing import consume_span
 
@@ -34,8 +33,7 @@ log = logging.getLogger("tandem.worker")
 
 BATCH_RECORDS = 1_000
 BATCH_WITHIN_S = 0.05
-RETRY_BACKOFF_S = (0.5, 1, 2, 5)
-EXIT_DEAD_LETTER_BURST = 70
+EXIT_UNHANDLED = 70
 ASSIGNMENT_CHECK_S = 10.0
 # SPEC 7 wants a breach out within 60 s of its deadline; a sweep this often leaves room for
 # a slow sweep and a retry.
@@ -44,6 +42,7 @@ settings = load_settings()
 app = faust.App(
     os.environ.get("TANDEM_WORKER_GROUP", "tandem-workers"),
     broker=f"kafka://{settings.kafka_bootstrap}",
+    broker_credentials=faust_credentials(),
     value_serializer="raw",
     key_serializer="raw",
     web_enabled=False,
@@ -60,41 +59,6 @@ runtime = Runtime(settings)
 watchdog = AssignmentWatchdog(app, TOUCHPOINTS)
 
 
-async def _project_until_done(incoming: Sequence[Incoming]) -> list[DeadLetter]:
-    """Projects, waiting out an unavailable PostgreSQL or Kafka: nothing is skipped."""
-    attempt = 0
-    while True:
-        try:
-            return await runtime.projector.project(incoming, runtime.publish_changes)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-            log.warning(
-                "store or broker unavailable; pausing",
-                extra={"error": repr(exc), "retry_in_s": delay, "attempt": attempt},
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
-
-
-async def _project_isolating(incoming: Sequence[Incoming]) -> list[DeadLetter]:
-    """Projects the batch; if it fails for a reason other than an outage, retries event by
-    event so that only the events that really fail go to the DLQ."""
-    try:
-        return await _project_until_done(incoming)
-    except Exception as exc:
-        log.warning("batch failed; isolating the failing events", extra={"error": repr(exc)})
-    dead: list[DeadLetter] = []
-    for item in incoming:
-        try:
-            dead.extend(await _project_until_done([item]))
-        except Exception as exc:
-            log.exception("event failed", extra={"event_id": item.event.get("event_id")})
-            dead.append(DeadLetter(item.source, "failed", repr(exc), orjson.dumps(item.event)))
-    return dead
-
-
 async def handle_batch(events: Sequence[EventT[bytes]]) -> None:
     await runtime.ready()
     now = settings.now()
@@ -102,18 +66,12 @@ async def handle_batch(events: Sequence[EventT[bytes]]) -> None:
     dead: list[DeadLetter] = []
     for event in events:
         message = event.message
-        good, bad = decode_record(
-            event.value, message.topic, message.partition, message.offset, now=now
+        good, bad = read_record(
+            event.value, event.key, message.topic, message.partition, message.offset, now=now
         )
         incoming.extend(good)
         dead.extend(bad)
-    failed = await _project_isolating(incoming)
-    dead.extend(failed)
-    # The guard runs before the letters are sent: a flood stops the worker with this batch
-    # neither dead-lettered nor acknowledged.
-    runtime.dlq.check_burst(good=len(incoming) - len(failed), bad=len(dead))
-    if dead:
-        await runtime.dlq.send(dead)
+    await runtime.policy.handle(incoming, dead)
 
 
 @app.agent(touchpoints_topic)
@@ -124,13 +82,14 @@ async def apply_touchpoints(stream: StreamT[bytes]) -> None:
         try:
             with consume_span(TOUCHPOINTS, (e.message.headers for e in events)):
                 await handle_batch(events)
-        except DeadLetterBurst as exc:
-            # Faust's supervisor would restart a crashed agent, which would meet the same
-            # records again forever. Exit instead, offsets uncommitted, for an operator.
-            log.critical("dead-letter burst; worker stopping", extra={"error": str(exc)})
-            print(f"tandem worker: {exc}", file=sys.stderr, flush=True)
+        except Exception as exc:
+            # The policy waits out outages and dead-letters bad content, so this is a bug.
+            # Faust's supervisor would restart the agent past records it had taken; exit
+            # instead, offsets uncommitted, so that a restarted worker reads them again.
+            log.critical("batch could not be handled; worker stopping", exc_info=exc)
+            print(f"tandem worker: {exc!r}", file=sys.stderr, flush=True)
             logging.shutdown()
-            os._exit(EXIT_DEAD_LETTER_BURST)
+            os._exit(EXIT_UNHANDLED)
 
 
 @app.agent(config_topic)

@@ -1,14 +1,13 @@
-"""Dead letters: failed records go to touchpoints.dlq.v1 with the cause in headers.
+"""Dead letters: failed events go to touchpoints.dlq.v1 with their cause in headers.
 
-A few bad records are normal; a burst means something upstream is broken, and draining the
-whole topic into the DLQ would turn an outage into data loss. So past a ratio of failures
-over a window of recent events the worker stops, loudly, with its offsets uncommitted.
+Headers: reason (malformed, invalid, tenant_mismatch, unknown_tenant, failed), error, the
+tenant when one is known, and the original topic, partition, offset and array index, so
+`tandem dlq replay` can send a fixed event back where it came from.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 
 from aiokafka import AIOKafkaProducer
 
@@ -18,31 +17,13 @@ from shared.kafka import DLQ
 log = logging.getLogger("tandem.dlq")
 
 
-class DeadLetterBurst(RuntimeError):
-    pass
-
-
 class DeadLetterQueue:
-    def __init__(self, producer: AIOKafkaProducer, *, max_ratio: float, window: int) -> None:
+    def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._max_ratio = max_ratio
-        self._window = window
-        self._recent: deque[bool] = deque(maxlen=window)
-
-    def check_burst(self, good: int, bad: int) -> None:
-        """Records the outcome of a batch; raises when failures exceed the allowed ratio."""
-        self._recent.extend([False] * min(good, self._window))
-        self._recent.extend([True] * min(bad, self._window))
-        if len(self._recent) < self._window:
-            return
-        failures = sum(self._recent)
-        if failures / len(self._recent) > self._max_ratio:
-            raise DeadLetterBurst(
-                f"{failures} of the last {len(self._recent)} events failed (limit "
-                f"{self._max_ratio:.0%}); stopping instead of draining the topic into {DLQ}"
-            )
+        self.sent = 0
 
     async def send(self, letters: list[DeadLetter]) -> None:
+        """Returns once the broker has every letter; raises (for the caller to retry) if not."""
         futures = []
         for letter in letters:
             headers = [
@@ -54,9 +35,12 @@ class DeadLetterQueue:
             ]
             if letter.source.index is not None:
                 headers.append(("original_index", str(letter.source.index).encode()))
+            if letter.tenant_id is not None:
+                headers.append(("tenant_id", letter.tenant_id.encode()))
             log.warning(
                 "dead letter",
                 extra={
+                    "tenant_id": letter.tenant_id,
                     "reason": letter.reason,
                     "error": letter.error[:500],
                     "partition": letter.source.partition,
@@ -67,3 +51,4 @@ class DeadLetterQueue:
             futures.append(await self._producer.send(DLQ, letter.payload, headers=headers))
         for future in futures:
             await future
+        self.sent += len(letters)

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from services.workers import accounts, store
 from services.workers.configs import TenantConfigs
@@ -75,8 +76,9 @@ class LeadProjector:
         dead: list[DeadLetter] = []
         for tenant_id, items in by_tenant.items():
             if not await self._configs.is_known(tenant_id):
+                error = f"no tenant {tenant_id!r}"
                 dead.extend(
-                    DeadLetter(i.source, "unknown_tenant", f"no tenant {tenant_id!r}", b"")
+                    DeadLetter(i.source, "unknown_tenant", error, orjson.dumps(i.event), tenant_id)
                     for i in items
                 )
                 continue
@@ -108,9 +110,11 @@ class LeadProjector:
             seqs = await store.insert_events(conn, tenant_id, lead_events)
             new_by_lead: dict[str, list[Event]] = defaultdict(list)
             for e in lead_events:
-                # A repeat inside the batch is the same id: only its first copy is new.
-                if e.lead_id is not None and seqs.get(e.event_id, -1) > 0:
-                    new_by_lead[e.lead_id].append(dataclasses.replace(e, seq=seqs[e.event_id]))
+                # A repeat inside the batch is the same id: only its first copy (the stored
+                # one, held anonymous touch or not) is new.
+                if seqs.get(e.event_id, -1) > 0:
+                    if e.lead_id is not None:
+                        new_by_lead[e.lead_id].append(dataclasses.replace(e, seq=seqs[e.event_id]))
                     seqs[e.event_id] = -1
             stitched = await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
             if not new_by_lead and not stitched:
@@ -225,60 +229,68 @@ class _Rows:
         engagement = engagement_at(state, config, scored_at)
         shown_matrix = matrix(state.fit_grade, engagement.score)
         self.leads.append(
-            (
-                t,
-                lead_id,
-                state.account_id,
-                str(state.stage),
-                str(state.highest_stage),
-                state.fit_score,
-                state.fit_grade,
-                state.disqualified,
-                engagement.score,
-                state.fit_score + engagement.score,
-                shown_matrix,
-                state.created_at,
-                state.engaged_at,
-                state.mql_at,
-                state.sql_at,
-                state.opportunity_at,
-                state.customer_at,
-                state.first_touch_channel,
-                state.traits,
+            store.LEADS.row(
+                tenant_id=t,
+                lead_id=lead_id,
+                account_id=state.account_id,
+                stage=str(state.stage),
+                highest_stage=str(state.highest_stage),
+                fit_score=state.fit_score,
+                fit_grade=state.fit_grade,
+                disqualified=state.disqualified,
+                engagement_score=engagement.score,
+                score=state.fit_score + engagement.score,
+                matrix=shown_matrix,
+                created_at=state.created_at,
+                engaged_at=state.engaged_at,
+                mql_at=state.mql_at,
+                sql_at=state.sql_at,
+                opportunity_at=state.opportunity_at,
+                customer_at=state.customer_at,
+                first_touch_channel=state.first_touch_channel,
+                traits=state.traits,
                 # orjson writes the evidence dataclasses as JSON objects as they are.
-                state.fit_evidence,
-                engagement.evidence,
-                state.last_event_at,
-                scored_at,
-                state.response_at,
-                state.response_type,
-                state.disposition_at,
-                state.last_sales_activity_at,
-                last_seq,
+                fit_evidence=state.fit_evidence,
+                engagement_evidence=engagement.evidence,
+                last_event_at=state.last_event_at,
+                scored_at=scored_at,
+                sla_response_at=state.response_at,
+                sla_response_type=state.response_type,
+                sla_disposition_at=state.disposition_at,
+                last_sales_activity_at=state.last_sales_activity_at,
+                last_seq=last_seq,
             )
         )
         for ordinal, tr in enumerate(state.transitions):
-            from_stage = str(tr.from_stage) if tr.from_stage else None
             self.transitions.append(
-                (t, lead_id, ordinal, from_stage, str(tr.to_stage), tr.at, tr.event_id, tr.reason)
+                store.TRANSITIONS.row(
+                    tenant_id=t,
+                    lead_id=lead_id,
+                    ordinal=ordinal,
+                    from_stage=str(tr.from_stage) if tr.from_stage else None,
+                    to_stage=str(tr.to_stage),
+                    at=tr.at,
+                    event_id=tr.event_id,
+                    reason=tr.reason,
+                )
             )
         conversions: list[Conversion] = []
         for opp in state.opportunities.values():
             self.opportunities.append(
-                (
-                    t,
-                    opp.opportunity_id,
-                    lead_id,
-                    opp.amount,
-                    str(opp.status),
-                    opp.stage,
-                    opp.created_at,
-                    opp.closed_at,
-                    opp.won_amount,
-                    opp.lost_reason,
-                    opp.competitor,
-                    opp.fit_grade_at_win,
-                    opp.last_activity_at,
+                store.OPPORTUNITIES.row(
+                    tenant_id=t,
+                    opportunity_id=opp.opportunity_id,
+                    lead_id=lead_id,
+                    amount=opp.amount,
+                    status=str(opp.status),
+                    stage=opp.stage,
+                    created_at=opp.created_at,
+                    closed_at=opp.closed_at,
+                    won_amount=opp.won_amount,
+                    lost_reason=opp.lost_reason,
+                    competitor=opp.competitor,
+                    fit_grade_at_win=opp.fit_grade_at_win,
+                    last_activity_at=opp.last_activity_at,
                 )
             )
             won = opp.status is OpportunityStatus.WON
@@ -293,20 +305,20 @@ class _Rows:
             )
         for c in credit_lead(state.touches, conversions, config.attribution_models):
             self.credits.append(
-                (
-                    t,
-                    lead_id,
-                    c.opportunity_id,
-                    c.kind,
-                    c.model,
-                    c.event_id,
-                    c.channel,
-                    c.campaign_id,
-                    c.content_id,
-                    c.message_id,
-                    c.fraction,
-                    c.amount,
-                    c.converted_at,
+                store.CREDITS.row(
+                    tenant_id=t,
+                    lead_id=lead_id,
+                    opportunity_id=c.opportunity_id,
+                    kind=c.kind,
+                    model=c.model,
+                    touch_event_id=c.event_id,
+                    channel=c.channel,
+                    campaign_id=c.campaign_id,
+                    content_id=c.content_id,
+                    message_id=c.message_id,
+                    fraction=c.fraction,
+                    amount=c.amount,
+                    converted_at=c.converted_at,
                 )
             )
         self._summaries.append((lead_id, state, engagement.score, shown_matrix))

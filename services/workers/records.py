@@ -1,7 +1,8 @@
 """Step 1 of the worker: a Kafka record becomes validated events, or dead letters.
 
 Contract: every input record yields either events (each tagged with where it came from) or
-one dead letter per thing that failed; nothing is dropped silently.
+one dead letter per thing that failed; nothing is dropped silently. The wire format itself
+is shared/records.py's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from shared.records import MalformedRecord, decode_record, key_tenant
 from shared.validation import validate_event
 
 
@@ -28,34 +30,42 @@ class Incoming:
     event: dict[str, Any]
     source: Source
 
+    @property
+    def tenant_id(self) -> str:
+        return str(self.event["tenant_id"])
+
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     source: Source
-    reason: str  # a short machine-readable class: malformed, invalid, unknown_tenant, failed
+    # A short machine-readable class: malformed, invalid, tenant_mismatch, unknown_tenant,
+    # failed (content the store or the domain could not take).
+    reason: str
     error: str  # the specific, human-readable cause
     payload: bytes
+    tenant_id: str | None = None
 
 
-def decode_record(
-    value: bytes | None, topic: str, partition: int, offset: int, *, now: datetime
+def read_record(
+    value: bytes | None,
+    key: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    *,
+    now: datetime,
 ) -> tuple[list[Incoming], list[DeadLetter]]:
-    """Decodes one record (one event or an array of events) and validates each event."""
-    record_source = Source(topic, partition, offset, None)
-    if not value:
-        return [], [DeadLetter(record_source, "malformed", "empty record", b"")]
-    try:
-        decoded = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        return [], [DeadLetter(record_source, "malformed", f"not JSON: {exc}", value)]
-    if isinstance(decoded, dict):
-        items: list[tuple[int | None, Any]] = [(None, decoded)]
-    elif isinstance(decoded, list):
-        items = list(enumerate(decoded))
-    else:
-        error = "record must be an event object or an array of events"
-        return [], [DeadLetter(record_source, "malformed", error, value)]
+    """Decodes one record (one event or an array of events) and validates each event.
 
+    An event whose tenant is not the one its record's key names is refused: only the
+    gateway and trusted producers may write these topics, and none of them mixes tenants
+    under one key, so a mismatch is a forgery or a bug, never data to apply."""
+    try:
+        items = decode_record(value)
+    except MalformedRecord as exc:
+        source = Source(topic, partition, offset, None)
+        return [], [DeadLetter(source, "malformed", str(exc), value or b"", key_tenant(key))]
+    claimed = key_tenant(key)
     good: list[Incoming] = []
     bad: list[DeadLetter] = []
     for index, item in items:
@@ -63,7 +73,19 @@ def decode_record(
         errors = validate_event(item, now=now)
         if errors:
             detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
-            bad.append(DeadLetter(source, "invalid", detail, orjson.dumps(item)))
+            tenant = item.get("tenant_id") if isinstance(item, dict) else None
+            bad.append(
+                DeadLetter(
+                    source,
+                    "invalid",
+                    detail,
+                    orjson.dumps(item),
+                    tenant if isinstance(tenant, str) else claimed,
+                )
+            )
+        elif claimed is not None and item["tenant_id"] != claimed:
+            error = f"event of tenant {item['tenant_id']!r} in a record keyed for {claimed!r}"
+            bad.append(DeadLetter(source, "tenant_mismatch", error, orjson.dumps(item), claimed))
         else:
             good.append(Incoming(item, source))
     return good, bad

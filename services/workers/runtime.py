@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.dead_letters import DeadLetterQueue
+from services.workers.failures import FailurePolicy, TenantBursts
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
+from services.workers.quarantine import Quarantine
+from services.workers.records import DeadLetter, Incoming
 from shared.db import create_pool, tenant_tx
 from shared.kafka import LEAD_STATE, TRANSITIONS, make_producer
 from shared.settings import Settings
@@ -26,24 +29,6 @@ log = logging.getLogger("tandem.worker")
 SWEEP_CHUNK = 1_000
 # Engagement shown for a lead is re-evaluated at the wall clock at least this often.
 SWEEP_MAX_AGE_S = 3_600
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors that mean "a dependency is away", to wait out rather than dead-letter."""
-    return isinstance(
-        exc,
-        OSError
-        | asyncio.TimeoutError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.TooManyConnectionsError
-        | asyncpg.DeadlockDetectedError
-        | asyncpg.SerializationError
-        | asyncpg.AdminShutdownError
-        | KafkaConnectionError
-        | KafkaTimeoutError,
-    )
 
 
 class Runtime:
@@ -56,6 +41,8 @@ class Runtime:
         self.projector: LeadProjector
         self.producer: AIOKafkaProducer
         self.dlq: DeadLetterQueue
+        self.quarantine: Quarantine
+        self.policy: FailurePolicy
 
     async def ready(self) -> None:
         if self._started:
@@ -81,10 +68,15 @@ class Runtime:
                 self.settings.now,
                 LeadCache(self.settings.lead_cache_size),
             )
-            self.dlq = DeadLetterQueue(
-                self.producer,
-                max_ratio=self.settings.dlq_max_ratio,
-                window=self.settings.dlq_min_window,
+            self.dlq = DeadLetterQueue(self.producer)
+            self.quarantine = Quarantine(self.pool, self.producer)
+            self.policy = FailurePolicy(
+                self.project,
+                self.dlq,
+                self.quarantine,
+                TenantBursts(self.settings.dlq_min_window, self.settings.dlq_max_ratio),
+                self.configs.is_known,
+                self.settings.now,
             )
             self._started = True
 
@@ -95,6 +87,9 @@ class Runtime:
         self._started = False
         await self.producer.stop()
         await self.pool.close()
+
+    async def project(self, incoming: Sequence[Incoming]) -> list[DeadLetter]:
+        return await self.projector.project(incoming, self.publish_changes)
 
     async def publish_changes(self, changes: list[LeadChange]) -> None:
         futures = []

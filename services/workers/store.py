@@ -16,7 +16,31 @@ import asyncpg
 
 from shared.domain.events import Event
 
-EVENT_COLUMNS = (
+
+class Table:
+    """A table's columns in the order COPY sends them, and its rows built by column name:
+    a column added by a migration is named here once and filled by name where rows are
+    made, so no tuple position has to be kept in step by hand."""
+
+    def __init__(self, name: str, *columns: str) -> None:
+        self.name = name
+        self.columns = columns
+        self.sql_columns = ", ".join(columns)
+
+    def row(self, **values: Any) -> tuple[Any, ...]:
+        if len(values) != len(self.columns):
+            missing = set(self.columns) - set(values)
+            extra = set(values) - set(self.columns)
+            raise ValueError(f"{self.name} row: missing {sorted(missing)}, unknown {sorted(extra)}")
+        return tuple(values[c] for c in self.columns)
+
+    def index(self, column: str) -> int:
+        return self.columns.index(column)
+
+
+EVENTS = Table(
+    "staging_events",
+    "ord",
     "event_id",
     "type",
     "occurred_at",
@@ -31,7 +55,8 @@ EVENT_COLUMNS = (
     "stitched",
     "config_version",
 )
-LEAD_COLUMNS = (
+LEADS = Table(
+    "leads",
     "tenant_id",
     "lead_id",
     "account_id",
@@ -61,7 +86,8 @@ LEAD_COLUMNS = (
     "last_sales_activity_at",
     "last_seq",
 )
-TRANSITION_COLUMNS = (
+TRANSITIONS = Table(
+    "stage_transitions",
     "tenant_id",
     "lead_id",
     "ordinal",
@@ -71,7 +97,8 @@ TRANSITION_COLUMNS = (
     "event_id",
     "reason",
 )
-OPPORTUNITY_COLUMNS = (
+OPPORTUNITIES = Table(
+    "opportunities",
     "tenant_id",
     "opportunity_id",
     "lead_id",
@@ -86,7 +113,8 @@ OPPORTUNITY_COLUMNS = (
     "fit_grade_at_win",
     "last_activity_at",
 )
-CREDIT_COLUMNS = (
+CREDITS = Table(
+    "attribution_credits",
     "tenant_id",
     "lead_id",
     "opportunity_id",
@@ -101,6 +129,7 @@ CREDIT_COLUMNS = (
     "amount",
     "converted_at",
 )
+SPEND = Table("spend", "tenant_id", "event_id", "campaign_id", "channel", "amount", "occurred_at")
 
 _STAGED_TABLES = ("leads", "stage_transitions", "opportunities", "attribution_credits", "spend")
 STAGING_DDL = """
@@ -128,22 +157,26 @@ async def lock_tenant_writes(conn: asyncpg.Connection, tenant_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", tenant_id)
 
 
+# The event log's own columns, as staged (after the arrival order) and as read back.
+EVENT_LOG_COLUMNS = ", ".join(EVENTS.columns[1:])
+
+
 def _event_row(ord_: int, e: Event) -> tuple[Any, ...]:
-    return (
-        ord_,
-        e.event_id,
-        e.type,
-        e.occurred_at,
-        e.lead_id,
-        e.anonymous_id,
-        e.account_id,
-        e.channel,
-        e.campaign_id,
-        e.content_id,
-        e.message_id,
-        dict(e.properties),
-        e.stitched,
-        e.config_version,
+    return EVENTS.row(
+        ord=ord_,
+        event_id=e.event_id,
+        type=e.type,
+        occurred_at=e.occurred_at,
+        lead_id=e.lead_id,
+        anonymous_id=e.anonymous_id,
+        account_id=e.account_id,
+        channel=e.channel,
+        campaign_id=e.campaign_id,
+        content_id=e.content_id,
+        message_id=e.message_id,
+        properties=dict(e.properties),
+        stitched=e.stitched,
+        config_version=e.config_version,
     )
 
 
@@ -207,15 +240,14 @@ async def insert_events(
     if not events:
         return {}
     await conn.copy_records_to_table(
-        "staging_events",
+        EVENTS.name,
         records=[_event_row(i, e) for i, e in enumerate(events)],
-        columns=("ord", *EVENT_COLUMNS),
+        columns=EVENTS.columns,
     )
-    cols = ", ".join(EVENT_COLUMNS)
     rows = await conn.fetch(
         f"""
-        INSERT INTO events (tenant_id, {cols})
-        SELECT $1, {cols} FROM staging_events ORDER BY ord
+        INSERT INTO events (tenant_id, {EVENT_LOG_COLUMNS})
+        SELECT $1, {EVENT_LOG_COLUMNS} FROM staging_events ORDER BY ord
         ON CONFLICT DO NOTHING
         RETURNING event_id, seq
         """,
@@ -253,19 +285,22 @@ async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
     await conn.copy_records_to_table(
         "staging_spend",
         records=[
-            (
-                tenant_id,
-                e.event_id,
-                e.campaign_id,
-                e.channel,
-                e.properties["amount"],
-                e.occurred_at,
+            SPEND.row(
+                tenant_id=tenant_id,
+                event_id=e.event_id,
+                campaign_id=e.campaign_id,
+                channel=e.channel,
+                amount=e.properties["amount"],
+                occurred_at=e.occurred_at,
             )
             for e in events
         ],
-        columns=("tenant_id", "event_id", "campaign_id", "channel", "amount", "occurred_at"),
+        columns=SPEND.columns,
     )
-    await conn.execute("INSERT INTO spend SELECT * FROM staging_spend ON CONFLICT DO NOTHING")
+    await conn.execute(
+        f"INSERT INTO spend ({SPEND.sql_columns}) SELECT {SPEND.sql_columns} FROM staging_spend"
+        " ON CONFLICT DO NOTHING"
+    )
 
 
 async def applied_seqs(
@@ -285,7 +320,7 @@ async def load_lead_events(
 ) -> dict[str, list[Event]]:
     rows = await conn.fetch(
         f"""
-        SELECT seq, {", ".join(EVENT_COLUMNS)} FROM events
+        SELECT seq, {EVENT_LOG_COLUMNS} FROM events
         WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
         ORDER BY lead_id, occurred_at, seq
         """,
@@ -334,29 +369,35 @@ async def replace_lead_rows(
         tenant_id,
         ids,
     )
-    await _stage_and_insert(conn, "leads", LEAD_COLUMNS, leads)
-    await _stage_and_insert(conn, "stage_transitions", TRANSITION_COLUMNS, transitions)
-    await _stage_and_insert(conn, "attribution_credits", CREDIT_COLUMNS, credits)
+    await _stage_and_insert(conn, LEADS, leads)
+    await _stage_and_insert(conn, TRANSITIONS, transitions)
+    await _stage_and_insert(conn, CREDITS, credits)
     if opportunities:
         # An opportunity id is the tenant's; should two leads name the same one, the later
         # row wins rather than the upsert failing on a row it would touch twice.
-        unique = list({row[1]: row for row in opportunities}.values())
+        at = OPPORTUNITIES.index("opportunity_id")
+        unique = list({row[at]: row for row in opportunities}.values())
         await conn.copy_records_to_table(
-            "staging_opportunities", records=unique, columns=OPPORTUNITY_COLUMNS
+            "staging_opportunities", records=unique, columns=OPPORTUNITIES.columns
         )
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in OPPORTUNITY_COLUMNS[2:])
+        cols = OPPORTUNITIES.sql_columns
+        updates = ", ".join(
+            f"{c} = EXCLUDED.{c}"
+            for c in OPPORTUNITIES.columns
+            if c not in ("tenant_id", "opportunity_id")
+        )
         await conn.execute(
-            f"INSERT INTO opportunities SELECT * FROM staging_opportunities"
+            f"INSERT INTO opportunities ({cols}) SELECT {cols} FROM staging_opportunities"
             f" ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET {updates}"
         )
     return previous
 
 
 async def _stage_and_insert(
-    conn: asyncpg.Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection, table: Table, rows: Sequence[tuple[Any, ...]]
 ) -> None:
     if not rows:
         return
-    await conn.copy_records_to_table(f"staging_{table}", records=rows, columns=columns)
-    cols = ", ".join(columns)
-    await conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM staging_{table}")
+    await conn.copy_records_to_table(f"staging_{table.name}", records=rows, columns=table.columns)
+    cols = table.sql_columns
+    await conn.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM staging_{table.name}")

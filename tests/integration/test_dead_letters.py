@@ -1,10 +1,18 @@
-"""Poison records go to the DLQ with their cause in headers; the partition keeps moving."""
+"""Poison records go to the DLQ with their cause in headers; the partition keeps moving.
+Content that fails in the worker costs only its own events; a tenant in a failure burst
+is quarantined, its events parked and replayed, and the other tenants never wait."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +20,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.kafka import DLQ, TOUCHPOINTS
+from shared.records import encode_records
 from tests.conftest import REPO, RUN_ID
-from tests.integration.conftest import Platform
+from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
 
 
 def page_view(tenant: str, event_id: str, lead: str) -> dict[str, Any]:
@@ -116,35 +125,195 @@ async def test_poison_records_go_to_the_dlq_and_valid_neighbours_are_applied(
     )
 
 
-async def test_a_flood_of_poison_stops_the_worker_loudly(
+@asynccontextmanager
+async def poisoned(platform: Platform, tenant: str) -> AsyncIterator[None]:
+    """Makes PostgreSQL refuse the tenant's events whose id starts with "poison-", as it
+    refuses content it cannot store: the worker sees a real error from a real statement."""
+    name = f"poison_{uuid.uuid4().hex[:12]}"
+    await platform.admin.execute(
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN RAISE EXCEPTION 'cannot store %', NEW.event_id; END $$;"
+        f" CREATE TRIGGER {name} BEFORE INSERT ON events FOR EACH ROW"
+        f" WHEN (NEW.tenant_id = '{tenant}' AND NEW.event_id LIKE 'poison-%')"
+        f" EXECUTE FUNCTION {name}()"
+    )
+    try:
+        yield
+    finally:
+        await platform.admin.execute(f"DROP TRIGGER {name} ON events; DROP FUNCTION {name}()")
+
+
+async def count_events(platform: Platform, tenant: str, like: str = "%") -> int:
+    return int(
+        await platform.admin.fetchval(
+            "SELECT count(*) FROM events WHERE tenant_id = $1 AND event_id LIKE $2", tenant, like
+        )
+    )
+
+
+async def test_content_that_fails_in_the_worker_is_dead_lettered_alone(
+    platform: Platform,
+) -> None:
+    hostile, hostile_key = await platform.create_tenant("hostile")
+    calm, calm_key = await platform.create_tenant("calm")
+    async with poisoned(platform, hostile):
+        mixed = [
+            page_view(hostile, f"{'poison' if i % 3 == 0 else 'fine'}-{i}", f"h-L{i % 4}")
+            for i in range(30)
+        ]
+        for event in mixed:
+            del event["tenant_id"]  # the credential names the tenant
+        await platform.post_events(hostile_key, mixed)
+        neighbours = [page_view(calm, f"calm-{i}", f"c-L{i % 4}") for i in range(20)]
+        for event in neighbours:
+            del event["tenant_id"]
+        await platform.post_events(calm_key, neighbours)
+
+        async def applied() -> bool:
+            return (
+                await count_events(platform, hostile, "fine-%") == 20
+                and await count_events(platform, calm) == 20
+            )
+
+        await platform.wait_for(applied, 90, "every valid event of both tenants")
+
+        async def all_dead_lettered() -> bool:
+            letters = [
+                {k: v.decode() for k, v in m.headers}
+                for m in await read_dlq(platform.kafka_bootstrap)
+            ]
+            return (
+                sum(1 for h in letters if h.get("tenant_id") == hostile and h["reason"] == "failed")
+                == 10
+            )
+
+        await platform.wait_for(all_dead_lettered, 60, "the ten failing events in the DLQ")
+    assert await count_events(platform, hostile, "poison-%") == 0
+    letters = [m for m in await read_dlq(platform.kafka_bootstrap)]
+    failed = [
+        (orjson.loads(m.value)["event_id"], {k: v.decode() for k, v in m.headers})
+        for m in letters
+        if dict(m.headers).get("tenant_id") == hostile.encode()
+    ]
+    assert sorted(event_id for event_id, _ in failed) == sorted(
+        f"poison-{i}" for i in range(0, 30, 3)
+    )
+    assert all("cannot store poison-" in headers["error"] for _, headers in failed)
+    # Ten failures are far below the quarantine limit: the tenant keeps flowing.
+    assert not await platform.admin.fetchval(
+        "SELECT count(*) FROM quarantined_tenants WHERE tenant_id = $1", hostile
+    )
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    return [orjson.loads(m.value) for m in await read_dlq(bootstrap, topic)]
+
+
+async def test_a_tenant_in_a_failure_burst_is_quarantined_parked_and_replayed(
     platform: Platform, tmp_path: Path
 ) -> None:
-    prefix = f"flood-{RUN_ID}."
+    prefix = f"quarantine-{RUN_ID}."
     env = {
         **os.environ,
         "TANDEM_TOPIC_PREFIX": prefix,
-        "TANDEM_WORKER_GROUP": f"flood-{RUN_ID}",
+        "TANDEM_WORKER_GROUP": f"quarantine-{RUN_ID}",
         "TANDEM_WORKER_DATADIR": str(tmp_path / "faust"),
-        "TANDEM_DLQ_MIN_WINDOW": "100",
+        "TANDEM_FIXED_NOW": EXAMPLE_NOW,
+        "TANDEM_DLQ_MIN_WINDOW": "20",
         "TANDEM_DLQ_MAX_RATIO": "0.5",
+        "PYTHONUNBUFFERED": "1",
     }
     tandem = str(Path(sys.executable).with_name("tandem"))
     subprocess.run([tandem, "topics"], env=env, check=True, cwd=REPO, capture_output=True)
+    touchpoints = f"{prefix}touchpoints.v1"
+    hostile, _ = await platform.create_tenant("burst")
+    calm, _ = await platform.create_tenant("steady")
+    worker = Process("worker", [tandem, "worker"], env, tmp_path / "worker.log")
     producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap, acks="all")
     await producer.start()
-    try:
-        for i in range(400):
-            await producer.send(f"{prefix}touchpoints.v1", b"garbage %d" % i, key=b"k%d" % i)
+
+    async def send(events: list[dict[str, Any]]) -> None:
+        for record in encode_records(events, 8):
+            await producer.send(
+                touchpoints, record.value, key=record.key, partition=record.partition
+            )
         await producer.flush()
+
+    async def wait(probe: Any, what: str) -> None:
+        deadline = time.monotonic() + 90
+        while not await probe():
+            assert worker.alive(), worker.tail()
+            assert time.monotonic() < deadline, f"timed out waiting for {what}\n{worker.tail()}"
+            await asyncio.sleep(0.2)
+
+    worker.start()
+    try:
+        async with poisoned(platform, hostile):
+            await send([page_view(hostile, f"poison-{i}", f"b-L{i % 5}") for i in range(30)])
+
+            async def quarantined() -> bool:
+                return bool(
+                    await platform.admin.fetchval(
+                        "SELECT count(*) FROM quarantined_tenants WHERE tenant_id = $1", hostile
+                    )
+                )
+
+            await wait(quarantined, "the hostile tenant's quarantine")
+            # While it is quarantined, its events are parked and the other tenant flows on.
+            await send(
+                [page_view(hostile, f"later-{i}", f"b-L{i % 5}") for i in range(15)]
+                + [page_view(calm, f"steady-{i}", f"s-L{i % 5}") for i in range(25)]
+            )
+
+            async def calm_applied() -> bool:
+                return await count_events(platform, calm) == 25
+
+            await wait(calm_applied, "the other tenant's events")
+
+            async def parked() -> bool:
+                return bool(
+                    await platform.admin.fetchval(
+                        "SELECT count(*) FROM parked_events WHERE tenant_id = $1", hostile
+                    )
+                    == 15
+                )
+
+            await wait(parked, "the quarantined tenant's later events, parked")
+            assert await count_events(platform, hostile) == 0
+            assert worker.alive()
+        alerts = await read_topic(platform.kafka_bootstrap, f"{prefix}alerts.v1")
+        assert [(a["type"], a["tenant_id"]) for a in alerts] == [("tenant_quarantined", hostile)]
+        assert "cannot store poison-" in alerts[0]["last_error"]
+
+        listed = subprocess.run(
+            [tandem, "quarantine", "list"], env=env, cwd=REPO, capture_output=True, text=True
+        )
+        assert listed.returncode == 0 and hostile in listed.stdout, listed.stderr
+        replayed = subprocess.run(
+            [tandem, "quarantine", "replay", hostile],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert replayed.returncode == 0, replayed.stderr
+        assert "15 parked events replayed" in replayed.stdout
+
+        async def replay_applied() -> bool:
+            return await count_events(platform, hostile, "later-%") == 15
+
+        await wait(replay_applied, "the replayed events")
+        assert not await platform.admin.fetchval(
+            "SELECT count(*) FROM parked_events WHERE tenant_id = $1", hostile
+        )
+        assert not await quarantined()
+        # Released, the tenant's new events are applied directly again.
+        await send([page_view(hostile, "after-1", "b-L1")])
+
+        async def flowing() -> bool:
+            return await count_events(platform, hostile, "after-%") == 1
+
+        await wait(flowing, "an event sent after the release")
     finally:
         await producer.stop()
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        worker = subprocess.run(
-            [tandem, "worker"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, timeout=120
-        )
-    text = log.read_text(errors="replace")
-    assert worker.returncode != 0, text[-2000:]
-    assert "stopping instead of draining" in text
-    letters = await read_dlq(platform.kafka_bootstrap, f"{prefix}touchpoints.dlq.v1")
-    assert len(letters) < 400
+        worker.kill(signal.SIGTERM)

@@ -15,7 +15,6 @@ The answers are the same for every connector:
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.bodies import read_limited
+from services.gateway.bodies import BodyRefused
+from services.gateway.bodies import read_body as read_decoded
 from services.gateway.context import GatewayContext
 from services.gateway.ingest import accept_events
 from services.gateway.metrics import CONNECTOR_MESSAGES
@@ -50,28 +50,10 @@ def unauthorized(message: str, scheme: str = "Basic") -> Response:
 
 
 async def read_body(request: Request, limit: int) -> bytes | Response:
-    """The (decompressed) body, or the 413/400 to answer. `limit` bounds both the bytes on
-    the wire and what they inflate to, so a small gzip bomb is refused as too large."""
-    raw = await read_limited(request, limit)
-    too_large = error(413, "PAYLOAD_TOO_LARGE", f"body exceeds {limit} bytes")
-    if raw is None:
-        return too_large
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
-    if encoding != "gzip":
-        return error(
-            400, "UNSUPPORTED_ENCODING", f"content-encoding {encoding!r}; send gzip or none"
-        )
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        body = inflater.decompress(raw, limit + 1)
-    except zlib.error as exc:
-        return error(400, "MALFORMED_GZIP", f"body is not valid gzip: {exc}")
-    if len(body) > limit or inflater.unconsumed_tail:
-        return too_large
-    if not inflater.eof:
-        return error(400, "MALFORMED_GZIP", "gzip body is truncated")
+    """The (inflated) body, or the 413/400 to answer."""
+    body = await read_decoded(request, limit)
+    if isinstance(body, BodyRefused):
+        return error(body.status, body.code, body.message)
     return body
 
 

@@ -32,6 +32,7 @@ from services.gateway.graphql.leads.queries import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
+from services.gateway.graphql.postmortems.queries import PostMortemQueries
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.sla.queries import SlaQueries
@@ -62,6 +63,7 @@ Query = merge_types(
         FeedbackQueries,
         ActionItemQueries,
         ReviewQueries,
+        PostMortemQueries,
         ViewerQueries,
         WebhookQueries,
         ConnectorQueries,

@@ -1,13 +1,19 @@
 """What the weekly review and the ICP review answer."""
 
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
 import strawberry
 
+from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
+from services.gateway.graphql.core.postmortem import PostMortemComparison
 from services.gateway.graphql.review.action_items import ActionItem
+from shared.postmortem_store import post_mortems_of
 
 
 @strawberry.type(description="The leads created in the week from one first-touch channel")
@@ -112,6 +118,14 @@ class WeeklyReview:
     closed_by_channel: list[ClosedGroup]
     closed_by_fit_grade: list[ClosedGroup]
     action_items: list[ActionItem]
+
+    @strawberry.field(description="the closed deals' post-mortems, won beside lost (SPEC 17)")
+    async def closed_post_mortems(self, info: Info) -> PostMortemComparison:
+        ctx = info.context
+        ids = [d.opportunity_id for d in self.closed_deals]
+        async with ctx.tx() as conn:
+            found = await post_mortems_of(conn, ctx.tenant_id, ids, ctx.now())
+        return PostMortemComparison.of(found)
 
 
 @strawberry.type

@@ -6,10 +6,12 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 
 log = logging.getLogger("tandem.kafka")
@@ -46,24 +48,77 @@ TOPICS = (
 )
 
 
+def security_options() -> dict[str, Any]:
+    """TLS and SASL settings for every Kafka client, from TANDEM_KAFKA_SECURITY_PROTOCOL
+    (PLAINTEXT locally; SASL_SSL in production, deploy/k8s), TANDEM_KAFKA_SASL_MECHANISM,
+    TANDEM_KAFKA_SASL_USERNAME / _PASSWORD (each component its own principal, so the
+    broker's ACLs decide who may write which topic) and TANDEM_KAFKA_CA_FILE."""
+    env = os.environ
+    protocol = env.get("TANDEM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(cafile=env.get("TANDEM_KAFKA_CA_FILE"))
+    if protocol.startswith("SASL_"):
+        try:
+            options["sasl_plain_username"] = env["TANDEM_KAFKA_SASL_USERNAME"]
+            options["sasl_plain_password"] = env["TANDEM_KAFKA_SASL_PASSWORD"]
+        except KeyError as exc:
+            raise RuntimeError(f"{protocol} needs {exc.args[0]}") from exc
+        options["sasl_mechanism"] = env.get("TANDEM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    return options
+
+
+def faust_credentials() -> Any:
+    """security_options() as Faust's broker credentials (None: plaintext)."""
+    import faust
+
+    options = security_options()
+    if "sasl_mechanism" in options:
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            mechanism=options["sasl_mechanism"],
+            ssl_context=options.get("ssl_context"),
+        )
+    if "ssl_context" in options:
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
 def partition_for(key: str, partitions: int) -> int:
     """Kafka's default partitioner for a keyed record (murmur2, positive, modulo)."""
     return (int(murmur2(key.encode())) & 0x7FFFFFFF) % partitions
 
 
 async def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=10_000, **security_options()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        # One broker locally; production runs 3 replicas with min.insync.replicas 2, so an
+        # acknowledged event survives the loss of a broker (deploy/k8s/configmap.yaml).
+        replication = int(os.environ.get("TANDEM_TOPIC_REPLICATION", "1"))
+        min_isr = os.environ.get("TANDEM_TOPIC_MIN_ISR")
+        durability = {"min.insync.replicas": min_isr} if min_isr else {}
         missing = [
-            NewTopic(s.name, s.partitions, 1, topic_configs=s.config)
+            NewTopic(s.name, s.partitions, replication, topic_configs={**s.config, **durability})
             for s in specs
             if s.name not in existing
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                # The broker answers per topic; a refusal (e.g. more replicas than brokers)
+                # is an error code in the answer, not an exception.
+                refused = [
+                    f"{name}: {rest[0] if rest else code}"
+                    for name, code, *rest in response.topic_errors
+                    if code not in (0, TopicAlreadyExistsError.errno)
+                ]
+                if refused:
+                    raise RuntimeError(f"topics not created: {'; '.join(refused)}")
         return [t.name for t in missing]
     finally:
         await admin.close()
@@ -81,4 +136,5 @@ def make_producer(bootstrap: str, *, request_timeout_ms: int = 4_000) -> AIOKafk
         max_request_size=4_194_304,
         request_timeout_ms=request_timeout_ms,
         compression_type=None,
+        **security_options(),
     )

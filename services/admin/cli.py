@@ -164,6 +164,23 @@ def _rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_schema(args: argparse.Namespace) -> int:
+    from services.admin.schema_wait import wait_for_schema
+
+    reached, applied, wanted = asyncio.run(
+        wait_for_schema(load_settings().database_url, args.timeout)
+    )
+    if not reached:
+        print(
+            f"tandem: schema at version {applied}, this release needs {wanted};"
+            f" gave up after {args.timeout:g} s (has the migrate Job run?)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"schema at version {applied} (this release needs {wanted})")
+    return 0
+
+
 def _gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -217,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(fn=_migrate)
     sub.add_parser("topics", help="create the Kafka topics").set_defaults(fn=_topics)
+    wait = sub.add_parser("wait-schema", help="wait until every migration of this release ran")
+    wait.add_argument("--timeout", type=float, default=600.0)
+    wait.set_defaults(fn=_wait_schema)
 
     tenant = sub.add_parser("tenant", help="tenants").add_subparsers(dest="action", required=True)
     create = tenant.add_parser("create", help="create a tenant; prints its admin API key")

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from services.admin.progress import progress
-from shared.kafka import DLQ, TOUCHPOINTS, make_producer
+from shared.kafka import DLQ, TOUCHPOINTS, make_producer, security_options
 from shared.validation import event_key
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -118,7 +118,10 @@ async def read_dead_letters(
 ) -> list[DeadLetterRecord]:
     """Every dead letter up to the topic's current end that the filters admit."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        **security_options(),
     )
     await consumer.start()
     try:
@@ -152,7 +155,7 @@ async def read_dead_letters(
 
 
 async def _partitions(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security_options())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])

@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from services.gateway.graphql.core.tasks import stop
-from shared.kafka import LEAD_STATE
+from shared.kafka import LEAD_STATE, security_options
 
 log = logging.getLogger("tandem.gateway.subscriptions")
 
@@ -89,6 +89,7 @@ class LeadChangeHub:
                 enable_auto_commit=False,
                 auto_offset_reset="latest",
                 fetch_max_wait_ms=100,
+                **security_options(),
             )
             try:
                 await asyncio.wait_for(self._position_at_end(consumer), START_TIMEOUT_S)

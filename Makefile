@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	@echo "[make] installing Python dependencies into $(VENV) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]' -e clients/python
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from services.workers import store
 from shared.domain.accounts import (
     Member,
     OpenOpportunity,
@@ -92,6 +93,9 @@ async def _recompute(
     if not account_ids:
         return set()
     ids = sorted(account_ids)
+    # Workers lock leads, not tenants: two of them may write members of one account at
+    # once. Its lock makes the second read the first's committed members, not lose them.
+    await store.lock(conn, tenant_id, "account", ids)
     members: dict[str, list[Member]] = defaultdict(list)
     for r in await conn.fetch(
         """

@@ -49,6 +49,13 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     topic_disable_leader=False,
     broker_commit_interval=1.0,
+    # Recovery (SPEC 11: a SIGKILLed worker's partitions move within 10 s): the broker drops
+    # a member that has not heartbeated for the session timeout (6 s is the broker's default
+    # minimum), and a rebalance waits at most this long for members to rejoin. A worker that
+    # stops normally leaves the group at once (aiokafka sends LeaveGroup on stop).
+    broker_session_timeout=6.0,
+    broker_heartbeat_interval=1.0,
+    broker_rebalance_timeout=10.0,
     stream_buffer_maxsize=8_192,
     producer_acks=-1,
     datadir=os.environ.get("TANDEM_WORKER_DATADIR", ".state/faust"),

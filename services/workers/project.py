@@ -1,6 +1,7 @@
 """Step 2 of the worker: apply a batch of validated events to the read model.
 
-Per tenant, in ONE transaction (row-level security bound to that tenant):
+Per tenant, in ONE transaction (row-level security bound to that tenant), holding locks on
+the anonymous identities and then the leads it touches (never the whole tenant):
   1. link identities named by `identify` events, route anonymous touches to their leads;
   2. append the events to the event log; the (tenant, event id) key drops redeliveries;
   3. move held anonymous touches to leads that were identified just now;
@@ -97,15 +98,22 @@ class LeadProjector:
             for e in lead_events
             if e.type == "identify" and e.anonymous_id and e.lead_id
         ]
+        anonymous = {e.anonymous_id for e in lead_events if e.lead_id is None and e.anonymous_id}
+        linking = {a for a, _, _ in links}
         async with tenant_tx(self._pool, tenant_id) as conn:
-            await store.lock_tenant_writes(conn, tenant_id)
+            # An identity is locked while it is linked, resolved and its held touches are
+            # stitched, so a touch is never held behind a link another worker just made.
+            await store.lock(conn, tenant_id, "anon", anonymous | linking)
             await store.link_identities(conn, tenant_id, links)
-            linked = await store.resolve_anonymous(
+            linked = await store.resolve_anonymous(conn, tenant_id, anonymous | linking)
+            lead_events = [_route(e, linked) for e in lead_events]
+            await store.lock(
                 conn,
                 tenant_id,
-                (e.anonymous_id for e in lead_events if e.lead_id is None and e.anonymous_id),
+                "lead",
+                {e.lead_id for e in lead_events if e.lead_id is not None}
+                | {linked[a] for a in linking if a in linked},
             )
-            lead_events = [_route(e, linked) for e in lead_events]
             await store.insert_spend(conn, tenant_id, spend)
             seqs = await store.insert_events(conn, tenant_id, lead_events)
             new_by_lead: dict[str, list[Event]] = defaultdict(list)

@@ -128,26 +128,35 @@ class Runtime:
                 await self.rescore(tenant_id)
 
     async def rescore(self, tenant_id: str) -> None:
-        """Appends a re-score event to every lead of the tenant and refolds them (SPEC 4)."""
+        """Appends a re-score event to every lead of the tenant and refolds them (SPEC 4),
+        a chunk of leads at a time under those leads' locks: a batch applying events to one
+        of them runs wholly before or after, so its fold never misses the re-score event."""
         version = await self.configs.current(tenant_id)
         started = time.monotonic()
         async with tenant_tx(self.pool, tenant_id) as conn:
-            await store.lock_tenant_writes(conn, tenant_id)
-            leads = await conn.fetch(
-                """
-                INSERT INTO events (tenant_id, event_id, type, occurred_at, lead_id, config_version)
-                SELECT tenant_id, 'rescore:' || $2::int || ':' || lead_id, 'rescore', $3, lead_id,
-                       $2::int
-                FROM leads WHERE tenant_id = $1
-                ON CONFLICT DO NOTHING
-                RETURNING lead_id
-                """,
-                tenant_id,
-                version,
-                self.settings.now(),
-            )
-        lead_ids = sorted(r["lead_id"] for r in leads)
-        await self._refold_in_chunks(tenant_id, lead_ids)
+            rows = await conn.fetch("SELECT lead_id FROM leads WHERE tenant_id = $1", tenant_id)
+        lead_ids = sorted(r["lead_id"] for r in rows)
+        for i in range(0, len(lead_ids), SWEEP_CHUNK):
+            chunk = lead_ids[i : i + SWEEP_CHUNK]
+            async with tenant_tx(self.pool, tenant_id) as conn:
+                await store.lock(conn, tenant_id, "lead", chunk)
+                await conn.execute(
+                    """
+                    INSERT INTO events
+                        (tenant_id, event_id, type, occurred_at, lead_id, config_version)
+                    SELECT $1, 'rescore:' || $2::int || ':' || lead_id, 'rescore', $3, lead_id,
+                           $2::int
+                    FROM unnest($4::text[]) AS u(lead_id)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    tenant_id,
+                    version,
+                    self.settings.now(),
+                    chunk,
+                )
+                changes = await self.projector.refold(conn, tenant_id, chunk)
+                if changes:
+                    await self.publish_changes(changes)
         log.info(
             "tenant re-scored",
             extra={
@@ -175,7 +184,7 @@ class Runtime:
         for i in range(0, len(lead_ids), SWEEP_CHUNK):
             chunk = lead_ids[i : i + SWEEP_CHUNK]
             async with tenant_tx(self.pool, tenant_id) as conn:
-                await store.lock_tenant_writes(conn, tenant_id)
+                await store.lock(conn, tenant_id, "lead", chunk)
                 changes = await self.projector.refold(conn, tenant_id, chunk)
                 if changes:
                     await self.publish_changes(changes)

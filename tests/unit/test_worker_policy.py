@@ -1,0 +1,48 @@
+"""The worker's pure policy pieces: per-tenant burst accounting and lock keys."""
+
+from __future__ import annotations
+
+from services.workers.failures import TenantBursts
+from services.workers.store import lock_key
+
+
+def test_a_tenant_is_in_a_burst_only_past_its_own_limit() -> None:
+    bursts = TenantBursts(window=20, max_ratio=0.5)
+    assert bursts.record("a", good=5, bad=10) is None  # 10 failures: at the limit, not past
+    assert bursts.record("b", good=0, bad=8) is None  # another tenant's failures are its own
+    assert bursts.record("a", good=0, bad=1) == 11
+    assert bursts.record("b", good=0, bad=2) is None
+
+
+def test_old_outcomes_leave_the_window() -> None:
+    bursts = TenantBursts(window=10, max_ratio=0.5)
+    assert bursts.record("a", good=0, bad=5) is None
+    assert bursts.record("a", good=10, bad=0) is None  # the five failures slid out
+    assert bursts.record("a", good=0, bad=5) is None
+    assert bursts.record("a", good=0, bad=1) == 6
+
+
+def test_a_forgotten_tenant_starts_afresh() -> None:
+    bursts = TenantBursts(window=10, max_ratio=0.5)
+    assert bursts.record("a", good=0, bad=9) == 9
+    bursts.forget("a")
+    assert bursts.record("a", good=0, bad=1) is None
+
+
+def test_tenants_without_failures_are_not_followed() -> None:
+    bursts = TenantBursts(window=10, max_ratio=0.1)
+    assert bursts.record("a", good=1_000, bad=0) is None
+    assert bursts.record("a", good=0, bad=1) is None  # one failure in a fresh window
+    assert bursts.record("a", good=0, bad=1) == 2
+
+
+def test_lock_keys_are_per_tenant_kind_and_id_and_64_bit() -> None:
+    keys = {
+        lock_key(tenant, kind, name)
+        for tenant in ("acme", "beta", "acme:x")
+        for kind in ("lead", "anon")
+        for name in ("L-1", "x:L-1", "L-2")
+    }
+    assert len(keys) == 18
+    assert lock_key("acme", "lead", "L-1") == lock_key("acme", "lead", "L-1")
+    assert all(-(2**63) <= k < 2**63 for k in keys)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, NamedTuple
 
-from shared.domain.attribution import NONE_KEY
+from shared.domain.attribution import DATA_DRIVEN, NONE_KEY, Conversion, Credit
+from shared.domain.events import Event
 
 START: Final = "(start)"
 CONVERSION: Final = "(conversion)"
@@ -215,3 +216,33 @@ def split_credit(channels: Sequence[str], effects: Mapping[str, float]) -> list[
         weights = dict.fromkeys(touches_per_channel, 1.0)
         total = float(len(weights))
     return [weights[c] / total / touches_per_channel[c] for c in channels]
+
+
+def credit_conversion(
+    touches: Iterable[Event], conversion: Conversion, effects: Mapping[str, float]
+) -> list[Credit]:
+    """The DATA_DRIVEN credit rows of one conversion over its eligible touches (SPEC 5:
+    marketing touches at or before it, in (occurred_at, arrival) order), as the other
+    models' rows are; without an eligible touch, one `(unattributed)` row."""
+    eligible = sorted(
+        (t for t in touches if t.is_touch and t.occurred_at <= conversion.at),
+        key=lambda t: t.order_key,
+    )
+    head = (conversion.opportunity_id, conversion.kind, DATA_DRIVEN)
+    if not eligible:
+        return [Credit(*head, None, None, None, None, None, 1.0, conversion.amount, conversion.at)]
+    fractions = split_credit([channel_of(t.channel) for t in eligible], effects)
+    return [
+        Credit(
+            *head,
+            t.event_id,
+            t.channel,
+            t.campaign_id,
+            t.content_id,
+            t.message_id,
+            f,
+            conversion.amount * f,
+            conversion.at,
+        )
+        for t, f in zip(eligible, fractions, strict=True)
+    ]

@@ -18,6 +18,7 @@ from shared.domain.accounts import Member, OpenOpportunity, compute_account, res
 from shared.domain.config import DEFAULT_CONFIG
 from shared.generator import JourneyGenerator
 from tests.integration.conftest import EXAMPLE_NOW, Platform
+from tests.integration.test_graphql_api import data_of
 from tests.integration.test_kill_worker import produce
 
 LEADS = 90
@@ -158,3 +159,82 @@ async def test_accounts_are_exact_under_shuffles_duplicates_and_sigkill(
         return await accounts_snapshot(platform, killed) == want
 
     await platform.wait_for(settled, 60, "the shuffled tenant's accounts to match")
+
+
+ACCOUNT = """query($id: ID!) { account(id: $id) {
+    id domain memberCount fitScore fitGrade engagementScore stage traits
+    members { lead { id stage account { id } } jobTitle seniority department }
+    openOpportunity { id status }
+    timeline(first: 500) { eventId leadId type occurredAt }
+    linear: attribution(model: LINEAR, kind: PIPELINE) { channel credit amount }
+    dataDriven: attribution(model: DATA_DRIVEN, kind: PIPELINE) { channel credit amount }
+} }"""
+PAGE = """query($after: String) {
+    accounts(orderBy: ENGAGEMENT_DESC, first: 7, after: $after) {
+        totalCount edges { cursor node { id engagementScore } }
+        pageInfo { hasNextPage endCursor }
+    }
+}"""
+
+
+@pytest.mark.integration
+async def test_accounts_through_graphql(platform: Platform) -> None:
+    tenant, key = await platform.create_tenant("acct-gql")
+    events = retenant(journeys("x"), tenant)
+    await produce(platform.kafka_bootstrap, events)
+    await platform.wait_events(tenant, len(events), timeout=180)
+
+    stored = await platform.admin.fetch(
+        "SELECT account_id, engagement_score FROM accounts WHERE tenant_id = $1"
+        " ORDER BY engagement_score DESC, account_id",
+        tenant,
+    )
+    seen: list[tuple[str, int]] = []
+    after = None
+    while True:
+        page = (await data_of(platform, key, PAGE, {"after": after}))["accounts"]
+        assert page["totalCount"] == len(stored)
+        seen.extend((e["node"]["id"], e["node"]["engagementScore"]) for e in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [(r["account_id"], r["engagement_score"]) for r in stored]
+
+    grade_d = await data_of(
+        platform, key, "{ accounts(fitGrade: D, stage: CUSTOMER) { totalCount } }"
+    )
+    customers = await platform.admin.fetchval(
+        "SELECT count(*) FROM accounts WHERE tenant_id = $1 AND fit_grade = 'D'"
+        " AND stage = 'CUSTOMER'",
+        tenant,
+    )
+    assert grade_d["accounts"]["totalCount"] == customers
+
+    # The account with the most opportunities: its committee, timeline and attribution.
+    busiest = await platform.admin.fetchrow(
+        "SELECT m.account_id, count(o.opportunity_id) AS opportunities"
+        " FROM account_members m JOIN opportunities o USING (tenant_id, lead_id)"
+        " WHERE m.tenant_id = $1 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1",
+        tenant,
+    )
+    assert busiest is not None
+    account = (await data_of(platform, key, ACCOUNT, {"id": busiest["account_id"]}))["account"]
+    members = await platform.admin.fetch(
+        "SELECT lead_id FROM account_members WHERE tenant_id = $1 AND account_id = $2"
+        " ORDER BY lead_id",
+        tenant,
+        busiest["account_id"],
+    )
+    assert [m["lead"]["id"] for m in account["members"]] == [r["lead_id"] for r in members]
+    assert account["memberCount"] == len(members)
+    assert {m["lead"]["account"]["id"] for m in account["members"]} == {account["id"]}
+    assert all(m["jobTitle"] for m in account["members"])
+    timeline = account["timeline"]
+    assert {e["leadId"] for e in timeline} <= {r["lead_id"] for r in members}
+    assert [e["occurredAt"] for e in timeline] == sorted(e["occurredAt"] for e in timeline)
+    # Every pipeline conversion of the committee is credited once, under either model.
+    for model in ("linear", "dataDriven"):
+        total = sum(row["credit"] for row in account[model])
+        assert total == pytest.approx(busiest["opportunities"]), model
+
+    assert (await data_of(platform, key, '{ account(id: "nope") { id } }'))["account"] is None

@@ -14,14 +14,15 @@ from ChannelAttribution import markov_model
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.attribution import NONE_KEY
-from shared.domain.events import MARKETING_TOUCHES
+from shared.domain.attribution import NONE_KEY, Conversion
+from shared.domain.events import MARKETING_TOUCHES, Event
 from shared.domain.markov import (
     CONVERSION,
     EMPTY_MODEL,
     NULL,
     START,
     Transition,
+    credit_conversion,
     fit,
     lead_path,
     split_credit,
@@ -184,3 +185,28 @@ def test_normalised_effects_agree_with_channel_attribution(kind: str) -> None:
     assert set(ours) == set(reference)
     for channel, share in ours.items():
         assert share == pytest.approx(reference[channel], abs=0.03), channel
+
+
+def test_conversion_credit_rows_cover_eligible_touches_only() -> None:
+    def touch(event_id: str, hours: int, channel: str | None, kind: str = "page_view") -> Event:
+        return Event(event_id, kind, T0 + timedelta(hours=hours), seq=hours, channel=channel)
+
+    touches = [
+        touch("t1", 0, "A"),
+        touch("t2", 1, None),
+        touch("call", 2, None, "sales_call"),
+        touch("t3", 3, "A"),
+        touch("late", 9, "B"),
+    ]
+    conversion = Conversion("O1", "PIPELINE", T0 + timedelta(hours=5), 1000.0, T0)
+    rows = credit_conversion(touches, conversion, {"A": 0.75, NONE_KEY: 0.25})
+    assert [(r.event_id, r.model) for r in rows] == [
+        ("t1", "DATA_DRIVEN"),
+        ("t2", "DATA_DRIVEN"),
+        ("t3", "DATA_DRIVEN"),
+    ]
+    assert [r.fraction for r in rows] == pytest.approx([0.375, 0.25, 0.375])
+    assert [r.amount for r in rows] == pytest.approx([375.0, 250.0, 375.0])
+    early = Conversion("O1", "PIPELINE", T0 - timedelta(hours=1), 10.0, T0)
+    (only,) = credit_conversion(touches, early, {})
+    assert (only.event_id, only.fraction, only.amount) == (None, 1.0, 10.0)

@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from services.gateway.graphql.accounts.queries import AccountQueries
 from services.gateway.graphql.attribution.queries import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
@@ -52,6 +53,7 @@ Query = merge_types(
     "Query",
     (
         LeadQueries,
+        AccountQueries,
         PipelineQueries,
         MetricsQueries,
         AttributionQueries,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
 import strawberry
@@ -24,6 +24,9 @@ from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.rows import from_row
 from shared.db import tenant_tx
+
+if TYPE_CHECKING:
+    from services.gateway.graphql.core.account import Account
 
 LEAD_COLUMNS = (
     "lead_id, stage, highest_stage, fit_score, fit_grade, disqualified, engagement_score,"
@@ -217,6 +220,15 @@ class Lead:
     async def opportunities(self, info: Info) -> list[Opportunity]:
         rows = await info.context.loaders.of(LeadLoaders).opportunities.load(str(self.id))
         return [Opportunity.from_row(row) for row in rows]
+
+    @strawberry.field(description="the account (buying committee) the lead belongs to")
+    async def account(
+        self, info: Info
+    ) -> Annotated[Account, strawberry.lazy("services.gateway.graphql.core.account")] | None:
+        # Imported here: the Account node returns Leads, so the modules refer to each other.
+        from services.gateway.graphql.core.account import account_of_lead
+
+        return await account_of_lead(info, str(self.id))
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Lead:

@@ -1,0 +1,275 @@
+"""The Account node (SPEC 17): a company's buying committee, read from the rows the worker
+keeps, with its members, open opportunity, one timeline of its members' events and its
+attribution under every model. In core because `Lead.account` returns it too."""
+
+# strawberry types its resolver decorators as returning Any.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
+
+from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.enums import AttributionKind, AttributionModel, Stage
+from services.gateway.graphql.core.lead import (
+    FitGrade,
+    Lead,
+    Opportunity,
+    camel_keys,
+    load_lead,
+)
+from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.relay import page_size
+from shared.data_driven import load_model
+from shared.db import tenant_tx
+from shared.domain import markov
+from shared.domain.attribution import (
+    BUILTIN_MODELS,
+    Credit,
+    credit_conversion,
+    group_credits,
+    opportunity_conversions,
+)
+from shared.domain.events import MARKETING_TOUCHES, Event
+
+ACCOUNT_COLUMNS = (
+    "account_id, domain, members, fit_score, fit_grade, fit_evidence, engagement_score,"
+    " stage, open_opportunity_id, traits"
+)
+_EVENT_FIELDS = (
+    "event_id, type, occurred_at, seq, lead_id, anonymous_id, account_id, channel,"
+    " campaign_id, content_id, message_id, properties, stitched, config_version"
+)
+_MODELS = {m.name: m for m in BUILTIN_MODELS}
+
+
+@dataclass
+class AccountLoaders:
+    """Accounts by id, members by account and the account of each lead, each fetched in one
+    query however many the response holds."""
+
+    scope: LoaderScope
+    accounts: DataLoader[str, asyncpg.Record | None] = field(init=False)
+    members: DataLoader[str, list[str]] = field(init=False)
+    of_lead: DataLoader[str, str | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        cache = self.scope.cache
+        self.accounts = DataLoader(self._load_accounts, cache=cache)
+        self.members = DataLoader(self._load_members, cache=cache)
+        self.of_lead = DataLoader(self._load_of_lead, cache=cache)
+
+    async def _fetch(self, sql: str, keys: Sequence[str]) -> list[asyncpg.Record]:
+        tenant_id = self.scope.tenant_id
+        async with tenant_tx(self.scope.pool, tenant_id) as conn:
+            return list(await conn.fetch(sql, tenant_id, list(keys)))
+
+    async def _load_accounts(self, keys: Sequence[str]) -> list[asyncpg.Record | None]:
+        rows = await self._fetch(
+            f"SELECT {ACCOUNT_COLUMNS} FROM accounts"
+            " WHERE tenant_id = $1 AND account_id = ANY($2::text[])",
+            keys,
+        )
+        found = {r["account_id"]: r for r in rows}
+        return [found.get(k) for k in keys]
+
+    async def _load_members(self, keys: Sequence[str]) -> list[list[str]]:
+        rows = await self._fetch(
+            "SELECT account_id, lead_id FROM account_members"
+            " WHERE tenant_id = $1 AND account_id = ANY($2::text[]) ORDER BY lead_id",
+            keys,
+        )
+        by_account: dict[str, list[str]] = defaultdict(list)
+        for r in rows:
+            by_account[r["account_id"]].append(r["lead_id"])
+        return [by_account.get(k, []) for k in keys]
+
+    async def _load_of_lead(self, keys: Sequence[str]) -> list[str | None]:
+        rows = await self._fetch(
+            "SELECT lead_id, account_id FROM account_members"
+            " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
+            keys,
+        )
+        found = {r["lead_id"]: r["account_id"] for r in rows}
+        return [found.get(k) for k in keys]
+
+
+async def load_account(info: Info, account_id: str) -> Account | None:
+    row = await info.context.loaders.of(AccountLoaders).accounts.load(account_id)
+    return None if row is None else Account.from_row(row)
+
+
+async def account_of_lead(info: Info, lead_id: str) -> Account | None:
+    account_id = await info.context.loaders.of(AccountLoaders).of_lead.load(lead_id)
+    return None if account_id is None else await load_account(info, account_id)
+
+
+@strawberry.type(description="A member of an account's buying committee")
+class AccountMember:
+    lead: Lead
+    job_title: str | None
+    seniority: str | None
+    department: str | None
+
+
+@strawberry.type(description="One event of a member, in the account's timeline")
+class AccountEvent:
+    event_id: str
+    lead_id: str
+    type: str
+    occurred_at: datetime
+    channel: str | None
+    campaign_id: str | None
+    content_id: str | None
+    message_id: str | None
+
+
+@strawberry.type(description="An account's credit for one channel")
+class AccountChannelCredit:
+    channel: str = strawberry.field(description="`(none)` or `(unattributed)` as in attribution")
+    credit: float
+    amount: float
+
+
+@strawberry.type(description="A company and its buying committee (SPEC 17)")
+class Account:
+    id: strawberry.ID
+    domain: str | None = strawberry.field(
+        description="the company_domain most members that name the account share"
+    )
+    member_count: int
+    fit_score: int = strawberry.field(description="the ICP over the account's traits")
+    fit_grade: FitGrade
+    fit_evidence: JSON
+    engagement_score: int = strawberry.field(
+        description="the sum of the members' engagement, each capped"
+    )
+    stage: Stage = strawberry.field(description="the highest current stage of a member")
+    traits: JSON = strawberry.field(
+        description="firmographics: per trait, the value most members share"
+    )
+    open_opportunity_id: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Account:
+        return cls(
+            id=strawberry.ID(row["account_id"]),
+            domain=row["domain"],
+            member_count=row["members"],
+            fit_score=row["fit_score"],
+            fit_grade=FitGrade(row["fit_grade"]),
+            fit_evidence=camel_keys(row["fit_evidence"]),
+            engagement_score=row["engagement_score"],
+            stage=Stage(row["stage"]),
+            traits=row["traits"],
+            open_opportunity_id=row["open_opportunity_id"],
+        )
+
+    @strawberry.field(description="the buying committee, by lead id")
+    async def members(self, info: Info) -> list[AccountMember]:
+        lead_ids = await info.context.loaders.of(AccountLoaders).members.load(str(self.id))
+        out = []
+        for lead_id in lead_ids:
+            lead = await load_lead(info, lead_id)
+            if lead is None:
+                continue
+            traits = lead.traits if isinstance(lead.traits, dict) else {}
+            out.append(
+                AccountMember(
+                    lead=lead,
+                    job_title=traits.get("job_title"),
+                    seniority=traits.get("seniority"),
+                    department=traits.get("department"),
+                )
+            )
+        return out
+
+    @strawberry.field(description="its latest open opportunity")
+    async def open_opportunity(self, info: Info) -> Opportunity | None:
+        if self.open_opportunity_id is None:
+            return None
+        async with info.context.tx() as conn:
+            row = await conn.fetchrow(
+                "SELECT lead_id, opportunity_id, amount, status, stage, created_at, closed_at,"
+                " won_amount, lost_reason, competitor FROM opportunities"
+                " WHERE tenant_id = $1 AND opportunity_id = $2",
+                info.context.tenant_id,
+                self.open_opportunity_id,
+            )
+        return None if row is None else Opportunity.from_row(row)
+
+    @strawberry.field(
+        description="every member's events in one timeline, oldest first (at most `first`)"
+    )
+    async def timeline(self, info: Info, first: int | None = None) -> list[AccountEvent]:
+        limit = page_size(first)
+        lead_ids = await info.context.loaders.of(AccountLoaders).members.load(str(self.id))
+        async with info.context.tx() as conn:
+            rows = await conn.fetch(
+                "SELECT event_id, lead_id, type, occurred_at, channel, campaign_id, content_id,"
+                " message_id FROM events WHERE tenant_id = $1 AND lead_id = ANY($2::text[])"
+                " AND type <> 'rescore' ORDER BY occurred_at, seq LIMIT $3",
+                info.context.tenant_id,
+                lead_ids,
+                limit,
+            )
+        return [AccountEvent(**dict(r)) for r in rows]
+
+    @strawberry.field(
+        description="every member's touches credited for all the account's opportunities "
+        "(SPEC 5 positions over the account's touches), by channel"
+    )
+    async def attribution(
+        self, info: Info, model: AttributionModel, kind: AttributionKind
+    ) -> list[AccountChannelCredit]:
+        ctx = info.context
+        lead_ids = await ctx.loaders.of(AccountLoaders).members.load(str(self.id))
+        async with ctx.tx() as conn:
+            touches = [
+                Event(**dict(r))
+                for r in await conn.fetch(
+                    f"SELECT {_EVENT_FIELDS} FROM events WHERE tenant_id = $1"
+                    " AND lead_id = ANY($2::text[]) AND type = ANY($3::text[])",
+                    ctx.tenant_id,
+                    lead_ids,
+                    sorted(MARKETING_TOUCHES),
+                )
+            ]
+            opportunities = await conn.fetch(
+                "SELECT opportunity_id, amount, created_at, status, closed_at, won_amount"
+                " FROM opportunities WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
+                ctx.tenant_id,
+                lead_ids,
+            )
+            stored = None
+            if model is AttributionModel.DATA_DRIVEN:
+                stored = await load_model(conn, ctx.tenant_id, kind.value)
+        effects = {} if stored is None else stored.model.effects()
+        rows: list[Credit] = []
+        for o in opportunities:
+            won = o["status"] == "WON"
+            for conversion in opportunity_conversions(
+                o["opportunity_id"],
+                amount=float(o["amount"]),
+                created_at=o["created_at"],
+                won_at=o["closed_at"] if won else None,
+                won_amount=None if o["won_amount"] is None else float(o["won_amount"]),
+            ):
+                if conversion.kind != kind.value:
+                    continue
+                if model is AttributionModel.DATA_DRIVEN:
+                    rows.extend(markov.credit_conversion(touches, conversion, effects))
+                else:
+                    rows.extend(credit_conversion(touches, conversion, _MODELS[model.value]))
+        return [
+            AccountChannelCredit(channel=g.key, credit=g.credit, amount=g.amount)
+            for g in group_credits(rows, "CHANNEL")
+        ]

@@ -1,0 +1,307 @@
+"""The dashboard at /app, in a real browser against the real platform (SPEC 16)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import (
+    ARTIFACTS,
+    BROWSER_NOW,
+    PAGES,
+    Tenant,
+    axe_violations,
+    generated_tenant,
+    last_90_days,
+    open_page,
+    screenshot,
+    sign_in,
+)
+from tests.integration.conftest import EXAMPLE_NOW, Platform
+
+READY = {
+    "overview": '[data-metric="leadsCreated"]',
+    "pipeline": '[data-grade="A"]',
+    "attribution": "[data-model]",
+    "sla": '[data-sla="mqls"]',
+    "review": '[data-review-sla="mqls"]',
+    "content": "text=Messaging library",
+    "settings": "#grade-a",
+}
+METRICS = (
+    "leadsCreated mqls sqls opportunitiesCreated pipelineAmount revenue dealsWon winRate "
+    "avgDealValue salesCycleDaysMedian pipelineVelocity cac spend slaCompliance"
+)
+
+
+async def visit(page: Page, tenant: Tenant, name: str) -> None:
+    await page.goto(f"{tenant.gateway_url}/app/#/{name}")
+    await page.locator(READY[name]).first.wait_for()
+
+
+async def number(page: Page, selector: str) -> float | None:
+    value = await page.locator(selector).first.get_attribute("data-value")
+    return None if value in (None, "") else float(value)
+
+
+async def test_a_wrong_key_gets_a_clear_message(browser: Browser, demo: Tenant) -> None:
+    page, console = await open_page(browser)
+    await page.goto(f"{demo.gateway_url}/app/")
+    await page.get_by_label("API key").fill("tdm_000000000000_not-a-real-key")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("API key was not accepted")
+    await expect(page.get_by_role("navigation", name="Dashboard pages")).to_have_count(0)
+    await screenshot(page, "sign-in-wrong-key")
+    # The 401 of the refused key is the only console line a browser writes by itself.
+    assert [e for e in console.errors if "401" not in e] == []
+
+
+async def test_every_page_shows_the_api_numbers_and_passes_axe(
+    browser: Browser, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    assert await page.evaluate("sessionStorage.getItem('tandem.credential')") == demo.admin_key
+    assert await page.evaluate("localStorage.length") == 0
+    start, end = last_90_days()
+    violations: dict[str, object] = {}
+
+    await visit(page, demo, "overview")
+    api = await demo.gql(
+        f"query ($f: DateTime!, $t: DateTime!) {{ metrics(from: $f, to: $t) {{ {METRICS} }}"
+        " pipeline { total stages { stage count } } }",
+        {"f": start, "t": end},
+    )
+    assert api["metrics"]["leadsCreated"] > 0, "the generated tenant has leads in the period"
+    for name, value in api["metrics"].items():
+        shown = await number(page, f'[data-metric="{name}"]')
+        assert shown == (None if value is None else float(value)) or (
+            value is not None and shown is not None and abs(shown - value) < 1e-6
+        ), (name, shown, value)
+    for stage in api["pipeline"]["stages"]:
+        await expect(page.locator(f'[data-stage="{stage["stage"]}"]').first).to_have_text(
+            f"{stage['count']:,}"
+        )
+
+    await visit(page, demo, "pipeline")
+    for grade in "ABCD":
+        answer = await demo.gql(f"{{ leads(fitGrade: {grade}, first: 1) {{ totalCount }} }}")
+        await expect(page.locator(f'[data-grade="{grade}"]')).to_have_text(
+            f"{answer['leads']['totalCount']:,}"
+        )
+    first_lead = page.locator("table button.link").first
+    lead_id = await first_lead.inner_text()
+    await first_lead.click()
+    lead = (
+        await demo.gql(
+            "query ($id: ID!) { lead(id: $id) { fitScore transitions { toStage reason } } }",
+            {"id": lead_id},
+        )
+    )["lead"]
+    await expect(page.locator("[data-lead-fit]")).to_have_text(str(lead["fitScore"]))
+    await expect(page.locator(".timeline li")).to_have_count(len(lead["transitions"]))
+    for transition in lead["transitions"]:
+        await expect(page.locator(".timeline").first).to_contain_text(transition["reason"])
+
+    await visit(page, demo, "attribution")
+    comparison = await demo.gql(
+        "query ($f: DateTime!, $t: DateTime!) { attributionComparison(kind: PIPELINE,"
+        " groupBy: CHANNEL, from: $f, to: $t) { key models { model amount } } }",
+        {"f": start, "t": end},
+    )
+    rows = comparison["attributionComparison"]
+    assert rows, "pipeline was created in the period"
+    for row in rows:
+        for credit in row["models"]:
+            cell = f'[data-key="{row["key"]}"][data-model="{credit["model"]}"]'
+            shown = await number(page, cell)
+            assert shown is not None and abs(shown - credit["amount"]) < 1e-6, (cell, shown)
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Download CSV").click()
+    csv = (await (await download_info.value).path()).read_text()
+    assert csv.splitlines()[0].startswith("channel,first_touch,last_touch,linear")
+    assert len(csv.splitlines()) == len(rows) + 1
+
+    await visit(page, demo, "sla")
+    sla = await demo.gql(
+        "query ($f: DateTime!, $t: DateTime!) { slaReport(from: $f, to: $t)"
+        " { mqls breached compliance } }",
+        {"f": start, "t": end},
+    )
+    for name, value in sla["slaReport"].items():
+        shown = await number(page, f'[data-sla="{name}"]')
+        assert shown == (None if value is None else float(value)), (name, shown, value)
+
+    await visit(page, demo, "review")
+    week = (BROWSER_NOW - timedelta(days=BROWSER_NOW.weekday() + 7)).date().isoformat()
+    review = await demo.gql(
+        "query ($w: Date!) { weeklyReview(weekStart: $w) { sla { mqls } newLeads"
+        " { channel leads } } }",
+        {"w": week},
+    )
+    await expect(page.locator('[data-review-sla="mqls"]')).to_have_text(
+        str(review["weeklyReview"]["sla"]["mqls"])
+    )
+    for source in review["weeklyReview"]["newLeads"]:
+        await expect(page.locator(f'[data-review-leads="{source["channel"]}"]')).to_have_text(
+            str(source["leads"])
+        )
+    async with page.expect_download() as download_info:
+        await page.get_by_role("button", name="Export Markdown").click()
+    markdown = (await (await download_info.value).path()).read_text()
+    assert markdown.startswith("#"), markdown[:80]
+
+    for name in PAGES:
+        await visit(page, demo, name)
+        await page.wait_for_load_state("networkidle")
+        await screenshot(page, f"{name}-desktop")
+        found = await axe_violations(page)
+        if found:
+            violations[name] = found
+    assert violations == {}, violations
+    assert console.errors == []
+
+
+async def test_at_375_px_no_page_scrolls_sideways(browser: Browser, demo: Tenant) -> None:
+    page, console = await open_page(browser, width=375)
+    await sign_in(page, demo)
+    too_wide = {}
+    for name in PAGES:
+        await visit(page, demo, name)
+        await page.wait_for_load_state("networkidle")
+        await screenshot(page, f"{name}-375px")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        if width > 375:
+            too_wide[name] = width
+    assert too_wide == {}
+    assert console.errors == []
+
+
+async def test_a_live_update_arrives_without_reload(
+    browser: Browser, platform: Platform, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    await visit(page, demo, "overview")
+    await expect(page.locator("[data-live-status]")).to_have_attribute("data-live-status", "live")
+    before = await number(page, '[data-metric="leadsCreated"]')
+    total = page.locator("[data-pipeline-total]")
+    total_before = int(await total.get_attribute("data-pipeline-total") or 0)
+    await page.evaluate("window.__notReloaded = true")
+
+    at = (datetime.fromisoformat(EXAMPLE_NOW) - timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z"
+    )
+    sent = time.monotonic()
+    await platform.post_events(
+        demo.admin_key,
+        [
+            {
+                "event_id": "live-1",
+                "type": "form_submit",
+                "occurred_at": at,
+                "lead_id": "LIVE-1",
+                "channel": "webinar",
+            }
+        ],
+    )
+    await expect(page.locator('[data-metric="leadsCreated"]')).to_have_attribute(
+        "data-value", str(int((before or 0) + 1)), timeout=30_000
+    )
+    print(f"live update shown {time.monotonic() - sent:.2f} s after the ingestion ack")
+    await expect(total).to_have_attribute("data-pipeline-total", str(total_before + 1))
+    assert await page.evaluate("window.__notReloaded") is True
+    await screenshot(page, "overview-after-live-update")
+    assert console.errors == []
+
+
+async def test_a_viewer_reads_but_cannot_edit(browser: Browser, demo: Tenant) -> None:
+    page, console = await open_page(browser)
+    await sign_in(page, demo, demo.viewer_key)
+    await expect(page.locator(".role")).to_have_text("viewer")
+    await visit(page, demo, "settings")
+    await expect(page.locator("#grade-a")).to_be_disabled()
+    await expect(page.get_by_role("button", name="Save ICP")).to_have_count(0)
+    await expect(page.get_by_text("only admin keys change the settings")).to_be_visible()
+    await visit(page, demo, "review")
+    await expect(page.get_by_text("Read only: sales and admin keys")).to_be_visible()
+    await expect(page.get_by_label("New action item")).to_have_count(0)
+    await visit(page, demo, "content")
+    await expect(page.get_by_role("button", name="Add draft")).to_have_count(0)
+    await screenshot(page, "settings-viewer")
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_label("API key")).to_be_visible()
+    assert await page.evaluate("sessionStorage.getItem('tandem.credential')") is None
+    assert console.errors == []
+
+
+async def test_an_admin_edits_the_icp_and_sees_the_rescore(
+    browser: Browser, platform: Platform
+) -> None:
+    tenant = await generated_tenant(platform, "dash-icp", 30, seed=3)
+    page, console = await open_page(browser)
+    await sign_in(page, tenant)
+    await visit(page, tenant, "pipeline")
+    await expect(page.locator('[data-grade="A"]')).to_have_text("0")
+
+    await visit(page, tenant, "settings")
+    await page.get_by_role("button", name="Add fit rule").click()
+    await page.get_by_label("Attribute").fill("email")
+    await page.get_by_label("Operator").select_option("between")
+    await page.get_by_label("Value (JSON)").fill("3")
+    await page.get_by_label("Points").fill("80")
+    await page.get_by_role("button", name="Save ICP").click()
+    # The API's complaint shows next to the field it is about.
+    await expect(page.locator("#rule-0-value-error")).to_be_visible()
+    await screenshot(page, "settings-validation-error")
+
+    await page.get_by_label("Operator").select_option("exists")
+    await page.get_by_label("Value (JSON)").fill("")
+    await page.get_by_role("button", name="Save ICP").click()
+    await expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+
+    # Every generated lead has an email: the re-score makes all of them grade A, and the
+    # pipeline page shows it through the live subscription, without a reload.
+    await visit(page, tenant, "pipeline")
+    total = (await tenant.gql("{ pipeline { total } }"))["pipeline"]["total"]
+    await expect(page.locator('[data-grade="A"]')).to_have_text(str(total), timeout=90_000)
+    await screenshot(page, "pipeline-after-icp-change")
+    assert console.errors == []
+
+
+async def test_first_meaningful_paint_on_the_demo_tenant(browser: Browser, demo: Tenant) -> None:
+    """Signed in, a fresh load of /app until the overview's numbers are on screen."""
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    await visit(page, demo, "overview")
+    await page.reload()
+    await page.locator('[data-metric="leadsCreated"]').wait_for()
+    paint = await page.evaluate(
+        "() => ({numbers: performance.now(), fcp: performance.getEntriesByType('paint')"
+        ".find(e => e.name === 'first-contentful-paint')?.startTime ?? null})"
+    )
+    fcp = "not reported" if paint["fcp"] is None else f"{paint['fcp']:.0f} ms"
+    note = f"overview numbers on screen {paint['numbers']:.0f} ms; first contentful paint {fcp}\n"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "first-paint.txt").write_text(note)
+    print(note)
+    assert paint["numbers"] > 0
+    assert console.errors == []
+
+
+async def test_graphiql_loads_from_the_gateway_alone(browser: Browser, platform: Platform) -> None:
+    page, console = await open_page(browser)
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith((platform.gateway_url, "data:")) else elsewhere.append(r.url)
+        ),
+    )
+    await page.goto(f"{platform.gateway_url}/graphql")
+    await page.locator(".graphiql-editor").first.wait_for()
+    assert elsewhere == []
+    # Its schema introspection runs before a key is entered in Headers: a 401, no more.
+    assert [e for e in console.errors if "401" not in e] == []

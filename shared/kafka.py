@@ -19,6 +19,9 @@ log = logging.getLogger("tandem.kafka")
 # A prefix gives a test run or a second environment its own topics on a shared broker.
 _PREFIX = os.environ.get("TANDEM_TOPIC_PREFIX", "")
 TOUCHPOINTS = f"{_PREFIX}touchpoints.v1"
+# Backfills (`POST /v1/events?lane=bulk`, `tandem import`): drained by the workers after
+# live traffic, so an import never delays another tenant's fresh events (SPEC 11).
+TOUCHPOINTS_BULK = f"{_PREFIX}touchpoints.bulk.v1"
 DLQ = f"{_PREFIX}touchpoints.dlq.v1"
 TENANT_CONFIG = f"{_PREFIX}tenant-config.v1"
 LEAD_STATE = f"{_PREFIX}lead-state.v1"
@@ -39,6 +42,8 @@ class TopicSpec:
 
 TOPICS = (
     TopicSpec(TOUCHPOINTS, 8, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
+    # As many partitions as the live topic: the gateway places both lanes' records alike.
+    TopicSpec(TOUCHPOINTS_BULK, 8, {"retention.ms": str(7 * 24 * 3600 * 1000)}),
     TopicSpec(DLQ, 1, {"retention.ms": str(30 * 24 * 3600 * 1000), "max.message.bytes": "8388608"}),
     TopicSpec(TENANT_CONFIG, 1, {"cleanup.policy": "compact"}),
     TopicSpec(LEAD_STATE, 8, {"cleanup.policy": "compact"}),

@@ -15,6 +15,7 @@ from services.gateway.bodies import BodyRefused, read_body
 from services.gateway.context import GatewayContext
 from services.gateway.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUESTS_REFUSED
 from services.gateway.rejection_reasons import RejectionReasons, reason_errors
+from shared.kafka import TOUCHPOINTS, TOUCHPOINTS_BULK
 from shared.records import encode_records
 from shared.validation import validate_event
 
@@ -25,6 +26,8 @@ MAX_EVENTS = 1_000
 INGEST_ROLES = frozenset({"ingest", "admin"})
 RETRY_AFTER_S = "5"
 REJECTION_REASONS = RejectionReasons()
+# `?lane=bulk` for backfills: same contract and answers, drained after live traffic.
+LANES = {"live": TOUCHPOINTS, "bulk": TOUCHPOINTS_BULK}
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
@@ -55,7 +58,10 @@ async def post_events(request: Request) -> Response:
             413, "TOO_MANY_EVENTS", f"{len(payload)} events sent; at most {MAX_EVENTS} per request"
         )
 
-    outcome = await accept_events(ctx, principal.tenant_id, payload)
+    lane = request.query_params.get("lane", "live")
+    if lane not in LANES:
+        return _error(400, "BAD_LANE", f"lane must be one of {', '.join(LANES)}; got {lane!r}")
+    outcome = await accept_events(ctx, principal.tenant_id, payload, topic=LANES[lane])
     if isinstance(outcome, Response):
         return outcome
     accepted, rejected = outcome
@@ -67,9 +73,10 @@ async def post_events(request: Request) -> Response:
 
 
 async def accept_events(
-    ctx: GatewayContext, tenant_id: str, events: list[Any]
+    ctx: GatewayContext, tenant_id: str, events: list[Any], *, topic: str = TOUCHPOINTS
 ) -> tuple[int, list[dict[str, Any]]] | Response:
-    """Validates candidate events of one tenant and publishes the valid ones.
+    """Validates candidate events of one tenant and publishes the valid ones to `topic`
+    (the live lane unless a backfill asks for TOUCHPOINTS_BULK).
 
     Returns (accepted count, rejected entries), or the 503 to answer when nothing could be
     accepted. Every intake (this endpoint, the connectors) goes through here."""
@@ -112,7 +119,9 @@ async def accept_events(
 
     if accepted:
         try:
-            await ctx.publish_events(encode_records(accepted, await ctx.touchpoint_partitions()))
+            await ctx.publish_events(
+                encode_records(accepted, await ctx.touchpoint_partitions()), topic
+            )
         except (KafkaError, TimeoutError) as exc:
             log.warning(
                 "kafka unavailable; batch refused",

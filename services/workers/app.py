@@ -9,6 +9,7 @@ topics and timers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -25,13 +26,15 @@ from services.workers.records import DeadLetter, Incoming, read_record
 from services.workers.runtime import Runtime
 from services.workers.watchdog import AssignmentWatchdog
 from shared import data_driven
-from shared.kafka import TENANT_CONFIG, TOUCHPOINTS, faust_credentials
+from shared.kafka import TENANT_CONFIG, TOUCHPOINTS, TOUCHPOINTS_BULK, faust_credentials
 from shared.settings import load_settings
 from shared.tracing import consume_span
 
 log = logging.getLogger("tandem.worker")
 
 BATCH_RECORDS = 1_000
+# Bulk records are the gateway's arrays (up to 1,000 events each): a few make a batch.
+BULK_BATCH_RECORDS = 4
 BATCH_WITHIN_S = 0.05
 EXIT_UNHANDLED = 70
 ASSIGNMENT_CHECK_S = 10.0
@@ -61,6 +64,7 @@ app = faust.App(
     datadir=os.environ.get("TANDEM_WORKER_DATADIR", ".state/faust"),
 )
 touchpoints_topic = app.topic(TOUCHPOINTS, key_type=bytes, value_type=bytes)
+bulk_topic = app.topic(TOUCHPOINTS_BULK, key_type=bytes, value_type=bytes)
 config_topic = app.topic(TENANT_CONFIG, key_type=bytes, value_type=bytes)
 runtime = Runtime(settings)
 watchdog = AssignmentWatchdog(app, TOUCHPOINTS)
@@ -86,8 +90,26 @@ async def apply_touchpoints(stream: StreamT[bytes]) -> None:
     async for events in cast(Stream[bytes], stream).take_events(
         BATCH_RECORDS, within=BATCH_WITHIN_S
     ):
+        await _take_turn(TOUCHPOINTS, events)
+
+
+@app.agent(bulk_topic)
+async def apply_bulk(stream: StreamT[bytes]) -> None:
+    async for events in cast(Stream[bytes], stream).take_events(
+        BULK_BATCH_RECORDS, within=BATCH_WITHIN_S
+    ):
+        await _take_turn(TOUCHPOINTS_BULK, events)
+
+
+# Live and bulk batches take turns (asyncio.Lock wakes its waiters in order), and a bulk
+# batch is small: a live batch waits for at most one bulk batch, never for a backlog.
+_turns = asyncio.Lock()
+
+
+async def _take_turn(topic: str, events: Sequence[EventT[bytes]]) -> None:
+    async with _turns:
         try:
-            with consume_span(TOUCHPOINTS, (e.message.headers for e in events)):
+            with consume_span(topic, (e.message.headers for e in events)):
                 await handle_batch(events)
         except Exception as exc:
             # The policy waits out outages and dead-letters bad content, so this is a bug.

@@ -33,6 +33,8 @@ from services.workers.records import DeadLetter, Incoming
 log = logging.getLogger("tandem.worker")
 
 RETRY_BACKOFF_S = (0.5, 1, 2, 5)
+# At most this many events of one tenant per transaction round of a batch.
+TENANT_SHARE = 1_000
 
 T = TypeVar("T")
 
@@ -74,6 +76,21 @@ async def until_available(what: str, run: Callable[[], Awaitable[T]]) -> T:
 
 
 Project = Callable[[Sequence[Incoming]], Awaitable[list[DeadLetter]]]
+
+
+def tenant_shares(items: Sequence[Incoming], share: int) -> list[list[Incoming]]:
+    """The batch in rounds that hold at most `share` events of any one tenant, each
+    tenant's events in their order: one tenant's backlog in a batch is applied a share at a
+    time, and every other tenant's events are in the first round, not behind it."""
+    rounds: list[list[Incoming]] = []
+    seen: Counter[str] = Counter()
+    for item in items:
+        at = seen[item.tenant_id] // share
+        seen[item.tenant_id] += 1
+        if at == len(rounds):
+            rounds.append([])
+        rounds[at].append(item)
+    return rounds
 
 
 class TenantBursts:
@@ -128,7 +145,9 @@ class FailurePolicy:
         """Parks the events of quarantined tenants, applies the others, dead-letters what
         fails, quarantines tenants in a burst; returns only once every dead letter is sent."""
         live = await self._park_quarantined(incoming)
-        letters = [*dead, *await self.isolate(live)]
+        letters = list(dead)
+        for share in tenant_shares(live, TENANT_SHARE):
+            letters.extend(await self.isolate(share))
         await self._account(live, letters)
         if letters:
             await until_available("dead letters", partial(self._dlq.send, letters))

@@ -1,8 +1,9 @@
-"""The worker's pure policy pieces: per-tenant burst accounting and lock keys."""
+"""The worker's pure policy pieces: burst accounting, tenant shares and lock keys."""
 
 from __future__ import annotations
 
-from services.workers.failures import TenantBursts
+from services.workers.failures import TenantBursts, tenant_shares
+from services.workers.records import Incoming, Source
 from services.workers.store import lock_key
 
 
@@ -46,3 +47,19 @@ def test_lock_keys_are_per_tenant_kind_and_id_and_64_bit() -> None:
     assert len(keys) == 18
     assert lock_key("acme", "lead", "L-1") == lock_key("acme", "lead", "L-1")
     assert all(-(2**63) <= k < 2**63 for k in keys)
+
+
+def _incoming(tenant: str, n: int) -> Incoming:
+    event = {"tenant_id": tenant, "event_id": f"{tenant}-{n}"}
+    return Incoming(event, Source("touchpoints.v1", 0, n, None))
+
+
+def test_a_tenant_gets_a_bounded_share_of_each_round_and_keeps_its_order() -> None:
+    batch = [_incoming("big", i) for i in range(7)] + [_incoming("small", i) for i in range(2)]
+    rounds = tenant_shares(batch, 3)
+    assert [[i.event["event_id"] for i in r] for r in rounds] == [
+        ["big-0", "big-1", "big-2", "small-0", "small-1"],
+        ["big-3", "big-4", "big-5"],
+        ["big-6"],
+    ]
+    assert tenant_shares([], 3) == []

@@ -61,6 +61,13 @@ class Process:
     def tail(self, lines: int = 20) -> str:
         return "\n".join(self.output()[-lines:])
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no shutdown step of the process runs."""
+        if self.alive():
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(15)
+        self._log.close()
+
     def stop(self) -> None:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)

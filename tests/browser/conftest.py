@@ -65,29 +65,69 @@ class Tenant:
         return body["data"]
 
 
-async def generated_tenant(platform: Platform, prefix: str, leads: int, seed: int) -> Tenant:
+# An ICP like a B2B marketing-software vendor's, over the generator's traits.
+DEMO_ICP = {
+    "fitRules": [
+        {"attribute": "company_size", "op": "gte", "value": 200, "points": 40},
+        {"attribute": "department", "op": "in", "value": ["marketing", "sales"], "points": 30},
+        {"attribute": "industry", "op": "in", "value": ["software", "fintech"], "points": 20},
+        {"attribute": "seniority", "op": "in", "value": ["vp", "director"], "points": 15},
+    ]
+}
+
+
+async def configure_icp(platform: Platform, tenant: Tenant, icp: dict[str, Any]) -> None:
+    """Stores the ICP, then waits until the workers score by it (a probe lead's fit)."""
+    await tenant.gql(
+        "mutation ($input: IcpInput!) { updateIcp(input: $input) { version } }", {"input": icp}
+    )
+    probe = {
+        "event_id": "icp-probe",
+        "type": "identify",
+        "occurred_at": EXAMPLE_NOW,
+        "lead_id": "ICP-PROBE",
+        "properties": {"traits": {"department": "marketing", "company_size": 500}},
+    }
+    await platform.post_events(tenant.admin_key, [probe])
+
+    async def scored_by_the_icp() -> bool:
+        fit = await platform.admin.fetchval(
+            "SELECT fit_score FROM leads WHERE tenant_id = $1 AND lead_id = 'ICP-PROBE'",
+            tenant.slug,
+        )
+        return bool(fit)
+
+    await platform.wait_for(scored_by_the_icp, 90, f"the ICP of {tenant.slug} at the workers")
+
+
+async def generated_tenant(
+    platform: Platform, prefix: str, leads: int, seed: int, icp: dict[str, Any] | None = None
+) -> Tenant:
     slug, admin_key = await platform.create_tenant(prefix)
     viewer_key = await platform.api_key(slug, "viewer")
+    tenant = Tenant(slug, admin_key, viewer_key, platform.gateway_url)
+    if icp is not None:
+        await configure_icp(platform, tenant, icp)
     generator = JourneyGenerator(
         slug, seed=seed, now=datetime.fromisoformat(EXAMPLE_NOW), include_tenant_id=False
     )
     events = generator.time_ordered(leads)
     await platform.post_events(admin_key, events)
     spend = sum(1 for e in events if e["type"] == "campaign_spend")
-    await platform.wait_events(slug, len(events) - spend, timeout=180)
+    await platform.wait_events(slug, len(events) - spend + (icp is not None), timeout=180)
 
     async def spend_applied() -> bool:
         n = await platform.admin.fetchval("SELECT count(*) FROM spend WHERE tenant_id = $1", slug)
         return bool(n >= spend)
 
     await platform.wait_for(spend_applied, 60, f"{spend} spend events of {slug}")
-    return Tenant(slug, admin_key, viewer_key, platform.gateway_url)
+    return tenant
 
 
 @pytest.fixture(scope="session")
 async def demo(platform: Platform) -> Tenant:
     """A tenant like `tandem demo`'s: generated journeys over the 90 days before now."""
-    return await generated_tenant(platform, "dash", LEADS, seed=20_261_120)
+    return await generated_tenant(platform, "dash", LEADS, seed=20_261_120, icp=DEMO_ICP)
 
 
 @pytest.fixture(scope="session")

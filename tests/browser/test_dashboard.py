@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from datetime import datetime, timedelta
 
@@ -305,3 +307,23 @@ async def test_graphiql_loads_from_the_gateway_alone(browser: Browser, platform:
     assert elsewhere == []
     # Its schema introspection runs before a key is entered in Headers: a 401, no more.
     assert [e for e in console.errors if "401" not in e] == []
+
+
+async def test_a_lost_connection_reconnects_and_says_so(
+    browser: Browser, platform: Platform, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    await visit(page, demo, "overview")
+    status = page.locator("[data-live-status]")
+    await expect(status).to_have_attribute("data-live-status", "live")
+
+    await asyncio.to_thread(platform.gateway.kill, signal.SIGTERM)
+    await expect(status).to_have_attribute("data-live-status", "reconnecting")
+    await expect(status).to_contain_text("Live connection lost")
+    await screenshot(page, "overview-connection-lost")
+    platform.gateway.start()
+    await expect(status).to_have_attribute("data-live-status", "live", timeout=60_000)
+    await expect(status).to_contain_text("Reconnected")
+    # The browser reports each refused WebSocket attempt while the gateway was down.
+    assert [e for e in console.errors if "WebSocket" not in e] == []

@@ -98,7 +98,7 @@ async function submit(mutation: string, input: unknown, set: (o: Outcome) => voi
     after();
   } catch (exc) {
     const error = exc instanceof ApiError ? exc : new ApiError(String(exc), "INTERNAL");
-    set({ problems: error.fields, message: error.fields.length ? "Fix the fields marked below." : error.message, saved: false });
+    set({ problems: error.fields, message: error.fields.length ? "Fix the fields marked above." : error.message, saved: false });
   }
 }
 
@@ -133,7 +133,7 @@ function IcpForm({ config, disabled, reload }: { config: Config; disabled: boole
       return { attribute: r.attribute, op: r.op, value, points: Number(r.points) };
     });
     if (problems.length) {
-      setOutcome({ problems, message: "Fix the fields marked below.", saved: false });
+      setOutcome({ problems, message: "Fix the fields marked above.", saved: false });
       return;
     }
     const gradeThresholds = { a: Number(thresholds.a), b: Number(thresholds.b), c: Number(thresholds.c) };

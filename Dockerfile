@@ -11,17 +11,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, in their own layer, so editing the code does not reinstall them.
-COPY pyproject.toml ./
-RUN mkdir shared services \
- && touch shared/__init__.py services/__init__.py \
- && pip install . \
- && pip uninstall -y tandem \
- && rm -rf shared services build *.egg-info
+# Dependencies first, in their own layer, so editing the code does not reinstall them:
+# exactly the locked versions, hashes checked (`make lock` writes the lock).
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 
+COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
 COPY schemas ./schemas
+# --no-deps: nothing is resolved again; everything it needs came from the lock.
 RUN pip install --no-deps . && rm -rf build *.egg-info
 
 # Faust keeps its local table state under .state/faust (TANDEM_WORKER_DATADIR).

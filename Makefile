@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 STACK := deploy/local/stack.sh
 PLATFORM := deploy/local/platform.sh
 
-.PHONY: help install stack migrate run up down test lint unit integration bench clean-state web web-tools
+.PHONY: help install lock stack migrate run up down test lint unit integration bench clean-state web web-tools
 
 help:
 	@echo "make run    set up everything, run the platform with a demo tenant (Ctrl-C stops)"
@@ -19,14 +19,31 @@ help:
 	@echo "make test   set up everything, lint, type-check and run every test"
 	@echo "make bench  measure the figures of SPEC section 12"
 
-$(STAMP): pyproject.toml
-	@echo "[make] installing Python dependencies into $(VENV) ..."
+# Exactly the locked versions, their hashes checked, then the project itself without
+# resolving anything again: two installs months apart get the same packages. The image
+# (Dockerfile) installs requirements.lock, the runtime subset of the same versions.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+
+$(STAMP): pyproject.toml $(DEV_LOCK)
+	@echo "[make] installing Python dependencies into $(VENV) from $(DEV_LOCK) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]' -e clients/python
+	@$(BIN)/python -m pip install --quiet --progress-bar off --require-hashes -r $(DEV_LOCK)
+	@$(BIN)/python -m pip install --quiet --progress-bar off --no-deps -e . -e clients/python
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# After editing the dependencies in pyproject.toml: versions already locked stay as they
+# are; `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed.
+# tests/unit/test_lockfile.py fails while the locks and pyproject.toml disagree.
+lock:
+	@test -x $(BIN)/uv || $(MAKE) install
+	@$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml -o $(LOCK)
+	@$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml clients/python/pyproject.toml --extra dev \
+		-c $(LOCK) -o $(DEV_LOCK)
+	@echo "[make] $(LOCK) and $(DEV_LOCK) written"
 
 # The dashboard (web/ → web/dist, served at /app): npm ci from the lockfile, then a Vite
 # build, each redone only when its inputs are newer than its output. web-tools installs

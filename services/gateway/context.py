@@ -20,7 +20,7 @@ from services.gateway.auth import (
     authenticate,
     credential_from_headers,
 )
-from services.gateway.limits import RateLimiter
+from services.gateway.limits import RateLimiter, rate_key
 from services.gateway.metrics import AUTH_FAILURES
 from shared.db import create_pool
 from shared.kafka import TOUCHPOINTS, make_producer
@@ -74,10 +74,9 @@ class GatewayContext:
 
     async def principal(self, request: Request) -> Principal | Response:
         assert self.pool is not None
+        credential = credential_from_headers(request.headers)
         try:
-            principal = await authenticate(
-                self.pool, credential_from_headers(request.headers), self.jwt
-            )
+            principal = await authenticate(self.pool, credential, self.jwt)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             log.warning("credential store unavailable", extra={"error": repr(exc)})
             AUTH_FAILURES.labels("unavailable").inc()
@@ -93,7 +92,10 @@ class GatewayContext:
                 401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        wait = self.limiter.acquire(principal.subject)
+        # Per tenant and credential: JWTs without a subject do not share one bucket.
+        wait = self.limiter.acquire(
+            f"{principal.tenant_id}/{rate_key(principal.subject, credential)}"
+        )
         if wait:
             AUTH_FAILURES.labels("rate_limited").inc()
             return JSONResponse(

@@ -49,12 +49,23 @@ async def create_pool(
 
 
 @asynccontextmanager
-async def tenant_tx(pool: asyncpg.Pool, tenant_id: str) -> AsyncIterator[Any]:
-    """A transaction in which row-level security admits only `tenant_id`'s rows.
+async def tenant_tx(
+    pool: asyncpg.Pool, tenant_id: str, *, statement_timeout_ms: int | None = None
+) -> AsyncIterator[Any]:
+    """A transaction in which row-level security admits only `tenant_id`'s rows, and each
+    statement is cancelled after `statement_timeout_ms` when given.
 
-    The setting is transaction-local (`is_local = true`) so a pooled connection never
-    carries one tenant's identity into the next request.
+    The settings are transaction-local (`is_local = true`) so a pooled connection never
+    carries one tenant's identity (or one request's timeout) into the next request.
     """
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", tenant_id)
+        if statement_timeout_ms is None:
+            await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", tenant_id)
+        else:
+            await conn.execute(
+                "SELECT set_config('tandem.tenant_id', $1, true),"
+                " set_config('statement_timeout', $2, true)",
+                tenant_id,
+                f"{statement_timeout_ms}ms",
+            )
         yield conn

@@ -20,7 +20,9 @@ from services.gateway.graphql.content.types import (
     ContentVersion,
 )
 from services.gateway.graphql.core import library as versioned
+from services.gateway.graphql.core import loaders
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
+from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.feedback.queries import pivot
 from services.gateway.graphql.messaging.types import MESSAGE_VERSION_COLUMNS, Message
 from services.gateway.graphql.review.action_items import ActionItem, ActionItemStatus, Team
@@ -264,14 +266,13 @@ async def test_versions_are_loaded_in_one_query_per_batch_oldest_first(
             return rows
 
     @asynccontextmanager
-    async def fake_tx(pool: Any, tenant_id: str) -> Any:
-        assert tenant_id == "acme"
+    async def fake_tx(pool: Any, tenant_id: str, *, statement_timeout_ms: int | None) -> Any:
+        assert (tenant_id, statement_timeout_ms) == ("acme", 5_000)
         yield Conn()
 
-    monkeypatch.setattr(versioned, "tenant_tx", fake_tx)
+    monkeypatch.setattr(loaders, "tenant_tx", fake_tx)
     loader = versioned.versions_loader(
-        None,
-        "acme",
+        LoaderScope(None, "acme", cache=True, statement_timeout_ms=5_000),
         "content_versions",
         "content_id",
         lambda r: (r["version"], LibraryStatus(r["status"])),

@@ -31,6 +31,7 @@ from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.core.permissions import READ_ROLES
 from services.gateway.graphql.metrics.compaction import LeadDayCompactor
 from services.gateway.graphql.schema import schema
+from services.gateway.limits import GraphQLLimits, SharedRateLimiter, rate_key
 from services.gateway.overview_cache import OverviewCache, overview_request
 from services.gateway.web import graphiql_html
 
@@ -64,7 +65,13 @@ def is_ide_request(request: Request) -> bool:
 
 
 class TandemGraphQL(GraphQL[RequestContext, None]):
-    def __init__(self, gateway: GatewayContext, hub: LeadChangeHub) -> None:
+    def __init__(
+        self,
+        gateway: GatewayContext,
+        hub: LeadChangeHub,
+        limits: GraphQLLimits,
+        rate_limiter: SharedRateLimiter,
+    ) -> None:
         super().__init__(
             schema,
             graphql_ide="graphiql",
@@ -74,6 +81,8 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         )
         self.gateway = gateway
         self.hub = hub
+        self.limits = limits
+        self.rate_limiter = rate_limiter
 
     @property
     def graphql_ide_html(self) -> str:
@@ -93,8 +102,13 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
-        principal = request.scope.get(_PRINCIPAL)
-        return RequestContext(self.gateway, self.hub, request, response, principal)
+        principal: Principal | None = request.scope.get(_PRINCIPAL)
+        context = RequestContext(self.gateway, self.hub, request, response, principal)
+        context.limits, context.rate_limiter = self.limits, self.rate_limiter
+        if principal is not None:
+            credential = credential_from_headers(request.headers)
+            context.rate_key = rate_key(principal.subject, credential)
+        return context
 
     async def on_ws_connect(self, context: RequestContext) -> None:
         credential = credential_from_params(context.connection_params) or credential_from_headers(
@@ -106,6 +120,8 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
             ) from exc
+        # Every operation of the connection counts against the credential's rate limit.
+        context.rate_key = rate_key(context.principal.subject, credential)
         # Subscriptions end (close code 4401) within 5 s of the key's revocation or expiry.
         assert isinstance(context.request, WebSocket)
         watch_credential(
@@ -121,7 +137,11 @@ class GraphQLApp:
         self.gateway = gateway
         self.hub = LeadChangeHub(gateway.settings.kafka_bootstrap)
         self.compactor = LeadDayCompactor(lambda: gateway.pool)
-        self.view = TandemGraphQL(gateway, self.hub)
+        limits = GraphQLLimits.from_env()
+        self.rate_limiter = SharedRateLimiter(
+            lambda: gateway.pool, limits.rate_limit, limits.rate_window_s
+        )
+        self.view = TandemGraphQL(gateway, self.hub, limits, self.rate_limiter)
         self.overview = OverviewCache(lambda: gateway.pool)
 
     def start(self) -> None:

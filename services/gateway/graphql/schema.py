@@ -26,6 +26,7 @@ from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQue
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
+from services.gateway.graphql.core.limits import OperationLimits
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
 from services.gateway.graphql.datadriven.queries import DataDrivenMutations, DataDrivenQueries
 from services.gateway.graphql.feedback.queries import FeedbackQueries
@@ -123,6 +124,7 @@ schema = TandemSchema(
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         SubscriptionsOverWebSocket,
+        OperationLimits,
         ErrorCodes,
     ],
 )

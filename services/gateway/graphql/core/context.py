@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -20,7 +20,7 @@ from services.gateway.context import GatewayContext
 from services.gateway.graphql.core.errors import UNAUTHENTICATED, coded
 from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.core.loaders import LoaderRegistry, LoaderScope
-from shared.db import tenant_tx
+from services.gateway.limits import GraphQLLimits, SharedRateLimiter
 
 
 @dataclass
@@ -32,6 +32,13 @@ class RequestContext:
     principal: Principal | None = None
     # Filled by strawberry with the payload of a WebSocket's connection_init.
     connection_params: dict[str, Any] | None = None
+    limits: GraphQLLimits = field(default_factory=GraphQLLimits)
+    # The process's shared rate limit, and whose operations it counts (limits.rate_key);
+    # without one (tests of the schema alone) operations are not counted.
+    rate_limiter: SharedRateLimiter | None = None
+    rate_key: str | None = None
+    # Subscriptions running on this context: one WebSocket connection's.
+    open_subscriptions: int = 0
 
     @property
     def is_websocket(self) -> bool:
@@ -51,15 +58,25 @@ class RequestContext:
     def now(self) -> datetime:
         return self.gateway.settings.now()
 
+    @cached_property
+    def scope(self) -> LoaderScope:
+        return LoaderScope(
+            self.pool,
+            self.tenant_id,
+            cache=not self.is_websocket,
+            statement_timeout_ms=self.limits.statement_timeout_ms,
+        )
+
     @asynccontextmanager
     async def tx(self) -> AsyncIterator[asyncpg.Connection]:
-        """A transaction that sees only the caller's tenant (row-level security)."""
-        async with tenant_tx(self.pool, self.tenant_id) as conn:
+        """A transaction that sees only the caller's tenant (row-level security), each
+        statement under the request's statement timeout."""
+        async with self.scope.tx() as conn:
             yield conn
 
     @cached_property
     def loaders(self) -> LoaderRegistry:
-        return LoaderRegistry(LoaderScope(self.pool, self.tenant_id, cache=not self.is_websocket))
+        return LoaderRegistry(self.scope)
 
 
 Info = StrawberryInfo[RequestContext, None]

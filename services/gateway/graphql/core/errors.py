@@ -16,6 +16,11 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 NOT_FOUND = "NOT_FOUND"
+# The limits of SPEC 10 besides bad input: each refusal says which limit and how to comply.
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+RATE_LIMITED = "RATE_LIMITED"
+STATEMENT_TIMEOUT = "STATEMENT_TIMEOUT"
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
@@ -45,7 +50,13 @@ def is_internal(error: GraphQLError) -> bool:
         error.path is not None
         and not (error.extensions and "code" in error.extensions)
         and not _unstorable_text(error)
+        and not _timed_out(error)
     )
+
+
+def _timed_out(error: GraphQLError) -> bool:
+    """A statement cancelled by the request's statement timeout (SQLSTATE 57014)."""
+    return isinstance(error.original_error, asyncpg.QueryCanceledError)
 
 
 def _unstorable_text(error: GraphQLError) -> bool:
@@ -66,6 +77,12 @@ def with_code(error: GraphQLError) -> GraphQLError:
     elif _unstorable_text(error):
         code, original = BAD_USER_INPUT, None
         message = "an argument holds a character that is never stored (U+0000)"
+    elif _timed_out(error):
+        code, original = STATEMENT_TIMEOUT, None
+        message = (
+            "a database statement of this field ran over the request's statement timeout; "
+            "ask for a shorter period or a smaller page"
+        )
     else:
         code, message, original = BAD_USER_INPUT, error.message, error.original_error
     return GraphQLError(

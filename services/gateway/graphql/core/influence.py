@@ -15,7 +15,6 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from services.gateway.graphql.core.loaders import LoaderScope
-from shared.db import tenant_tx
 from shared.domain.review import rate
 
 Target = Literal["message", "content"]
@@ -52,14 +51,14 @@ InfluenceLoader = DataLoader[tuple[str, str], Influence]
 
 def influence_loader(scope: LoaderScope, target: Target) -> InfluenceLoader:
     """Batches the influence of one page of items, keyed by (item id, attribution model)."""
-    pool, tenant_id = scope.pool, scope.tenant_id
+    tenant_id = scope.tenant_id
 
     async def load(keys: Sequence[tuple[str, str]]) -> list[Influence]:
         by_model: dict[str, list[str]] = {}
         for item_id, model in keys:
             by_model.setdefault(model, []).append(item_id)
         found: dict[tuple[str, str], Influence] = {}
-        async with tenant_tx(pool, tenant_id) as conn:
+        async with scope.tx() as conn:
             for model, ids in by_model.items():
                 for item_id, influence in (
                     await _influence(conn, tenant_id, target, model, ids)

@@ -23,7 +23,6 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.rows import from_row
-from shared.db import tenant_tx
 
 if TYPE_CHECKING:
     from services.gateway.graphql.core.account import Account
@@ -53,7 +52,7 @@ class LeadLoaders:
 
     async def _fetch(self, sql: str, keys: Sequence[str]) -> list[asyncpg.Record]:
         tenant_id = self.scope.tenant_id
-        async with tenant_tx(self.scope.pool, tenant_id) as conn:
+        async with self.scope.tx() as conn:
             return list(await conn.fetch(sql, tenant_id, list(keys)))
 
     async def _load_leads(self, keys: Sequence[str]) -> list[asyncpg.Record | None]:

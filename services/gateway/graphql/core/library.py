@@ -29,7 +29,6 @@ from services.gateway.graphql.core.relay import (
     forward_page,
     page_size,
 )
-from shared.db import tenant_tx
 from shared.domain import library
 
 V = TypeVar("V")
@@ -230,19 +229,14 @@ async def fetch_page(
 
 
 def versions_loader(
-    pool: asyncpg.Pool,
-    tenant_id: str,
-    table: str,
-    id_column: str,
-    from_row: Callable[[asyncpg.Record], V],
-    *,
-    cache: bool = True,
+    scope: LoaderScope, table: str, id_column: str, from_row: Callable[[asyncpg.Record], V]
 ) -> DataLoader[str, list[V]]:
     """Batches the version histories a page of library items asks for: one query per request
     for every item's versions, oldest first."""
+    tenant_id = scope.tenant_id
 
     async def load(ids: Sequence[str]) -> list[list[V]]:
-        async with tenant_tx(pool, tenant_id) as conn:
+        async with scope.tx() as conn:
             rows = await conn.fetch(
                 f"SELECT * FROM {table} WHERE tenant_id = $1 AND {id_column} = ANY($2::text[])"
                 f" ORDER BY {id_column}, version",
@@ -254,7 +248,7 @@ def versions_loader(
             by_id[row[id_column]].append(from_row(row))
         return [by_id[i] for i in ids]
 
-    return DataLoader(load_fn=load, cache=cache)
+    return DataLoader(load_fn=load, cache=scope.cache)
 
 
 @dataclass
@@ -270,7 +264,6 @@ class LibraryLoaders(Generic[V]):
     def __post_init__(self) -> None:
         scope, spec = self.scope, self.spec
         self.versions = versions_loader(
-            scope.pool, scope.tenant_id, spec.version_table, spec.id_column,
-            self.version_from_row, cache=scope.cache,
-        )  # fmt: skip
+            scope, spec.version_table, spec.id_column, self.version_from_row
+        )
         self.influence = influence_loader(scope, spec.influence)

@@ -8,24 +8,35 @@ never share (or clash over) loaders."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
+
+from shared.db import tenant_tx
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class LoaderScope:
-    """What a loader may read: the tenant's rows through the pool. `cache` is off for a
+    """What a loader may read: the tenant's rows, through `tx()`. `cache` is off for a
     WebSocket, whose context lives as long as the connection: its loaders batch but do not
     cache, so a lead read an hour ago is not served again."""
 
     pool: asyncpg.Pool
     tenant_id: str
     cache: bool
+    statement_timeout_ms: int | None = None
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction of the tenant under the request's statement timeout."""
+        timeout = self.statement_timeout_ms
+        async with tenant_tx(self.pool, self.tenant_id, statement_timeout_ms=timeout) as conn:
+            yield conn
 
 
 @dataclass

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from shared import data_driven
+from shared.db import create_pool
 from shared.domain.attribution import UNATTRIBUTED
 from shared.domain.markov import channel_of, fit, split_credit
 from shared.generator import JourneyGenerator
@@ -113,4 +115,36 @@ async def test_refit_model_and_its_credits_through_graphql(platform: Platform) -
     }
     assert {k: m["credit"] for k, m in compared.items() if m["credit"]} == pytest.approx(
         {k: c for k, (c, _) in got.items() if c}
+    )
+
+
+@pytest.mark.integration
+async def test_periodic_refresh_refits_only_stale_models(platform: Platform) -> None:
+    tenant, _ = await platform.create_tenant("data-driven-sweep")
+    events = list(generator(tenant).events(20, spend=False))
+    await produce(platform.kafka_bootstrap, events)
+    await platform.wait_events(tenant, len(events), timeout=180)
+
+    async def refreshed() -> list[datetime]:
+        rows = await platform.admin.fetch(
+            "SELECT refreshed_at FROM data_driven_models WHERE tenant_id = $1 ORDER BY kind",
+            tenant,
+        )
+        return [r["refreshed_at"] for r in rows]
+
+    start = datetime.fromisoformat(EXAMPLE_NOW)
+    pool = await create_pool(platform.database_url)
+    try:
+        await data_driven.refresh_stale(pool, [tenant], start)
+        assert await refreshed() == [start, start]
+        await data_driven.refresh_stale(pool, [tenant], start + timedelta(minutes=30))
+        assert await refreshed() == [start, start]
+        later = start + data_driven.STALE_AFTER
+        await data_driven.refresh_stale(pool, [tenant], later)
+        assert await refreshed() == [later, later]
+    finally:
+        await pool.close()
+    # Checked every REFRESH_SWEEP_S, a model is refitted before it is an hour old.
+    assert data_driven.STALE_AFTER + timedelta(seconds=data_driven.REFRESH_SWEEP_S) < timedelta(
+        hours=1
     )

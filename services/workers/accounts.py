@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import asyncpg
+import orjson
 
 from services.workers import store
 from shared.domain.accounts import (
@@ -79,9 +80,12 @@ async def _assign(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any])
         if (account := resolve_account(r["account_id"], r["domain"], by_domain)) is not None
     ]
     if members:
-        await conn.executemany(
-            "INSERT INTO account_members (tenant_id, lead_id, account_id) VALUES ($1, $2, $3)",
-            members,
+        await conn.execute(
+            "INSERT INTO account_members (tenant_id, lead_id, account_id)"
+            " SELECT $1, unnest($2::text[]), unnest($3::text[])",
+            tenant_id,
+            [lead for _, lead, _ in members],
+            [account for _, _, account in members],
         )
     return {r["account_id"] for r in previous} | {account for _, _, account in members}
 
@@ -152,21 +156,30 @@ async def _recompute(
                     account.fit_score,
                     account.fit_grade,
                     # orjson writes the evidence dataclasses as JSON objects as they are.
-                    list(account.fit_evidence),
+                    orjson.dumps(account.fit_evidence).decode(),
                     account.engagement_score,
                     account.stage,
                     account.stage_rank,
                     account.open_opportunity_id,
-                    dict(account.traits),
+                    orjson.dumps(account.traits).decode(),
                 )
             )
     if rows:
-        await conn.executemany(
+        # One statement for the batch, column arrays as COPY would take them; documents go as
+        # JSON text, since a list inside a jsonb[] would read as another array dimension.
+        columns = list(zip(*rows, strict=True))
+        await conn.execute(
             """
             INSERT INTO accounts (tenant_id, account_id, domain, members, fit_score, fit_grade,
                 fit_evidence, engagement_score, stage, stage_rank, open_opportunity_id, traits)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            SELECT $1, account_id, domain, members, fit_score, fit_grade, fit_evidence::jsonb,
+                   engagement_score, stage, stage_rank, open_opportunity_id, traits::jsonb
+            FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],
+                        $8::int[], $9::text[], $10::int[], $11::text[], $12::text[])
+                AS a(account_id, domain, members, fit_score, fit_grade, fit_evidence,
+                     engagement_score, stage, stage_rank, open_opportunity_id, traits)
             """,
-            rows,
+            tenant_id,
+            *(list(c) for c in columns[1:]),
         )
     return {d for d in changed if d is not None}

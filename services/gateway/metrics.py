@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from graphql import OperationDefinitionNode
+from graphql import OperationDefinitionNode, OperationType
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -124,7 +124,12 @@ class RequestObserver:
                 status = message["status"]
             await send(message)
 
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # Only a traced request needs its headers decoded (for a caller's traceparent).
+        headers = (
+            {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            if tracing.enabled()
+            else {}
+        )
         with tracing.server_span(method, route, headers) as span:
             try:
                 await self.app(scope, receive, observe)
@@ -158,8 +163,10 @@ class OperationMetrics(SchemaExtension):
 
 
 def _root_field(ctx: Any, operation: str) -> str:
-    """The operation's first root field if the schema has it (a client cannot invent one)."""
-    root = ctx.schema._schema.get_root_type(_OPERATION_TYPES[operation])
+    """The operation's first root field if the schema has it (a client cannot invent one).
+
+    strawberry keeps the graphql-core schema, which knows the root types, as `_schema`."""
+    root = ctx.schema._schema.get_root_type(OperationType(operation))
     for definition in ctx.graphql_document.definitions:
         if isinstance(definition, OperationDefinitionNode) and (
             ctx.operation_name is None
@@ -171,15 +178,6 @@ def _root_field(ctx: Any, operation: str) -> str:
                     return str(name)
             break
     return "other"
-
-
-def _operation_types() -> dict[str, Any]:
-    from graphql import OperationType
-
-    return {t.value: t for t in OperationType}
-
-
-_OPERATION_TYPES = _operation_types()
 
 
 async def metrics_endpoint(request: Request) -> Response:

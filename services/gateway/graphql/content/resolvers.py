@@ -69,10 +69,7 @@ class ContentQueries:
         page = await library.fetch_page(info.context, CONTENT, filters, (first, after), _edge)
         return ContentConnection(edges=page[0], page_info=page[1])
 
-    @strawberry.field(permission_classes=[CanRead], description="A content item, or null")
-    async def content_item(self, info: Info, id: strawberry.ID) -> ContentItem | None:
-        row = await library.fetch_one(info.context, CONTENT, str(id))
-        return None if row is None else ContentItem.from_row(row)
+    content_item = library.item_query(CONTENT, ContentItem, "A content item, or null")
 
 
 @strawberry.type
@@ -120,12 +117,9 @@ class ContentMutations:
         check = None if input.message_ids is None else _linked(ctx.tenant_id)
         return ContentItem.from_row(await library.change(ctx, CONTENT, str(id), change, check))
 
-    @strawberry.mutation(permission_classes=[CanWriteLibrary], description="Publish to sales")
-    async def approve_content_item(self, info: Info, id: strawberry.ID) -> ContentItem:
-        row = await library.change(info.context, CONTENT, str(id), library.approve)
-        return ContentItem.from_row(row)
-
-    @strawberry.mutation(permission_classes=[CanWriteLibrary], description="Withdraw for good")
-    async def retire_content_item(self, info: Info, id: strawberry.ID) -> ContentItem:
-        row = await library.change(info.context, CONTENT, str(id), library.retire)
-        return ContentItem.from_row(row)
+    approve_content_item = library.status_mutation(
+        CONTENT, ContentItem, library.approve, "Publish to sales"
+    )
+    retire_content_item = library.status_mutation(
+        CONTENT, ContentItem, library.retire, "Withdraw for good"
+    )

@@ -15,12 +15,14 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+import strawberry
 from strawberry.dataloader import DataLoader
 
-from services.gateway.graphql.core.context import RequestContext
+from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.influence import InfluenceLoader, Target, influence_loader
 from services.gateway.graphql.core.loaders import LoaderScope
+from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
 from services.gateway.graphql.core.relay import (
     Edge,
     PageInfo,
@@ -225,6 +227,31 @@ async def fetch_page(
     cursor_of = spec.cursor
     return forward_page(
         rows, limit, after, lambda row: edge(encode_cursor(cursor_of, row[spec.id_column]), row)
+    )
+
+
+def item_query(spec: LibraryTable, node: type[Any], description: str) -> Any:
+    """The query of one item of `spec` by id: a `node` (built by its `from_row`), or null."""
+
+    async def resolve(info: Info, id: strawberry.ID) -> Any:
+        row = await fetch_one(info.context, spec, str(id))
+        return None if row is None else node.from_row(row)
+
+    # Built for each library type, so the schema's types come from the arguments.
+    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node | None}
+    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
+
+
+def status_mutation(spec: LibraryTable, node: type[Any], move: Change, description: str) -> Any:
+    """A mutation that moves one item of `spec` on by `move` (approve, retire) and answers
+    it as a `node`."""
+
+    async def resolve(info: Info, id: strawberry.ID) -> Any:
+        return node.from_row(await change(info.context, spec, str(id), move))
+
+    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node}
+    return strawberry.mutation(
+        resolver=resolve, permission_classes=[CanWriteLibrary], description=description
     )
 
 

@@ -46,10 +46,7 @@ class MessagingQueries:
         page = await library.fetch_page(info.context, MESSAGES, filters, (first, after), _edge)
         return MessageConnection(edges=page[0], page_info=page[1])
 
-    @strawberry.field(permission_classes=[CanRead], description="A message, or null")
-    async def message(self, info: Info, id: strawberry.ID) -> Message | None:
-        row = await library.fetch_one(info.context, MESSAGES, str(id))
-        return None if row is None else Message.from_row(row)
+    message = library.item_query(MESSAGES, Message, "A message, or null")
 
 
 @strawberry.type
@@ -86,12 +83,7 @@ class MessagingMutations:
 
         return Message.from_row(await library.change(info.context, MESSAGES, str(id), change))
 
-    @strawberry.mutation(permission_classes=[CanWriteLibrary], description="Publish to sales")
-    async def approve_message(self, info: Info, id: strawberry.ID) -> Message:
-        row = await library.change(info.context, MESSAGES, str(id), library.approve)
-        return Message.from_row(row)
-
-    @strawberry.mutation(permission_classes=[CanWriteLibrary], description="Withdraw for good")
-    async def retire_message(self, info: Info, id: strawberry.ID) -> Message:
-        row = await library.change(info.context, MESSAGES, str(id), library.retire)
-        return Message.from_row(row)
+    approve_message = library.status_mutation(
+        MESSAGES, Message, library.approve, "Publish to sales"
+    )
+    retire_message = library.status_mutation(MESSAGES, Message, library.retire, "Withdraw for good")

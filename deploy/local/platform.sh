@@ -62,11 +62,13 @@ demo_key_works() {
 }
 
 start_all() {
-  start worker "$BIN/tandem" worker
-  start gateway "$BIN/tandem" gateway --port "$PORT"
+  # The owner role (BYPASSRLS) is for migrations and the admin CLI (the demo below); the
+  # long-running processes (worker, gateway, delivery) get the application role only.
+  start worker env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" worker
+  start gateway env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" gateway --port "$PORT"
   # Webhooks, Slack and CRM sync (SPEC 15); loopback receivers allowed for local use.
   TANDEM_WEBHOOK_ALLOW_LOOPBACK=${TANDEM_WEBHOOK_ALLOW_LOOPBACK:-1} \
-    start delivery "$BIN/tandem" delivery
+    start delivery env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" delivery
   wait_ready
   if ! demo_key_works; then
     log "creating the demo tenant and sending its journeys ..."

@@ -280,8 +280,11 @@ async def test_first_meaningful_paint_on_the_demo_tenant(browser: Browser, demo:
     await visit(page, demo, "overview")
     await page.reload()
     await page.locator('[data-metric="leadsCreated"]').wait_for()
+    # The dashboard marks the frame that first shows the overview's numbers.
+    await page.wait_for_function("performance.getEntriesByName('tandem:overview-numbers').length")
     paint = await page.evaluate(
-        "() => ({numbers: performance.now(), fcp: performance.getEntriesByType('paint')"
+        "() => ({numbers: performance.getEntriesByName('tandem:overview-numbers')[0].startTime,"
+        " fcp: performance.getEntriesByType('paint')"
         ".find(e => e.name === 'first-contentful-paint')?.startTime ?? null})"
     )
     fcp = "not reported" if paint["fcp"] is None else f"{paint['fcp']:.0f} ms"

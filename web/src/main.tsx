@@ -238,18 +238,40 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
   );
 }
 
+const IDENTITY_KEY = "tandem.identity";
+
+/** The tab's identity from its last sign-in, so a reload paints at once; it is checked
+ * again in the background and the key's current role wins. */
+function rememberedIdentity(): Identity | null {
+  const credential = storedCredential();
+  const stored = sessionStorage.getItem(IDENTITY_KEY);
+  if (!credential || !stored) return null;
+  const { role, tenant } = JSON.parse(stored) as { role: Role; tenant: string };
+  return { credential, role, tenant };
+}
+
+function remember(who: Identity | null): void {
+  if (who) sessionStorage.setItem(IDENTITY_KEY, JSON.stringify({ role: who.role, tenant: who.tenant }));
+  else sessionStorage.removeItem(IDENTITY_KEY);
+}
+
 function App() {
-  const [who, setWho] = useState<Identity | null>(null);
-  const [checking, setChecking] = useState(storedCredential() !== null);
+  const [who, setWhoState] = useState<Identity | null>(rememberedIdentity);
+  const [checking, setChecking] = useState(storedCredential() !== null && who === null);
   const [notice, setNotice] = useState<string | null>(null);
+  const setWho = (next: Identity | null) => {
+    remember(next);
+    setWhoState(next);
+  };
 
   useEffect(() => {
     const credential = storedCredential();
     if (!credential) return;
     identify(credential)
-      .then(setWho)
+      .then((fresh) => (fresh.role === who?.role && fresh.tenant === who?.tenant ? null : setWho(fresh)))
       .catch(() => {
         storeCredential(null);
+        setWho(null);
         setNotice("Your session ended: the key is no longer accepted. Sign in again.");
       })
       .finally(() => setChecking(false));

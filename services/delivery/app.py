@@ -100,7 +100,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         metrics.observe_backlog(*await store.backlog(pool))
 
     async def action_items() -> None:
-        if await sweep_action_items(pool, ds.public_url, settings.now()):
+        if await sweep_action_items(pool, ds.public_url, settings.now().date()):
             dispatcher.wake()
 
     syncer = crm.CrmSync(pool, ds)

@@ -43,6 +43,9 @@ class Occurrence:
     happened_at: datetime
     lead_id: str | None
     facts: dict[str, Any] = field(default_factory=dict)
+    # A transition's (ordinal, to_stage): the worker publishes before it commits, so the
+    # read model shows this transition only once that commit is done.
+    transition: tuple[int, str] | None = None
 
 
 def event_id(tenant_id: str, event_type: EventType, *source: object) -> str:
@@ -76,8 +79,10 @@ def from_transition(doc: dict[str, Any], happened_at: datetime) -> list[Occurren
         types.append(EventType.LEAD_MQL)
     if doc["to_stage"] in _DEAL_STAGES:
         types.append(_DEAL_STAGES[doc["to_stage"]])
+    transition = (int(doc["ordinal"]), str(doc["to_stage"]))
     return [
-        Occurrence(t, event_id(tenant, t, *source), tenant, happened_at, lead, facts) for t in types
+        Occurrence(t, event_id(tenant, t, *source), tenant, happened_at, lead, facts, transition)
+        for t in types
     ]
 
 

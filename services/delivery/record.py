@@ -5,7 +5,9 @@ the CRM work list."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,7 +20,35 @@ from shared.db import tenant_tx
 
 log = logging.getLogger("tandem.delivery")
 
+COMMIT_WAIT_S = 3.0
+COMMIT_POLL_S = 0.05
 _DEAL_STATUS = {EventType.DEAL_WON: "WON", EventType.DEAL_LOST: "LOST"}
+
+
+async def await_commits(
+    pool: asyncpg.Pool, tenant_id: str, occurrences: Sequence[Occurrence]
+) -> None:
+    """Waits (briefly) until the worker's transactions that published these transitions
+    have committed, so what is read for the bodies (the lead, a deal's opportunity) is what
+    the transition produced. A transition that never shows (its transaction rolled back,
+    to be replayed) goes out after the wait with what the read model holds."""
+    wanted = {(o.lead_id, *o.transition) for o in occurrences if o.transition is not None}
+    deadline = time.monotonic() + COMMIT_WAIT_S
+    while wanted:
+        async with tenant_tx(pool, tenant_id) as conn:
+            rows = await conn.fetch(
+                "SELECT lead_id, ordinal, to_stage FROM stage_transitions"
+                " WHERE tenant_id = $1 AND (lead_id, ordinal, to_stage) IN"
+                " (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]))",
+                tenant_id,
+                [w[0] for w in wanted],
+                [w[1] for w in wanted],
+                [w[2] for w in wanted],
+            )
+        wanted -= {(r["lead_id"], r["ordinal"], r["to_stage"]) for r in rows}
+        if not wanted or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(COMMIT_POLL_S)
 
 
 async def record_tenant(
@@ -30,21 +60,23 @@ async def record_tenant(
     now: datetime,
 ) -> int:
     """Records the tenant's deliveries for `occurrences`; returns how many were new."""
-    lead_ids = sorted({o.lead_id for o in occurrences if o.lead_id is not None})
     async with tenant_tx(pool, tenant_id) as conn:
-        if any(o.type is EventType.LEAD_SCORE_CHANGED for o in occurrences):
-            # Every lead-state message is a change of stage or score: the CRM needs it.
-            changed = {
-                o.lead_id
-                for o in occurrences
-                if o.type is EventType.LEAD_SCORE_CHANGED and o.lead_id is not None
-            }
+        # Every lead-state message is a change of stage or score: the CRM needs it.
+        changed = {
+            o.lead_id
+            for o in occurrences
+            if o.type is EventType.LEAD_SCORE_CHANGED and o.lead_id is not None
+        }
+        if changed:
             await store.queue_crm(conn, tenant_id, sorted(changed))
         webhooks = await store.enabled_webhooks(conn, tenant_id)
-        wanted = {t for w in webhooks for t in w.event_types}
-        relevant = [o for o in occurrences if o.type.value in wanted]
-        if not relevant:
-            return 0
+    wanted = {t for w in webhooks for t in w.event_types}
+    relevant = [o for o in occurrences if o.type.value in wanted]
+    if not relevant:
+        return 0
+    await await_commits(pool, tenant_id, relevant)
+    lead_ids = sorted({o.lead_id for o in relevant if o.lead_id is not None})
+    async with tenant_tx(pool, tenant_id) as conn:
         leads = await store.leads_by_id(conn, tenant_id, lead_ids)
         deals = (
             await store.closed_opportunities(conn, tenant_id, lead_ids)

@@ -3,7 +3,7 @@ date (a moved due date is a new reminder), for tenants with a webhook that wants
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 
@@ -13,14 +13,16 @@ from services.delivery.record import record_tenant
 from shared.db import tenant_tx
 
 
-async def due_action_items(pool: asyncpg.Pool, tenant_id: str, now: datetime) -> list[Occurrence]:
+async def due_action_items(
+    pool: asyncpg.Pool, tenant_id: str, today: date, now: datetime
+) -> list[Occurrence]:
     async with tenant_tx(pool, tenant_id) as conn:
         rows = await conn.fetch(
             "SELECT action_item_id, title, owner, team, due_date, status, week_start"
             " FROM action_items WHERE tenant_id = $1 AND due_date < $2::date"
             " AND status IN ('OPEN', 'IN_PROGRESS') ORDER BY due_date, action_item_id",
             tenant_id,
-            now.date(),
+            today,
         )
     return [
         from_action_item(
@@ -40,10 +42,13 @@ async def due_action_items(pool: asyncpg.Pool, tenant_id: str, now: datetime) ->
     ]
 
 
-async def sweep_action_items(pool: asyncpg.Pool, public_url: str, now: datetime) -> int:
+async def sweep_action_items(pool: asyncpg.Pool, public_url: str, today: date) -> int:
+    """`today` is the business date (the clock tests pin); the reminder itself happens now,
+    after any webhook that exists, so every subscriber hears of every overdue item."""
+    now = datetime.now(UTC)
     recorded = 0
     for tenant_id in await store.webhook_tenants(pool, EventType.ACTION_ITEM_DUE.value):
-        found = await due_action_items(pool, tenant_id, now)
+        found = await due_action_items(pool, tenant_id, today, now)
         if found:
             recorded += await record_tenant(pool, tenant_id, found, public_url=public_url, now=now)
     return recorded

@@ -364,3 +364,190 @@ async def test_graphql_refuses_bad_urls_and_non_admins(platform: Platform) -> No
         "SELECT count(*) FROM webhooks WHERE tenant_id = $1", tenant
     )
     assert count == 0
+
+
+def touch(lead: str, kind: str, at: datetime, **properties: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_id": f"{lead}-{kind}",
+        "type": kind,
+        "occurred_at": _iso(at),
+        "lead_id": lead,
+    }
+    if properties:
+        event["properties"] = properties
+    return event
+
+
+async def test_score_changes_respect_the_threshold(platform: Platform, delivery: Delivery) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        webhook_id, _ = await add_webhook(
+            platform.admin, tenant, receiver.url, ["lead.score_changed"], threshold=10
+        )
+        at = NOW - timedelta(hours=3)
+        steps = [
+            (demo_request("L-s", at), 30),  # 0 → 30: told
+            (touch("L-s", "email_click", at + timedelta(minutes=1)), 33),  # +3: quiet
+            (touch("L-s", "content_download", at + timedelta(minutes=2)), 41),  # +11: told
+        ]
+        for event, score in steps:
+            await platform.post_events(key, [event])
+
+            async def scored(expected: int = score) -> bool:
+                lead = (await platform.leads(tenant)).get("L-s")
+                return lead is not None and lead["score"] == expected
+
+            await platform.wait_for(scored, WAIT_S, f"score {score}")
+        await receiver.wait_until(lambda rs: len(rs) >= 2, WAIT_S)
+        told = [
+            (r.json()["data"]["previous_score"], r.json()["data"]["score"])
+            for r in receiver.requests
+        ]
+        assert sorted(told, key=lambda t: t[1]) == [(None, 30), (30, 41)]
+        for request in receiver.requests:
+            validator("lead.score_changed")(request.json())
+        assert len(await delivery_rows(platform.admin, webhook_id)) == 2
+    finally:
+        await receiver.stop()
+
+
+async def test_deals_won_and_lost_carry_their_opportunity(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        await add_webhook(platform.admin, tenant, receiver.url, ["deal.won", "deal.lost"])
+        at = NOW - timedelta(days=2)
+        await platform.post_events(
+            key,
+            [
+                demo_request("L-w", at),
+                touch(
+                    "L-w",
+                    "opportunity_created",
+                    at + timedelta(hours=1),
+                    opportunity_id="o-w",
+                    amount=1000,
+                ),
+                touch(
+                    "L-w", "deal_won", at + timedelta(hours=2), opportunity_id="o-w", amount=1200
+                ),
+                demo_request("L-l", at),
+                touch(
+                    "L-l",
+                    "opportunity_created",
+                    at + timedelta(hours=1),
+                    opportunity_id="o-l",
+                    amount=500,
+                ),
+                touch(
+                    "L-l",
+                    "deal_lost",
+                    at + timedelta(hours=2),
+                    opportunity_id="o-l",
+                    reason="budget",
+                    competitor="Acme",
+                ),
+            ],
+        )
+        await receiver.wait_until(lambda rs: len(rs) >= 2, WAIT_S)
+        bodies = {r.json()["type"]: r.json() for r in receiver.requests}
+        assert set(bodies) == {"deal.won", "deal.lost"}
+        for event_type, body in bodies.items():
+            validator(event_type)(body)
+        won, lost = bodies["deal.won"]["data"], bodies["deal.lost"]["data"]
+        assert won["lead"]["id"] == "L-w" and won["to_stage"] == "CUSTOMER"
+        assert won["opportunity"]["id"] == "o-w" and won["opportunity"]["won_amount"] == 1200
+        assert lost["lead"]["id"] == "L-l" and lost["to_stage"] == "CLOSED_LOST"
+        assert lost["opportunity"]["id"] == "o-l"
+        assert lost["opportunity"]["lost_reason"] == "budget"
+    finally:
+        await receiver.stop()
+
+
+async def test_overdue_action_item_is_announced_once(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        webhook_id, secret = await add_webhook(
+            platform.admin, tenant, receiver.url, ["action_item.due"]
+        )
+        created = await graphql(
+            platform,
+            key,
+            "mutation($input: ActionItemInput!) { createActionItem(input: $input) { id } }",
+            input={
+                "title": "Fix lead routing",
+                "owner": "kim",
+                "team": "SALES",
+                "weekStart": "2026-11-16",
+                "dueDate": "2026-11-18",
+            },
+        )
+        item_id = created["data"]["createActionItem"]["id"]
+        await graphql(
+            platform,
+            key,
+            "mutation($input: ActionItemInput!) { createActionItem(input: $input) { id } }",
+            input={
+                "title": "Not due yet",
+                "owner": "kim",
+                "team": "SALES",
+                "weekStart": "2026-11-16",
+                "dueDate": "2026-11-27",
+            },
+        )
+        await receiver.wait_until(lambda rs: len(rs) >= 1, WAIT_S)
+        (request,) = receiver.requests
+        assert_signed(request, secret)
+        body = request.json()
+        validator("action_item.due")(body)
+        assert body["data"]["action_item"]["id"] == item_id
+        assert body["data"]["action_item"]["due_date"] == "2026-11-18"
+        # Swept every second, recorded once: the (webhook, event) key holds.
+        rows = await delivery_rows(platform.admin, webhook_id)
+        assert [r["status"] for r in rows] == ["DELIVERED"]
+    finally:
+        await receiver.stop()
+
+
+async def test_metrics_count_deliveries_and_the_backlog(
+    platform: Platform, delivery: Delivery
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    tenant, key = await platform.create_tenant("hook")
+    receiver = await Receiver().start()
+    try:
+        await add_webhook(platform.admin, tenant, receiver.url, ["lead.mql"])
+        await platform.post_events(key, [demo_request("L-m", NOW - timedelta(hours=1))])
+        await receiver.wait_until(lambda rs: len(rs) >= 1, WAIT_S)
+
+        async def scrape() -> dict[str, float]:
+            async with httpx.AsyncClient(base_url=delivery.metrics_url) as client:
+                text = (await client.get("/metrics")).text
+            return {
+                f"{s.name}{sorted(s.labels.items())}": s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+
+        async def counted() -> bool:
+            return (await scrape()).get(
+                "tandem_webhook_deliveries_total[('event_type', 'lead.mql')]", 0
+            ) >= 1
+
+        await platform.wait_for(counted, WAIT_S, "the delivery counted")
+        samples = await scrape()
+        for gauge in (
+            "tandem_webhook_pending[]",
+            "tandem_webhook_retry_queue_depth[]",
+            "tandem_webhook_oldest_pending_age_seconds[]",
+        ):
+            assert gauge in samples and samples[gauge] >= 0
+    finally:
+        await receiver.stop()

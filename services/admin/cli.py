@@ -301,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--url", default=None, help="gateway base URL")
     demo.add_argument("--leads", type=int, default=300)
     demo.set_defaults(fn=_demo)
+    from services.admin import importer
+
+    importer.register(sub)
     return parser
 
 

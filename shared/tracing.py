@@ -20,7 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.textmap import DefaultGetter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -39,23 +39,17 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer("tandem")
 
 
-def setup_tracing(
-    service: str, endpoint: str | None, processor: SpanProcessor | None = None
-) -> bool:
-    """Installs the provider once per process; True if traces are exported.
-
-    `processor` replaces the OTLP exporter (tests use an in-memory one)."""
+def setup_tracing(service: str, endpoint: str | None) -> bool:
+    """Installs the provider once per process; True if traces are exported. The provider
+    flushes what is buffered when the process exits."""
     global _enabled
-    if _enabled or (endpoint is None and processor is None):
+    if _enabled or endpoint is None:
         return _enabled
-    if processor is None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        assert endpoint is not None
-        exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
-        processor = BatchSpanProcessor(exporter)
+    exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(processor)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _enabled = True
     return True
@@ -148,10 +142,3 @@ def record_query(record: Any) -> None:
         span.record_exception(record.exception)
         span.set_status(trace.Status(trace.StatusCode.ERROR))
     span.end(end_time=end)
-
-
-def shutdown() -> None:
-    """Flushes what is still buffered (a worker or gateway stopping)."""
-    provider = trace.get_tracer_provider()
-    if _enabled and isinstance(provider, TracerProvider):
-        provider.shutdown()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiokafka.errors import KafkaConnectionError
 
 from shared.logs import configure_logging
 from shared.settings import load_settings
 from shared.tracing import setup_tracing
+
+if TYPE_CHECKING:
+    from services.admin.dlq import Filters
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -80,7 +83,7 @@ def _apikey_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dlq_filters(args: argparse.Namespace) -> Any:
+def _dlq_filters(args: argparse.Namespace) -> Filters:
     from services.admin.dlq import Filters, parse_since
 
     return Filters(
@@ -109,25 +112,24 @@ def _dlq_list(args: argparse.Namespace) -> int:
 def _dlq_show(args: argparse.Namespace) -> int:
     import orjson
 
-    from services.admin.dlq import Filters, read_dead_letters
+    from services.admin.dlq import Filters, detail, read_dead_letters
 
     filters = Filters(refs=frozenset([args.ref]))
     letters = asyncio.run(read_dead_letters(load_settings().kafka_bootstrap, filters))
     if not letters:
         print(f"tandem: no dead letter {args.ref}", file=sys.stderr)
         return 2
-    from services.admin.dlq import detail
-
     for letter in letters:
         print(orjson.dumps(detail(letter), option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
 def _dlq_replay(args: argparse.Namespace) -> int:
-    from services.admin.dlq import read_dead_letters, replay
+    from services.admin.dlq import Filters, read_dead_letters, replay
 
     filters = _dlq_filters(args)
-    if filters == type(filters)() and not args.all:
+    # Replaying the whole DLQ is possible, but never by forgetting a filter.
+    if filters == Filters() and not args.all:
         print(
             "tandem: name what to replay (--tenant, --reason, --since, refs) or --all",
             file=sys.stderr,

@@ -35,6 +35,12 @@ async def update_accounts(
     conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str], config: TenantConfig
 ) -> None:
     """Brings the accounts of these leads (whose rows were just written) up to date."""
+    # Workers lock leads, not tenants, so two of them may write members of one account, or
+    # match a lead by a domain another is moving, at once. One lock per tenant for this step
+    # makes the second read the first's committed accounts and members: without it a lead
+    # could miss the account its domain just gained. Held to the commit, it serialises only
+    # the end of a tenant's batches.
+    await store.lock(conn, tenant_id, "accounts", [tenant_id])
     rows = await conn.fetch(
         "SELECT lead_id, account_id, traits->>'company_domain' AS domain FROM leads"
         " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
@@ -97,9 +103,6 @@ async def _recompute(
     if not account_ids:
         return set()
     ids = sorted(account_ids)
-    # Workers lock leads, not tenants: two of them may write members of one account at
-    # once. Its lock makes the second read the first's committed members, not lose them.
-    await store.lock(conn, tenant_id, "account", ids)
     members: dict[str, list[Member]] = defaultdict(list)
     for r in await conn.fetch(
         """

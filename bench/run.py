@@ -32,7 +32,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import figures, overview, workload
+from bench import figures, overview, segment_batch, workload
 from bench.metrics_sql import METRICS_SQL
 from bench.procs import CpuMeter, Process, Processes, wait_ready
 from services.admin.tenants import create_api_key, create_tenant
@@ -759,6 +759,16 @@ class Bench:
         failed = False
         try:
             await self.http_ingestion()
+            segment_tenant = await self.tenant("segment")
+            self.results["segment_batch"] = dataclasses.asdict(
+                await segment_batch.measure(
+                    self.procs,
+                    self.env("http"),
+                    lambda: self.key(segment_tenant, "ingest"),
+                    self.scale.http_events,
+                    self.say,
+                )
+            )
             tenant, worker = await self.array_processing()
             gateway, url = self.procs.gateway("gateway-arr", self.env("arr"))
             await wait_ready(gateway, url)

@@ -29,7 +29,6 @@ from services.gateway.graphql.core.lead import (
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.relay import page_size
 from shared.data_driven import load_model
-from shared.db import tenant_tx
 from shared.domain import markov
 from shared.domain.attribution import (
     BUILTIN_MODELS,
@@ -69,7 +68,7 @@ class AccountLoaders:
 
     async def _fetch(self, sql: str, keys: Sequence[str]) -> list[asyncpg.Record]:
         tenant_id = self.scope.tenant_id
-        async with tenant_tx(self.scope.pool, tenant_id) as conn:
+        async with self.scope.tx() as conn:
             return list(await conn.fetch(sql, tenant_id, list(keys)))
 
     async def _load_accounts(self, keys: Sequence[str]) -> list[asyncpg.Record | None]:

@@ -30,7 +30,6 @@ from services.gateway.graphql.core.relay import (
     page_size,
 )
 from services.gateway.graphql.core.rows import from_row
-from shared.db import tenant_tx
 from shared.webhooks import WEBHOOK_EVENT_TYPES, UrlPolicy, UrlRefused, check_url, new_secret
 
 
@@ -172,7 +171,7 @@ def attempt_loader(scope: LoaderScope) -> DataLoader[str, list[WebhookAttempt]]:
     """A page of deliveries asks for all their attempts in one query."""
 
     async def load(ids: Sequence[str]) -> list[list[WebhookAttempt]]:
-        async with tenant_tx(scope.pool, scope.tenant_id) as conn:
+        async with scope.tx() as conn:
             rows = await conn.fetch(
                 "SELECT delivery_id, attempt, started_at, status_code, latency_ms, error"
                 " FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = ANY($2::text[])"

@@ -26,6 +26,7 @@ const PAGES = [
 const VIEWER = "query Viewer { viewer { role tenant } }";
 // Debounce of live refetches: a burst of changes costs one refetch, still well within 2 s.
 const LIVE_DEBOUNCE_MS = 300;
+const LIVE_SETTLE_MS = 1_500;
 
 interface Identity {
   credential: string;
@@ -147,11 +148,16 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
 
   useEffect(() => {
     let timer: number | undefined;
+    let trailing: number | undefined;
     return connectLive({
       credential: who.credential,
       onChange: () => {
         window.clearTimeout(timer);
+        window.clearTimeout(trailing);
         timer = window.setTimeout(() => setLiveTick((t) => t + 1), LIVE_DEBOUNCE_MS);
+        // Workers announce a change just before committing it: one more refetch after
+        // the burst settles picks up a commit the first one may have missed.
+        trailing = window.setTimeout(() => setLiveTick((t) => t + 1), LIVE_SETTLE_MS);
       },
       onStatus: (status, detail) => {
         if (status === "live" && wasLost.current) {
@@ -246,8 +252,12 @@ function rememberedIdentity(): Identity | null {
   const credential = storedCredential();
   const stored = sessionStorage.getItem(IDENTITY_KEY);
   if (!credential || !stored) return null;
-  const { role, tenant } = JSON.parse(stored) as { role: Role; tenant: string };
-  return { credential, role, tenant };
+  try {
+    const { role, tenant } = JSON.parse(stored) as { role: Role; tenant: string };
+    return { credential, role, tenant };
+  } catch {
+    return null; // unreadable: the background check signs the tab in again
+  }
 }
 
 function remember(who: Identity | null): void {

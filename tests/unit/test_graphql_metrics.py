@@ -103,7 +103,8 @@ def test_attribution_comparison_lists_every_model_for_every_key() -> None:
     compared = compare(rows)
     assert [row.key for row in compared] == ["email", "webinar"]
     for row in compared:
-        assert len(row.models) == 7
+        # The seven rule-based models and DATA_DRIVEN.
+        assert len(row.models) == 8
     email = {cell.model.value: (cell.credit, cell.amount) for cell in compared[0].models}
     assert email["LINEAR"] == (0.5, 500.0) and email["FIRST_TOUCH"] == (0.0, 0.0)
 

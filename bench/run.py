@@ -32,7 +32,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench import figures, overview, segment_batch, workload
+from bench import figures, overview, segment_batch, webhooks, workload
 from bench.metrics_sql import METRICS_SQL
 from bench.procs import CpuMeter, Process, Processes, wait_ready
 from services.admin.tenants import create_api_key, create_tenant
@@ -779,6 +779,19 @@ class Bench:
             self.results["overview"] = dataclasses.asdict(figure)
             self.results["freshness"] = await self.freshness(
                 url, {"gateway": gateway, "worker": worker}
+            )
+            hooks_tenant = await self.tenant("hooks")
+            self.results["webhooks"] = dataclasses.asdict(
+                await webhooks.measure(
+                    self.procs,
+                    self.env("arr"),
+                    url,
+                    hooks_tenant,
+                    await self.key(hooks_tenant, "ingest"),
+                    self.settings.database_admin_url,
+                    self.scale.freshness_seconds,
+                    self.say,
+                )
             )
             self.procs.stop(gateway)
             self.procs.stop(worker)

@@ -139,4 +139,6 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
 
 
 def run_delivery() -> int:
+    # httpx narrates every request at INFO; the attempt log line says more.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return asyncio.run(serve(load_settings(), load_delivery_settings()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tandem_client import AsyncTandemClient, GraphQLError, TandemClient, TandemError
+from tandem_client import AsyncTandemClient, BatchResult, GraphQLError, TandemClient, TandemError
 
 from tests.integration.conftest import Platform
 
@@ -50,7 +50,7 @@ async def test_async_client_flushes_from_a_task_and_raises_typed_errors(
     platform: Platform,
 ) -> None:
     tenant, admin = await platform.create_tenant("aclient")
-    results = []
+    results: list[BatchResult] = []
     async with AsyncTandemClient(
         admin, platform.gateway_url, batch_size=50, on_result=results.append
     ) as client:

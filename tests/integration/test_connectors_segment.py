@@ -4,6 +4,7 @@ unchanged, pointed at the gateway; and the refusals every connector shares."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -139,10 +140,15 @@ async def test_single_calls_answer_success_and_tenant_maps_apply(platform: Platf
     assert dict(row) == {"type": "demo_request", "channel": "paid_social", "campaign_id": "c-1"}
 
 
+def _basic(key: str) -> str:
+    """The Authorization header Segment's libraries send: the write key, empty password."""
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
 async def test_refusals(platform: Platform) -> None:
     tenant, admin_key = await platform.create_tenant("segbad")
     viewer = await platform.api_key(tenant, "viewer")
-    basic = httpx.BasicAuth(admin_key, "")._auth_header  # type: ignore[attr-defined]
+    basic = _basic(admin_key)
     good = {"type": "track", "userId": "L-1", "event": "Demo Requested"}
 
     def batch(*messages: dict[str, Any]) -> bytes:
@@ -150,11 +156,11 @@ async def test_refusals(platform: Platform) -> None:
 
     # no key, an unknown key, a key whose role may not ingest
     assert (await _post(platform, "/v1/batch", batch(good), {})).status_code == 401
-    wrong = httpx.BasicAuth("tdm_nope_nope", "")._auth_header  # type: ignore[attr-defined]
+    wrong = _basic("tdm_nope_nope")
     response = await _post(platform, "/v1/batch", batch(good), {"authorization": wrong})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Basic")
-    viewer_auth = httpx.BasicAuth(viewer, "")._auth_header  # type: ignore[attr-defined]
+    viewer_auth = _basic(viewer)
     response = await _post(platform, "/v1/batch", batch(good), {"authorization": viewer_auth})
     assert response.status_code == 403
     headers = {"authorization": basic, "content-type": "application/json"}

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tandem_client import TandemClient, TandemError, retry_delay
+from tandem_client import BatchResult, TandemClient, TandemError, retry_delay
 from tandem_client._wire import MAX_BODY_BYTES, MAX_EVENTS, split
 
 
@@ -104,7 +104,7 @@ def test_client_gives_up_after_max_retries(stand_in: str) -> None:
 
 
 def test_background_thread_flushes_in_batches(stand_in: str) -> None:
-    results = []
+    results: list[BatchResult] = []
     with TandemClient(
         "key", stand_in, batch_size=10, flush_interval=60, on_result=results.append
     ) as client:

@@ -62,13 +62,14 @@ demo_key_works() {
 }
 
 start_all() {
+  # Webhook receivers on this machine are allowed locally, when saved (gateway) and sent to.
+  export TANDEM_WEBHOOK_ALLOW_LOOPBACK=${TANDEM_WEBHOOK_ALLOW_LOOPBACK:-1}
   # The owner role (BYPASSRLS) is for migrations and the admin CLI (the demo below); the
   # long-running processes (worker, gateway, delivery) get the application role only.
   start worker env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" worker
   start gateway env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" gateway --port "$PORT"
-  # Webhooks, Slack and CRM sync (SPEC 15); loopback receivers allowed for local use.
-  TANDEM_WEBHOOK_ALLOW_LOOPBACK=${TANDEM_WEBHOOK_ALLOW_LOOPBACK:-1} \
-    start delivery env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" delivery
+  # Webhooks, Slack and CRM sync (SPEC 15).
+  start delivery env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" delivery
   wait_ready
   if ! demo_key_works; then
     log "creating the demo tenant and sending its journeys ..."

@@ -123,7 +123,8 @@ async def test_a_custom_model_saved_through_graphql_is_credited_and_read_back(
     compared = (await data_of(platform, viewer, COMPARISON, PERIOD))["attributionComparison"]
     assert [row["key"] for row in compared] == ["paid_search", "webinar"]
     for row in compared:
-        assert len(row["models"]) == 7
+        # The seven rule-based models and DATA_DRIVEN.
+        assert len(row["models"]) == 8
         [custom] = row["customModels"]
         assert custom["model"] == MODEL
         assert math.isclose(custom["credit"], got[row["key"]][0])

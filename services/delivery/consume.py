@@ -25,6 +25,17 @@ log = logging.getLogger("tandem.delivery")
 TOPICS = (LEAD_STATE, TRANSITIONS, ALERTS)
 BATCH_RECORDS = 2_000
 OUTAGE_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+# PostgreSQL away, restarting or contended: wait, keep the batch, commit nothing.
+_OUTAGE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
 
 _READERS: dict[str, Callable[[dict[str, Any], datetime], list[Occurrence]]] = {
     LEAD_STATE: events.from_lead_state,
@@ -63,7 +74,17 @@ async def record_batch(
     now = datetime.now(UTC)
     total = 0
     for tenant_id, found in by_tenant.items():
-        total += await record_tenant(pool, tenant_id, found, public_url=public_url, now=now)
+        try:
+            total += await record_tenant(pool, tenant_id, found, public_url=public_url, now=now)
+        except _OUTAGE:
+            raise  # waited out by the caller, batch and offsets kept
+        except (asyncpg.PostgresError, ValueError, KeyError, TypeError):
+            # Something in this tenant's data: it must not stop every other tenant's
+            # webhooks. Logged with every event id, so nothing goes unnoticed.
+            log.exception(
+                "recording the tenant's webhook events failed; they are not sent",
+                extra={"tenant_id": tenant_id, "event_ids": [o.id for o in found]},
+            )
     return total
 
 
@@ -83,7 +104,7 @@ async def consume(
             try:
                 recorded = await record_batch(pool, messages, public_url)
                 break
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            except _OUTAGE as exc:
                 delay = OUTAGE_BACKOFF_S[min(attempt, len(OUTAGE_BACKOFF_S) - 1)]
                 log.warning(
                     "postgres unavailable; batch kept",

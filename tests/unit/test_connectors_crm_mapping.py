@@ -52,11 +52,13 @@ def test_hubspot_contact_changes_become_traits_and_decisions() -> None:
         "properties": {"traits": {}},
     }
     change = _hs("contact.propertyChange", propertyName="numberofemployees", propertyValue="75")
-    assert hubspot_events(change, HS)[0]["properties"] == {"traits": {"company_size": 75}}
+    [trait] = hubspot_events(change, HS)
+    assert isinstance(trait, dict) and trait["properties"] == {"traits": {"company_size": 75}}
     status = _hs(
         "contact.propertyChange", propertyName="hs_lead_status", propertyValue="BAD_TIMING"
     )
     [rejected] = hubspot_events(status, HS)
+    assert isinstance(rejected, dict)
     assert (rejected["type"], rejected["properties"]) == ("lead_rejected", {"reason": "bad_timing"})
     unmapped = _hs("contact.propertyChange", propertyName="favorite_color", propertyValue="teal")
     assert hubspot_events(unmapped, HS) == []
@@ -107,7 +109,7 @@ def test_salesforce_update_reads_only_changed_fields() -> None:
     nulled = _sf("Contact", "UPDATE", [], Title=None)
     nulled["ChangeEventHeader"]["nulledFields"] = ["Title"]
     [cleared] = salesforce_events(nulled, SF)
-    assert cleared["properties"]["traits"] == {"job_title": None}
+    assert isinstance(cleared, dict) and cleared["properties"]["traits"] == {"job_title": None}
     assert salesforce_events(_sf("Lead", "DELETE", []), SF) == []
 
 

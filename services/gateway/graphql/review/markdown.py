@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from services.gateway.graphql.review.types import ClosedGroup, WeeklyReview
@@ -13,16 +14,39 @@ def _number(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _cell(value: object) -> str:
-    # A pipe inside a value would split the table's column.
-    return str(value).replace("|", "\\|")
+# Line breaks would end a table row or list item and let the rest start a heading or a
+# table of its own; they become spaces.
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
+# Everything that can open markup inline (emphasis, code, links, images, HTML, entities,
+# strikethrough, math, table columns), and `_` where it can open or close emphasis: an
+# underscore between two letters or digits never does, so `paid_search` stays readable.
+_SPECIAL = re.compile(r"[\\`*\[\]()<>|~&$#!{}]|(?<![^\W_])_|_(?![^\W_])")
+# A link destination ends at a space or an unbalanced parenthesis, and character references
+# in it are decoded (`javascript&#58;`); these are percent-encoded, and only these schemes
+# (or none) become links at all.
+_URL_UNSAFE = re.compile(r"[^\x21-\x7e]|[()<>\\`\[\]\"']|&(?=#?\w+;)")
+_LINK_SCHEMES = re.compile(r"(?i)(https?|mailto):|[^:]*$")
+
+
+def _text(value: object) -> str:
+    """A user-written value as literal Markdown text on one line."""
+    flat = _LINE_BREAKS.sub(" ", str(value))
+    return _SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+
+
+def _link(title: str, url: str) -> str:
+    if not _LINK_SCHEMES.match(url):
+        # `javascript:` and the like: shown, never clickable.
+        return f"{_text(title)} ({_text(url)})"
+    href = _URL_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8")), url)
+    return f"[{_text(title)}]({href})"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     if not rows:
         return ["_none_", ""]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(_text(v) for v in row) + " |" for row in rows]
     return [*lines, ""]
 
 
@@ -74,14 +98,16 @@ def render(review: WeeklyReview) -> str:
     if not review.content_for_deals:
         lines += ["_none_", ""]
     for deal in review.content_for_deals:
-        lines.append(f"- **{_cell(deal.opportunity_id)}** ({deal.stage or 'no stage'}):")
+        stage = _text(deal.stage) if deal.stage else "no stage"
+        lines.append(f"- **{_text(deal.opportunity_id)}** ({stage}):")
         for item in deal.suggestions:
             why = (
-                f" — answers {', '.join(item.matched_objections)}"
+                f" — answers {', '.join(_text(o) for o in item.matched_objections)}"
                 if item.matched_objections
                 else ""
             )
-            lines.append(f"  - [{item.title}]({item.url}) ({item.funnel_stage.value}){why}")
+            link = _link(item.title, item.url)
+            lines.append(f"  - {link} ({item.funnel_stage.value}){why}")
     if review.content_for_deals:
         lines.append("")
     lines += [

@@ -306,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services.admin import importer
 
     importer.register(sub)
+    from services.admin import crm
+
+    crm.register(sub)
     return parser
 
 

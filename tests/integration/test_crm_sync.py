@@ -208,3 +208,37 @@ async def test_salesforce_gets_composite_batches_of_200(platform: Platform, crms
         assert 1 <= len(batch["records"]) <= MAX_RECORDS
         assert all(r["attributes"] == {"type": "Lead"} for r in batch["records"])
     assert salesforce.throttled >= 1 and salesforce.early == 0
+
+
+async def test_cli_sets_the_connection_and_mapping(platform: Platform) -> None:
+    from services.admin.crm import disable_connection, parse_mapping, set_connection
+    from services.admin.tenants import TenantError
+
+    tenant, _ = await platform.create_tenant("crm")
+    fields = await set_connection(
+        platform.admin_url,
+        tenant,
+        "salesforce",
+        token="00Dtok",
+        base_url="https://acme.my.salesforce.com",
+        id_trait="sfdc_id",
+        object_type="Contact",
+        mapping=parse_mapping(["stage=Lifecycle__c"]),
+    )
+    assert fields["stage"] == "Lifecycle__c"
+    assert fields["fit_score"] == DEFAULT_FIELD_MAPS["salesforce"]["fit_score"]
+    row = await platform.admin.fetchrow(
+        "SELECT * FROM crm_connections WHERE tenant_id = $1", tenant
+    )
+    assert row["enabled"] and row["object_type"] == "Contact" and row["id_trait"] == "sfdc_id"
+    assert json.loads(row["field_map"]) == fields
+    assert await disable_connection(platform.admin_url, tenant, "salesforce")
+    assert not await platform.admin.fetchval(
+        "SELECT enabled FROM crm_connections WHERE tenant_id = $1", tenant
+    )
+    with pytest.raises(TenantError, match="field must be one of"):
+        parse_mapping(["score=X"])
+    with pytest.raises(TenantError, match="must be one of Lead, Contact"):
+        await set_connection(
+            platform.admin_url, tenant, "salesforce", token="t", object_type="Deal"
+        )

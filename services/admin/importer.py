@@ -39,6 +39,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from tandem_client import TandemClient, TandemError
 
 from services.gateway.connectors import segment_mapping
 from services.gateway.connectors.settings import read_settings
@@ -237,8 +238,6 @@ def _load_checkpoint(opts: ImportOptions, path: Path, fp: str) -> Checkpoint:
 
 def run_import(opts: ImportOptions, console: Console | None = None) -> Checkpoint:
     """Imports the file (resuming from its checkpoint); the final checkpoint."""
-    from tandem_client import TandemClient
-
     console = console or Console(stderr=True)
     fmt = detect_format(opts.path) if opts.fmt == "auto" else opts.fmt
     checkpoint_path = opts.checkpoint or opts.path.with_name(opts.path.name + ".checkpoint.json")
@@ -266,7 +265,9 @@ def run_import(opts: ImportOptions, console: Console | None = None) -> Checkpoin
             console=console,
             disable=not opts.progress,
         )
-        client = TandemClient(opts.key, opts.url, lane="bulk")
+        # A backfill can wait out a broker restart: about 5 minutes at the gateway's
+        # Retry-After of 5 s, then it stops and a rerun resumes.
+        client = TandemClient(opts.key, opts.url, lane="bulk", max_retries=60)
         started, started_done = time.monotonic(), state.done
         with progress, client:
             task = progress.add_task(opts.path.name, total=total, completed=state.done, rate=0.0)
@@ -379,6 +380,9 @@ def _command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume", file=sys.stderr)
         return 130
+    except TandemError as exc:
+        print(f"\nstopped: {exc}\nrun the same command again to resume", file=sys.stderr)
+        return 75
     return 0 if state.rejected == 0 else 1
 
 

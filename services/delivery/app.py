@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.delivery import crm, metrics, store
@@ -93,7 +94,13 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         heartbeat_interval_ms=3_000,
         **security_options(),
     )
-    await consumer.start()
+    while True:
+        try:
+            await consumer.start()
+            break
+        except KafkaConnectionError as exc:
+            log.warning("kafka not reachable yet", extra={"error": repr(exc)})
+            await asyncio.sleep(1)
     dispatcher = Dispatcher(pool, ds)
 
     async def backlog() -> None:

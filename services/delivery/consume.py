@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
 
 from services.delivery import events, metrics
 from services.delivery.events import Occurrence
@@ -113,7 +114,14 @@ async def consume(
                 attempt += 1
                 await asyncio.sleep(delay)
         # The deliveries are durable: now the offsets may move past these messages.
-        await consumer.commit()
+        try:
+            await consumer.commit()
+        except KafkaError as exc:
+            # A rebalance or a broker away: whoever reads these messages again finds their
+            # deliveries recorded already (the delivery key), so nothing is sent twice.
+            log.warning(
+                "offset commit failed; the batch may be read again", extra={"error": repr(exc)}
+            )
         if recorded:
             metrics.RECORDED.inc(recorded)
             on_recorded()

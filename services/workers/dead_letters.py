@@ -11,6 +11,7 @@ import logging
 
 from aiokafka import AIOKafkaProducer
 
+from services.workers.observability import DEAD_LETTERS
 from services.workers.records import DeadLetter
 from shared.kafka import DLQ
 
@@ -20,7 +21,6 @@ log = logging.getLogger("tandem.dlq")
 class DeadLetterQueue:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self.sent = 0
 
     async def send(self, letters: list[DeadLetter]) -> None:
         """Returns once the broker has every letter; raises (for the caller to retry) if not."""
@@ -51,4 +51,5 @@ class DeadLetterQueue:
             futures.append(await self._producer.send(DLQ, letter.payload, headers=headers))
         for future in futures:
             await future
-        self.sent += len(letters)
+        for letter in letters:
+            DEAD_LETTERS.labels(letter.reason).inc()

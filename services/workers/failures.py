@@ -27,6 +27,7 @@ import orjson
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from services.workers.dead_letters import DeadLetterQueue
+from services.workers.observability import EVENTS, PAUSED, QUARANTINED, QUARANTINES
 from services.workers.quarantine import Quarantine
 from services.workers.records import DeadLetter, Incoming
 
@@ -57,22 +58,41 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+class Outages:
+    """How many duties are waiting out an outage right now (readiness reads it)."""
+
+    waiting = 0
+
+
 async def until_available(what: str, run: Callable[[], Awaitable[T]]) -> T:
     """Runs `run`, waiting out an unavailable PostgreSQL or Kafka: nothing is skipped."""
     attempt = 0
-    while True:
-        try:
-            return await run()
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
-            log.warning(
-                "store or broker unavailable; pausing",
-                extra={"duty": what, "error": repr(exc), "retry_in_s": delay, "attempt": attempt},
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
+    try:
+        while True:
+            try:
+                return await run()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)]
+                log.warning(
+                    "store or broker unavailable; pausing",
+                    extra={
+                        "duty": what,
+                        "error": repr(exc),
+                        "retry_in_s": delay,
+                        "attempt": attempt,
+                    },
+                )
+                if not attempt:
+                    Outages.waiting += 1
+                    PAUSED.set(Outages.waiting)
+                attempt += 1
+                await asyncio.sleep(delay)
+    finally:
+        if attempt:
+            Outages.waiting -= 1
+            PAUSED.set(Outages.waiting)
 
 
 Project = Callable[[Sequence[Incoming]], Awaitable[list[DeadLetter]]]
@@ -81,7 +101,8 @@ Project = Callable[[Sequence[Incoming]], Awaitable[list[DeadLetter]]]
 def tenant_shares(items: Sequence[Incoming], share: int) -> list[list[Incoming]]:
     """The batch in rounds that hold at most `share` events of any one tenant, each
     tenant's events in their order: one tenant's backlog in a batch is applied a share at a
-    time, and every other tenant's events are in the first round, not behind it."""
+    time, and every other tenant's events are in the first round, not behind it. Once one
+    tenant is left, its remaining events form a single round: nobody waits behind it."""
     rounds: list[list[Incoming]] = []
     seen: Counter[str] = Counter()
     for item in items:
@@ -90,6 +111,13 @@ def tenant_shares(items: Sequence[Incoming], share: int) -> list[list[Incoming]]
         if at == len(rounds):
             rounds.append([])
         rounds[at].append(item)
+    # A tenant in a round is in every round before it, so trailing rounds of one tenant
+    # are all the same tenant's.
+    alone = len(rounds)
+    while alone > 0 and len({i.tenant_id for i in rounds[alone - 1]}) == 1:
+        alone -= 1
+    if len(rounds) - alone > 1:
+        rounds = [*rounds[:alone], [i for r in rounds[alone:] for i in r]]
     return rounds
 
 
@@ -146,17 +174,24 @@ class FailurePolicy:
         fails, quarantines tenants in a burst; returns only once every dead letter is sent."""
         live = await self._park_quarantined(incoming)
         letters = list(dead)
+        failed = 0
         for share in tenant_shares(live, TENANT_SHARE):
-            letters.extend(await self.isolate(share))
+            isolated = await self.isolate(share)
+            failed += sum(1 for letter in isolated if letter.reason == "failed")
+            letters.extend(isolated)
         await self._account(live, letters)
         if letters:
             await until_available("dead letters", partial(self._dlq.send, letters))
+        EVENTS.labels("applied").inc(len(live) - failed)
+        EVENTS.labels("parked").inc(len(incoming) - len(live))
+        EVENTS.labels("dead_lettered").inc(len(letters))
 
     async def _park_quarantined(self, incoming: Sequence[Incoming]) -> list[Incoming]:
         quarantined = await until_available("quarantine", self._quarantine.tenants)
         for released in self._quarantined - quarantined:
             self._bursts.forget(released)  # released: its past failures are forgiven
         self._quarantined = quarantined
+        QUARANTINED.set(len(quarantined))
         if not quarantined.intersection(i.tenant_id for i in incoming):
             return list(incoming)
         live: list[Incoming] = []
@@ -236,3 +271,5 @@ class FailurePolicy:
                 ),
             )
             self._quarantined = self._quarantined | {tenant_id}
+            QUARANTINES.inc()
+            QUARANTINED.set(len(self._quarantined))

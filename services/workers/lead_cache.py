@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
+from services.workers.observability import CACHE
 from shared.domain.journey import LeadState
 
 
@@ -25,7 +26,9 @@ class LeadCache:
         and puts it back once its write has committed."""
         entry = self._entries.pop((tenant_id, lead_id), None)
         if entry is None or entry[1] != last_seq:
+            CACHE.labels("miss").inc()
             return None
+        CACHE.labels("hit").inc()
         return entry[0]
 
     def put(self, tenant_id: str, states: Iterable[tuple[str, LeadState, int]]) -> None:

@@ -44,6 +44,10 @@ class Runtime:
         self.quarantine: Quarantine
         self.policy: FailurePolicy
 
+    @property
+    def started(self) -> bool:
+        return self._started
+
     async def ready(self) -> None:
         if self._started:
             return

@@ -9,6 +9,7 @@ PostgreSQL empties at commit.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,13 +28,16 @@ class Table:
         self.name = name
         self.columns = columns
         self.sql_columns = ", ".join(columns)
+        # One C call per row on the hot path (tables have more than one column).
+        self._pick = operator.itemgetter(*columns)
 
     def row(self, **values: Any) -> tuple[Any, ...]:
         if len(values) != len(self.columns):
             missing = set(self.columns) - set(values)
             extra = set(values) - set(self.columns)
             raise ValueError(f"{self.name} row: missing {sorted(missing)}, unknown {sorted(extra)}")
-        return tuple(values[c] for c in self.columns)
+        row: tuple[Any, ...] = self._pick(values)
+        return row
 
     def index(self, column: str) -> int:
         return self.columns.index(column)

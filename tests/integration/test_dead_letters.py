@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -23,6 +24,7 @@ from shared.kafka import DLQ, TOUCHPOINTS
 from shared.records import encode_records
 from tests.conftest import REPO, RUN_ID
 from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
+from tests.integration.conftest import _free_port as free_port
 
 
 def page_view(tenant: str, event_id: str, lead: str) -> dict[str, Any]:
@@ -213,6 +215,7 @@ async def test_a_tenant_in_a_failure_burst_is_quarantined_parked_and_replayed(
     platform: Platform, tmp_path: Path
 ) -> None:
     prefix = f"quarantine-{RUN_ID}."
+    port = free_port()
     env = {
         **os.environ,
         "TANDEM_TOPIC_PREFIX": prefix,
@@ -221,6 +224,8 @@ async def test_a_tenant_in_a_failure_burst_is_quarantined_parked_and_replayed(
         "TANDEM_FIXED_NOW": EXAMPLE_NOW,
         "TANDEM_DLQ_MIN_WINDOW": "20",
         "TANDEM_DLQ_MAX_RATIO": "0.5",
+        "TANDEM_WORKER_HTTP_PORT": str(port),
+        "TANDEM_WORKER_HTTP_HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
     }
     tandem = str(Path(sys.executable).with_name("tandem"))
@@ -284,6 +289,17 @@ async def test_a_tenant_in_a_failure_burst_is_quarantined_parked_and_replayed(
         alerts = await read_topic(platform.kafka_bootstrap, f"{prefix}alerts.v1")
         assert [(a["type"], a["tenant_id"]) for a in alerts] == [("tenant_quarantined", hostile)]
         assert "cannot store poison-" in alerts[0]["last_error"]
+
+        # The worker's own endpoint shows what happened, and that it is ready throughout.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            assert (await http.get("/healthz")).status_code == 200
+            assert (await http.get("/readyz")).status_code == 200
+            metrics = (await http.get("/metrics")).text
+        assert "tandem_worker_quarantines_total 1.0" in metrics
+        assert 'tandem_worker_dead_letters_total{reason="failed"} 30.0' in metrics
+        assert 'tandem_worker_events_total{outcome="parked"} 15.0' in metrics
+        assert "tandem_worker_consumer_lag{" in metrics
+        assert "tandem_worker_batch_seconds_bucket" in metrics
 
         listed = subprocess.run(
             [tandem, "quarantine", "list"], env=env, cwd=REPO, capture_output=True, text=True

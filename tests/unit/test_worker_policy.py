@@ -59,7 +59,11 @@ def test_a_tenant_gets_a_bounded_share_of_each_round_and_keeps_its_order() -> No
     rounds = tenant_shares(batch, 3)
     assert [[i.event["event_id"] for i in r] for r in rounds] == [
         ["big-0", "big-1", "big-2", "small-0", "small-1"],
-        ["big-3", "big-4", "big-5"],
-        ["big-6"],
+        # Nobody else is left: the rest is one round, not one per share.
+        ["big-3", "big-4", "big-5", "big-6"],
     ]
+    mixed = [_incoming(t, i) for i in range(7) for t in ("a", "b")] + [_incoming("a", 9)]
+    assert [len(r) for r in tenant_shares(mixed, 3)] == [6, 6, 3]
+    alone = [_incoming("solo", i) for i in range(10)]
+    assert tenant_shares(alone, 3) == [alone]
     assert tenant_shares([], 3) == []

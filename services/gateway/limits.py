@@ -146,11 +146,20 @@ class SharedRateLimiter:
             if allowance.exhausted:
                 return allowance.window_start + self.window_s - now
         allowance = await self._reserve(tenant_id, credential)
+        if key not in self._allowances:
+            self._forget_ended(now)
         self._allowances[key] = allowance
         if allowance.left > 0:
             allowance.left -= 1
             return 0.0
         return max(1.0, allowance.window_start + self.window_s - time.time())
+
+    def _forget_ended(self, now: float) -> None:
+        """Drops the allowances of windows that ended, so credentials seen once do not
+        stay in memory; run when a new credential arrives."""
+        ended = [k for k, a in self._allowances.items() if now >= a.window_start + self.window_s]
+        for key in ended:
+            del self._allowances[key]
 
     async def _reserve(self, tenant_id: str, credential: str) -> _Allowance:
         pool = self.pool()

@@ -17,7 +17,15 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from services.gateway.auth import Principal
+from services.gateway.context import GatewayContext
+from services.gateway.graphql.core.context import RequestContext
+from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.core.limits import MAX_SUBSCRIPTIONS_PER_CONNECTION
+from services.gateway.graphql.schema import schema
+from services.gateway.limits import SharedRateLimiter
+from shared.db import create_pool
+from shared.settings import load_settings
 from tests.integration.conftest import Platform, Process, _free_port
 
 RATE_LIMIT = 250  # per credential and window; each replica reserves 2 at a time
@@ -175,5 +183,34 @@ async def test_a_connection_runs_a_bounded_number_of_subscriptions(platform: Pla
             await ws.send(orjson.dumps(subscribe).decode())
         # One more than the bound: one of them (whichever starts last) is refused.
         error = await operation_error(ws, ids)
-        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS", error
         assert error["extensions"]["limit"] == MAX_SUBSCRIPTIONS_PER_CONNECTION
+
+
+async def test_two_replicas_admit_the_limit_exactly_and_refuse_without_a_store(
+    platform: Platform,
+) -> None:
+    tenant, _ = await platform.create_tenant("gql-shared")
+    pool = await create_pool(platform.database_url)
+    try:
+        # Two limiters are two replicas; each reserves 2 operations at a time of 250.
+        replicas = [SharedRateLimiter(lambda: pool, RATE_LIMIT, 86_400) for _ in range(2)]
+        waits = [await replicas[n % 2].acquire(tenant, "key:shared") for n in range(RATE_LIMIT + 9)]
+        # The last allowance reserved may be spent after the other replica's first refusal.
+        assert waits.count(0.0) == RATE_LIMIT
+        assert all(w > 0 for w in waits[RATE_LIMIT + 1 :])
+    finally:
+        await pool.close()
+
+    # With its store gone, an operation is refused as unavailable, not run uncounted.
+    context = RequestContext(
+        gateway=GatewayContext(load_settings()),
+        hub=LeadChangeHub("127.0.0.1:1"),
+        request=None,  # type: ignore[arg-type]
+        response=None,
+        principal=Principal(tenant, "viewer", "key:gone"),
+        rate_limiter=SharedRateLimiter(lambda: pool, RATE_LIMIT, 60),
+        rate_key="key:gone",
+    )
+    result = await schema.execute(CHEAP, context_value=context)
+    assert result.errors and (result.errors[0].extensions or {})["code"] == "SERVICE_UNAVAILABLE"

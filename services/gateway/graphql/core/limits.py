@@ -11,9 +11,11 @@ opportunity's lead and its opportunities 11,502, refused."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
+import asyncpg
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -39,10 +41,13 @@ from services.gateway.graphql.core.context import RequestContext
 from services.gateway.graphql.core.errors import (
     QUERY_TOO_COSTLY,
     RATE_LIMITED,
+    SERVICE_UNAVAILABLE,
     TOO_MANY_SUBSCRIPTIONS,
     coded,
 )
 from services.gateway.graphql.core.relay import DEFAULT_PAGE, MAX_PAGE
+
+log = logging.getLogger("tandem.gateway.graphql")
 
 MAX_COST = 10_000
 LIST_SIZE = 10
@@ -193,7 +198,15 @@ class OperationLimits(SchemaExtension):
 async def _check_rate(ctx: RequestContext) -> None:
     if ctx.rate_limiter is None or ctx.rate_key is None:
         return
-    wait = await ctx.rate_limiter.acquire(ctx.tenant_id, ctx.rate_key)
+    try:
+        wait = await ctx.rate_limiter.acquire(ctx.tenant_id, ctx.rate_key)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # Without the shared count the limit cannot be kept: refuse rather than run unbounded.
+        log.warning("rate limit store unavailable", extra={"error": repr(exc)})
+        raise coded(
+            "operations cannot be counted right now; try again in a few seconds",
+            SERVICE_UNAVAILABLE,
+        ) from exc
     if not wait:
         return
     retry_after = max(1, round(wait))

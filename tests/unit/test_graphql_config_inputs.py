@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from strawberry.scalars import JSON
 
 from services.gateway.graphql.config.inputs import (
     ConditionInput,
@@ -33,8 +34,8 @@ def errors_of(document: dict[str, Any], prefix: str = "") -> list[tuple[str, str
 
 def test_an_icp_input_becomes_the_stored_document() -> None:
     icp = IcpInput(
-        fit_rules=[FitRuleInput(attribute="company_size", op="GTE", value=500, points=45)],
-        disqualifiers=[ConditionInput(attribute="seniority", op="eq", value="entry")],
+        fit_rules=[FitRuleInput(attribute="company_size", op="GTE", value=JSON(500), points=45)],
+        disqualifiers=[ConditionInput(attribute="seniority", op="eq", value=JSON("entry"))],
         grade_thresholds=GradeThresholdsInput(a=80),
     )
     document = to_document(icp)
@@ -60,7 +61,7 @@ def test_a_scoring_model_input_keeps_rule_order_and_conditions() -> None:
         engagement_rules=[
             EngagementRuleInput(
                 event_type="page_view",
-                when=ConditionInput(attribute="path", op="contains", value="/pricing"),
+                when=ConditionInput(attribute="path", op="contains", value=JSON("/pricing")),
                 points=5,
             ),
             EngagementRuleInput(event_type="page_view", points=1, max_per_window=10),
@@ -94,7 +95,7 @@ def test_config_paths_map_to_input_paths(config_path: str, prefix: str, expected
 
 def test_parser_errors_name_the_input_fields_in_camel_case() -> None:
     icp = IcpInput(
-        fit_rules=[FitRuleInput(attribute="country", op="sounds_like", value="US", points=1)],
+        fit_rules=[FitRuleInput(attribute="country", op="sounds_like", value=JSON("US"), points=1)],
         grade_thresholds=GradeThresholdsInput(a=40, b=60),
     )
     paths = [path for path, _ in errors_of(to_document(icp))]

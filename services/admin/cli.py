@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services.admin import crm
 
     crm.register(sub)
+    from services.admin import privacy
+
+    privacy.register(sub, tenant)
     return parser
 
 

@@ -36,6 +36,7 @@ from shared.domain.config import TenantConfig
 from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
 from shared.domain.scoring import matrix
+from shared.privacy import drop_suppressed
 from shared.validation import to_domain_event
 
 
@@ -91,6 +92,9 @@ class LeadProjector:
     ) -> None:
         version = await self._configs.current(tenant_id)
         events = [to_domain_event(e, seq=0, config_version=version) for e in raw]
+        # Events of erased people are dropped, so a replay or a late event cannot bring
+        # them back (SPEC 10).
+        events = await drop_suppressed(self._pool, tenant_id, events)
         spend = [e for e in events if e.type == "campaign_spend"]
         lead_events = [e for e in events if e.type != "campaign_spend"]
         links = [

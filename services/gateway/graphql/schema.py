@@ -35,12 +35,14 @@ from services.gateway.graphql.messaging.resolvers import MessagingMutations, Mes
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
 from services.gateway.graphql.postmortems.queries import PostMortemQueries
+from services.gateway.graphql.privacy.resolvers import PrivacyMutations
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 from services.gateway.graphql.viewer.queries import ViewerQueries
 from services.gateway.graphql.webhooks.resolvers import WebhookMutations, WebhookQueries
+from services.gateway.metrics import OperationMetrics
 
 log = logging.getLogger("tandem.gateway.graphql")
 
@@ -82,6 +84,7 @@ Mutation = merge_types(
         DataDrivenMutations,
         WebhookMutations,
         ConnectorMutations,
+        PrivacyMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LeadSubscriptions,))
@@ -125,6 +128,7 @@ schema = TandemSchema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         SubscriptionsOverWebSocket,
         OperationLimits,
+        OperationMetrics,
         ErrorCodes,
     ],
 )

@@ -1,0 +1,1 @@
+"""`eraseLead`: an admin erases one person (SPEC 10)."""

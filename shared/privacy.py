@@ -1,0 +1,62 @@
+"""Erased people stay erased (SPEC 10): the suppression list and the worker's check of it.
+
+An erasure (services/admin/privacy.py) records a SHA-256 of the lead id and of every
+anonymous id linked to it in `erased_subjects`; the worker drops any later event that names
+one of them, so neither a replay of the topic nor a late event brings the person back. The
+list keeps hashes only, so it names nobody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+
+from shared.db import tenant_tx
+from shared.domain.events import Event
+
+log = logging.getLogger("tandem.privacy")
+
+LEAD = "lead"
+ANONYMOUS = "anonymous"
+
+
+def subject_hash(subject_id: str) -> bytes:
+    return hashlib.sha256(subject_id.encode()).digest()
+
+
+async def drop_suppressed(
+    pool: asyncpg.Pool, tenant_id: str, events: Sequence[Event]
+) -> list[Event]:
+    """The events that name no erased lead or anonymous id, in their order. One indexed
+    look-up per call; erased subjects are rare, so nearly every call keeps everything."""
+    wanted = {(LEAD, e.lead_id) for e in events if e.lead_id} | {
+        (ANONYMOUS, e.anonymous_id) for e in events if e.anonymous_id
+    }
+    if not wanted:
+        return list(events)
+    by_hash = {(kind, subject_hash(subject)): subject for kind, subject in wanted}
+    async with tenant_tx(pool, tenant_id) as conn:
+        rows = await conn.fetch(
+            "SELECT kind, subject_hash FROM erased_subjects WHERE tenant_id = $1"
+            " AND subject_hash = ANY($2::bytea[])",
+            tenant_id,
+            sorted({h for _, h in by_hash}),
+        )
+    if not rows:
+        return list(events)
+    found = {(r["kind"], bytes(r["subject_hash"])) for r in rows}
+    erased = {(kind, subject) for (kind, h), subject in by_hash.items() if (kind, h) in found}
+    kept = [
+        e
+        for e in events
+        if (LEAD, e.lead_id) not in erased and (ANONYMOUS, e.anonymous_id) not in erased
+    ]
+    # Counted, never named: the ids are what was erased.
+    log.info(
+        "events of erased people dropped",
+        extra={"tenant_id": tenant_id, "dropped": len(events) - len(kept)},
+    )
+    return kept

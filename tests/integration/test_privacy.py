@@ -1,0 +1,200 @@
+"""Privacy (SPEC 10): an erased lead leaves nothing queryable, in GraphQL or in any table,
+its numbers leave the metrics and attribution, and a replay or a late event does not bring
+it back; a tenant is exported as NDJSON and deleted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.integration.conftest import Platform
+
+PERIOD = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"}
+METRICS = """query($from: DateTime!, $to: DateTime!) {
+  metrics(from: $from, to: $to) { leadsCreated dealsWon revenue pipelineAmount }
+  attribution(model: LINEAR, kind: REVENUE, groupBy: CHANNEL, from: $from, to: $to) {
+    key credit
+  }
+}"""
+
+
+async def _graphql(platform: Platform, key: str, query: str, **variables: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"X-API-Key": key}
+        )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _journey(
+    lead: str, anonymous: str, channel: str, amount: int, tag: str
+) -> list[dict[str, Any]]:
+    return [
+        {"event_id": f"{tag}-1", "type": "page_view", "occurred_at": "2026-11-10T10:00:00Z",
+         "anonymous_id": anonymous, "channel": channel, "campaign_id": f"camp-{tag}"},
+        {"event_id": f"{tag}-2", "type": "identify", "occurred_at": "2026-11-10T11:00:00Z",
+         "lead_id": lead, "anonymous_id": anonymous,
+         "properties": {"traits": {"email": f"{tag}@x.test", "company_domain": f"{tag}.test"}}},
+        {"event_id": f"{tag}-3", "type": "demo_request", "occurred_at": "2026-11-11T10:00:00Z",
+         "lead_id": lead, "channel": channel},
+        {"event_id": f"{tag}-4", "type": "opportunity_created",
+         "occurred_at": "2026-11-12T10:00:00Z", "lead_id": lead,
+         "properties": {"opportunity_id": f"opp-{tag}", "amount": amount}},
+        {"event_id": f"{tag}-5", "type": "deal_won", "occurred_at": "2026-11-13T10:00:00Z",
+         "lead_id": lead, "properties": {"opportunity_id": f"opp-{tag}", "amount": amount}},
+    ]  # fmt: skip
+
+
+async def _tables(platform: Platform) -> list[str]:
+    rows = await platform.admin.fetch(
+        "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+        " WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')"
+        " AND a.attname = 'tenant_id' AND NOT a.attisdropped"
+    )
+    return sorted(r["relname"] for r in rows)
+
+
+async def _rows_naming(platform: Platform, tenant: str, needles: list[str]) -> dict[str, int]:
+    """Rows of the tenant, in every table, whose any column mentions one of `needles`."""
+    found = {}
+    for table in await _tables(platform):
+        n = await platform.admin.fetchval(
+            f"SELECT count(*) FROM {table} t WHERE tenant_id = $1"
+            " AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS n(x)"
+            "             WHERE strpos(to_jsonb(t.*)::text, n.x) > 0)",
+            tenant,
+            needles,
+        )
+        if n:
+            found[table] = n
+    return found
+
+
+async def _tenant_rows(platform: Platform, tenant: str) -> dict[str, int]:
+    counts = {}
+    for table in await _tables(platform):
+        n = await platform.admin.fetchval(
+            f"SELECT count(*) FROM {table} WHERE tenant_id = $1", tenant
+        )
+        if n:
+            counts[table] = n
+    return counts
+
+
+def _tandem(*args: str) -> subprocess.CompletedProcess[bytes]:
+    tandem = str(Path(sys.executable).with_name("tandem"))
+    return subprocess.run([tandem, *args], capture_output=True, env=dict(os.environ), timeout=120)
+
+
+async def test_an_erased_lead_leaves_nothing_and_stays_erased(platform: Platform) -> None:
+    tenant, admin_key = await platform.create_tenant("privacy")
+    run = uuid.uuid4().hex[:8]
+    erased, kept = f"erase-me-{run}", f"keep-{run}"
+    erased_anon = f"anon-erase-{run}"
+    gone = _journey(erased, erased_anon, "paid_search", 5000, f"gone{run}")
+    await platform.post_events(
+        admin_key, gone + _journey(kept, f"anon-keep-{run}", "email", 1000, f"kept{run}")
+    )
+    await platform.wait_events(tenant, 10)
+
+    async def both_won() -> bool:
+        leads = await platform.leads(tenant)
+        return all(leads.get(lead) and leads[lead]["customer_at"] for lead in (erased, kept))
+
+    await platform.wait_for(both_won, 60, "both leads to be customers")
+    before = (await _graphql(platform, admin_key, METRICS, **PERIOD))["data"]
+    assert before["metrics"]["dealsWon"] == 2 and before["metrics"]["revenue"] == 6000
+
+    viewer = await platform.api_key(tenant, "viewer")
+    mutation = "mutation($id: ID!) { eraseLead(id: $id) { leadId rowsRemoved } }"
+    refused = await _graphql(platform, viewer, mutation, id=erased)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    answer = await _graphql(platform, admin_key, mutation, id=erased)
+    assert answer["data"]["eraseLead"]["leadId"] == erased
+    assert answer["data"]["eraseLead"]["rowsRemoved"] >= 10
+
+    needles = [erased, erased_anon, f"gone{run}"]
+    assert await _rows_naming(platform, tenant, needles) == {}
+    lookup = await _graphql(
+        platform,
+        admin_key,
+        "query($id: ID!) { lead(id: $id) { id } leads(first: 500) { edges { node { id } } } }",
+        id=erased,
+    )
+    assert lookup["data"]["lead"] is None
+    assert [e["node"]["id"] for e in lookup["data"]["leads"]["edges"]] == [kept]
+    after = (await _graphql(platform, admin_key, METRICS, **PERIOD))["data"]
+    assert after["metrics"] == {
+        "leadsCreated": 1, "dealsWon": 1, "revenue": 1000.0, "pipelineAmount": 1000.0
+    }  # fmt: skip
+    assert [row["key"] for row in after["attribution"]] == ["email"]
+    # The per-day counters kept by triggers agree with the leads that are left.
+    counted = await platform.admin.fetchrow(
+        "SELECT sum(leads_created) AS created, sum(new_customers) AS customers"
+        " FROM lead_metric_days WHERE tenant_id = $1",
+        tenant,
+    )
+    assert (counted["created"], counted["customers"]) == (1, 1)
+
+    # A replay of everything, and a late touch of the erased visitor, bring nothing back.
+    late = {"event_id": f"late-{run}", "type": "page_view", "occurred_at": "2026-11-14T10:00:00Z",
+            "anonymous_id": erased_anon}  # fmt: skip
+    marker = {"event_id": f"marker-{run}", "type": "page_view",
+              "occurred_at": "2026-11-15T10:00:00Z", "lead_id": kept}  # fmt: skip
+    await platform.post_events(admin_key, [*gone, late, marker])
+
+    async def marker_applied() -> bool:
+        return bool(
+            await platform.admin.fetchval(
+                "SELECT count(*) FROM events WHERE tenant_id = $1 AND event_id = $2",
+                tenant,
+                marker["event_id"],
+            )
+        )
+
+    await platform.wait_for(marker_applied, 60, "the event posted after the replay")
+    assert await _rows_naming(platform, tenant, needles) == {}
+    assert (await _graphql(platform, admin_key, METRICS, **PERIOD))["data"] == after
+
+
+async def test_erase_export_and_delete_from_the_command_line(platform: Platform) -> None:
+    tenant, admin_key = await platform.create_tenant("export")
+    run = uuid.uuid4().hex[:8]
+    lead = f"cli-{run}"
+    await platform.post_events(
+        admin_key, _journey(lead, f"anon-cli-{run}", "email", 700, f"cli{run}")
+    )
+    await platform.wait_events(tenant, 5)
+    await platform.wait_for(
+        lambda: _has_lead(platform, tenant, lead), 60, "the lead in the read model"
+    )
+
+    exported = _tandem("tenant", "export", tenant)
+    assert exported.returncode == 0, exported.stderr
+    lines = [orjson.loads(line) for line in exported.stdout.splitlines()]
+    tables = {line["table"] for line in lines}
+    assert {"tenants", "api_keys", "events", "leads", "opportunities"} <= tables
+    assert all(line["row"]["tenant_id"] == tenant for line in lines)
+    assert len(lines) == sum((await _tenant_rows(platform, tenant)).values())
+
+    erased = _tandem("erase", tenant, lead)
+    assert erased.returncode == 0, erased.stderr
+    assert await _rows_naming(platform, tenant, [lead, f"cli{run}"]) == {}
+
+    refused = _tandem("tenant", "delete", tenant)
+    assert refused.returncode == 2 and await _tenant_rows(platform, tenant)
+    deleted = _tandem("tenant", "delete", tenant, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert await _tenant_rows(platform, tenant) == {}
+
+
+async def _has_lead(platform: Platform, tenant: str, lead: str) -> bool:
+    return lead in await platform.leads(tenant)

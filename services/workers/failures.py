@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import asyncpg
 import orjson
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from services.workers.dead_letters import DeadLetterQueue
 from services.workers.observability import EVENTS, PAUSED, QUARANTINED, QUARANTINES
@@ -55,7 +55,7 @@ def is_transient(exc: BaseException) -> bool:
         | asyncpg.AdminShutdownError
         | KafkaConnectionError
         | KafkaTimeoutError,
-    )
+    ) or (isinstance(exc, KafkaError) and exc.retriable)  # e.g. a broker restarting
 
 
 class Outages:
@@ -174,15 +174,15 @@ class FailurePolicy:
         fails, quarantines tenants in a burst; returns only once every dead letter is sent."""
         live = await self._park_quarantined(incoming)
         letters = list(dead)
-        failed = 0
+        unapplied = 0
         for share in tenant_shares(live, TENANT_SHARE):
             isolated = await self.isolate(share)
-            failed += sum(1 for letter in isolated if letter.reason == "failed")
+            unapplied += len(isolated)
             letters.extend(isolated)
         await self._account(live, letters)
         if letters:
             await until_available("dead letters", partial(self._dlq.send, letters))
-        EVENTS.labels("applied").inc(len(live) - failed)
+        EVENTS.labels("applied").inc(len(live) - unapplied)
         EVENTS.labels("parked").inc(len(incoming) - len(live))
         EVENTS.labels("dead_lettered").inc(len(letters))
 

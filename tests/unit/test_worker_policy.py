@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from services.workers.failures import TenantBursts, tenant_shares
+import asyncpg
+from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
+
+from services.workers.failures import TenantBursts, is_transient, tenant_shares
 from services.workers.records import Incoming, Source
 from services.workers.store import lock_key
 
@@ -67,3 +70,12 @@ def test_a_tenant_gets_a_bounded_share_of_each_round_and_keeps_its_order() -> No
     alone = [_incoming("solo", i) for i in range(10)]
     assert tenant_shares(alone, 3) == [alone]
     assert tenant_shares([], 3) == []
+
+
+def test_outages_are_waited_out_and_content_errors_are_not() -> None:
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(asyncpg.PostgresConnectionError())
+    assert is_transient(UnknownTopicOrPartitionError())  # retriable: a broker restarting
+    assert not is_transient(asyncpg.UntranslatableCharacterError())
+    assert not is_transient(OverflowError("date value out of range"))
+    assert not is_transient(KafkaError())

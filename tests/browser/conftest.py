@@ -153,10 +153,15 @@ class Console:
             self.errors.append(message.text)
 
 
-async def open_page(browser: Browser, width: int = 1280) -> tuple[Page, Console]:
+async def open_page(
+    browser: Browser, width: int = 1280, *, pinned_clock: bool = True
+) -> tuple[Page, Console]:
+    """A fresh tab; `pinned_clock=False` keeps the real clock, whose `performance` timings
+    Playwright's clock emulation replaces."""
     context = await browser.new_context(viewport={"width": width, "height": 900})
     page = await context.new_page()
-    await page.clock.set_fixed_time(BROWSER_NOW)
+    if pinned_clock:
+        await page.clock.set_fixed_time(BROWSER_NOW)
     return page, Console(page)
 
 

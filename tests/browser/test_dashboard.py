@@ -275,7 +275,7 @@ async def test_an_admin_edits_the_icp_and_sees_the_rescore(
 
 async def test_first_meaningful_paint_on_the_demo_tenant(browser: Browser, demo: Tenant) -> None:
     """Signed in, a fresh load of /app until the overview's numbers are on screen."""
-    page, console = await open_page(browser)
+    page, console = await open_page(browser, pinned_clock=False)
     await sign_in(page, demo)
     await visit(page, demo, "overview")
     await page.reload()

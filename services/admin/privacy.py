@@ -76,11 +76,9 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
     for table, condition in _LEAD_ROWS:
         if table not in existing:
             continue
+        params = (lead_id, anonymous) if "$3" in condition else (lead_id,)
         status = await conn.execute(
-            f"DELETE FROM {table} WHERE tenant_id = $1 AND ({condition})",
-            tenant_id,
-            lead_id,
-            anonymous,
+            f"DELETE FROM {table} WHERE tenant_id = $1 AND ({condition})", tenant_id, *params
         )
         removed[table] = int(status.split()[-1])
     if "webhook_deliveries" in existing:

@@ -118,6 +118,7 @@ async def test_an_erased_lead_leaves_nothing_and_stays_erased(platform: Platform
     refused = await _graphql(platform, viewer, mutation, id=erased)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     answer = await _graphql(platform, admin_key, mutation, id=erased)
+    assert "errors" not in answer, answer["errors"]
     assert answer["data"]["eraseLead"]["leadId"] == erased
     assert answer["data"]["eraseLead"]["rowsRemoved"] >= 10
 

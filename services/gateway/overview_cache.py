@@ -137,9 +137,12 @@ class OverviewCache:
         query: str,
         variables: str,
         compute: Callable[[], Awaitable[bytes | None]],
+        admit: Callable[[], Awaitable[bool]],
     ) -> bytes | None:
         """The cached body for this key at the tenant's current marker, or the one
-        `compute` returns (None: not cacheable, e.g. an error answer)."""
+        `compute` returns (None: not cacheable, e.g. an error answer). A cached body is
+        served only if `admit` lets this request through (the credential's rate limit);
+        otherwise `compute` answers, as for a request that was never cached."""
         marker = await self.marker(tenant_id)
         key = (tenant_id, query, variables)
         cached = self._answers.get(key)
@@ -148,6 +151,8 @@ class OverviewCache:
             and cached.marker == marker
             and time.monotonic() - cached.stored_at < MAX_AGE_S
         ):
+            if not await admit():
+                return await compute()
             self.hits += 1
             self._answers.move_to_end(key)
             return cached.body
@@ -155,6 +160,8 @@ class OverviewCache:
         if pending is not None:
             shared = await asyncio.shield(pending)
             if shared is not None and shared.marker == marker:
+                if not await admit():
+                    return await compute()
                 self.hits += 1
                 return shared.body
         self.misses += 1

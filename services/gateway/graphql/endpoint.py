@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -171,15 +172,32 @@ class GraphQLApp:
                 receive = _replay(body, receive)
                 overview = overview_request(body) if outcome.role in READ_ROLES else None
                 if overview is not None:
-                    await self.answer_overview(scope, receive, send, outcome.tenant_id, overview)
+                    counted = rate_key(outcome.subject, credential_from_headers(request.headers))
+                    await self.answer_overview(
+                        scope, receive, send, outcome.tenant_id, counted, overview
+                    )
                     return
         await self.view(scope, receive, send)
 
     async def answer_overview(
-        self, scope: Scope, receive: Receive, send: Send, tenant_id: str, request: tuple[str, str]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        tenant_id: str,
+        counted: str,
+        request: tuple[str, str],
     ) -> None:
-        """metrics/pipeline-only queries: one computation per tenant change, not per viewer."""
+        """metrics/pipeline-only queries: one computation per tenant change, not per viewer.
+        A cached answer still counts against the credential's rate limit; over it, or
+        without the limit's store, the schema answers (and refuses) as for any query."""
         captured: list[Message] = []
+
+        async def admit() -> bool:
+            try:
+                return not await self.rate_limiter.acquire(tenant_id, counted)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                return False
 
         async def capture(message: Message) -> None:
             captured.append(message)
@@ -190,7 +208,7 @@ class GraphQLApp:
             ok = bool(captured) and captured[0].get("status") == 200 and b'"errors"' not in body
             return body if ok else None
 
-        body = await self.overview.answer(tenant_id, *request, compute)
+        body = await self.overview.answer(tenant_id, *request, compute, admit)
         if body is None:  # computed for this request and not cacheable: answer it as is
             for message in captured:
                 await send(message)

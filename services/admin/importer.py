@@ -42,6 +42,7 @@ from rich.progress import (
 from tandem_client import TandemClient, TandemError
 
 from services.gateway.connectors import segment_mapping
+from services.gateway.connectors.mapping import Invalid
 from services.gateway.connectors.settings import read_settings
 from shared.db import create_pool, tenant_tx
 
@@ -195,7 +196,7 @@ def to_event(
     if fmt == "segment":
         try:
             mapped = segment_mapping.to_event(str(record.get("type")), record, mapping, now)
-        except segment_mapping.Invalid as exc:
+        except Invalid as exc:
             return Rejected(exc.field, exc.reason)
         if isinstance(mapped, segment_mapping.Unmapped):
             return None

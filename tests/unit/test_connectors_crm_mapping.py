@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from services.gateway.connectors.crm import Invalid, Link, ObjectEvent
 from services.gateway.connectors.hubspot_mapping import HubSpotMapping, sign, signature_error
 from services.gateway.connectors.hubspot_mapping import to_events as hubspot_events
+from services.gateway.connectors.mapping import Invalid, Link, ObjectEvent
 from services.gateway.connectors.overrides import override_problems
 from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping
 from services.gateway.connectors.salesforce_mapping import to_events as salesforce_events

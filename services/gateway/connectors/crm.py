@@ -1,5 +1,5 @@
-"""What the CRM connectors (HubSpot, Salesforce) share: mapped results, decisions, and the
-step that resolves each deal/opportunity event to its lead before publishing.
+"""The step the CRM connectors (HubSpot, Salesforce) share: resolving each deal or
+opportunity event to its lead before publishing.
 
 Deal events of a CRM often do not name their contact. The lead of such an object is learned
 from association events (HubSpot) or the object's contact field (Salesforce) and kept in
@@ -9,14 +9,10 @@ not dropped) and published by the batch that brings the link.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
 from starlette.responses import Response
 
 from services.gateway.connectors.common import Batch, publish
+from services.gateway.connectors.mapping import Link, ObjectEvent
 from services.gateway.context import GatewayContext
 from shared.db import tenant_tx
 from shared.validation import validate_event
@@ -24,60 +20,6 @@ from shared.validation import validate_event
 # Stands in for the lead while a parked event is validated: what is refused later would be
 # refused now, so the sender learns it in this answer.
 _PLACEHOLDER_LEAD = "lead-not-known-yet"
-
-
-class Invalid(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class ObjectEvent:
-    """An event of a CRM object (deal, opportunity) whose lead is the object's link."""
-
-    object_type: str
-    object_id: str
-    event: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Link:
-    object_type: str
-    object_id: str
-    lead_id: str
-
-
-def decision(spec: str, lead_id: str, base: Mapping[str, Any]) -> dict[str, Any]:
-    """An event from a decision of a mapping table: `lead_accepted`, `lead_requalified`,
-    `lead_rejected:REASON` or `lead_disqualified:REASON`."""
-    kind, _, reason = spec.partition(":")
-    event: dict[str, Any] = {**base, "type": kind, "lead_id": lead_id}
-    if reason:
-        event["properties"] = {"reason": reason}
-    return event
-
-
-def utc_from_millis(value: Any, field: str) -> str:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Invalid(field, "must be epoch milliseconds (an integer)")
-    try:
-        moment = datetime.fromtimestamp(value / 1000, UTC)
-    except (OverflowError, OSError, ValueError) as exc:
-        raise Invalid(field, f"{value} is not a representable time") from exc
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def number(value: Any, field: str) -> float | int:
-    """A CRM number sent as a string ("5000.50") or a number."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    try:
-        parsed = float(str(value))
-    except ValueError as exc:
-        raise Invalid(field, f"{value!r} is not a number") from exc
-    return int(parsed) if parsed.is_integer() else parsed
 
 
 async def publish_resolved(

@@ -9,12 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.connectors.common import Batch, error, parse_json, read_body, unauthorized
-from services.gateway.connectors.crm import Invalid, Link, ObjectEvent, publish_resolved
+from services.gateway.connectors.crm import publish_resolved
 from services.gateway.connectors.hubspot_mapping import (
     HubSpotMapping,
     signature_error,
     to_events,
 )
+from services.gateway.connectors.mapping import Invalid, Link, ObjectEvent
 from services.gateway.connectors.settings import SETTINGS
 from services.gateway.context import GatewayContext
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.gateway.connectors.crm import (
+from services.gateway.connectors.mapping import (
     Invalid,
     Link,
     ObjectEvent,

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.connectors.common import Batch, error, parse_json, read_body, unauthorized
-from services.gateway.connectors.crm import Invalid, Link, ObjectEvent, publish_resolved
+from services.gateway.connectors.crm import publish_resolved
 from services.gateway.connectors.hubspot import TENANT_SLUG
+from services.gateway.connectors.mapping import Invalid, Link, ObjectEvent
 from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping, to_events
 from services.gateway.connectors.settings import SETTINGS
 from services.gateway.context import GatewayContext

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from services.gateway.connectors.crm import (
+from services.gateway.connectors.mapping import (
     Invalid,
     Link,
     ObjectEvent,

@@ -23,8 +23,8 @@ from services.gateway.connectors.common import (
     read_body,
     unauthorized,
 )
+from services.gateway.connectors.mapping import Invalid
 from services.gateway.connectors.segment_mapping import (
-    Invalid,
     SegmentMapping,
     Unmapped,
     encoded,

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from services.gateway.connectors.mapping import Invalid
+
 # Segment's semantic event names (and a few common ones) → Tandem touch types.
 DEFAULT_EVENT_NAMES: dict[str, str] = {
     "Demo Requested": "demo_request",
@@ -141,13 +143,6 @@ DEFAULT_MAPPING = SegmentMapping.for_tenant({})
 
 class Unmapped:
     """A track whose name the tenant's map does not name: accepted, counted, not stored."""
-
-
-class Invalid(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def translate_field(field: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import orjson
@@ -34,43 +34,143 @@ from shared.domain.config import TenantConfig
 async def update_accounts(
     conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str], config: TenantConfig
 ) -> None:
-    """Brings the accounts of these leads (whose rows were just written) up to date."""
-    # Workers lock leads, not tenants, so two of them may write members of one account, or
-    # match a lead by a domain another is moving, at once. One lock per tenant for this step
-    # makes the second read the first's committed accounts and members: without it a lead
-    # could miss the account its domain just gained. Held to the commit, it serialises only
-    # the end of a tenant's batches.
-    await store.lock(conn, tenant_id, "accounts", [tenant_id])
+    """Brings the accounts of these leads (whose rows were just written, under their locks)
+    up to date.
+
+    Workers lock leads, not tenants, so two of them may write members of one account, or
+    match a lead by a domain whose account another is changing, at the same time. This step
+    serialises them on keys of the tenant's identities (store.lock_key: the tenant is part
+    of the key, so no two tenants share one), held to the commit:
+
+    - ("domain", d) by whoever resolves a lead by domain d, and by whoever changes which
+      account holds d. The one committing second then reads the first's work: a lead never
+      misses the account its domain just gained, nor stays in one that lost it.
+    - ("account", a) by whoever recomputes account a, i.e. changes or rewrites a membership
+      of it: the second reads the first's committed members, never loses them.
+
+    Which keys are needed is only known while the step runs (an account's new domain is
+    its members' most common one), but waiting on a key while holding one taken later in
+    the order could deadlock. So the step runs in a savepoint after taking, in one sorted
+    sweep (domains, then accounts), the keys it plans from the current rows; before each
+    write whose readers those keys protect it checks that what it needs is held, and if not
+    it rolls back (releasing the keys) and runs again with the larger set. The only waits
+    are thus sweeps in one global order (anonymous ids, leads, domains, accounts), and a
+    step never waits while holding keys out of that order.
+
+    Leads re-resolved because their domain changed account are other writers' leads: they
+    are read FOR SHARE SKIP LOCKED. A lead whose row another transaction is rewriting is
+    skipped, as that transaction runs this step for it next (and, carrying the domain,
+    waits for its key); a lead read here makes its writer wait for this commit.
+    """
     rows = await conn.fetch(
         "SELECT lead_id, account_id, traits->>'company_domain' AS domain FROM leads"
         " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
         tenant_id,
         list(lead_ids),
     )
+    held = await _planned_keys(conn, tenant_id, rows)
+    while True:
+        try:
+            async with conn.transaction():
+                for kind in _KINDS:
+                    await store.lock(conn, tenant_id, kind, [n for k, n in held if k == kind])
+                await _settle(conn, tenant_id, rows, config, held)
+            return
+        except _Uncovered as uncovered:
+            held |= uncovered.keys
+
+
+# The order keys are taken in, after the caller's identities and leads.
+_KINDS: Final = ("domain", "account")
+
+
+class _Uncovered(Exception):
+    """The step needs keys it does not hold; carries every key needed so far."""
+
+    def __init__(self, keys: set[tuple[str, str]]) -> None:
+        super().__init__(f"{len(keys)} account keys needed")
+        self.keys = keys
+
+
+async def _planned_keys(
+    conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any]
+) -> set[tuple[str, str]]:
+    """The keys the step most likely needs, from committed rows (unlocked, so a guess that
+    _settle checks): the leads' domains, the accounts they name, are in, or would match,
+    and those accounts' current domains, which are the ones that could change."""
+    domains = {d for r in rows if (d := normalise_domain(r["domain"])) is not None}
+    own = {r["account_id"] for r in rows if r["account_id"]}
+    keys = {("domain", d) for d in domains}
+    for r in await conn.fetch(
+        """
+        SELECT ids.account_id, a.domain
+        FROM (SELECT unnest($3::text[]) AS account_id
+              UNION SELECT account_id FROM account_members
+                    WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
+              UNION SELECT account_id FROM accounts
+                    WHERE tenant_id = $1 AND domain = ANY($4::text[])) AS ids
+        LEFT JOIN accounts a ON a.tenant_id = $1 AND a.account_id = ids.account_id
+        """,
+        tenant_id,
+        [r["lead_id"] for r in rows],
+        sorted(own),
+        sorted(domains),
+    ):
+        keys.add(("account", r["account_id"]))
+        if r["domain"] is not None:
+            keys.add(("domain", r["domain"]))
+    return keys
+
+
+async def _settle(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    rows: Sequence[Any],
+    config: TenantConfig,
+    held: set[tuple[str, str]],
+) -> None:
+    """Re-resolves the leads and recomputes what they touch, then the leads of every domain
+    that changed account, until nothing changes; raises _Uncovered before writing or
+    reading anything that keys it does not hold protect."""
+    needed: set[tuple[str, str]] = set()
+
+    def require(keys: set[tuple[str, str]]) -> None:
+        needed.update(keys)
+        if not needed <= held:
+            raise _Uncovered(needed)
+
     while rows:
-        affected = await _assign(conn, tenant_id, rows)
+        # Writes only the memberships of leads this transaction holds (locked or read FOR
+        # SHARE), which no one else writes; the accounts it read are checked just below.
+        affected, matched = await _assign(conn, tenant_id, rows)
+        require({("account", a) for a in affected} | {("domain", d) for d in matched})
         changed_domains = await _recompute(conn, tenant_id, affected, config)
+        require({("domain", d) for d in changed_domains})
         if not changed_domains:
             return
         rows = await conn.fetch(
             "SELECT lead_id, account_id, traits->>'company_domain' AS domain FROM leads"
             " WHERE tenant_id = $1 AND account_id IS NULL"
-            " AND lower(btrim(traits->>'company_domain')) = ANY($2::text[])",
+            " AND lower(btrim(traits->>'company_domain')) = ANY($2::text[])"
+            " FOR SHARE SKIP LOCKED",
             tenant_id,
             sorted(changed_domains),
         )
 
 
-async def _assign(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any]) -> set[str]:
-    """Stores each lead's account; returns the accounts it left or joined or stays in."""
-    domains = {normalise_domain(r["domain"]) for r in rows if not r["account_id"]}
+async def _assign(
+    conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any]
+) -> tuple[set[str], set[str]]:
+    """Stores each lead's account; returns the accounts it left or joined or stays in, and
+    the domains leads were matched by."""
+    domains = {d for r in rows if not r["account_id"] and (d := normalise_domain(r["domain"]))}
     by_domain = {
         r["domain"]: r["account_id"]
         for r in await conn.fetch(
             "SELECT DISTINCT ON (domain) domain, account_id FROM accounts"
             " WHERE tenant_id = $1 AND domain = ANY($2::text[]) ORDER BY domain, account_id",
             tenant_id,
-            sorted(d for d in domains if d is not None),
+            sorted(domains),
         )
     }
     lead_ids = [r["lead_id"] for r in rows]
@@ -93,7 +193,8 @@ async def _assign(conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any])
             [lead for _, lead, _ in members],
             [account for _, _, account in members],
         )
-    return {r["account_id"] for r in previous} | {account for _, _, account in members}
+    affected = {r["account_id"] for r in previous} | {account for _, _, account in members}
+    return affected, domains
 
 
 async def _recompute(

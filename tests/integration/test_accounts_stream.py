@@ -6,9 +6,15 @@ and those are the accounts the pure rules give over its final lead rows."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import signal
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,9 +23,13 @@ import pytest
 from shared.domain.accounts import Member, OpenOpportunity, compute_account, resolve_account
 from shared.domain.config import DEFAULT_CONFIG
 from shared.generator import JourneyGenerator
-from tests.integration.conftest import EXAMPLE_NOW, Platform
+from shared.kafka import partition_for
+from shared.validation import event_key
+from tests.conftest import REPO, RUN_ID
+from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
 from tests.integration.test_graphql_api import data_of
 from tests.integration.test_kill_worker import produce
+from tests.integration.test_scale_out import produce as produce_to
 
 LEADS = 90
 
@@ -159,6 +169,100 @@ async def test_accounts_are_exact_under_shuffles_duplicates_and_sigkill(
         return await accounts_snapshot(platform, killed) == want
 
     await platform.wait_for(settled, 60, "the shuffled tenant's accounts to match")
+
+
+def committees(tenant: str) -> list[dict[str, Any]]:
+    """Large buying committees (15 leads per account), their events shuffled with repeats,
+    so that an account's members are written by several workers at once. Every third lead
+    only carries the domain; every fifth naming lead carries an alias domain, which early in
+    the stream is often its account's most common one: accounts move between domains while
+    leads are being matched by them."""
+    gen = JourneyGenerator(
+        tenant,
+        seed=13,
+        now=datetime.fromisoformat(EXAMPLE_NOW),
+        span_days=60,
+        leads_per_account=15,
+    )
+    out = []
+    for index, journey in enumerate(gen.journeys(LEADS)):
+        for event in journey:
+            if index % 3 == 2:
+                event.pop("account_id", None)
+            elif index % 5 == 1 and "traits" in event.get("properties", {}):
+                traits = event["properties"]["traits"]
+                alias = {**traits, "company_domain": f"alt-{traits['company_domain']}"}
+                event["properties"] = {**event["properties"], "traits": alias}
+            out.append(event)
+    return shuffled_with_repeats(out)
+
+
+@pytest.mark.integration
+async def test_three_workers_writing_one_account_leave_the_single_worker_accounts(
+    platform: Platform, tmp_path: Path
+) -> None:
+    shared, _ = await platform.create_tenant("acct-shared")
+    alone, _ = await platform.create_tenant("acct-alone")
+    events = committees("x")
+    distinct = len({e["event_id"] for e in events})
+    # The members of each account are keyed to several partitions, hence to several workers.
+    spread: dict[str, set[int]] = defaultdict(set)
+    for e in events:
+        if e.get("account_id"):
+            spread[e["account_id"]].add(partition_for(event_key(e), 8))
+    assert min(len(p) for p in spread.values()) >= 3
+
+    await produce(platform.kafka_bootstrap, retenant(events, alone))
+    await platform.wait_events(alone, distinct, timeout=180)
+
+    prefix = f"acct-scale-{RUN_ID}."
+    env = {
+        **platform.worker.env,
+        "TANDEM_TOPIC_PREFIX": prefix,
+        "TANDEM_WORKER_GROUP": f"acct-scale-{RUN_ID}",
+    }
+    tandem = str(Path(sys.executable).with_name("tandem"))
+    subprocess.run([tandem, "topics"], env=env, check=True, cwd=REPO, capture_output=True)
+    workers = [
+        Process(
+            f"worker-{i}",
+            [tandem, "worker"],
+            {**env, "TANDEM_WORKER_DATADIR": str(tmp_path / f"faust-{i}")},
+            tmp_path / f"worker-{i}.log",
+        )
+        for i in range(3)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        await produce_to(
+            platform.kafka_bootstrap, f"{prefix}touchpoints.v1", retenant(events, shared)
+        )
+        deadline = time.monotonic() + 240
+        while (
+            await platform.admin.fetchval(
+                "SELECT count(*) FROM events WHERE tenant_id = $1 AND type <> 'rescore'", shared
+            )
+            < distinct
+        ):
+            for w in workers:
+                assert w.alive(), w.tail()
+            assert time.monotonic() < deadline, "\n".join(w.tail(20) for w in workers)
+            await asyncio.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.kill(signal.SIGTERM)
+
+    want = await accounts_snapshot(platform, alone)
+    assert want == await expected_accounts(platform, alone)
+    assert max(a[2] for a in want) >= 10, "no large committee"
+    domain_members = await platform.admin.fetchval(
+        "SELECT count(*) FROM account_members m JOIN leads l USING (tenant_id, lead_id)"
+        " WHERE m.tenant_id = $1 AND l.account_id IS NULL",
+        shared,
+    )
+    assert domain_members > 0
+    assert await accounts_snapshot(platform, shared) == want
 
 
 ACCOUNT = """query($id: ID!) { account(id: $id) {

@@ -31,6 +31,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import UnknownTopicOrPartitionError
 
 from bench import figures, overview, segment_batch, webhooks, workload
 from bench.metrics_sql import METRICS_SQL
@@ -43,6 +44,7 @@ from shared.settings import Settings, load_settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FRESHNESS_INTERVAL_S = 0.05
+TOPIC_WAIT_S = 60
 FRESHNESS_POLL_S = 0.02
 GRAPHQL_ALIASES = 10  # the gateway bounds aliases per query (SPEC 10)
 SPAN_DAYS = 90
@@ -191,11 +193,24 @@ class Bench:
     async def produce(
         self, topic: str, records: list[tuple[int | None, bytes | None, bytes]]
     ) -> None:
+        await self.topic_partitions(topic)
         futures = [
             await self.producer.send(topic, value, key=key, partition=partition)
             for partition, key, value in records
         ]
         await asyncio.gather(*futures)
+
+    async def topic_partitions(self, topic: str) -> int:
+        """The topic's partition count, once the producer's metadata knows the topic: a
+        busy broker can take a while to publish topics it has just created."""
+        deadline = time.monotonic() + TOPIC_WAIT_S
+        while True:
+            try:
+                return len(await self.producer.partitions_for(topic))
+            except UnknownTopicOrPartitionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
 
     async def wait_applied(
         self,
@@ -755,7 +770,7 @@ class Bench:
         await ensure_topics(self.settings.kafka_bootstrap, specs)
         self.producer = make_producer(self.settings.kafka_bootstrap, request_timeout_ms=30_000)
         await self.producer.start()
-        self.partitions = len(await self.producer.partitions_for(self.touchpoints("arr")))
+        self.partitions = await self.topic_partitions(self.touchpoints("arr"))
         failed = False
         try:
             await self.http_ingestion()

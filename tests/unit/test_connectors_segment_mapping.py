@@ -143,7 +143,11 @@ def test_translate_field_names_the_segment_field() -> None:
     assert translate_field("properties.form_id") == "properties.form_id"
 
 
-@given(st.dictionaries(st.text(max_size=8), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8), max_size=5))
+@given(
+    st.dictionaries(
+        st.text(max_size=8), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8), max_size=5
+    )
+)
 def test_message_id_is_deterministic_for_messages_without_one(message: dict[str, object]) -> None:
     message.pop("messageId", None)
     assert message_id(message) == message_id(dict(reversed(list(message.items()))))

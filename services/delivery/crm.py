@@ -52,6 +52,7 @@ BATCH_LIMITS = {"hubspot": 100, "salesforce": 200}
 HUBSPOT_WINDOW_S = 10.0
 MAX_WAIT_S = 60.0
 TIMEOUT_S = 30.0
+SYNC_SLOTS = 3
 
 
 class Throttled(Exception):
@@ -200,6 +201,8 @@ class CrmSync:
         self._settings = settings
         self._client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
         self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
+        # Each running sync holds a pooled connection (its lock): leave the rest to webhooks.
+        self._slots = asyncio.Semaphore(SYNC_SLOTS)
 
     async def run_once(self) -> None:
         """Starts a sync task for every (tenant, CRM) with pending leads and none running."""
@@ -218,19 +221,28 @@ class CrmSync:
 
     async def _sync(self, tenant_id: str, provider: str) -> None:
         try:
-            while await self._batch(tenant_id, provider):
-                pass
-        except Throttled as exc:
-            # The next tick tries again; the batch stays pending.
-            log.info(
-                "crm rate limited",
-                extra={"tenant_id": tenant_id, "provider": provider, "retry_in_s": exc.wait_s},
-            )
-        except (httpx.HTTPError, OSError, asyncpg.PostgresError) as exc:
+            async with self._slots, self._pool.acquire() as lock_conn:
+                await self._sync_locked(lock_conn, tenant_id, provider)
+        except (httpx.HTTPError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning(
                 "crm sync failed; retrying at the next tick",
                 extra={"tenant_id": tenant_id, "provider": provider, "error": repr(exc)},
             )
+
+    async def _sync_locked(
+        self, lock_conn: asyncpg.Connection, tenant_id: str, provider: str
+    ) -> None:
+        # One writer per (tenant, CRM) across every delivery process: two would share the
+        # CRM's rate limit blindly and could send one lead's values twice. The session lock
+        # lives on a connection held for the sync; a dead process's lock goes with it.
+        key = f"crm\x1f{tenant_id}\x1f{provider}"
+        if not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            return  # another process is syncing this tenant's CRM
+        try:
+            while await self._batch(tenant_id, provider):
+                pass
+        finally:
+            await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
     def _connection(self, row: asyncpg.Record) -> Connection:
         provider = row["provider"]

@@ -38,7 +38,7 @@ def load_delivery_settings() -> DeliverySettings:
         retry_base_s=float(env.get("TANDEM_WEBHOOK_RETRY_BASE_S", "10")),
         retry_max_s=float(env.get("TANDEM_WEBHOOK_RETRY_MAX_S", "3600")),
         retry_for_s=float(env.get("TANDEM_WEBHOOK_RETRY_FOR_S", str(24 * 3600))),
-        per_endpoint_concurrency=int(env.get("TANDEM_WEBHOOK_CONCURRENCY", "4")),
+        per_endpoint_concurrency=int(env.get("TANDEM_WEBHOOK_CONCURRENCY", "16")),
         poll_interval_s=float(env.get("TANDEM_DELIVERY_POLL_INTERVAL_S", "1")),
         sweep_interval_s=float(env.get("TANDEM_DELIVERY_SWEEP_INTERVAL_S", "60")),
         crm_interval_s=float(env.get("TANDEM_CRM_SYNC_INTERVAL_S", "5")),

@@ -70,6 +70,10 @@ async def crms(platform: Platform, logs_dir: Path) -> AsyncIterator[Crms]:
         yield Crms(hubspot, salesforce, delivery)
     finally:
         delivery.process.kill(signal.SIGTERM)
+        # The stand-ins are gone: no other delivery process should keep syncing to them.
+        await platform.admin.execute(
+            "DELETE FROM crm_connections WHERE tenant_id = ANY($1::text[])", platform.tenants
+        )
         assert hubspot.server and salesforce.server
         await hubspot.server.stop()
         await salesforce.server.stop()

@@ -39,6 +39,8 @@ def delivery_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "TANDEM_DELIVERY_GROUP": f"test-{RUN_ID}-delivery-{uuid.uuid4().hex[:6]}",
         "TANDEM_WEBHOOK_ALLOW_LOOPBACK": "1",
         "TANDEM_WEBHOOK_TIMEOUT_S": "3",
+        # The restart test bounds its repeats by it.
+        "TANDEM_WEBHOOK_CONCURRENCY": "4",
         "TANDEM_WEBHOOK_RETRY_BASE_S": "0.3",
         "TANDEM_WEBHOOK_RETRY_MAX_S": "2",
         "TANDEM_DELIVERY_POLL_INTERVAL_S": "0.5",
@@ -81,6 +83,15 @@ async def delivery(platform: Platform, logs_dir: Path) -> AsyncIterator[Delivery
         yield running
     finally:
         running.process.kill(signal.SIGTERM)
+        await forget_webhooks(platform)
+
+
+async def forget_webhooks(platform: Platform) -> None:
+    """The run's receivers are gone: its webhooks and their deliveries go too, or every
+    delivery process on this database would retry them for a day."""
+    await platform.admin.execute(
+        "DELETE FROM webhooks WHERE tenant_id = ANY($1::text[])", platform.tenants
+    )
 
 
 async def add_webhook(

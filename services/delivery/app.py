@@ -42,7 +42,7 @@ async def _every(name: str, interval_s: float, duty: Callable[[], Awaitable[obje
 async def _connect(settings: Settings) -> asyncpg.Pool:
     while True:
         try:
-            return await create_pool(settings.database_url, max_size=12)
+            return await create_pool(settings.database_url, max_size=20)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("postgres not reachable yet", extra={"error": repr(exc)})
             await asyncio.sleep(1)

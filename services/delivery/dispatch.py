@@ -70,7 +70,7 @@ class Dispatcher:
                 continue
             for claimed in await store.claim(self._pool, *key, free, lease):
                 self._inflight[key] += 1
-                task = asyncio.create_task(self._attempt(key, claimed))
+                task = asyncio.create_task(self._slot(key, claimed))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -94,15 +94,25 @@ class Dispatcher:
         self._clients[key] = (url, client)
         return client
 
-    async def _attempt(self, key: WebhookKey, claimed: store.Claimed) -> None:
+    async def _slot(self, key: WebhookKey, claimed: store.Claimed | None) -> None:
+        """One of the webhook's slots: sends, then takes the webhook's next due delivery
+        itself, so a busy endpoint keeps its slots full without a round of the loop."""
+        lease = self._settings.timeout_s + LEASE_MARGIN_S
         try:
-            await self._send_and_record(key, claimed)
-        except Exception:
-            # The lease brings the delivery back; nothing is lost.
-            log.exception(
-                "delivery attempt failed unexpectedly",
-                extra={"tenant_id": claimed.tenant_id, "delivery_id": claimed.delivery_id},
-            )
+            while claimed is not None:
+                try:
+                    await self._send_and_record(key, claimed)
+                except Exception:
+                    # The lease brings the delivery back; nothing is lost.
+                    log.exception(
+                        "delivery attempt failed unexpectedly",
+                        extra={"tenant_id": claimed.tenant_id, "delivery_id": claimed.delivery_id},
+                    )
+                    return
+                following = await store.claim(self._pool, *key, 1, lease)
+                claimed = following[0] if following else None
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("claiming the next delivery failed", extra={"error": repr(exc)})
         finally:
             self._inflight[key] -= 1
             self.wake()

@@ -10,6 +10,7 @@ readiness and metrics). This module only wires them to topics and timers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -45,6 +46,7 @@ BATCH_RECORDS = 1_000
 BULK_BATCH_RECORDS = 4
 BATCH_WITHIN_S = 0.05
 EXIT_UNHANDLED = 70
+GC_THRESHOLD = 100_000
 ASSIGNMENT_CHECK_S = 10.0
 LAG_INTERVAL_S = 5.0
 # SPEC 7 wants a breach out within 60 s of its deadline; a sweep this often leaves room for
@@ -201,6 +203,11 @@ async def close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) 
 
 
 def run_worker() -> None:
+    # The worker holds many long-lived objects (modules, cached lead states) and a batch
+    # allocates hundreds of thousands of short-lived ones that form few cycles: with the
+    # default thresholds the collector ran every 700 allocations and rescanned survivors.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 50, 100)
     # Our JSON logging (configured by the CLI) stays: Faust would install its own format.
     worker = faust.Worker(app, loglevel="INFO", quiet=True, override_logging=False)
     worker.execute_from_commandline()

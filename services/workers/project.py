@@ -126,7 +126,7 @@ class LeadProjector:
                 # one, held anonymous touch or not) is new.
                 if seqs.get(e.event_id, -1) > 0:
                     if e.lead_id is not None:
-                        new_by_lead[e.lead_id].append(dataclasses.replace(e, seq=seqs[e.event_id]))
+                        new_by_lead[e.lead_id].append(with_seq(e, seqs[e.event_id]))
                     seqs[e.event_id] = -1
             stitched = await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
             if not new_by_lead and not stitched:
@@ -210,6 +210,27 @@ class LeadProjector:
 
 def _fold_order(event: Event) -> tuple[datetime, int]:
     return event.order_key
+
+
+def with_seq(e: Event, seq: int) -> Event:
+    """`e` with the seq the log gave it: every event of a batch is copied so, and the
+    positional constructor costs a third of `dataclasses.replace`."""
+    return Event(
+        e.event_id,
+        e.type,
+        e.occurred_at,
+        seq,
+        e.lead_id,
+        e.anonymous_id,
+        e.account_id,
+        e.channel,
+        e.campaign_id,
+        e.content_id,
+        e.message_id,
+        e.properties,
+        e.stitched,
+        e.config_version,
+    )
 
 
 def _route(event: Event, linked: dict[str, str]) -> Event:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 from datetime import datetime, timedelta
@@ -227,6 +228,9 @@ async def test_a_viewer_reads_but_cannot_edit(browser: Browser, demo: Tenant) ->
     await expect(page.locator("#grade-a")).to_be_disabled()
     await expect(page.get_by_role("button", name="Save ICP")).to_have_count(0)
     await expect(page.get_by_text("only admin keys change the settings")).to_be_visible()
+    managed = "Webhooks and connectors are managed with admin keys"
+    await expect(page.get_by_text(managed)).to_be_visible()
+    await expect(page.get_by_role("button", name="Create webhook")).to_have_count(0)
     await visit(page, demo, "review")
     await expect(page.get_by_text("Read only: sales and admin keys")).to_be_visible()
     await expect(page.get_by_label("New action item")).to_have_count(0)
@@ -330,3 +334,87 @@ async def test_a_lost_connection_reconnects_and_says_so(
     await expect(status).to_contain_text("Reconnected")
     # The browser reports each refused WebSocket attempt while the gateway was down.
     assert [e for e in console.errors if "WebSocket" not in e] == []
+
+
+async def test_an_admin_manages_webhooks_and_connectors(
+    browser: Browser, platform: Platform
+) -> None:
+    slug, admin_key = await platform.create_tenant("dash-hooks")
+    tenant = Tenant(slug, admin_key, "", platform.gateway_url)
+    page, console = await open_page(browser)
+    await sign_in(page, tenant)
+    await visit(page, tenant, "settings")
+    await expect(page.get_by_text("No webhook yet")).to_be_visible()
+
+    # The API's complaints show next to their fields.
+    await page.get_by_label("Endpoint URL").fill("ftp://example.com/hook")
+    await page.get_by_label("Score threshold (points)").fill("500")
+    await page.get_by_role("button", name="Create webhook").click()
+    await expect(page.locator("#webhook-url-error")).to_be_visible()
+    await page.get_by_label("Endpoint URL").fill("http://127.0.0.1:9/hook")
+    await page.get_by_role("button", name="Create webhook").click()
+    await expect(page.locator("#webhook-threshold-error")).to_contain_text("between 1 and 200")
+
+    await page.get_by_label("Score threshold (points)").fill("15")
+    await page.get_by_label("Deal won").check()
+    await page.get_by_label("Slack format (Block Kit)").check()
+    await page.get_by_role("button", name="Create webhook").click()
+    secret = page.locator("[data-secret]")
+    await expect(secret).to_have_text(re.compile(r"\S{16,}"))
+    first_secret = await secret.inner_text()
+    hooks = (await tenant.gql("{ webhooks { id url eventTypes slackFormat scoreThreshold } }"))[
+        "webhooks"
+    ]
+    assert len(hooks) == 1
+    hook = hooks[0]
+    assert hook["url"] == "http://127.0.0.1:9/hook"
+    assert sorted(hook["eventTypes"]) == ["DEAL_WON", "LEAD_MQL"]
+    assert hook["slackFormat"] is True and hook["scoreThreshold"] == 15
+    await expect(page.locator(f'[data-webhook-url="{hook["id"]}"]')).to_have_text(hook["url"])
+    await screenshot(page, "settings-webhook-created")
+    await page.get_by_role("button", name="Done, I copied it").click()
+    await expect(secret).to_have_count(0)
+
+    await page.get_by_role("button", name="Rotate secret").click()
+    await expect(secret).to_be_visible()
+    assert await secret.inner_text() != first_secret
+    await page.get_by_role("button", name="Done, I copied it").click()
+
+    deliveries = (await tenant.gql("{ webhookDeliveries(first: 20) { edges { node { id } } } }"))[
+        "webhookDeliveries"
+    ]["edges"]
+    await expect(page.locator("[data-delivery-status]")).to_have_count(len(deliveries))
+
+    # Connectors: HubSpot's secret is write-only and checked, Salesforce's generated once.
+    hubspot = page.locator('[data-connector="HUBSPOT"]')
+    state = hubspot.locator("[data-connector-enabled]")
+    await expect(state).to_have_attribute("data-connector-enabled", "true")
+    await hubspot.get_by_role("button", name="Disable HubSpot").click()
+    await expect(state).to_have_attribute("data-connector-enabled", "false")
+    await page.get_by_label("HubSpot app client secret (write-only)").fill("short")
+    await page.get_by_role("button", name="Store HubSpot secret").click()
+    await expect(page.locator("#secret-hubspot-error")).to_be_visible()
+    await page.get_by_label("HubSpot app client secret (write-only)").fill("a" * 32)
+    await page.get_by_role("button", name="Store HubSpot secret").click()
+    await expect(hubspot.locator("[data-secret-state]")).to_contain_text("Secret set")
+    salesforce = page.locator('[data-connector="SALESFORCE"]')
+    await salesforce.get_by_role("button", name="Generate Salesforce secret").click()
+    await expect(salesforce.locator("[data-secret]")).to_be_visible()
+    await page.locator("#mappings-hubspot").fill("{not json")
+    await page.get_by_role("button", name="Save HubSpot mappings").click()
+    await expect(page.locator("#mappings-hubspot-error")).to_be_visible()
+    await screenshot(page, "settings-connectors")
+    connectors = {
+        c["connector"]: c
+        for c in (await tenant.gql("{ connectors { connector enabled secretSet } }"))["connectors"]
+    }
+    assert connectors["HUBSPOT"] == {"connector": "HUBSPOT", "enabled": False, "secretSet": True}
+    assert connectors["SALESFORCE"]["secretSet"] is True
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete").click()
+    await expect(page.get_by_text("No webhook yet")).to_be_visible()
+    assert (await tenant.gql("{ webhooks { id } }"))["webhooks"] == []
+    found = await axe_violations(page)
+    assert found == [], found
+    assert console.errors == []

@@ -1,5 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, can, type FieldProblem, gql } from "../api";
+import { can, type FieldProblem } from "../api";
+import { Field, FormNote, NONE, type Outcome, problemFor, submit } from "../forms";
+import { ConnectorsCard, WebhooksCard } from "./integrations";
 import { ErrorNote, Loading, useQuery, useSession } from "../ui";
 
 export const CONFIG_QUERY = `query Settings {
@@ -32,83 +34,6 @@ interface Config {
   windowDays: number;
   mql: { minFit: number; minEngagement: number };
   sla: { mqlResponseHours: number; mqlDispositionHours: number; rejectionReasons: string[] };
-}
-
-/** A form's outcome: problems by input path (as the API names them), or a saved note. */
-interface Outcome {
-  problems: FieldProblem[];
-  message: string | null;
-  saved: boolean;
-}
-const NONE: Outcome = { problems: [], message: null, saved: false };
-
-function problemFor(outcome: Outcome, key: string): string | null {
-  const hit = outcome.problems.find((p) => p.path === `input.${key}` || p.path.endsWith(`.${key}`) || p.path === key);
-  return hit ? hit.message : null;
-}
-
-function Field({
-  id,
-  label,
-  value,
-  onInput,
-  outcome,
-  problemKey,
-  disabled,
-  type = "number",
-  step,
-}: {
-  id: string;
-  label: string;
-  value: string;
-  onInput: (v: string) => void;
-  outcome: Outcome;
-  problemKey: string;
-  disabled: boolean;
-  type?: string;
-  step?: string;
-}) {
-  const problem = problemFor(outcome, problemKey);
-  return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <input
-        id={id}
-        type={type}
-        step={step}
-        value={value}
-        disabled={disabled}
-        aria-invalid={problem ? "true" : undefined}
-        aria-describedby={problem ? `${id}-error` : undefined}
-        onInput={(e) => onInput((e.target as HTMLInputElement).value)}
-      />
-      {problem && (
-        <p id={`${id}-error`} class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
-    </div>
-  );
-}
-
-async function submit(mutation: string, input: unknown, set: (o: Outcome) => void, after: () => void) {
-  try {
-    await gql(mutation, { input });
-    set({ problems: [], message: "Saved. Leads are re-scored within a minute.", saved: true });
-    after();
-  } catch (exc) {
-    const error = exc instanceof ApiError ? exc : new ApiError(String(exc), "INTERNAL");
-    set({ problems: error.fields, message: error.fields.length ? "Fix the fields marked above." : error.message, saved: false });
-  }
-}
-
-function FormNote({ outcome }: { outcome: Outcome }) {
-  if (!outcome.message) return null;
-  return (
-    <p class={outcome.saved ? "note ok" : "note error"} role={outcome.saved ? "status" : "alert"}>
-      {outcome.message}
-    </p>
-  );
 }
 
 function IcpForm({ config, disabled, reload }: { config: Config; disabled: boolean; reload: () => void }) {
@@ -293,6 +218,14 @@ export function SettingsPage() {
       <IcpForm config={config} disabled={disabled} reload={reload} />
       <ScoringForm config={config} disabled={disabled} reload={reload} />
       <SlaForm config={config} disabled={disabled} reload={reload} />
+      {disabled ? (
+        <p class="muted small wide">Webhooks and connectors are managed with admin keys.</p>
+      ) : (
+        <>
+          <WebhooksCard />
+          <ConnectorsCard />
+        </>
+      )}
     </div>
   );
 }

@@ -10,6 +10,7 @@ from services.gateway.graphql.core.permissions import (
     CanWriteActionItems,
     CanWriteLibrary,
     IsAdmin,
+    IsAuthenticated,
 )
 from services.gateway.graphql.schema import (
     SCHEMA_FILE,
@@ -88,7 +89,13 @@ def test_enums_carry_the_domain_values() -> None:
 def test_every_entry_point_states_who_may_call_it() -> None:
     # SPEC 10: admin writes config, marketing the library, sales and marketing action items.
     writers = {IsAdmin, CanWriteLibrary, CanWriteActionItems}
-    for root, allowed in ((Query, {CanRead}), (Subscription, {CanRead}), (Mutation, writers)):
+    # Queries of secrets and delivery logs (webhooks, connectors) are for admins alone.
+    readers = {CanRead, IsAdmin}
+    for root, allowed in ((Query, readers), (Subscription, {CanRead}), (Mutation, writers)):
         for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
             classes = set(field.permission_classes)
+            if (root, field.python_name) == (Query, "viewer"):
+                # Describes the credential itself, so every role (ingest too) may ask.
+                assert classes == {IsAuthenticated}
+                continue
             assert allowed & classes, f"{root.__name__}.{field.python_name} lacks {allowed}"

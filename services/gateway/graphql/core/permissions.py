@@ -10,6 +10,7 @@ from strawberry.permission import BasePermission
 from services.gateway.graphql.core.errors import FORBIDDEN
 
 READ_ROLES = frozenset({"admin", "marketing", "sales", "viewer"})
+ANY_ROLE = READ_ROLES | {"ingest"}
 LIBRARY_WRITERS = frozenset({"admin", "marketing"})
 ACTION_ITEM_WRITERS = frozenset({"admin", "marketing", "sales"})
 
@@ -24,6 +25,13 @@ class RoleIn(BasePermission):
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         principal = info.context.principal
         return principal is not None and str(principal.role) in self.roles
+
+
+class IsAuthenticated(RoleIn):
+    """Any valid credential: only for fields that describe the credential itself."""
+
+    roles = ANY_ROLE
+    message = "a valid API key or JWT is required"
 
 
 class CanRead(RoleIn):

@@ -12,6 +12,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import UNAUTHENTICATED, coded
+from services.gateway.graphql.core.permissions import IsAuthenticated
 
 
 @strawberry.enum(description="What a credential may do (SPEC 10)")
@@ -34,7 +35,8 @@ class Viewer:
 class ViewerQueries:
     @strawberry.field(
         description="The tenant and role of this request's credential; answered for every "
-        "role, so a frontend can tell an ingest-only key from a reading one"
+        "role, so a frontend can tell an ingest-only key from a reading one",
+        permission_classes=[IsAuthenticated],
     )
     def viewer(self, info: Info) -> Viewer:
         principal = info.context.principal

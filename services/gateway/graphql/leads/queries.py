@@ -23,6 +23,7 @@ from services.gateway.graphql.core.relay import (
     forward_page,
     page_size,
 )
+from services.gateway.graphql.leads.touches import LeadTouchConnection, lead_touches
 
 _CURSOR = "lead"
 
@@ -108,3 +109,17 @@ class LeadQueries:
             rows = await conn.fetch(sql, *args)
         edges, page_info = forward_page(rows, limit, after, _edge)
         return LeadConnection(edges=edges, page_info=page_info, filters=filters)
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="The lead's marketing touches (type, channel, campaign, time), oldest first;"
+        " `first` as for `leads`. Empty when the tenant has no such lead",
+    )
+    async def lead_touches(
+        self,
+        info: Info,
+        lead_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> LeadTouchConnection:
+        return await lead_touches(info, str(lead_id), first, after)

@@ -107,6 +107,18 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
     await expect(page.locator(".timeline li")).to_have_count(len(lead["transitions"]))
     for transition in lead["transitions"]:
         await expect(page.locator(".timeline").first).to_contain_text(transition["reason"])
+    touches = (
+        await demo.gql(
+            "query ($id: ID!) { leadTouches(leadId: $id, first: 100) { totalCount"
+            " edges { node { eventId } } } }",
+            {"id": lead_id},
+        )
+    )["leadTouches"]
+    await expect(page.locator("[data-touch-total]")).to_have_attribute(
+        "data-touch-total", str(touches["totalCount"])
+    )
+    shown = [await t.get_attribute("data-touch") for t in await page.locator("[data-touch]").all()]
+    assert shown == [e["node"]["eventId"] for e in touches["edges"]]
 
     await visit(page, demo, "attribution")
     comparison = await demo.gql(

@@ -29,6 +29,10 @@ const LEAD_QUERY = `query Lead($id: ID!) {
     transitions { fromStage toStage at eventId reason }
     opportunities { id amount status stage createdAt closedAt lostReason }
   }
+  touches: leadTouches(leadId: $id, first: 100) {
+    totalCount
+    edges { node { eventId type channel campaignId occurredAt stitched } }
+  }
 }`;
 
 interface LeadRow {
@@ -109,9 +113,17 @@ function Summary() {
 }
 
 type Json = Record<string, unknown>;
+interface Touch {
+  eventId: string;
+  type: string;
+  channel: string | null;
+  campaignId: string | null;
+  occurredAt: string;
+  stitched: boolean;
+}
 
 function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
-  const { data, error, reload } = useQuery<{ lead: (Json & LeadRow & Record<string, any>) | null }>(LEAD_QUERY, { id });
+  const { data, error, reload } = useQuery<{ lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what={`lead ${id}`} />;
   const lead = data.lead;
@@ -169,6 +181,24 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
           { label: "Rule", value: (r) => String(r.rule) },
           { label: "Touches", value: (r) => String(r.touches), numeric: true },
           { label: "Points", value: (r) => `${String(r.points)}${r.capped ? " (capped)" : ""}`, numeric: true },
+        ]}
+      />
+      <h3>Touches</h3>
+      <p class="muted small" data-touch-total={data.touches.totalCount}>
+        {fmt.int(data.touches.totalCount)} marketing touches
+        {data.touches.totalCount > data.touches.edges.length ? `; the first ${data.touches.edges.length} shown` : ""}.
+      </p>
+      <DataTable
+        caption="The lead's marketing touches, oldest first"
+        rowKey={(t) => t.eventId}
+        rows={data.touches.edges.map((e) => e.node)}
+        empty="No marketing touch yet for this lead."
+        columns={[
+          { label: "Time", value: (t) => <span data-touch={t.eventId}>{fmt.dateTime(t.occurredAt)}</span> },
+          { label: "Type", value: (t) => fmt.label(t.type) },
+          { label: "Channel", value: (t) => (t.channel ? fmt.label(t.channel) : "(none)") },
+          { label: "Campaign", value: (t) => t.campaignId ?? "–" },
+          { label: "Source", value: (t) => (t.stitched ? "anonymous, stitched" : "identified") },
         ]}
       />
       {(lead.opportunities as Json[]).length > 0 && (

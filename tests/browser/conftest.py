@@ -28,7 +28,7 @@ __all__ = ["logs_dir", "platform"]  # the integration fixtures, shared by these 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 AXE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = ("overview", "pipeline", "attribution", "sla", "review", "content", "settings")
+PAGES = ("overview", "pipeline", "accounts", "attribution", "sla", "review", "content", "settings")
 # The browser's clock is pinned to the platform's (TANDEM_FIXED_NOW), so "last 90 days"
 # covers the generated journeys and the API is asked for the very same period.
 BROWSER_NOW = datetime.fromisoformat(EXAMPLE_NOW) + timedelta(hours=12)

@@ -27,6 +27,7 @@ from tests.integration.conftest import EXAMPLE_NOW, Platform
 READY = {
     "overview": '[data-metric="leadsCreated"]',
     "pipeline": '[data-grade="A"]',
+    "accounts": "[data-account-total]",
     "attribution": "[data-model]",
     "sla": '[data-sla="mqls"]',
     "review": '[data-review-sla="mqls"]',
@@ -119,6 +120,25 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
     )
     shown = [await t.get_attribute("data-touch") for t in await page.locator("[data-touch]").all()]
     assert shown == [e["node"]["eventId"] for e in touches["edges"]]
+
+    await visit(page, demo, "accounts")
+    accounts = (
+        await demo.gql(
+            "{ accounts(orderBy: ENGAGEMENT_DESC, first: 100) { totalCount"
+            " edges { node { id memberCount } } } }"
+        )
+    )["accounts"]
+    await expect(page.locator("[data-account-total]")).to_have_attribute(
+        "data-account-total", str(accounts["totalCount"])
+    )
+    listed = [
+        await a.get_attribute("data-account") for a in await page.locator("[data-account]").all()
+    ]
+    assert listed == [e["node"]["id"] for e in accounts["edges"]]
+    if accounts["edges"]:
+        top = accounts["edges"][0]["node"]
+        await page.locator(f'[data-account="{top["id"]}"]').click()
+        await expect(page.locator("[data-member]")).to_have_count(top["memberCount"])
 
     await visit(page, demo, "attribution")
     comparison = await demo.gql(

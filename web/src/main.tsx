@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { ApiError, gql, type Role, storeCredential, storedCredential } from "./api";
 import { connectLive, type LiveStatus } from "./live";
+import { AccountsPage } from "./pages/accounts";
 import { AttributionPage } from "./pages/attribution";
 import { ContentPage } from "./pages/content";
 import { OverviewPage } from "./pages/overview";
@@ -16,6 +17,7 @@ import { type Session, SessionContext } from "./ui";
 const PAGES = [
   { path: "overview", label: "Overview", view: OverviewPage, period: true },
   { path: "pipeline", label: "Pipeline", view: PipelinePage, period: false },
+  { path: "accounts", label: "Accounts", view: AccountsPage, period: false },
   { path: "attribution", label: "Attribution", view: AttributionPage, period: true },
   { path: "sla", label: "SLA", view: SlaPage, period: true },
   { path: "review", label: "Weekly review", view: ReviewPage, period: false },

@@ -121,6 +121,32 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
     shown = [await t.get_attribute("data-touch") for t in await page.locator("[data-touch]").all()]
     assert shown == [e["node"]["eventId"] for e in touches["edges"]]
 
+    customers = await demo.gql(
+        "{ leads(stage: CUSTOMER, first: 1) { edges { node { id opportunities { id status } } } } }"
+    )
+    customer = customers["leads"]["edges"][0]["node"]
+    won = next(o["id"] for o in customer["opportunities"] if o["status"] == "WON")
+    post_mortem = (
+        await demo.gql(
+            "query ($id: ID!) { dealPostMortem(opportunityId: $id) { qualification { sla }"
+            " messaging { objections { category } } } }",
+            {"id": won},
+        )
+    )["dealPostMortem"]
+    await page.get_by_label("Search lead id").fill(customer["id"])
+    await page.get_by_role("button", name="Open lead").click()
+    await page.get_by_role("button", name=f"Post-mortem of {won}").click()
+    view = page.locator(f'[data-postmortem="{won}"]')
+    await expect(view.locator("[data-postmortem-objections]")).to_have_attribute(
+        "data-postmortem-objections", str(len(post_mortem["messaging"]["objections"]))
+    )
+    sla = post_mortem["qualification"]["sla"]
+    if sla is not None:
+        await expect(view.locator("[data-postmortem-sla]")).to_contain_text(
+            sla[0] + sla[1:].lower()
+        )
+    await screenshot(page, "pipeline-post-mortem")
+
     await visit(page, demo, "accounts")
     accounts = (
         await demo.gql(

@@ -122,7 +122,63 @@ interface Touch {
   stitched: boolean;
 }
 
+const POST_MORTEM_QUERY = `query PostMortem($id: ID!) {
+  dealPostMortem(opportunityId: $id) {
+    opportunityId status amount closedAt lostReason competitor
+    qualification { fitAtMql { score grade } fitAtOpportunity { score grade } mqlAt responseAt sla slaMet }
+    content { byStage { stage contentIds } gaps }
+    messaging { objections { category } answered messagesUsed objectionResponsesAvailable }
+  }
+}`;
+
+interface PostMortem {
+  opportunityId: string;
+  status: string;
+  amount: number;
+  closedAt: string | null;
+  lostReason: string | null;
+  competitor: string | null;
+  qualification: { fitAtMql: { score: number; grade: string } | null; fitAtOpportunity: { score: number; grade: string } | null; mqlAt: string | null; responseAt: string | null; sla: string | null; slaMet: boolean | null };
+  content: { byStage: { stage: string; contentIds: string[] }[]; gaps: string[] };
+  messaging: { objections: { category: string }[]; answered: number; messagesUsed: string[]; objectionResponsesAvailable: number };
+}
+
+/** The three questions of a closed deal (SPEC 17), with their evidence. */
+function PostMortemView({ id }: { id: string }) {
+  const { data, error, reload } = useQuery<{ dealPostMortem: PostMortem }>(POST_MORTEM_QUERY, { id }, false);
+  if (error) return <ErrorNote error={error} retry={reload} />;
+  if (!data) return <Loading what={`the post-mortem of ${id}`} />;
+  const pm = data.dealPostMortem;
+  const q = pm.qualification;
+  const fit = (f: { score: number; grade: string } | null) => (f ? `${f.score} (${f.grade})` : "never reached");
+  const consumed = pm.content.byStage.reduce((n, s) => n + s.contentIds.length, 0);
+  return (
+    <div class="postmortem" data-postmortem={pm.opportunityId}>
+      <h4>
+        Post-mortem of {pm.opportunityId}: {fmt.label(pm.status)} {fmt.money(pm.amount)}
+        {pm.lostReason ? `, lost: ${pm.lostReason}` : ""}
+        {pm.competitor ? ` to ${pm.competitor}` : ""}
+      </h4>
+      <ul class="small">
+        <li>
+          Qualified? Fit at MQL {fit(q.fitAtMql)}, at opportunity {fit(q.fitAtOpportunity)}; first response{" "}
+          <span data-postmortem-sla>{q.sla ? fmt.label(q.sla) : "not measured (never MQL)"}</span>.
+        </li>
+        <li>
+          Engaged with content? <span data-postmortem-content={consumed}>{consumed}</span> catalogued items consumed
+          {pm.content.gaps.length ? `; no content in ${pm.content.gaps.map(fmt.label).join(", ")}` : ""}.
+        </li>
+        <li>
+          Messaging matched? <span data-postmortem-objections={pm.messaging.objections.length}>{pm.messaging.objections.length}</span> objections,{" "}
+          {pm.messaging.answered} answered; {pm.messaging.messagesUsed.length} messages used.
+        </li>
+      </ul>
+    </div>
+  );
+}
+
 function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
+  const [postMortem, setPostMortem] = useState<string | null>(null);
   const { data, error, reload } = useQuery<{ lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what={`lead ${id}`} />;
@@ -214,8 +270,20 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
               { label: "Status", value: (o) => fmt.label(String(o.status)) },
               { label: "Amount", value: (o) => fmt.money(o.amount as number), numeric: true },
               { label: "Created", value: (o) => fmt.date(o.createdAt as string) },
+              {
+                label: "Post-mortem",
+                value: (o) =>
+                  o.status === "OPEN" ? (
+                    "open"
+                  ) : (
+                    <button type="button" class="small" onClick={() => setPostMortem(String(o.id))}>
+                      Post-mortem<span class="sr-only"> of {String(o.id)}</span>
+                    </button>
+                  ),
+              },
             ]}
           />
+          {postMortem && <PostMortemView id={postMortem} />}
         </>
       )}
     </section>

@@ -315,7 +315,7 @@ async def test_an_admin_edits_the_icp_and_sees_the_rescore(
     await page.get_by_label("Attribute").fill("email")
     await page.get_by_label("Operator").select_option("between")
     await page.get_by_label("Value (JSON)").fill("3")
-    await page.get_by_label("Points").fill("80")
+    await page.get_by_label("Points", exact=True).fill("80")
     await page.get_by_role("button", name="Save ICP").click()
     # The API's complaint shows next to the field it is about.
     await expect(page.locator("#rule-0-value-error")).to_be_visible()

@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.domain.accounts import Member, OpenOpportunity, compute_account, resolve_account
 from shared.domain.config import DEFAULT_CONFIG
@@ -171,30 +172,51 @@ async def test_accounts_are_exact_under_shuffles_duplicates_and_sigkill(
     await platform.wait_for(settled, 60, "the shuffled tenant's accounts to match")
 
 
-def committees(tenant: str) -> list[dict[str, Any]]:
-    """Large buying committees (15 leads per account), their events shuffled with repeats,
-    so that an account's members are written by several workers at once. Every third lead
-    only carries the domain; every fifth naming lead carries an alias domain, which early in
-    the stream is often its account's most common one: accounts move between domains while
-    leads are being matched by them."""
+COMMITTEE = 30
+WAVES = 11
+
+
+def committees(tenant: str) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Three large buying committees (30 leads each, every third lead carrying only the
+    domain), their events shuffled with repeats; then waves that update every lead's traits
+    at once, so that each account's members are written by every worker at the same time.
+    Even waves move most naming members of each account to an alias domain and odd ones
+    back, so accounts change domains while their domain-only leads are matched."""
+    now = datetime.fromisoformat(EXAMPLE_NOW)
     gen = JourneyGenerator(
-        tenant,
-        seed=13,
-        now=datetime.fromisoformat(EXAMPLE_NOW),
-        span_days=60,
-        leads_per_account=15,
+        tenant, seed=13, now=now - timedelta(hours=1), span_days=60, leads_per_account=COMMITTEE
     )
-    out = []
-    for index, journey in enumerate(gen.journeys(LEADS)):
+    base: list[dict[str, Any]] = []
+    last: dict[str, dict[str, Any]] = {}
+    for index, journey in enumerate(gen.journeys(3 * COMMITTEE)):
         for event in journey:
             if index % 3 == 2:
                 event.pop("account_id", None)
-            elif index % 5 == 1 and "traits" in event.get("properties", {}):
-                traits = event["properties"]["traits"]
-                alias = {**traits, "company_domain": f"alt-{traits['company_domain']}"}
-                event["properties"] = {**event["properties"], "traits": alias}
-            out.append(event)
-    return shuffled_with_repeats(out)
+            base.append(event)
+            if "company_domain" in event.get("properties", {}).get("traits", {}):
+                last[event["lead_id"]] = event
+    waves = []
+    for wave in range(1, WAVES + 1):
+        updates = []
+        for index, (lead_id, event) in enumerate(sorted(last.items())):
+            full = event["properties"]["traits"]
+            traits = {k: full[k] for k in ("company_domain", "company_size")}
+            # A third of the naming members take the alias, two thirds in even waves.
+            if "account_id" in event and (index % 3 == 0) != (wave % 2 == 0):
+                traits["company_domain"] = f"alt-{traits['company_domain']}"
+            traits["company_size"] = traits["company_size"] + wave * (index % 7)
+            at = now - timedelta(minutes=30 - wave)
+            updates.append(
+                {
+                    **{k: v for k, v in event.items() if k != "anonymous_id"},
+                    "event_id": f"{lead_id}-wave-{wave}",
+                    "type": "lead_updated",
+                    "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "properties": {"traits": traits},
+                }
+            )
+        waves.append(updates)
+    return shuffled_with_repeats(base), waves
 
 
 @pytest.mark.integration
@@ -203,17 +225,35 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
 ) -> None:
     shared, _ = await platform.create_tenant("acct-shared")
     alone, _ = await platform.create_tenant("acct-alone")
-    events = committees("x")
-    distinct = len({e["event_id"] for e in events})
-    # The members of each account are keyed to several partitions, hence to several workers.
+    base, waves = committees("x")
+    # Each account's members are keyed to most partitions, hence to several workers.
     spread: dict[str, set[int]] = defaultdict(set)
-    for e in events:
-        if e.get("account_id"):
-            spread[e["account_id"]].add(partition_for(event_key(e), 8))
-    assert min(len(p) for p in spread.values()) >= 3
+    for e in waves[0]:
+        spread[e.get("account_id", "")].add(partition_for(event_key(e), 8))
+    assert min(len(p) for p in spread.values()) >= 6
 
-    await produce(platform.kafka_bootstrap, retenant(events, alone))
+    async def applied(tenant: str) -> int:
+        return int(
+            await platform.admin.fetchval(
+                "SELECT count(*) FROM events WHERE tenant_id = $1 AND type <> 'rescore'", tenant
+            )
+        )
+
+    distinct = len({e["event_id"] for e in base})
+    await produce(platform.kafka_bootstrap, retenant(base, alone))
     await platform.wait_events(alone, distinct, timeout=180)
+    aliased = []
+    for wave in waves:
+        distinct += len(wave)
+        await produce(platform.kafka_bootstrap, retenant(wave, alone))
+        await platform.wait_events(alone, distinct, timeout=120)
+        aliased.append(
+            await platform.admin.fetchval(
+                "SELECT count(*) FROM accounts WHERE tenant_id = $1 AND domain LIKE 'alt-%'",
+                alone,
+            )
+        )
+    assert aliased == [0, 3] * (WAVES // 2) + [0]
 
     prefix = f"acct-scale-{RUN_ID}."
     env = {
@@ -232,30 +272,35 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
         )
         for i in range(3)
     ]
-    for worker in workers:
-        worker.start()
-    try:
-        await produce_to(
-            platform.kafka_bootstrap, f"{prefix}touchpoints.v1", retenant(events, shared)
-        )
+
+    async def wait(count: int) -> None:
         deadline = time.monotonic() + 240
-        while (
-            await platform.admin.fetchval(
-                "SELECT count(*) FROM events WHERE tenant_id = $1 AND type <> 'rescore'", shared
-            )
-            < distinct
-        ):
+        while await applied(shared) < count:
             for w in workers:
                 assert w.alive(), w.tail()
             assert time.monotonic() < deadline, "\n".join(w.tail(20) for w in workers)
             await asyncio.sleep(0.2)
+
+    topic = f"{prefix}touchpoints.v1"
+    for worker in workers:
+        worker.start()
+    try:
+        await all_joined(platform.kafka_bootstrap, env["TANDEM_WORKER_GROUP"], workers)
+        distinct = len({e["event_id"] for e in base})
+        await produce_to(platform.kafka_bootstrap, topic, retenant(base, shared))
+        await wait(distinct)
+        # All waves at once: the workers write the same accounts for as long as they last.
+        everything = [e for wave in waves for e in wave]
+        await produce_to(platform.kafka_bootstrap, topic, retenant(everything, shared))
+        await wait(distinct + len(everything))
     finally:
         for worker in workers:
             worker.kill(signal.SIGTERM)
 
     want = await accounts_snapshot(platform, alone)
     assert want == await expected_accounts(platform, alone)
-    assert max(a[2] for a in want) >= 10, "no large committee"
+    # Three large committees, the domain-only members back in after the last wave.
+    assert len(want) == 3 and min(a[2] for a in want) > COMMITTEE * 2 // 3, want
     domain_members = await platform.admin.fetchval(
         "SELECT count(*) FROM account_members m JOIN leads l USING (tenant_id, lead_id)"
         " WHERE m.tenant_id = $1 AND l.account_id IS NULL",
@@ -263,6 +308,26 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
     )
     assert domain_members > 0
     assert await accounts_snapshot(platform, shared) == want
+
+
+async def all_joined(bootstrap: str, group: str, workers: list[Process]) -> None:
+    """Waits until every worker holds partitions of the group, so that the events produced
+    next are shared between them rather than taken by the first to start."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            described = (await admin.describe_consumer_groups([group]))[0].to_object()
+            state = described["groups"][0]
+            if state["state"] == "Stable" and len(state["members"]) >= len(workers):
+                return
+            for w in workers:
+                assert w.alive(), w.tail()
+            assert time.monotonic() < deadline, state
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
 
 
 ACCOUNT = """query($id: ID!) { account(id: $id) {

@@ -50,6 +50,8 @@ class LeadChange:
     engagement_score: int
     score: int
     matrix: str
+    fit_grade: str
+    mql_at: datetime | None
     at: datetime
     new_transitions: tuple[dict[str, Any], ...]
 
@@ -374,6 +376,8 @@ class _Rows:
                     engagement_score=engagement,
                     score=score,
                     matrix=shown_matrix,
+                    fit_grade=state.fit_grade,
+                    mql_at=state.mql_at,
                     at=now,
                     new_transitions=tuple(
                         {

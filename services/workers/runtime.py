@@ -108,11 +108,25 @@ class Runtime:
                 "engagement_score": change.engagement_score,
                 "score": change.score,
                 "matrix": change.matrix,
+                "fit_grade": change.fit_grade,
+                "mql_at": change.mql_at.isoformat() if change.mql_at else None,
                 "at": change.at.isoformat(),
             }
             futures.append(await self.producer.send(LEAD_STATE, orjson.dumps(doc), key=key))
+            # A transition carries the lead as this batch leaves it, so a reader (webhooks)
+            # needs no read of a read model this transaction has not committed yet.
+            lead = {
+                k: v
+                for k, v in doc.items()
+                if k not in ("tenant_id", "lead_id", "previous_stage", "at")
+            }
             for transition in change.new_transitions:
-                body = {"tenant_id": change.tenant_id, "lead_id": change.lead_id, **transition}
+                body = {
+                    "tenant_id": change.tenant_id,
+                    "lead_id": change.lead_id,
+                    **transition,
+                    "lead": lead,
+                }
                 futures.append(await self.producer.send(TRANSITIONS, orjson.dumps(body), key=key))
         for future in futures:
             await future

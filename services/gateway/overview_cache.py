@@ -5,8 +5,10 @@ A live dashboard refetches on every lead change; with many people watching one t
 gateway would compute the same answer once per viewer. Here an answer is kept per
 (tenant, query text, variables) together with the tenant's change marker: the number of
 its leads, the sum of their `last_seq` (every applied event, re-scores included, raises a
-lead's last_seq) and the count and sum of its spend rows. Workers commit rows, so a
-changed marker means committed data changed, in whatever order transactions commit. The
+lead's last_seq), the count and sum of its spend rows and its latest config version (an
+SLA rule changes the compliance figures at once, before any lead is touched). Workers
+commit rows, so a changed marker means committed data changed, in whatever order
+transactions commit. The
 marker is read at most once per MARKER_TTL_S per tenant, concurrent misses of one key
 wait for a single computation, and an answer older than MAX_AGE_S is recomputed anyway
 (the SLA figures move with the clock, not only with events).
@@ -36,7 +38,8 @@ MARKER_SQL = """
 SELECT (SELECT count(*) FROM leads WHERE tenant_id = $1),
        (SELECT coalesce(sum(last_seq), 0) FROM leads WHERE tenant_id = $1),
        (SELECT count(*) FROM spend WHERE tenant_id = $1),
-       (SELECT coalesce(sum(amount), 0) FROM spend WHERE tenant_id = $1)
+       (SELECT coalesce(sum(amount), 0) FROM spend WHERE tenant_id = $1),
+       (SELECT coalesce(max(version), 0) FROM tenant_config_versions WHERE tenant_id = $1)
 """
 
 Marker = tuple[object, ...]
@@ -104,6 +107,10 @@ class OverviewCache:
         self._computing: dict[tuple[str, str, str], asyncio.Future[CachedAnswer | None]] = {}
         self.hits = 0
         self.misses = 0
+
+    def forget(self, tenant_id: str) -> None:
+        """Drops the tenant's marker, so the next overview read checks the database."""
+        self._markers.pop(tenant_id, None)
 
     async def marker(self, tenant_id: str) -> Marker:
         now = time.monotonic()

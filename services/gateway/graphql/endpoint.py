@@ -177,6 +177,13 @@ class GraphQLApp:
                         scope, receive, send, outcome.tenant_id, counted, overview
                     )
                     return
+                if b"mutation" in body:
+                    # A write (an SLA limit, spend) may change the overview at once; the
+                    # writer's next read must see it, not a marker up to MARKER_TTL_S old.
+                    # A false match costs one marker read.
+                    await self.view(scope, receive, send)
+                    self.overview.forget(outcome.tenant_id)
+                    return
         await self.view(scope, receive, send)
 
     async def answer_overview(

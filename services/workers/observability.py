@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -56,10 +56,16 @@ PAUSED = Gauge("tandem_worker_paused", "1 while an outage of PostgreSQL or Kafka
 
 
 async def update_lag(consumer: Any) -> None:
-    """Refreshes the lag gauge from the consumer's assignment (highwater - committed)."""
+    """Refreshes the lag gauge from the consumer's assignment (highwater - committed); run
+    on every scrape, so the figure is as fresh as the client's last fetch."""
     LAG.clear()
     for tp in consumer.assignment():
-        highwater = consumer.highwater(tp)
+        try:
+            highwater = consumer.highwater(tp)
+        except AssertionError:
+            # Mid-rebalance Faust's assignment runs ahead of the Kafka client's, which
+            # asserts on a partition it does not hold yet; the next tick sees it.
+            continue
         committed = consumer._committed_offset.get(tp)  # Faust keeps no public accessor
         if highwater is None:
             continue
@@ -67,8 +73,11 @@ async def update_lag(consumer: Any) -> None:
 
 
 class HealthServer:
-    def __init__(self, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, ready: Callable[[], bool], before_scrape: Callable[[], Awaitable[None]]
+    ) -> None:
         self._ready = ready
+        self._before_scrape = before_scrape
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -99,6 +108,10 @@ class HealthServer:
                 status = "200 OK" if ready else "503 Service Unavailable"
                 body, kind = (b"ready\n" if ready else b"not ready\n"), "text/plain"
             elif path == "/metrics":
+                try:
+                    await self._before_scrape()
+                except Exception:  # the other figures still answer
+                    log.exception("refreshing the scraped gauges failed")
                 status, body, kind = "200 OK", generate_latest(), CONTENT_TYPE_LATEST
             else:
                 status, body, kind = "404 Not Found", b"not found\n", "text/plain"

@@ -1,10 +1,14 @@
-"""Sending: per webhook, at most `concurrency` attempts in flight, each on the webhook's own
-HTTP connection pool, so a slow or failing endpoint only ever waits on itself.
+"""Sending: per webhook, one runner with at most `concurrency` attempts in flight, each on
+the webhook's own HTTP connection pool, so a slow or failing endpoint only ever waits on
+itself.
 
-The loop asks PostgreSQL which webhooks have due deliveries, claims (leases) as many as
-each webhook has free slots, and starts one task per attempt; it never awaits a receiver.
-Outcomes are written back per attempt: 2xx → DELIVERED; anything else (status, timeout,
-connection error) → retried with backoff until the retry window closes → FAILED.
+A runner works in batches, one transaction each: it records the outcomes of the attempts
+that finished since its last batch (one statement) and, in the same transaction, claims
+(leases) as many due deliveries as it has free slots; then it sends them without holding
+any transaction. 2xx → DELIVERED; anything else (status, timeout, connection error) →
+retried with backoff until the retry window closes → FAILED. A crash between sending and
+recording leaves the lease to expire, and the delivery is sent again with the same id
+(at-least-once).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import contextlib
 import logging
 import random
 import time
-from collections import defaultdict
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import httpx
@@ -42,7 +47,8 @@ class Dispatcher:
         self._pool = pool
         self._settings = settings
         self._wake = asyncio.Event()
-        self._inflight: dict[WebhookKey, int] = defaultdict(int)
+        # A running webhook's "look again" flag: set when it was seen with due work.
+        self._runners: dict[WebhookKey, asyncio.Event] = {}
         self._clients: dict[WebhookKey, tuple[str, httpx.AsyncClient]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._rand = random.Random()
@@ -55,24 +61,100 @@ class Dispatcher:
         while True:
             self._wake.clear()
             try:
-                await self._claim_round()
+                await self._start_runners()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("claiming deliveries failed; retrying", extra={"error": repr(exc)})
+                log.warning("finding due deliveries failed; retrying", extra={"error": repr(exc)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_interval_s)
 
-    async def _claim_round(self) -> None:
+    async def _start_runners(self) -> None:
+        for key in await store.due_webhooks(self._pool, DUE_WEBHOOKS_PER_TICK):
+            more = self._runners.get(key)
+            if more is not None:
+                more.set()
+                continue
+            more = self._runners[key] = asyncio.Event()
+            self._spawn(self._runner(key, more))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _runner(self, key: WebhookKey, more: asyncio.Event) -> None:
+        """The webhook's batches, until it has nothing in flight and nothing due."""
         limit = self._settings.per_endpoint_concurrency
         lease = self._settings.timeout_s + LEASE_MARGIN_S
-        for key in await store.due_webhooks(self._pool, DUE_WEBHOOKS_PER_TICK):
-            free = limit - self._inflight[key]
-            if free <= 0:
-                continue
-            for claimed in await store.claim(self._pool, *key, free, lease):
-                self._inflight[key] += 1
-                task = asyncio.create_task(self._slot(key, claimed))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        sending: set[asyncio.Task[tuple[store.Claimed, store.AttemptOutcome]]] = set()
+        done: list[tuple[store.Claimed, store.AttemptOutcome]] = []
+        try:
+            while True:
+                free = limit - len(sending)
+                if done or free:
+                    # Cleared before the claim: work recorded after this shows in the claim
+                    # or sets the flag again, and the runner looks once more.
+                    more.clear()
+                    for one in await self._record_and_claim(key, done, free, lease):
+                        sending.add(asyncio.create_task(self._send(key, one)))
+                    done = []
+                if not sending:
+                    if more.is_set():
+                        continue
+                    return
+                finished = await self._next_finished(sending, more if free else None)
+                sending -= finished
+                done = [result for task in finished if (result := self._outcome(task))]
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The leases bring the unrecorded deliveries back; nothing is lost.
+            log.warning("recording or claiming deliveries failed", extra={"error": repr(exc)})
+        finally:
+            for task in sending:
+                task.cancel()
+            del self._runners[key]
+            self.wake()
+
+    @staticmethod
+    async def _next_finished(
+        sending: set[asyncio.Task[tuple[store.Claimed, store.AttemptOutcome]]],
+        more: asyncio.Event | None,
+    ) -> set[asyncio.Task[tuple[store.Claimed, store.AttemptOutcome]]]:
+        """Waits for an attempt to finish or, when slots are free, for new due work."""
+        waiter = asyncio.create_task(more.wait()) if more is not None else None
+        try:
+            await asyncio.wait(
+                {*sending, *([waiter] if waiter else [])}, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            if waiter is not None:
+                waiter.cancel()
+        return {t for t in sending if t.done()}
+
+    @staticmethod
+    def _outcome(
+        task: asyncio.Task[tuple[store.Claimed, store.AttemptOutcome]],
+    ) -> tuple[store.Claimed, store.AttemptOutcome] | None:
+        error = task.exception()
+        if error is None:
+            return task.result()
+        # Not recorded: the lease brings the delivery back; nothing is lost.
+        log.error("delivery attempt failed unexpectedly", exc_info=error)
+        return None
+
+    async def _record_and_claim(
+        self,
+        key: WebhookKey,
+        done: list[tuple[store.Claimed, store.AttemptOutcome]],
+        limit: int,
+        lease: float,
+    ) -> list[store.Claimed]:
+        # Keep trying while PostgreSQL is away: if the lease expires first, the delivery is
+        # sent again, which is the documented at-least-once.
+        for delay in RECORD_RETRY_S:
+            try:
+                return await store.record_and_claim(self._pool, *key, done, limit, lease)
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                await asyncio.sleep(delay)
+        return await store.record_and_claim(self._pool, *key, done, limit, lease)
 
     def _client(self, key: WebhookKey, url: str) -> httpx.AsyncClient:
         # One pool per webhook, as large as its concurrency: a receiver that holds its
@@ -88,36 +170,14 @@ class Dispatcher:
             limits=limits, timeout=self._settings.timeout_s, follow_redirects=False
         )
         if current is not None:
-            task = asyncio.create_task(current[1].aclose())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(current[1].aclose())
         self._clients[key] = (url, client)
         return client
 
-    async def _slot(self, key: WebhookKey, claimed: store.Claimed | None) -> None:
-        """One of the webhook's slots: sends, then takes the webhook's next due delivery
-        itself, so a busy endpoint keeps its slots full without a round of the loop."""
-        lease = self._settings.timeout_s + LEASE_MARGIN_S
-        try:
-            while claimed is not None:
-                try:
-                    await self._send_and_record(key, claimed)
-                except Exception:
-                    # The lease brings the delivery back; nothing is lost.
-                    log.exception(
-                        "delivery attempt failed unexpectedly",
-                        extra={"tenant_id": claimed.tenant_id, "delivery_id": claimed.delivery_id},
-                    )
-                    return
-                following = await store.claim(self._pool, *key, 1, lease)
-                claimed = following[0] if following else None
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("claiming the next delivery failed", extra={"error": repr(exc)})
-        finally:
-            self._inflight[key] -= 1
-            self.wake()
-
-    async def _send_and_record(self, key: WebhookKey, claimed: store.Claimed) -> None:
+    async def _send(
+        self, key: WebhookKey, claimed: store.Claimed
+    ) -> tuple[store.Claimed, store.AttemptOutcome]:
+        """One attempt and its outcome (recorded by the runner with its next batch)."""
         started_at = datetime.now(UTC)
         started = time.monotonic()
         status_code: int | None = None
@@ -169,10 +229,6 @@ class Dispatcher:
             )
             outcome = "PENDING" if retry_at is not None else "FAILED"
         metrics.observe_attempt(claimed.event_type, outcome, latency_ms / 1000, claimed.created_at)
-        await self._record(
-            claimed,
-            store.AttemptOutcome(started_at, status_code, latency_ms, error, outcome, retry_at),
-        )
         log.info(
             "delivery attempt",
             extra={
@@ -186,18 +242,9 @@ class Dispatcher:
                 "latency_ms": latency_ms,
             },
         )
-
-    async def _record(self, claimed: store.Claimed, outcome: store.AttemptOutcome) -> None:
-        # Keep trying while PostgreSQL is away: if the lease expires first, the delivery is
-        # sent again, which is the documented at-least-once.
-        for delay in (*RECORD_RETRY_S, None):
-            try:
-                await store.record_attempt(self._pool, claimed, outcome)
-                return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
+        return claimed, store.AttemptOutcome(
+            started_at, status_code, latency_ms, error, outcome, retry_at
+        )
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -16,6 +16,9 @@ from typing import Any
 
 from shared.webhooks import WEBHOOK_EVENT_TYPES
 
+# The lead's members of a webhook body, as the derived topics carry them.
+LEAD_FIELDS = ("stage", "fit_score", "fit_grade", "engagement_score", "score", "matrix", "mql_at")
+
 
 class EventType(StrEnum):
     LEAD_STAGE_CHANGED = "lead.stage_changed"
@@ -46,6 +49,9 @@ class Occurrence:
     # A transition's (ordinal, to_stage): the worker publishes before it commits, so the
     # read model shows this transition only once that commit is done.
     transition: tuple[int, str] | None = None
+    # The lead as the source message carries it (the worker's state after its batch), so
+    # its body needs no read of the read model; None when the message does not carry it.
+    lead: dict[str, Any] | None = None
 
 
 def event_id(tenant_id: str, event_type: EventType, *source: object) -> str:
@@ -64,7 +70,7 @@ _DEAL_STAGES = {"CUSTOMER": EventType.DEAL_WON, "CLOSED_LOST": EventType.DEAL_LO
 
 def from_transition(doc: dict[str, Any], happened_at: datetime) -> list[Occurrence]:
     """journey-transitions.v1: {tenant_id, lead_id, ordinal, from_stage, to_stage, at,
-    event_id, reason} → lead.stage_changed, plus lead.mql / deal.won / deal.lost."""
+    event_id, reason, lead} → lead.stage_changed, plus lead.mql / deal.won / deal.lost."""
     tenant, lead = doc["tenant_id"], doc["lead_id"]
     source = (lead, doc["ordinal"], doc["to_stage"], doc["at"])
     facts = {
@@ -80,22 +86,39 @@ def from_transition(doc: dict[str, Any], happened_at: datetime) -> list[Occurren
     if doc["to_stage"] in _DEAL_STAGES:
         types.append(_DEAL_STAGES[doc["to_stage"]])
     transition = (int(doc["ordinal"]), str(doc["to_stage"]))
+    state = _lead_state(doc.get("lead"))
     return [
-        Occurrence(t, event_id(tenant, t, *source), tenant, happened_at, lead, facts, transition)
+        Occurrence(
+            t, event_id(tenant, t, *source), tenant, happened_at, lead, facts, transition, state
+        )
         for t in types
     ]
 
 
+def _lead_state(doc: Any) -> dict[str, Any] | None:
+    """The lead's state members of a message, when it carries them all (messages written
+    before they did are answered from the read model)."""
+    if not isinstance(doc, dict) or not all(k in doc for k in LEAD_FIELDS):
+        return None
+    return {k: doc[k] for k in LEAD_FIELDS}
+
+
 def from_lead_state(doc: dict[str, Any], happened_at: datetime) -> list[Occurrence]:
-    """lead-state.v1: {tenant_id, lead_id, previous_stage, stage, fit_score,
-    engagement_score, score, matrix, at} → a score observation; each webhook decides
+    """lead-state.v1: {tenant_id, lead_id, previous_stage, stage, fit_score, fit_grade,
+    engagement_score, score, matrix, mql_at, at} → a score observation; each webhook decides
     against its own threshold whether it is a lead.score_changed."""
     tenant, lead = doc["tenant_id"], doc["lead_id"]
     facts = {k: doc[k] for k in ("stage", "fit_score", "engagement_score", "score", "matrix", "at")}
     t = EventType.LEAD_SCORE_CHANGED
     return [
         Occurrence(
-            t, event_id(tenant, t, lead, doc["score"], doc["at"]), tenant, happened_at, lead, facts
+            t,
+            event_id(tenant, t, lead, doc["score"], doc["at"]),
+            tenant,
+            happened_at,
+            lead,
+            facts,
+            lead=_lead_state(doc),
         )
     ]
 

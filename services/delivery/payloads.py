@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import orjson
 
-from services.delivery.events import SCHEMA_VERSION, EventType, Occurrence
+from services.delivery.events import LEAD_FIELDS, SCHEMA_VERSION, EventType, Occurrence
 
 # The team that owes an MQL its answer (SPEC 7: every response type is a sales action).
 SLA_OWNER_TEAM = "SALES"
@@ -19,24 +19,13 @@ def lead_url(public_url: str, lead_id: str) -> str:
     return f"{public_url}/app/#/leads/{quote(lead_id, safe='')}"
 
 
-def lead_object(lead_id: str, row: dict[str, Any] | None, public_url: str) -> dict[str, Any]:
-    """The lead as the read model has it now; only its id when it is not there (yet)."""
+def lead_object(lead_id: str, state: dict[str, Any] | None, public_url: str) -> dict[str, Any]:
+    """The lead as its event's message (or else the read model) has it; only its id when
+    neither knows it (yet)."""
     doc: dict[str, Any] = {"id": lead_id, "url": lead_url(public_url, lead_id)}
-    if row is not None:
-        doc.update(
-            stage=row["stage"],
-            fit_score=row["fit_score"],
-            fit_grade=row["fit_grade"],
-            engagement_score=row["engagement_score"],
-            score=row["score"],
-            matrix=row["matrix"],
-            mql_at=_iso(row["mql_at"]),
-        )
+    if state is not None:
+        doc.update((k, state[k]) for k in LEAD_FIELDS)
     return doc
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
 
 
 def data_of(

@@ -25,13 +25,19 @@ COMMIT_POLL_S = 0.05
 _DEAL_STATUS = {EventType.DEAL_WON: "WON", EventType.DEAL_LOST: "LOST"}
 
 
+def _needs_read_model(event: Occurrence) -> bool:
+    """A deal's opportunity is only in the read model; so is the lead of a message that
+    does not carry it (an alert)."""
+    return event.type in _DEAL_STATUS or (event.lead_id is not None and event.lead is None)
+
+
 async def await_commits(
     pool: asyncpg.Pool, tenant_id: str, occurrences: Sequence[Occurrence]
 ) -> None:
-    """Waits (briefly) until the worker's transactions that published these transitions
-    have committed, so what is read for the bodies (the lead, a deal's opportunity) is what
-    the transition produced. A transition that never shows (its transaction rolled back,
-    to be replayed) goes out after the wait with what the read model holds."""
+    """Polls (briefly, in small steps) until the worker's transactions that published these
+    transitions have committed, so what is read for their bodies is what the transition
+    produced. A transition that never shows (its transaction rolled back, to be replayed)
+    goes out after COMMIT_WAIT_S with what the read model holds."""
     wanted = {(o.lead_id, *o.transition) for o in occurrences if o.transition is not None}
     deadline = time.monotonic() + COMMIT_WAIT_S
     while wanted:
@@ -74,13 +80,16 @@ async def record_tenant(
     relevant = [o for o in occurrences if o.type.value in wanted]
     if not relevant:
         return 0
-    await await_commits(pool, tenant_id, relevant)
+    # Bodies come from the messages themselves; only what they do not carry is read.
+    reads = [o for o in relevant if _needs_read_model(o)]
+    await await_commits(pool, tenant_id, reads)
+    read_ids = sorted({o.lead_id for o in reads if o.lead_id is not None})
     lead_ids = sorted({o.lead_id for o in relevant if o.lead_id is not None})
     async with tenant_tx(pool, tenant_id) as conn:
-        leads = await store.leads_by_id(conn, tenant_id, lead_ids)
+        leads = await store.leads_by_id(conn, tenant_id, read_ids) if read_ids else {}
         deals = (
-            await store.closed_opportunities(conn, tenant_id, lead_ids)
-            if wanted & {EventType.DEAL_WON.value, EventType.DEAL_LOST.value}
+            await store.closed_opportunities(conn, tenant_id, read_ids)
+            if any(o.type in _DEAL_STATUS for o in reads)
             else {}
         )
         marks = (
@@ -92,7 +101,9 @@ async def record_tenant(
         rows: list[store.DeliveryRow] = []
         for event in relevant:
             lead = (
-                payloads.lead_object(event.lead_id, leads.get(event.lead_id), public_url)
+                payloads.lead_object(
+                    event.lead_id, event.lead or leads.get(event.lead_id), public_url
+                )
                 if event.lead_id is not None
                 else None
             )

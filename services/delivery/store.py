@@ -79,7 +79,10 @@ async def leads_by_id(
         tenant_id,
         list(lead_ids),
     )
-    return {r["lead_id"]: dict(r) for r in rows}
+    # The shape the derived topics carry a lead in (see payloads.lead_object).
+    return {
+        r["lead_id"]: dict(r, mql_at=r["mql_at"].isoformat() if r["mql_at"] else None) for r in rows
+    }
 
 
 async def closed_opportunities(
@@ -181,35 +184,73 @@ async def webhook_tenants(pool: asyncpg.Pool, event_type: str) -> list[str]:
     return [r[0] for r in await pool.fetch("SELECT tandem_webhook_tenants($1)", event_type)]
 
 
-async def claim(
-    pool: asyncpg.Pool, tenant_id: str, webhook_id: str, limit: int, lease_s: float
+_CLAIM = """
+    WITH due AS (
+        SELECT delivery_id FROM webhook_deliveries
+        WHERE tenant_id = $1 AND webhook_id = $2 AND status = 'PENDING'
+          AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, delivery_id LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE webhook_deliveries d
+    SET next_attempt_at = now() + make_interval(secs => $4::float8)
+    FROM due, webhooks w
+    WHERE d.tenant_id = $1 AND d.delivery_id = due.delivery_id
+      AND w.tenant_id = d.tenant_id AND w.webhook_id = d.webhook_id AND w.enabled
+    RETURNING d.delivery_id, d.event_id, d.event_type, d.body, d.attempts,
+              d.created_at, w.url, w.secret
+"""
+
+# Every attempt's row and its delivery's new state, for any number of attempts.
+_RECORD = """
+    WITH o AS (
+        SELECT * FROM unnest($2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::int[],
+                             $7::text[], $8::text[], $9::timestamptz[])
+            AS o(delivery_id, attempt, started_at, status_code, latency_ms, error, status,
+                 next_attempt_at)
+    ), attempts AS (
+        INSERT INTO webhook_attempts
+            (tenant_id, delivery_id, attempt, started_at, status_code, latency_ms, error)
+        SELECT $1, delivery_id, attempt, started_at, status_code, latency_ms, error FROM o
+        ON CONFLICT DO NOTHING
+    )
+    UPDATE webhook_deliveries d
+    SET attempts = o.attempt, status = o.status,
+        next_attempt_at = coalesce(o.next_attempt_at, d.next_attempt_at),
+        last_status_code = o.status_code, last_error = o.error,
+        completed_at = CASE WHEN o.status = 'PENDING' THEN NULL ELSE now() END
+    FROM o
+    WHERE d.tenant_id = $1 AND d.delivery_id = o.delivery_id
+"""
+
+
+async def record_and_claim(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    webhook_id: str,
+    done: Sequence[tuple[Claimed, AttemptOutcome]],
+    limit: int,
+    lease_s: float,
 ) -> list[Claimed]:
-    """Takes up to `limit` due deliveries of one webhook, leasing them for `lease_s`: their
-    next_attempt_at moves past the lease, so another process (or this one after a crash)
-    takes them again only if the attempt's outcome was never recorded."""
+    """One transaction per batch: records the outcomes of the webhook's finished attempts
+    (one statement) and takes up to `limit` of its due deliveries, leasing them for
+    `lease_s`: their next_attempt_at moves past the lease, so another process (or this one
+    after a crash) takes them again only if the attempt's outcome was never recorded."""
     async with tenant_tx(pool, tenant_id) as conn:
-        rows = await conn.fetch(
-            """
-            WITH due AS (
-                SELECT delivery_id FROM webhook_deliveries
-                WHERE tenant_id = $1 AND webhook_id = $2 AND status = 'PENDING'
-                  AND next_attempt_at <= now()
-                ORDER BY next_attempt_at, delivery_id LIMIT $3
-                FOR UPDATE SKIP LOCKED
+        if done:
+            await conn.execute(
+                _RECORD,
+                tenant_id,
+                [c.delivery_id for c, _ in done],
+                [c.attempt for c, _ in done],
+                [o.started_at for _, o in done],
+                [o.status_code for _, o in done],
+                [o.latency_ms for _, o in done],
+                [o.error for _, o in done],
+                [o.status for _, o in done],
+                [o.next_attempt_at for _, o in done],
             )
-            UPDATE webhook_deliveries d
-            SET next_attempt_at = now() + make_interval(secs => $4::float8)
-            FROM due, webhooks w
-            WHERE d.tenant_id = $1 AND d.delivery_id = due.delivery_id
-              AND w.tenant_id = d.tenant_id AND w.webhook_id = d.webhook_id AND w.enabled
-            RETURNING d.delivery_id, d.event_id, d.event_type, d.body, d.attempts,
-                      d.created_at, w.url, w.secret
-            """,
-            tenant_id,
-            webhook_id,
-            limit,
-            lease_s,
-        )
+        rows = await conn.fetch(_CLAIM, tenant_id, webhook_id, limit, lease_s) if limit else []
     return [
         Claimed(
             tenant_id,
@@ -225,37 +266,6 @@ async def claim(
         )
         for r in rows
     ]
-
-
-async def record_attempt(pool: asyncpg.Pool, claimed: Claimed, outcome: AttemptOutcome) -> None:
-    """The attempt's row and the delivery's new state, in one transaction."""
-    async with tenant_tx(pool, claimed.tenant_id) as conn:
-        await conn.execute(
-            "INSERT INTO webhook_attempts"
-            " (tenant_id, delivery_id, attempt, started_at, status_code, latency_ms, error)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            claimed.tenant_id,
-            claimed.delivery_id,
-            claimed.attempt,
-            outcome.started_at,
-            outcome.status_code,
-            outcome.latency_ms,
-            outcome.error,
-        )
-        await conn.execute(
-            "UPDATE webhook_deliveries SET attempts = $3, status = $4,"
-            " next_attempt_at = coalesce($5, next_attempt_at), last_status_code = $6,"
-            " last_error = $7,"
-            " completed_at = CASE WHEN $4 = 'PENDING' THEN NULL ELSE now() END"
-            " WHERE tenant_id = $1 AND delivery_id = $2",
-            claimed.tenant_id,
-            claimed.delivery_id,
-            claimed.attempt,
-            outcome.status,
-            outcome.next_attempt_at,
-            outcome.status_code,
-            outcome.error,
-        )
 
 
 async def backlog(pool: asyncpg.Pool) -> tuple[int, int, datetime | None]:

@@ -53,8 +53,13 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
     the id). Idempotent."""
     anonymous = await _anonymous_ids(conn, tenant_id, lead_id)
     # The workers' order: identities, then leads; a batch of this lead waits, or is waited on.
+    # The lead's fellow account members are locked in the same sweep: their accounts are
+    # recomputed below, and taking their locks after this lead's could deadlock with a
+    # batch holding one of them while it waits for this lead.
     await store.lock(conn, tenant_id, "anon", anonymous)
-    await store.lock(conn, tenant_id, "lead", [lead_id])
+    await store.lock(
+        conn, tenant_id, "lead", [lead_id, *await _fellow_members(conn, tenant_id, lead_id)]
+    )
     anonymous = sorted(set(anonymous) | set(await _anonymous_ids(conn, tenant_id, lead_id)))
     await conn.execute(
         "INSERT INTO erased_subjects (tenant_id, kind, subject_hash)"
@@ -102,6 +107,18 @@ async def _tables(conn: asyncpg.Connection, names: list[str]) -> set[str]:
         names,
     )
     return {r["relname"] for r in rows}
+
+
+async def _fellow_members(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT other.lead_id FROM account_members own"
+        " JOIN account_members other"
+        " ON other.tenant_id = own.tenant_id AND other.account_id = own.account_id"
+        " WHERE own.tenant_id = $1 AND own.lead_id = $2",
+        tenant_id,
+        lead_id,
+    )
+    return [r["lead_id"] for r in rows]
 
 
 async def _anonymous_ids(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> list[str]:

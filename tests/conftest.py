@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Platform
 
 # Topic names are fixed at import (shared.kafka), so the test run's own topics must be
 # chosen before anything imports the project: a run never reads a dev platform's topics.
@@ -14,3 +21,19 @@ os.environ.setdefault("TANDEM_TOPIC_PREFIX", f"test-{RUN_ID}.")
 os.environ.setdefault("TANDEM_WEBHOOK_ALLOW_LOOPBACK", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+# The platform fixtures live here, above both integration and browser tests, so one run
+# starts one platform: a fixture defined in two conftest files is two fixtures, and a second
+# platform would put a second worker into the same consumer group.
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("platform-logs")
+
+
+@pytest.fixture(scope="session")
+async def platform(logs_dir: Path) -> AsyncIterator[Platform]:
+    from tests.integration.conftest import run_platform
+
+    async for started in run_platform(logs_dir):
+        yield started

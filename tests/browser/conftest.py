@@ -21,9 +21,7 @@ from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from shared.generator import JourneyGenerator
 from tests.conftest import REPO
-from tests.integration.conftest import EXAMPLE_NOW, Platform, logs_dir, platform
-
-__all__ = ["logs_dir", "platform"]  # the integration fixtures, shared by these tests
+from tests.integration.conftest import EXAMPLE_NOW, Platform
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"

@@ -160,13 +160,8 @@ class Platform:
         self.worker.start()
 
 
-@pytest.fixture(scope="session")
-def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("platform-logs")
-
-
-@pytest.fixture(scope="session")
-async def platform(logs_dir: Path) -> AsyncIterator[Platform]:
+async def run_platform(logs_dir: Path) -> AsyncIterator[Platform]:
+    """The body of the session's `platform` fixture (registered in tests/conftest.py)."""
     from shared.db.migrate import migrate
     from shared.kafka import ensure_topics
     from shared.settings import load_settings

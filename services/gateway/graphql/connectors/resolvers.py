@@ -24,6 +24,7 @@ from services.gateway.connectors.settings import (
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.permissions import IsAdmin
+from services.gateway.graphql.core.rows import from_row
 
 MAX_SECRET_LENGTH = 512
 
@@ -81,27 +82,24 @@ async def _settings(info: Info, connector: Connector) -> ConnectorSettings:
     return _from_row(connector, row)
 
 
+# What a connector no admin has set shows: enabled, without a secret or overrides (as the
+# intake treats it, settings.default_settings).
+_NEVER_SET: dict[str, Any] = {
+    "enabled": True,
+    "secret_set": False,
+    "secret_rotated_at": None,
+    "mappings": {},
+    "updated_at": None,
+    "updated_by": None,
+}
+
+
 def _from_row(connector: Connector, row: Any) -> ConnectorSettings:
-    if row is None:
-        return ConnectorSettings(
-            connector=connector,
-            enabled=True,
-            secret_set=False,
-            secret_rotated_at=None,
-            mappings=JSON({}),
-            defaults=JSON(defaults(connector.value)),
-            updated_at=None,
-            updated_by=None,
-        )
-    return ConnectorSettings(
-        connector=connector,
-        enabled=row["enabled"],
-        secret_set=row["secret_set"],
-        secret_rotated_at=row["secret_rotated_at"],
-        mappings=JSON(row["mappings"]),
-        defaults=JSON(defaults(connector.value)),
-        updated_at=row["updated_at"],
-        updated_by=row["updated_by"],
+    """The settings of `connector` from its row of _COLUMNS, or None for never set."""
+    stored = _NEVER_SET if row is None else dict(row)
+    return from_row(
+        ConnectorSettings,
+        {**stored, "connector": connector.value, "defaults": defaults(connector.value)},
     )
 
 

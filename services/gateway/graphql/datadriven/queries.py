@@ -12,7 +12,7 @@ from datetime import datetime
 
 import strawberry
 
-from services.gateway.graphql.core.context import Info
+from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.enums import AttributionKind
 from services.gateway.graphql.core.permissions import CanRead, IsAdmin
 from shared.data_driven import StoredModel, load_model, refresh_tenant
@@ -66,6 +66,13 @@ class DataDrivenModel:
             ],
         )
 
+    @classmethod
+    async def load(cls, ctx: RequestContext, kind: AttributionKind) -> DataDrivenModel:
+        """The tenant's model of `kind` as last fitted."""
+        async with ctx.tx() as conn:
+            stored = await load_model(conn, ctx.tenant_id, kind.value)
+        return cls.of(kind, stored)
+
 
 @strawberry.type
 class DataDrivenQueries:
@@ -75,10 +82,7 @@ class DataDrivenQueries:
         "it does. Refitted at least hourly.",
     )
     async def data_driven_model(self, info: Info, kind: AttributionKind) -> DataDrivenModel:
-        ctx = info.context
-        async with ctx.tx() as conn:
-            stored = await load_model(conn, ctx.tenant_id, kind.value)
-        return DataDrivenModel.of(kind, stored)
+        return await DataDrivenModel.load(info.context, kind)
 
 
 @strawberry.type
@@ -91,6 +95,4 @@ class DataDrivenMutations:
     async def refresh_data_driven_model(self, info: Info, kind: AttributionKind) -> DataDrivenModel:
         ctx = info.context
         await refresh_tenant(ctx.pool, ctx.tenant_id, ctx.now())
-        async with ctx.tx() as conn:
-            stored = await load_model(conn, ctx.tenant_id, kind.value)
-        return DataDrivenModel.of(kind, stored)
+        return await DataDrivenModel.load(ctx, kind)

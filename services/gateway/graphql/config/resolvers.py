@@ -97,23 +97,36 @@ class ConfigQueries:
             return await read_config(conn, info.context.tenant_id)
 
 
+def parts_mutation(section: str, what: str, input_type: type[Any], description: str) -> Any:
+    """A mutation that stores the given parts of an `input_type` (whose fields are keys at
+    the top of the configuration document) as the new version of `section`."""
+
+    async def resolve(info: Info, input: Any) -> TenantConfig:
+        return await write_config(info, section, what, to_document(input))
+
+    # Built for each section, so the schema's input type comes from the arguments.
+    resolve.__annotations__ = {"info": Info, "input": input_type, "return": TenantConfig}
+    return strawberry.mutation(
+        resolver=resolve, permission_classes=[IsAdmin], description=description
+    )
+
+
 @strawberry.type
 class ConfigMutations:
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Replace the given parts of the ICP: fitRules, disqualifiers, "
-        "gradeThresholds. Leads are re-scored within 60 s.",
+    update_icp = parts_mutation(
+        "icp",
+        "ICP",
+        IcpInput,
+        "Replace the given parts of the ICP: fitRules, disqualifiers, gradeThresholds. "
+        "Leads are re-scored within 60 s.",
     )
-    async def update_icp(self, info: Info, input: IcpInput) -> TenantConfig:
-        return await write_config(info, "icp", "ICP", to_document(input))
-
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Replace the given parts of the scoring model: engagementRules, "
-        "windowDays, mql. Leads are re-scored within 60 s.",
+    update_scoring_model = parts_mutation(
+        "scoring_model",
+        "scoring model",
+        ScoringModelInput,
+        "Replace the given parts of the scoring model: engagementRules, windowDays, mql. "
+        "Leads are re-scored within 60 s.",
     )
-    async def update_scoring_model(self, info: Info, input: ScoringModelInput) -> TenantConfig:
-        return await write_config(info, "scoring_model", "scoring model", to_document(input))
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Change the SLA rules")
     async def update_sla_rules(self, info: Info, input: SlaRulesInput) -> TenantConfig:

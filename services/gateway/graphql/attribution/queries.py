@@ -86,36 +86,14 @@ class AttributionComparisonRow:
     )
 
 
-@strawberry.type
-class AttributionQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="Credit of the conversions in [from, to), grouped; largest amount first. "
-        "Keys that took part with zero credit are listed with 0.",
-    )
-    async def attribution(
-        self,
-        info: Info,
-        model: AttributionModel,
-        kind: AttributionKind,
-        group_by: AttributionGroup,
-        from_: From,
-        to: datetime,
-    ) -> list[AttributionRow]:
-        check_period(from_, to)
-        ctx = info.context
-        async with ctx.tx() as conn:
-            return await credit_rows(conn, ctx.tenant_id, model.value, kind, group_by, from_, to)
+def credit_query(model_type: type[AttributionModel] | type[str], description: str) -> Any:
+    """The credit of the conversions in [from, to) under one model, grouped: a built-in one
+    when `model_type` is AttributionModel, or one of the tenant's custom models by its name
+    when it is str."""
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="`attribution` under one of the tenant's custom models, by its name "
-        "(see tenantConfig.attributionModels)",
-    )
-    async def custom_attribution(
-        self,
+    async def resolve(
         info: Info,
-        model: str,
+        model: AttributionModel | str,
         kind: AttributionKind,
         group_by: AttributionGroup,
         from_: From,
@@ -124,11 +102,33 @@ class AttributionQueries:
         check_period(from_, to)
         ctx = info.context
         async with ctx.tx() as conn:
-            if model not in await custom_model_names(conn, ctx.tenant_id):
+            if isinstance(model, AttributionModel):
+                name = model.value
+            elif model in await custom_model_names(conn, ctx.tenant_id):
+                name = model
+            else:
                 raise bad_input(
                     f"no custom model named {model}", [("model", "no such custom model")]
                 )
-            return await credit_rows(conn, ctx.tenant_id, model, kind, group_by, from_, to)
+            return await credit_rows(conn, ctx.tenant_id, name, kind, group_by, from_, to)
+
+    # Built for each kind of model, so the schema's type of `model` is `model_type`.
+    resolve.__annotations__["model"] = model_type
+    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
+
+
+@strawberry.type
+class AttributionQueries:
+    attribution = credit_query(
+        AttributionModel,
+        "Credit of the conversions in [from, to), grouped; largest amount first. "
+        "Keys that took part with zero credit are listed with 0.",
+    )
+    custom_attribution = credit_query(
+        str,
+        "`attribution` under one of the tenant's custom models, by its name "
+        "(see tenantConfig.attributionModels)",
+    )
 
     @strawberry.field(
         permission_classes=[CanRead],

@@ -18,6 +18,7 @@ from services.gateway.connectors.mapping import (
     Link,
     ObjectEvent,
     decision,
+    merged,
     number,
     utc_from_millis,
 )
@@ -66,21 +67,12 @@ class HubSpotMapping:
 
     @classmethod
     def for_tenant(cls, overrides: Mapping[str, Any]) -> HubSpotMapping:
-        def merged(default: Mapping[str, str], key: str) -> dict[str, str]:
-            table = dict(default)
-            for name, value in (overrides.get(key) or {}).items():
-                if value is None:
-                    table.pop(name, None)
-                else:
-                    table[name] = value
-            return table
-
         return cls(
             lead_id_prefix=str(overrides.get("lead_id_prefix") or ""),
-            lifecycle_stages=merged(DEFAULT_LIFECYCLE_STAGES, "lifecycle_stages"),
-            lead_statuses=merged(DEFAULT_LEAD_STATUSES, "lead_statuses"),
-            contact_properties=merged(DEFAULT_CONTACT_PROPERTIES, "contact_properties"),
-            deal_stages=merged(DEFAULT_DEAL_STAGES, "deal_stages"),
+            lifecycle_stages=merged(DEFAULT_LIFECYCLE_STAGES, overrides, "lifecycle_stages"),
+            lead_statuses=merged(DEFAULT_LEAD_STATUSES, overrides, "lead_statuses"),
+            contact_properties=merged(DEFAULT_CONTACT_PROPERTIES, overrides, "contact_properties"),
+            deal_stages=merged(DEFAULT_DEAL_STAGES, overrides, "deal_stages"),
         )
 
 

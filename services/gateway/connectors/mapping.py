@@ -1,6 +1,6 @@
 """Pure pieces every connector mapping shares: the error of a message, the results a
-CRM message maps to (events of an object whose lead comes from a link, links), decisions
-and value conversions. No I/O."""
+CRM message maps to (events of an object whose lead comes from a link, links), decisions,
+a tenant's mapping tables and value conversions. No I/O."""
 
 from __future__ import annotations
 
@@ -41,6 +41,22 @@ def decision(spec: str, lead_id: str, base: Mapping[str, Any]) -> dict[str, Any]
     if reason:
         event["properties"] = {"reason": reason}
     return event
+
+
+def merged(
+    default: Mapping[str, str], overrides: Mapping[str, Any], key: str, *, lower: bool = False
+) -> dict[str, str]:
+    """A default mapping table with a tenant's overrides (`overrides[key]`) on top: an
+    override of null removes the default entry. `lower` folds the override names to lower
+    case, for tables looked up by a lower-cased value."""
+    table = dict(default)
+    for name, value in (overrides.get(key) or {}).items():
+        name = name.lower() if lower else name
+        if value is None:
+            table.pop(name, None)
+        else:
+            table[name] = value
+    return table
 
 
 def utc_from_millis(value: Any, field: str) -> str:

@@ -22,6 +22,7 @@ from services.gateway.connectors.mapping import (
     Link,
     ObjectEvent,
     decision,
+    merged,
     number,
     utc_from_millis,
 )
@@ -68,19 +69,10 @@ class SalesforceMapping:
 
     @classmethod
     def for_tenant(cls, overrides: Mapping[str, Any]) -> SalesforceMapping:
-        def merged(default: Mapping[str, str], key: str) -> dict[str, str]:
-            table = dict(default)
-            for name, value in (overrides.get(key) or {}).items():
-                if value is None:
-                    table.pop(name, None)
-                else:
-                    table[name] = value
-            return table
-
         return cls(
-            person_fields=merged(DEFAULT_PERSON_FIELDS, "person_fields"),
-            lead_statuses=merged(DEFAULT_LEAD_STATUSES, "lead_statuses"),
-            opportunity_stages=merged(DEFAULT_OPPORTUNITY_STAGES, "opportunity_stages"),
+            person_fields=merged(DEFAULT_PERSON_FIELDS, overrides, "person_fields"),
+            lead_statuses=merged(DEFAULT_LEAD_STATUSES, overrides, "lead_statuses"),
+            opportunity_stages=merged(DEFAULT_OPPORTUNITY_STAGES, overrides, "opportunity_stages"),
             opportunity_lead_field=str(
                 overrides.get("opportunity_lead_field") or DEFAULT_OPPORTUNITY_LEAD_FIELD
             ),
@@ -163,11 +155,10 @@ def to_events(message: Mapping[str, Any], mapping: SalesforceMapping) -> list[Ma
     nulled = set(_strings(header, "nulledFields"))
     for name in nulled:
         fields[name] = None
+    values = _Change(origin, occurred_at, fields, whole, mapping)
+    apply = _opportunity if entity == "Opportunity" else _person
     for record in record_ids:
-        if entity == "Opportunity":
-            out.extend(_opportunity(origin, record, occurred_at, fields, whole, mapping))
-        else:
-            out.extend(_person(origin, record, occurred_at, fields, whole, mapping))
+        out.extend(apply(values, record))
     return out
 
 
@@ -183,18 +174,25 @@ def _base(origin: str, record: str, what: str, occurred_at: str) -> dict[str, An
     return {"event_id": f"sf-{origin}-{record}-{what}", "occurred_at": occurred_at}
 
 
-def _person(
-    origin: str,
-    record: str,
-    occurred_at: str,
-    fields: Mapping[str, Any],
-    whole: bool,
-    mapping: SalesforceMapping,
-) -> list[Mapped]:
+@dataclass(frozen=True)
+class _Change:
+    """The values one CREATE, UPDATE or UNDELETE sets, the same for every record it names."""
+
+    origin: str
+    occurred_at: str
+    fields: Mapping[str, Any]
+    whole: bool  # the whole record (CREATE, UNDELETE), not only the changed fields
+    mapping: SalesforceMapping
+
+    def base(self, record: str, what: str) -> dict[str, Any]:
+        return _base(self.origin, record, what, self.occurred_at)
+
+
+def _person(change: _Change, record: str) -> list[Mapped]:
     out: list[Mapped] = []
     traits: dict[str, Any] = {}
-    for field, value in fields.items():
-        trait = mapping.person_fields.get(field)
+    for field, value in change.fields.items():
+        trait = change.mapping.person_fields.get(field)
         if trait is None:
             continue
         if value is None or value == "":
@@ -208,53 +206,44 @@ def _person(
             )
         else:
             traits[trait] = value
-    if traits or whole:
-        base = _base(origin, record, "traits", occurred_at)
+    if traits or change.whole:
+        base = change.base(record, "traits")
         out.append(
             {**base, "type": "lead_updated", "lead_id": record, "properties": {"traits": traits}}
         )
-    status = fields.get("Status")
-    if isinstance(status, str) and status in mapping.lead_statuses:
+    status = change.fields.get("Status")
+    if isinstance(status, str) and status in change.mapping.lead_statuses:
         out.append(
-            decision(
-                mapping.lead_statuses[status], record, _base(origin, record, "status", occurred_at)
-            )
+            decision(change.mapping.lead_statuses[status], record, change.base(record, "status"))
         )
     return out
 
 
-def _opportunity(
-    origin: str,
-    record: str,
-    occurred_at: str,
-    fields: Mapping[str, Any],
-    whole: bool,
-    mapping: SalesforceMapping,
-) -> list[Mapped]:
+def _opportunity(change: _Change, record: str) -> list[Mapped]:
     out: list[Mapped] = []
-    contact = fields.get(mapping.opportunity_lead_field)
+    contact = change.fields.get(change.mapping.opportunity_lead_field)
     if isinstance(contact, str) and contact:
         out.append(Link("opportunity", record, contact))
-    if whole or "Amount" in fields:
-        amount = fields.get("Amount")
+    if change.whole or "Amount" in change.fields:
+        amount = change.fields.get("Amount")
         props = {
             "opportunity_id": record,
             "amount": 0 if amount is None else number(amount, "Amount"),
         }
         event = {
-            **_base(origin, record, "amount", occurred_at),
+            **change.base(record, "amount"),
             "type": "opportunity_created",
             "properties": props,
         }
         out.append(ObjectEvent("opportunity", record, event))
-    stage = fields.get("StageName")
+    stage = change.fields.get("StageName")
     if isinstance(stage, str) and stage:
-        outcome = mapping.opportunity_stages.get(stage, stage)
-        base = _base(origin, record, "stage", occurred_at)
+        outcome = change.mapping.opportunity_stages.get(stage, stage)
+        base = change.base(record, "stage")
         if outcome == "won":
             event = {**base, "type": "deal_won", "properties": {"opportunity_id": record}}
         elif outcome == "lost":
-            reason = fields.get("Loss_Reason__c") or DEFAULT_LOST_REASON
+            reason = change.fields.get("Loss_Reason__c") or DEFAULT_LOST_REASON
             event = {
                 **base,
                 "type": "deal_lost",

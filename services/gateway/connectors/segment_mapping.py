@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from services.gateway.connectors.mapping import Invalid
+from services.gateway.connectors.mapping import Invalid, merged
 
 # Segment's semantic event names (and a few common ones) → Tandem touch types.
 DEFAULT_EVENT_NAMES: dict[str, str] = {
@@ -120,21 +120,12 @@ class SegmentMapping:
     def for_tenant(cls, overrides: Mapping[str, Any]) -> SegmentMapping:
         """Defaults with a tenant's overrides on top (keys `event_names`, `utm_medium`,
         `utm_source_medium`; a value of null removes a default)."""
-
-        def merged(default: Mapping[str, str], key: str, lower: bool) -> dict[str, str]:
-            table = dict(default)
-            for name, value in (overrides.get(key) or {}).items():
-                name = name.lower() if lower else name
-                if value is None:
-                    table.pop(name, None)
-                else:
-                    table[name] = value
-            return table
-
         return cls(
-            event_names=merged(DEFAULT_EVENT_NAMES, "event_names", lower=False),
-            utm_medium=merged(DEFAULT_UTM_MEDIUM, "utm_medium", lower=True),
-            utm_source_medium=merged(DEFAULT_UTM_SOURCE_MEDIUM, "utm_source_medium", lower=True),
+            event_names=merged(DEFAULT_EVENT_NAMES, overrides, "event_names"),
+            utm_medium=merged(DEFAULT_UTM_MEDIUM, overrides, "utm_medium", lower=True),
+            utm_source_medium=merged(
+                DEFAULT_UTM_SOURCE_MEDIUM, overrides, "utm_source_medium", lower=True
+            ),
         )
 
 

@@ -32,7 +32,7 @@ import httpx
 
 from services.delivery import metrics
 from services.delivery.settings import DeliverySettings
-from shared.db import tenant_tx
+from shared.db import as_columns, tenant_tx
 
 log = logging.getLogger("tandem.delivery.crm")
 
@@ -359,6 +359,5 @@ class CrmSync:
                 " AND p.queued_at = g.q",
                 tenant_id,
                 provider,
-                [lead for lead, _ in gone],
-                [q for _, q in gone],
+                *as_columns(gone, 2),
             )

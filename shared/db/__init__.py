@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -69,3 +69,9 @@ async def tenant_tx(
                 f"{statement_timeout_ms}ms",
             )
         yield conn
+
+
+def as_columns(rows: Collection[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as one list per column: the parameters of `unnest($n::type[], ...)`, which sends
+    a batch of rows in one statement, an array per column."""
+    return [[row[i] for row in rows] for i in range(width)]

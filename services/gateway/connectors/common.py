@@ -1,5 +1,5 @@
 """What every connector endpoint shares: reading a (gzip) body within a limit, one error
-shape, and turning mapped messages into one answer.
+shape, rejecting the messages that do not map, and turning mapped messages into one answer.
 
 The answers are the same for every connector:
 - 401 no or bad credential (nothing applied), 413 body too large (nothing applied),
@@ -15,9 +15,9 @@ The answers are the same for every connector:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -25,11 +25,14 @@ from starlette.responses import Response
 
 from services.gateway.bodies import BodyRefused
 from services.gateway.bodies import read_body as read_decoded
+from services.gateway.connectors.mapping import Invalid
 from services.gateway.context import GatewayContext
 from services.gateway.ingest import accept_events
 from services.gateway.metrics import CONNECTOR_MESSAGES
 
 log = logging.getLogger("tandem.connectors")
+
+T = TypeVar("T")
 
 
 def answer(status: int, doc: dict[str, Any], **headers: str) -> Response:
@@ -64,6 +67,14 @@ def parse_json(body: bytes) -> Any | Response:
         return error(400, "MALFORMED_JSON", f"body is not valid JSON: {exc}")
 
 
+async def read_json(request: Request, limit: int) -> Any | Response:
+    """The (inflated) body parsed as JSON, or the 413/400 to answer."""
+    body = await read_body(request, limit)
+    if isinstance(body, Response):
+        return body
+    return parse_json(body)
+
+
 @dataclass
 class Batch:
     """Messages of one request mapped to Tandem events, before anything is published.
@@ -79,6 +90,28 @@ class Batch:
     def reject(self, index: int, message_id: str | None, field_name: str, reason: str) -> None:
         entry = self.rejected.setdefault(index, {"index": index, "id": message_id, "errors": []})
         entry["errors"].append({"field": field_name, "reason": reason})
+
+
+def map_messages(
+    batch: Batch,
+    messages: list[Any],
+    noun: str,
+    to_mapped: Callable[[dict[str, Any]], T],
+    message_id: Callable[[dict[str, Any]], str | None],
+) -> Iterator[tuple[int, T]]:
+    """Each message of the body that maps, with its index. A message that is not a JSON
+    object (`noun` names it in the reason), or that `to_mapped` refuses (Invalid), is
+    rejected in the batch under its `message_id`."""
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            batch.reject(index, None, "", f"{noun} must be a JSON object")
+            continue
+        try:
+            mapped = to_mapped(message)
+        except Invalid as exc:
+            batch.reject(index, message_id(message), exc.field, exc.reason)
+            continue
+        yield index, mapped
 
 
 async def publish(

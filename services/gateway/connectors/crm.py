@@ -9,12 +9,16 @@ not dropped) and published by the batch that brings the link.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
 from starlette.responses import Response
 
 from services.gateway.connectors.common import Batch, publish
 from services.gateway.connectors.mapping import Link, ObjectEvent
 from services.gateway.context import GatewayContext
-from shared.db import tenant_tx
+from shared.db import as_columns, tenant_tx
 from shared.validation import validate_event
 
 # Stands in for the lead while a parked event is validated: what is refused later would be
@@ -22,18 +26,62 @@ from shared.validation import validate_event
 _PLACEHOLDER_LEAD = "lead-not-known-yet"
 
 
+@dataclass
+class CrmBatch(Batch):
+    """A CRM connector's batch: besides the events ready to publish, the object events whose
+    lead is resolved when publishing, and the links that name those leads."""
+
+    pending: list[tuple[int, ObjectEvent]] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    def add(self, index: int, mapped: Sequence[object]) -> list[object]:
+        """Files what one message mapped to (a message that maps to nothing is ignored);
+        returns the results that are none of these, for the connector to report itself."""
+        if not mapped:
+            self.ignored += 1
+        rest: list[object] = []
+        for item in mapped:
+            if isinstance(item, Link):
+                self.links.append(item)
+            elif isinstance(item, ObjectEvent):
+                self.pending.append((index, item))
+            elif isinstance(item, dict):
+                self.events.append((index, item))
+            else:
+                rest.append(item)
+        return rest
+
+
+async def _of_objects(
+    conn: asyncpg.Connection,
+    columns_from_table: str,
+    tenant_id: str,
+    connector: str,
+    objects: Collection[tuple[str, str]],
+) -> list[asyncpg.Record]:
+    """The rows of a connector table (links, parked events) of these (type, id) objects."""
+    return list(
+        await conn.fetch(
+            f"SELECT {columns_from_table} WHERE tenant_id = $1 AND connector = $2"
+            " AND (object_type, object_id) IN (SELECT * FROM unnest($3::text[], $4::text[]))",
+            tenant_id,
+            connector,
+            *as_columns(objects, 2),
+        )
+    )
+
+
 async def publish_resolved(
     ctx: GatewayContext,
     tenant_id: str,
     connector: str,
-    batch: Batch,
-    pending: list[tuple[int, ObjectEvent]],
-    links: list[Link],
+    batch: CrmBatch,
 ) -> Response:
     """Records the batch's links, gives each object event its lead (or parks it), releases
     parked events of newly linked objects, and publishes everything in one answer."""
     assert ctx.pool is not None
     now = ctx.settings.now()
+    pending, links = batch.pending, batch.links
     wanted = {(p.object_type, p.object_id) for _, p in pending} | {
         (link.object_type, link.object_id) for link in links
     }
@@ -44,25 +92,20 @@ async def publish_resolved(
             " object_id) DO UPDATE SET lead_id = excluded.lead_id, updated_at = now()",
             [(tenant_id, connector, x.object_type, x.object_id, x.lead_id) for x in links],
         )
-        rows = await conn.fetch(
-            "SELECT object_type, object_id, lead_id FROM connector_links"
-            " WHERE tenant_id = $1 AND connector = $2"
-            " AND (object_type, object_id) IN (SELECT * FROM unnest($3::text[], $4::text[]))",
+        rows = await _of_objects(
+            conn,
+            "object_type, object_id, lead_id FROM connector_links",
             tenant_id,
             connector,
-            [t for t, _ in wanted],
-            [i for _, i in wanted],
+            wanted,
         )
         known = {(r["object_type"], r["object_id"]): r["lead_id"] for r in rows}
-        linked_now = [(x.object_type, x.object_id) for x in links]
-        released = await conn.fetch(
-            "SELECT event_id, event, object_type, object_id FROM connector_parked"
-            " WHERE tenant_id = $1 AND connector = $2"
-            " AND (object_type, object_id) IN (SELECT * FROM unnest($3::text[], $4::text[]))",
+        released = await _of_objects(
+            conn,
+            "event_id, event, object_type, object_id FROM connector_parked",
             tenant_id,
             connector,
-            [t for t, _ in linked_now],
-            [i for _, i in linked_now],
+            [(x.object_type, x.object_id) for x in links],
         )
     to_park: list[tuple[ObjectEvent, str]] = []
     for index, item in pending:

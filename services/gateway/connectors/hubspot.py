@@ -8,14 +8,19 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.connectors.common import Batch, error, parse_json, read_body, unauthorized
-from services.gateway.connectors.crm import publish_resolved
+from services.gateway.connectors.common import (
+    error,
+    map_messages,
+    parse_json,
+    read_body,
+    unauthorized,
+)
+from services.gateway.connectors.crm import CrmBatch, publish_resolved
 from services.gateway.connectors.hubspot_mapping import (
     HubSpotMapping,
     signature_error,
     to_events,
 )
-from services.gateway.connectors.mapping import Invalid, Link, ObjectEvent
 from services.gateway.connectors.settings import SETTINGS
 from services.gateway.context import GatewayContext
 
@@ -58,25 +63,13 @@ async def post_hubspot(request: Request) -> Response:
         return error(400, "NOT_AN_ARRAY", "body must be a non-empty JSON array of events", "")
 
     mapping = HubSpotMapping.for_tenant(settings.mappings)
-    batch = Batch()
-    pending: list[tuple[int, ObjectEvent]] = []
-    links: list[Link] = []
-    for index, message in enumerate(payload):
-        if not isinstance(message, dict):
-            batch.reject(index, None, "", "an event must be a JSON object")
-            continue
-        try:
-            mapped = to_events(message, mapping)
-        except Invalid as exc:
-            batch.reject(index, str(message.get("eventId")), exc.field, exc.reason)
-            continue
-        if not mapped:
-            batch.ignored += 1
-        for item in mapped:
-            if isinstance(item, Link):
-                links.append(item)
-            elif isinstance(item, ObjectEvent):
-                pending.append((index, item))
-            else:
-                batch.events.append((index, item))
-    return await publish_resolved(ctx, tenant_id, "hubspot", batch, pending, links)
+    batch = CrmBatch()
+    for index, mapped in map_messages(
+        batch,
+        payload,
+        "an event",
+        lambda message: to_events(message, mapping),
+        lambda message: str(message.get("eventId")),
+    ):
+        batch.add(index, mapped)
+    return await publish_resolved(ctx, tenant_id, "hubspot", batch)

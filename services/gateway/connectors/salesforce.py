@@ -6,13 +6,14 @@ array of them, in their JSON form."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.connectors.common import Batch, error, parse_json, read_body, unauthorized
-from services.gateway.connectors.crm import publish_resolved
+from services.gateway.connectors.common import error, map_messages, read_json, unauthorized
+from services.gateway.connectors.crm import CrmBatch, publish_resolved
 from services.gateway.connectors.hubspot import TENANT_SLUG
-from services.gateway.connectors.mapping import Invalid, Link, ObjectEvent
 from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping, to_events
 from services.gateway.connectors.settings import SETTINGS
 from services.gateway.context import GatewayContext
@@ -30,6 +31,13 @@ def _presented_secret(request: Request) -> str | None:
     return None
 
 
+def _transaction_key(message: dict[str, Any]) -> str | None:
+    """The id a refused change event is reported under."""
+    header = message.get("ChangeEventHeader")
+    key = header.get("transactionKey") if isinstance(header, dict) else None
+    return key if isinstance(key, str) else None
+
+
 async def post_salesforce(request: Request) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     tenant_id = request.path_params["tenant"]
@@ -43,10 +51,7 @@ async def post_salesforce(request: Request) -> Response:
         return refused
     if not settings.enabled:
         return error(403, "CONNECTOR_DISABLED", "the Salesforce connector is disabled")
-    body = await read_body(request, MAX_BODY_BYTES)
-    if isinstance(body, Response):
-        return body
-    payload = parse_json(body)
+    payload = await read_json(request, MAX_BODY_BYTES)
     if isinstance(payload, Response):
         return payload
     messages = [payload] if isinstance(payload, dict) else payload
@@ -54,31 +59,12 @@ async def post_salesforce(request: Request) -> Response:
         return error(400, "NOT_AN_EVENT", "body must be a change event or a non-empty array", "")
 
     mapping = SalesforceMapping.for_tenant(settings.mappings)
-    batch = Batch()
-    pending: list[tuple[int, ObjectEvent]] = []
-    links: list[Link] = []
+    batch = CrmBatch()
     gaps: list[dict[str, object]] = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            batch.reject(index, None, "", "a change event must be a JSON object")
-            continue
-        try:
-            mapped = to_events(message, mapping)
-        except Invalid as exc:
-            header = message.get("ChangeEventHeader")
-            key = header.get("transactionKey") if isinstance(header, dict) else None
-            batch.reject(index, key if isinstance(key, str) else None, exc.field, exc.reason)
-            continue
-        if not mapped:
-            batch.ignored += 1
-        for item in mapped:
-            if isinstance(item, Gap):
-                gaps.append({"index": index, **item.report()})
-            elif isinstance(item, Link):
-                links.append(item)
-            elif isinstance(item, ObjectEvent):
-                pending.append((index, item))
-            else:
-                batch.events.append((index, item))
+    for index, mapped in map_messages(
+        batch, messages, "a change event", lambda m: to_events(m, mapping), _transaction_key
+    ):
+        rest = batch.add(index, mapped)
+        gaps += [{"index": index, **gap.report()} for gap in rest if isinstance(gap, Gap)]
     batch.extra["gaps"] = gaps
-    return await publish_resolved(ctx, tenant_id, "salesforce", batch, pending, links)
+    return await publish_resolved(ctx, tenant_id, "salesforce", batch)

@@ -18,9 +18,9 @@ from services.gateway.auth import Principal
 from services.gateway.connectors.common import (
     Batch,
     error,
-    parse_json,
+    map_messages,
     publish,
-    read_body,
+    read_json,
     unauthorized,
 )
 from services.gateway.connectors.mapping import Invalid
@@ -72,15 +72,17 @@ async def _principal(ctx: GatewayContext, request: Request) -> Principal | Respo
     return principal
 
 
+def _message_id(message: dict[str, Any]) -> str | None:
+    given = message.get("messageId")
+    return given if isinstance(given, str) else None
+
+
 async def _intake(request: Request, kind: str | None) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     principal = await _principal(ctx, request)
     if isinstance(principal, Response):
         return principal
-    body = await read_body(request, MAX_BATCH_BYTES)
-    if isinstance(body, Response):
-        return body
-    payload = parse_json(body)
+    payload = await read_json(request, MAX_BATCH_BYTES)
     if isinstance(payload, Response):
         return payload
     if not isinstance(payload, dict):
@@ -101,18 +103,13 @@ async def _intake(request: Request, kind: str | None) -> Response:
     mapping = SegmentMapping.for_tenant(settings.mappings)
     received_at = ctx.settings.now()
     batch = Batch()
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            batch.reject(index, None, "", "a message must be a JSON object")
-            continue
-        given = message.get("messageId")
-        try:
-            if len(encoded(message)) > MAX_MESSAGE_BYTES:
-                raise Invalid("", f"message exceeds {MAX_MESSAGE_BYTES} bytes (32 KB)")
-            event = to_event(str(message.get("type")), message, mapping, received_at)
-        except Invalid as exc:
-            batch.reject(index, given if isinstance(given, str) else None, exc.field, exc.reason)
-            continue
+
+    def to_mapped(message: dict[str, Any]) -> dict[str, Any] | Unmapped:
+        if len(encoded(message)) > MAX_MESSAGE_BYTES:
+            raise Invalid("", f"message exceeds {MAX_MESSAGE_BYTES} bytes (32 KB)")
+        return to_event(str(message.get("type")), message, mapping, received_at)
+
+    for index, event in map_messages(batch, messages, "a message", to_mapped, _message_id):
         if isinstance(event, Unmapped):
             batch.ignored += 1
             continue

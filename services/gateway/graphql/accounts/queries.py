@@ -6,7 +6,6 @@ in the order of engagement or of the account id (Relay cursors, keyset paginatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 
 import asyncpg
@@ -15,16 +14,17 @@ import strawberry
 from services.gateway.graphql.core.account import ACCOUNT_COLUMNS, Account, load_account
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.filters import StageFitFilter, count_field
 from services.gateway.graphql.core.lead import FitGrade
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.relay import (
     DEFAULT_PAGE,
     MAX_PAGE,
-    PageInfo,
-    decode_cursor_parts,
+    Connection,
+    decode_position,
     encode_cursor,
-    foreign_cursor,
     forward_page,
+    node_query,
     page_size,
 )
 
@@ -51,23 +51,6 @@ _KEYSET = {
 }
 
 
-@dataclass(frozen=True)
-class AccountFilter:
-    stage: Stage | None
-    fit_grade: FitGrade | None
-
-    def where(self, tenant_id: str) -> tuple[list[str], list[object]]:
-        conditions: list[str] = ["tenant_id = $1"]
-        args: list[object] = [tenant_id]
-        if self.stage is not None:
-            args.append(self.stage.value)
-            conditions.append(f"stage = ${len(args)}")
-        if self.fit_grade is not None:
-            args.append(self.fit_grade.value)
-            conditions.append(f"fit_grade = ${len(args)}")
-        return conditions, args
-
-
 @strawberry.type
 class AccountEdge:
     cursor: str
@@ -75,19 +58,9 @@ class AccountEdge:
 
 
 @strawberry.type(description="Accounts in the order asked for")
-class AccountConnection:
-    edges: list[AccountEdge]
-    page_info: PageInfo
-    filters: strawberry.Private[AccountFilter]
-
-    @strawberry.field(description="how many accounts match the filters, over every page")
-    async def total_count(self, info: Info) -> int:
-        conditions, args = self.filters.where(info.context.tenant_id)
-        async with info.context.tx() as conn:
-            count = await conn.fetchval(
-                f"SELECT count(*) FROM accounts WHERE {' AND '.join(conditions)}", *args
-            )
-        return int(count)
+class AccountConnection(Connection[AccountEdge]):
+    filters: strawberry.Private[StageFitFilter]
+    total_count = count_field("how many accounts match the filters, over every page")
 
 
 def _cursor_kind(order: AccountOrder) -> str:
@@ -96,12 +69,9 @@ def _cursor_kind(order: AccountOrder) -> str:
 
 @strawberry.type
 class AccountQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The account with this id, or null when the tenant has none",
+    account = node_query(
+        Account, load_account, "The account with this id, or null when the tenant has none"
     )
-    async def account(self, info: Info, id: strawberry.ID) -> Account | None:
-        return await load_account(info, str(id))
 
     @strawberry.field(
         permission_classes=[CanRead],
@@ -118,27 +88,19 @@ class AccountQueries:
         after: str | None = None,
     ) -> AccountConnection:
         limit = page_size(first)
-        filters = AccountFilter(stage, fit_grade)
-        conditions, args = filters.where(info.context.tenant_id)
+        filters = StageFitFilter("accounts", stage, fit_grade)
         kind = _cursor_kind(order_by)
         keyset, order = _KEYSET[order_by]
+        position = None
         if after is not None:
-            engagement, account_id = decode_cursor_parts(kind, after, 2)
-            if "{e}" in keyset:
-                try:
-                    args.append(int(engagement))
-                except ValueError:
-                    raise foreign_cursor(after) from None
-            engagement_param = f"${len(args)}"
-            args.append(account_id)
-            conditions.append(keyset.format(e=engagement_param, i=f"${len(args)}"))
-        args.append(limit + 1)
-        sql = (
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {' AND '.join(conditions)}"
-            f" ORDER BY {order} LIMIT ${len(args)}"
-        )
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(sql, *args)
+            # The order by account id alone keeps the engagement in its cursors, unread.
+            by_engagement = "{e}" in keyset
+            engagement, account_id = decode_position(
+                kind, after, int if by_engagement else str, str
+            )
+            values = {"e": engagement, "i": account_id} if by_engagement else {"i": account_id}
+            position = (keyset, values)
+        rows = await filters.page(info.context, ACCOUNT_COLUMNS, order, position, limit)
 
         def edge(row: asyncpg.Record) -> AccountEdge:
             cursor = encode_cursor(kind, str(row["engagement_score"]), row["account_id"])

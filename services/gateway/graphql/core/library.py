@@ -22,13 +22,14 @@ from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.influence import InfluenceLoader, Target, influence_loader
 from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
+from services.gateway.graphql.core.permissions import CanWriteLibrary
 from services.gateway.graphql.core.relay import (
     Edge,
     PageInfo,
     decode_cursor,
     encode_cursor,
     forward_page,
+    node_query,
     page_size,
 )
 from shared.domain import library
@@ -233,13 +234,11 @@ async def fetch_page(
 def item_query(spec: LibraryTable, node: type[Any], description: str) -> Any:
     """The query of one item of `spec` by id: a `node` (built by its `from_row`), or null."""
 
-    async def resolve(info: Info, id: strawberry.ID) -> Any:
-        row = await fetch_one(info.context, spec, str(id))
+    async def load(info: Info, item_id: str) -> Any:
+        row = await fetch_one(info.context, spec, item_id)
         return None if row is None else node.from_row(row)
 
-    # Built for each library type, so the schema's types come from the arguments.
-    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node | None}
-    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
+    return node_query(node, load, description)
 
 
 def status_mutation(spec: LibraryTable, node: type[Any], move: Change, description: str) -> Any:

@@ -1,5 +1,5 @@
 """Relay pagination for every connection (SPEC 9.2): page sizes, `PageInfo`, and the one
-cursor codec.
+cursor codec; and the query of one node by its id.
 
 A cursor is `kind:key` in unpadded URL-safe base64: `kind` names the connection, so a
 cursor of one connection is refused by another, and `key` is the keyset position (one
@@ -9,17 +9,32 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import strawberry
 from graphql import GraphQLError
 
+from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
+from services.gateway.graphql.core.permissions import CanRead
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
+
+
+def node_query(
+    node: type[Any], load: Callable[[Info, str], Awaitable[Any]], description: str
+) -> Any:
+    """The query of one `node` by its id: what `load` reads for the request, or null."""
+
+    async def resolve(info: Info, id: strawberry.ID) -> Any:
+        return await load(info, str(id))
+
+    # Built for each node type, so the schema's types come from the arguments.
+    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node | None}
+    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
 
 
 def page_size(first: int | None) -> int:
@@ -53,6 +68,16 @@ def decode_cursor_parts(kind: str, cursor: str, parts: int) -> tuple[str, ...]:
     if not (isinstance(key, list) and len(key) == parts and all(isinstance(k, str) for k in key)):
         raise foreign_cursor(cursor)
     return tuple(key)
+
+
+def decode_position(kind: str, cursor: str, *parsers: Callable[[str], Any]) -> tuple[Any, ...]:
+    """The keyset position in a cursor of `kind`: one key string per parser, each read by
+    its parser; a part its parser refuses (ValueError) makes the cursor a foreign one."""
+    parts = decode_cursor_parts(kind, cursor, len(parsers))
+    try:
+        return tuple(parse(part) for parse, part in zip(parsers, parts, strict=True))
+    except ValueError:
+        raise foreign_cursor(cursor) from None
 
 
 def _payload(kind: str, cursor: str) -> str:
@@ -98,6 +123,15 @@ class Edge(Protocol):
 
 R = TypeVar("R")
 E = TypeVar("E", bound=Edge)
+
+
+@strawberry.type
+class Connection(Generic[E]):
+    """A connection's edges and page info: a connection type subclasses it with its edge
+    type (`LeadConnection(Connection[LeadEdge])`) and adds what else it answers."""
+
+    edges: list[E]
+    page_info: PageInfo
 
 
 def forward_page(

@@ -14,9 +14,8 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.relay import (
     PageInfo,
-    decode_cursor_parts,
+    decode_position,
     encode_cursor,
-    foreign_cursor,
     forward_page,
     page_size,
 )
@@ -75,14 +74,6 @@ def _edge(row: asyncpg.Record) -> LeadTouchEdge:
     return LeadTouchEdge(cursor=cursor, node=LeadTouch(**fields))
 
 
-def _position(after: str) -> tuple[datetime, int]:
-    at, seq = decode_cursor_parts(_CURSOR, after, 2)
-    try:
-        return datetime.fromisoformat(at), int(seq)
-    except ValueError as exc:
-        raise foreign_cursor(after) from exc
-
-
 async def lead_touches(
     info: Info, lead_id: str, first: int | None, after: str | None
 ) -> LeadTouchConnection:
@@ -90,7 +81,7 @@ async def lead_touches(
     args: list[object] = [info.context.tenant_id, lead_id, _TOUCH_TYPES]
     keyset = ""
     if after is not None:
-        args.extend(_position(after))
+        args.extend(decode_position(_CURSOR, after, datetime.fromisoformat, int))
         keyset = " AND (occurred_at, seq) > ($4, $5)"
     args.append(limit + 1)
     sql = (

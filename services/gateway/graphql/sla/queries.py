@@ -16,9 +16,8 @@ from services.gateway.graphql.core.periods import From, check_period
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.relay import (
     PageInfo,
-    decode_cursor_parts,
+    decode_position,
     encode_cursor,
-    foreign_cursor,
     forward_page,
     page_size,
 )
@@ -110,13 +109,6 @@ def report_from(rows: list[asyncpg.Record]) -> SlaReport:
 _CURSOR = "breach"
 
 
-def _instant(text: str, cursor: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise foreign_cursor(cursor) from None
-
-
 def _edge(ctx: RequestContext, row: asyncpg.Record) -> SlaBreachEdge:
     kind = SlaKind(row["kind"])
     return SlaBreachEdge(
@@ -165,8 +157,7 @@ class SlaQueries:
         limit = page_size(first)
         position: tuple[datetime | None, str | None, str | None] = (None, None, None)
         if after is not None:
-            deadline, lead_id, kind = decode_cursor_parts(_CURSOR, after, 3)
-            position = (_instant(deadline, after), lead_id, kind)
+            position = decode_position(_CURSOR, after, datetime.fromisoformat, str, str)
         ctx = info.context
         async with ctx.tx() as conn:
             rows = await conn.fetch(OPEN_BREACHES_SQL, ctx.tenant_id, *position, limit + 1)

@@ -20,7 +20,7 @@ import orjson
 
 from services.admin.progress import progress
 from services.admin.tenants import TenantError
-from shared.db import create_pool, tenant_tx
+from shared.db import create_pool, drain, tenant_fetch, tenant_tx
 from shared.kafka import TOUCHPOINTS, make_producer
 from shared.records import encode_records
 from shared.settings import load_settings
@@ -44,14 +44,14 @@ async def list_quarantined(database_url: str) -> list[QuarantinedTenant]:
         slugs = [r["t"] for r in await pool.fetch("SELECT tandem_quarantined_tenants() AS t")]
         out = []
         for slug in sorted(slugs):
-            async with tenant_tx(pool, slug) as conn:
-                row = await conn.fetchrow(
-                    "SELECT q.since, q.failures, q.window_size, q.last_error,"
-                    " (SELECT count(*) FROM parked_events p WHERE p.tenant_id = q.tenant_id)"
-                    " AS parked FROM quarantined_tenants q WHERE q.tenant_id = $1",
-                    slug,
-                )
-            if row is not None:  # released since the list was read
+            rows = await tenant_fetch(
+                pool,
+                slug,
+                "SELECT q.since, q.failures, q.window_size, q.last_error,"
+                " (SELECT count(*) FROM parked_events p WHERE p.tenant_id = q.tenant_id)"
+                " AS parked FROM quarantined_tenants q WHERE q.tenant_id = $1",
+            )
+            for row in rows:  # none when released since the list was read
                 out.append(
                     QuarantinedTenant(
                         slug,
@@ -102,39 +102,40 @@ async def replay(
                 "SELECT count(*) FROM parked_events WHERE tenant_id = $1", slug
             )
         partitions = len(await producer.partitions_for(topic))
-        replayed = 0
         with progress() as bar:
             task = bar.add_task(f"replaying {slug}", total=total)
-            while True:
-                async with tenant_tx(pool, slug) as conn:
-                    rows = await conn.fetch(
-                        'SELECT topic, partition, "offset", idx, payload FROM parked_events'
-                        ' WHERE tenant_id = $1 ORDER BY parked_at, partition, "offset", idx'
-                        " LIMIT $2",
-                        slug,
-                        REPLAY_CHUNK,
-                    )
-                    if not rows:
-                        break
-                    events = [orjson.loads(r["payload"]) for r in rows]
-                    futures = [
-                        await producer.send(topic, r.value, key=r.key, partition=r.partition)
-                        for r in encode_records(events, partitions)
-                    ]
-                    await asyncio.gather(*futures)
-                    # Removed in the transaction that read them, after Kafka acknowledged.
-                    await conn.execute(
-                        "DELETE FROM parked_events WHERE tenant_id = $1 AND (topic, partition,"
-                        ' "offset", idx) IN (SELECT * FROM unnest($2::text[], $3::int[],'
-                        " $4::bigint[], $5::int[]))",
-                        slug,
-                        [r["topic"] for r in rows],
-                        [r["partition"] for r in rows],
-                        [r["offset"] for r in rows],
-                        [r["idx"] for r in rows],
-                    )
-                replayed += len(rows)
+
+            async def send(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> None:
+                events = [orjson.loads(r["payload"]) for r in rows]
+                futures = [
+                    await producer.send(topic, r.value, key=r.key, partition=r.partition)
+                    for r in encode_records(events, partitions)
+                ]
+                await asyncio.gather(*futures)
+                # Removed in the transaction that read them, after Kafka acknowledged.
+                await conn.execute(
+                    "DELETE FROM parked_events WHERE tenant_id = $1 AND (topic, partition,"
+                    ' "offset", idx) IN (SELECT * FROM unnest($2::text[], $3::int[],'
+                    " $4::bigint[], $5::int[]))",
+                    slug,
+                    [r["topic"] for r in rows],
+                    [r["partition"] for r in rows],
+                    [r["offset"] for r in rows],
+                    [r["idx"] for r in rows],
+                )
                 bar.advance(task, len(rows))
+
+            # A chunk short of REPLAY_CHUNK ends it: released, the tenant gets no new parked
+            # events.
+            replayed = await drain(
+                pool,
+                slug,
+                'SELECT topic, partition, "offset", idx, payload FROM parked_events'
+                ' WHERE tenant_id = $1 ORDER BY parked_at, partition, "offset", idx'
+                " LIMIT $2",
+                REPLAY_CHUNK,
+                send,
+            )
         return was_quarantined, replayed
     finally:
         await producer.stop()

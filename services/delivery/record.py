@@ -16,7 +16,7 @@ import asyncpg
 
 from services.delivery import payloads, store
 from services.delivery.events import EventType, Occurrence, delivery_id, score_change
-from shared.db import tenant_tx
+from shared.db import as_columns, tenant_fetch, tenant_tx
 
 log = logging.getLogger("tandem.delivery")
 
@@ -41,16 +41,14 @@ async def await_commits(
     wanted = {(o.lead_id, *o.transition) for o in occurrences if o.transition is not None}
     deadline = time.monotonic() + COMMIT_WAIT_S
     while wanted:
-        async with tenant_tx(pool, tenant_id) as conn:
-            rows = await conn.fetch(
-                "SELECT lead_id, ordinal, to_stage FROM stage_transitions"
-                " WHERE tenant_id = $1 AND (lead_id, ordinal, to_stage) IN"
-                " (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]))",
-                tenant_id,
-                [w[0] for w in wanted],
-                [w[1] for w in wanted],
-                [w[2] for w in wanted],
-            )
+        rows = await tenant_fetch(
+            pool,
+            tenant_id,
+            "SELECT lead_id, ordinal, to_stage FROM stage_transitions"
+            " WHERE tenant_id = $1 AND (lead_id, ordinal, to_stage) IN"
+            " (SELECT * FROM unnest($2::text[], $3::int[], $4::text[]))",
+            *as_columns(wanted, 3),
+        )
         wanted -= {(r["lead_id"], r["ordinal"], r["to_stage"]) for r in rows}
         if not wanted or time.monotonic() > deadline:
             return

@@ -10,20 +10,20 @@ import asyncpg
 from services.delivery import store
 from services.delivery.events import EventType, Occurrence, from_action_item
 from services.delivery.record import record_tenant
-from shared.db import tenant_tx
+from shared.db import tenant_fetch
 
 
 async def due_action_items(
     pool: asyncpg.Pool, tenant_id: str, today: date, now: datetime
 ) -> list[Occurrence]:
-    async with tenant_tx(pool, tenant_id) as conn:
-        rows = await conn.fetch(
-            "SELECT action_item_id, title, owner, team, due_date, status, week_start"
-            " FROM action_items WHERE tenant_id = $1 AND due_date < $2::date"
-            " AND status IN ('OPEN', 'IN_PROGRESS') ORDER BY due_date, action_item_id",
-            tenant_id,
-            today,
-        )
+    rows = await tenant_fetch(
+        pool,
+        tenant_id,
+        "SELECT action_item_id, title, owner, team, due_date, status, week_start"
+        " FROM action_items WHERE tenant_id = $1 AND due_date < $2::date"
+        " AND status IN ('OPEN', 'IN_PROGRESS') ORDER BY due_date, action_item_id",
+        today,
+    )
     return [
         from_action_item(
             tenant_id,

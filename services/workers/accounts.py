@@ -21,6 +21,7 @@ import asyncpg
 import orjson
 
 from services.workers import store
+from shared.db import fetch_dict
 from shared.domain.accounts import (
     Member,
     OpenOpportunity,
@@ -164,15 +165,13 @@ async def _assign(
     """Stores each lead's account; returns the accounts it left or joined or stays in, and
     the domains leads were matched by."""
     domains = {d for r in rows if not r["account_id"] and (d := normalise_domain(r["domain"]))}
-    by_domain = {
-        r["domain"]: r["account_id"]
-        for r in await conn.fetch(
-            "SELECT DISTINCT ON (domain) domain, account_id FROM accounts"
-            " WHERE tenant_id = $1 AND domain = ANY($2::text[]) ORDER BY domain, account_id",
-            tenant_id,
-            sorted(domains),
-        )
-    }
+    by_domain = await fetch_dict(
+        conn,
+        "SELECT DISTINCT ON (domain) domain, account_id FROM accounts"
+        " WHERE tenant_id = $1 AND domain = ANY($2::text[]) ORDER BY domain, account_id",
+        tenant_id,
+        sorted(domains),
+    )
     lead_ids = [r["lead_id"] for r in rows]
     previous = await conn.fetch(
         "DELETE FROM account_members WHERE tenant_id = $1 AND lead_id = ANY($2::text[])"
@@ -232,15 +231,13 @@ async def _recompute(
         ids,
     ):
         opportunities[r["account_id"]].append(OpenOpportunity(r["opportunity_id"], r["created_at"]))
-    old_domains = {
-        r["account_id"]: r["domain"]
-        for r in await conn.fetch(
-            "DELETE FROM accounts WHERE tenant_id = $1 AND account_id = ANY($2::text[])"
-            " RETURNING account_id, domain",
-            tenant_id,
-            ids,
-        )
-    }
+    old_domains = await fetch_dict(
+        conn,
+        "DELETE FROM accounts WHERE tenant_id = $1 AND account_id = ANY($2::text[])"
+        " RETURNING account_id, domain",
+        tenant_id,
+        ids,
+    )
     changed: set[str | None] = set()
     rows = []
     for account_id in ids:

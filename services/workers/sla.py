@@ -28,7 +28,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from services.workers.configs import TenantConfigs
-from shared.db import tenant_tx
+from shared.db import drain, tenant_tx
 from shared.domain.config import SlaRules
 from shared.domain.sla import SlaKind, alert_id, classify, deadline
 from shared.kafka import ALERTS
@@ -110,38 +110,37 @@ async def emit(
     pool: asyncpg.Pool, producer: AIOKafkaProducer, tenant_id: str, now: datetime
 ) -> None:
     """Sends the tenant's breaches not sent yet to alerts.v1, a chunk per transaction."""
-    while True:
-        async with tenant_tx(pool, tenant_id) as conn:
-            rows = await conn.fetch(
-                "SELECT lead_id, kind, mql_at, deadline, detected_at FROM sla_breaches"
-                " WHERE tenant_id = $1 AND emitted_at IS NULL"
-                " ORDER BY deadline, lead_id, kind LIMIT $2 FOR UPDATE SKIP LOCKED",
-                tenant_id,
-                EMIT_CHUNK,
+
+    async def send(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> None:
+        futures = []
+        for row in rows:
+            alert = alert_document(tenant_id, row)
+            futures.append(
+                await producer.send(ALERTS, orjson.dumps(alert), key=alert["id"].encode())
             )
-            if not rows:
-                return
-            futures = []
-            for row in rows:
-                alert = alert_document(tenant_id, row)
-                futures.append(
-                    await producer.send(ALERTS, orjson.dumps(alert), key=alert["id"].encode())
-                )
-            for future in futures:
-                await future
-            await conn.execute(
-                "UPDATE sla_breaches SET emitted_at = $2"
-                " WHERE tenant_id = $1 AND (lead_id, kind, mql_at) IN"
-                " (SELECT * FROM unnest($3::text[], $4::text[], $5::timestamptz[]))",
-                tenant_id,
-                now,
-                [r["lead_id"] for r in rows],
-                [r["kind"] for r in rows],
-                [r["mql_at"] for r in rows],
-            )
+        for future in futures:
+            await future
+        await conn.execute(
+            "UPDATE sla_breaches SET emitted_at = $2"
+            " WHERE tenant_id = $1 AND (lead_id, kind, mql_at) IN"
+            " (SELECT * FROM unnest($3::text[], $4::text[], $5::timestamptz[]))",
+            tenant_id,
+            now,
+            [r["lead_id"] for r in rows],
+            [r["kind"] for r in rows],
+            [r["mql_at"] for r in rows],
+        )
         log.info("sla alerts sent", extra={"tenant_id": tenant_id, "alerts": len(rows)})
-        if len(rows) < EMIT_CHUNK:
-            return
+
+    await drain(
+        pool,
+        tenant_id,
+        "SELECT lead_id, kind, mql_at, deadline, detected_at FROM sla_breaches"
+        " WHERE tenant_id = $1 AND emitted_at IS NULL"
+        " ORDER BY deadline, lead_id, kind LIMIT $2 FOR UPDATE SKIP LOCKED",
+        EMIT_CHUNK,
+        send,
+    )
 
 
 def alert_document(tenant_id: str, row: asyncpg.Record) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.db import fetch_dict
 from shared.domain.events import Event
 
 
@@ -177,46 +178,20 @@ async def lock(conn: asyncpg.Connection, tenant_id: str, kind: str, names: Itera
         )
 
 
-# The event log's own columns, as staged (after the arrival order) and as read back.
+# The event log's own columns, as staged (after the arrival order) and as read back. They
+# are the `Event` fields of the same names (with `seq`, all of them): a row is taken from an
+# event, and an event made from a row, by name and without a Python step per column.
 EVENT_LOG_COLUMNS = ", ".join(EVENTS.columns[1:])
+_EVENT_LOG_FIELDS = operator.attrgetter(*EVENTS.columns[1:])
 
 
 def _event_row(ord_: int, e: Event) -> tuple[Any, ...]:
-    return EVENTS.row(
-        ord=ord_,
-        event_id=e.event_id,
-        type=e.type,
-        occurred_at=e.occurred_at,
-        lead_id=e.lead_id,
-        anonymous_id=e.anonymous_id,
-        account_id=e.account_id,
-        channel=e.channel,
-        campaign_id=e.campaign_id,
-        content_id=e.content_id,
-        message_id=e.message_id,
-        properties=dict(e.properties),
-        stitched=e.stitched,
-        config_version=e.config_version,
-    )
+    # `properties` is the event's decoded JSON object, a dict, as the jsonb codec takes it.
+    return (ord_, *_EVENT_LOG_FIELDS(e))
 
 
 def _to_event(row: asyncpg.Record) -> Event:
-    return Event(
-        event_id=row["event_id"],
-        type=row["type"],
-        occurred_at=row["occurred_at"],
-        seq=row["seq"],
-        lead_id=row["lead_id"],
-        anonymous_id=row["anonymous_id"],
-        account_id=row["account_id"],
-        channel=row["channel"],
-        campaign_id=row["campaign_id"],
-        content_id=row["content_id"],
-        message_id=row["message_id"],
-        properties=row["properties"],
-        stitched=row["stitched"],
-        config_version=row["config_version"],
-    )
+    return Event(**row)
 
 
 async def link_identities(
@@ -244,13 +219,13 @@ async def resolve_anonymous(
     ids = list(set(anonymous_ids))
     if not ids:
         return {}
-    rows = await conn.fetch(
+    return await fetch_dict(
+        conn,
         "SELECT anonymous_id, lead_id FROM identities"
         " WHERE tenant_id = $1 AND anonymous_id = ANY($2::text[])",
         tenant_id,
         ids,
     )
-    return {r["anonymous_id"]: r["lead_id"] for r in rows}
 
 
 async def insert_events(
@@ -264,7 +239,8 @@ async def insert_events(
         records=[_event_row(i, e) for i, e in enumerate(events)],
         columns=EVENTS.columns,
     )
-    rows = await conn.fetch(
+    return await fetch_dict(
+        conn,
         f"""
         INSERT INTO events (tenant_id, {EVENT_LOG_COLUMNS})
         SELECT $1, {EVENT_LOG_COLUMNS} FROM staging_events ORDER BY ord
@@ -273,7 +249,6 @@ async def insert_events(
         """,
         tenant_id,
     )
-    return {r["event_id"]: r["seq"] for r in rows}
 
 
 async def stitch_held_touches(
@@ -327,12 +302,12 @@ async def applied_seqs(
     conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
 ) -> dict[str, int]:
     """The last folded seq of each of these leads that has a row (absent: a new lead)."""
-    rows = await conn.fetch(
+    return await fetch_dict(
+        conn,
         "SELECT lead_id, last_seq FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
         tenant_id,
         list(lead_ids),
     )
-    return {r["lead_id"]: r["last_seq"] for r in rows}
 
 
 async def load_lead_events(

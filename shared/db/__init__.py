@@ -71,6 +71,42 @@ async def tenant_tx(
         yield conn
 
 
+async def tenant_fetch(
+    pool: asyncpg.Pool, tenant_id: str, sql: str, *args: Any
+) -> list[asyncpg.Record]:
+    """The rows of one query, read in a transaction of `tenant_id`; the query gets the
+    tenant as $1 and `args` as $2, $3, ..."""
+    async with tenant_tx(pool, tenant_id) as conn:
+        return list(await conn.fetch(sql, tenant_id, *args))
+
+
+async def drain(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    sql: str,
+    chunk: int,
+    handle: Callable[[asyncpg.Connection, list[asyncpg.Record]], Awaitable[None]],
+) -> int:
+    """Works through the rows `sql` selects ($1 the tenant, $2 `chunk`, its LIMIT) a chunk
+    per transaction: `handle(conn, rows)` runs in the transaction that read them, so what it
+    deletes or marks done commits only with the work it did on them. Stops after a chunk
+    smaller than `chunk`; returns how many rows were handled."""
+    handled = 0
+    while True:
+        async with tenant_tx(pool, tenant_id) as conn:
+            rows = list(await conn.fetch(sql, tenant_id, chunk))
+            if rows:
+                await handle(conn, rows)
+        handled += len(rows)
+        if len(rows) < chunk:
+            return handled
+
+
+async def fetch_dict(conn: asyncpg.Connection, sql: str, *args: Any) -> dict[Any, Any]:
+    """A query's rows as {first column: second column} (a key to its value, by id)."""
+    return {r[0]: r[1] for r in await conn.fetch(sql, *args)}
+
+
 def as_columns(rows: Collection[Sequence[Any]], width: int) -> list[list[Any]]:
     """Rows as one list per column: the parameters of `unnest($n::type[], ...)`, which sends
     a batch of rows in one statement, an array per column."""

@@ -33,30 +33,27 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tenant_create(args: argparse.Namespace) -> int:
+def _show_new_key(intro: str, key: str) -> int:
+    """Prints a new API key after `intro` and its id: the only time the key is shown."""
     from services.admin.apikeys import key_id_of
+
+    print(f"{intro} {key_id_of(key)} (the key is shown once, keep it safe):")
+    print(key)
+    return 0
+
+
+def _tenant_create(args: argparse.Namespace) -> int:
     from services.admin.tenants import create_tenant
 
     key = asyncio.run(create_tenant(load_settings().database_admin_url, args.slug, args.name))
-    print(
-        f"tenant {args.slug} created; admin API key id {key_id_of(key)}"
-        " (the key is shown once, keep it safe):"
-    )
-    print(key)
-    return 0
+    return _show_new_key(f"tenant {args.slug} created; admin API key id", key)
 
 
 def _apikey_create(args: argparse.Namespace) -> int:
-    from services.admin.apikeys import key_id_of
     from services.admin.tenants import create_api_key
 
     key = asyncio.run(create_api_key(load_settings().database_admin_url, args.slug, args.role))
-    print(
-        f"{args.role} API key for {args.slug}, id {key_id_of(key)}"
-        " (the key is shown once, keep it safe):"
-    )
-    print(key)
-    return 0
+    return _show_new_key(f"{args.role} API key for {args.slug}, id", key)
 
 
 def _apikey_list(args: argparse.Namespace) -> int:

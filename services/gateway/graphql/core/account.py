@@ -7,8 +7,6 @@ attribution under every model. In core because `Lead.account` returns it too."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,16 +15,17 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
+from services.gateway.graphql.core.batch import BatchLoaders
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import AttributionKind, AttributionModel, Stage
 from services.gateway.graphql.core.lead import (
+    OPPORTUNITY_COLUMNS,
     FitGrade,
     Lead,
     Opportunity,
     camel_keys,
     load_lead,
 )
-from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.relay import page_size
 from shared.data_driven import load_model
 from shared.domain import markov
@@ -51,54 +50,19 @@ _MODELS = {m.name: m for m in BUILTIN_MODELS}
 
 
 @dataclass
-class AccountLoaders:
-    """Accounts by id, members by account and the account of each lead, each fetched in one
-    query however many the response holds."""
+class AccountLoaders(BatchLoaders):
+    """Accounts by id, members by account and the membership of each lead, each fetched in
+    one query however many the response holds."""
 
-    scope: LoaderScope
     accounts: DataLoader[str, asyncpg.Record | None] = field(init=False)
-    members: DataLoader[str, list[str]] = field(init=False)
-    of_lead: DataLoader[str, str | None] = field(init=False)
+    members: DataLoader[str, list[asyncpg.Record]] = field(init=False)
+    of_lead: DataLoader[str, asyncpg.Record | None] = field(init=False)
 
     def __post_init__(self) -> None:
-        cache = self.scope.cache
-        self.accounts = DataLoader(self._load_accounts, cache=cache)
-        self.members = DataLoader(self._load_members, cache=cache)
-        self.of_lead = DataLoader(self._load_of_lead, cache=cache)
-
-    async def _fetch(self, sql: str, keys: Sequence[str]) -> list[asyncpg.Record]:
-        tenant_id = self.scope.tenant_id
-        async with self.scope.tx() as conn:
-            return list(await conn.fetch(sql, tenant_id, list(keys)))
-
-    async def _load_accounts(self, keys: Sequence[str]) -> list[asyncpg.Record | None]:
-        rows = await self._fetch(
-            f"SELECT {ACCOUNT_COLUMNS} FROM accounts"
-            " WHERE tenant_id = $1 AND account_id = ANY($2::text[])",
-            keys,
-        )
-        found = {r["account_id"]: r for r in rows}
-        return [found.get(k) for k in keys]
-
-    async def _load_members(self, keys: Sequence[str]) -> list[list[str]]:
-        rows = await self._fetch(
-            "SELECT account_id, lead_id FROM account_members"
-            " WHERE tenant_id = $1 AND account_id = ANY($2::text[]) ORDER BY lead_id",
-            keys,
-        )
-        by_account: dict[str, list[str]] = defaultdict(list)
-        for r in rows:
-            by_account[r["account_id"]].append(r["lead_id"])
-        return [by_account.get(k, []) for k in keys]
-
-    async def _load_of_lead(self, keys: Sequence[str]) -> list[str | None]:
-        rows = await self._fetch(
-            "SELECT lead_id, account_id FROM account_members"
-            " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-            keys,
-        )
-        found = {r["lead_id"]: r["account_id"] for r in rows}
-        return [found.get(k) for k in keys]
+        self.accounts = self.row_by_key("accounts", ACCOUNT_COLUMNS, "account_id")
+        members = "account_id, lead_id"
+        self.members = self.rows_by_key("account_members", members, "account_id", "lead_id")
+        self.of_lead = self.row_by_key("account_members", members, "lead_id")
 
 
 async def load_account(info: Info, account_id: str) -> Account | None:
@@ -107,8 +71,14 @@ async def load_account(info: Info, account_id: str) -> Account | None:
 
 
 async def account_of_lead(info: Info, lead_id: str) -> Account | None:
-    account_id = await info.context.loaders.of(AccountLoaders).of_lead.load(lead_id)
-    return None if account_id is None else await load_account(info, account_id)
+    member = await info.context.loaders.of(AccountLoaders).of_lead.load(lead_id)
+    return None if member is None else await load_account(info, member["account_id"])
+
+
+async def member_ids(info: Info, account_id: str) -> list[str]:
+    """The lead ids of the account's buying committee, in order."""
+    rows = await info.context.loaders.of(AccountLoaders).members.load(account_id)
+    return [row["lead_id"] for row in rows]
 
 
 @strawberry.type(description="A member of an account's buying committee")
@@ -174,7 +144,7 @@ class Account:
 
     @strawberry.field(description="the buying committee, by lead id")
     async def members(self, info: Info) -> list[AccountMember]:
-        lead_ids = await info.context.loaders.of(AccountLoaders).members.load(str(self.id))
+        lead_ids = await member_ids(info, str(self.id))
         out = []
         for lead_id in lead_ids:
             lead = await load_lead(info, lead_id)
@@ -197,8 +167,7 @@ class Account:
             return None
         async with info.context.tx() as conn:
             row = await conn.fetchrow(
-                "SELECT lead_id, opportunity_id, amount, status, stage, created_at, closed_at,"
-                " won_amount, lost_reason, competitor FROM opportunities"
+                f"SELECT {OPPORTUNITY_COLUMNS} FROM opportunities"
                 " WHERE tenant_id = $1 AND opportunity_id = $2",
                 info.context.tenant_id,
                 self.open_opportunity_id,
@@ -210,7 +179,7 @@ class Account:
     )
     async def timeline(self, info: Info, first: int | None = None) -> list[AccountEvent]:
         limit = page_size(first)
-        lead_ids = await info.context.loaders.of(AccountLoaders).members.load(str(self.id))
+        lead_ids = await member_ids(info, str(self.id))
         async with info.context.tx() as conn:
             rows = await conn.fetch(
                 "SELECT event_id, lead_id, type, occurred_at, channel, campaign_id, content_id,"
@@ -230,7 +199,7 @@ class Account:
         self, info: Info, model: AttributionModel, kind: AttributionKind
     ) -> list[AccountChannelCredit]:
         ctx = info.context
-        lead_ids = await ctx.loaders.of(AccountLoaders).members.load(str(self.id))
+        lead_ids = await member_ids(info, str(self.id))
         async with ctx.tx() as conn:
             touches = [
                 Event(**dict(r))

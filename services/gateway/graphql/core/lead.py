@@ -7,8 +7,6 @@ breaches, live lead changes), each lead fetched once per request."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -19,9 +17,9 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
+from services.gateway.graphql.core.batch import BatchLoaders
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.rows import from_row
 
 if TYPE_CHECKING:
@@ -32,60 +30,32 @@ LEAD_COLUMNS = (
     " score, matrix, created_at, engaged_at, mql_at, sql_at, opportunity_at, customer_at,"
     " account_id, first_touch_channel, traits, fit_evidence, engagement_evidence, scored_at"
 )
+OPPORTUNITY_COLUMNS = (
+    "lead_id, opportunity_id, amount, status, stage, created_at, closed_at, won_amount,"
+    " lost_reason, competitor"
+)
 
 
 @dataclass
-class LeadLoaders:
+class LeadLoaders(BatchLoaders):
     """The leads, transitions and opportunities one request asks for, each fetched in one
     query however many leads the response holds."""
 
-    scope: LoaderScope
     leads: DataLoader[str, asyncpg.Record | None] = field(init=False)
     transitions: DataLoader[str, list[asyncpg.Record]] = field(init=False)
     opportunities: DataLoader[str, list[asyncpg.Record]] = field(init=False)
 
     def __post_init__(self) -> None:
-        cache = self.scope.cache
-        self.leads = DataLoader(self._load_leads, cache=cache)
-        self.transitions = DataLoader(self._load_transitions, cache=cache)
-        self.opportunities = DataLoader(self._load_opportunities, cache=cache)
-
-    async def _fetch(self, sql: str, keys: Sequence[str]) -> list[asyncpg.Record]:
-        tenant_id = self.scope.tenant_id
-        async with self.scope.tx() as conn:
-            return list(await conn.fetch(sql, tenant_id, list(keys)))
-
-    async def _load_leads(self, keys: Sequence[str]) -> list[asyncpg.Record | None]:
-        rows = await self._fetch(
-            f"SELECT {LEAD_COLUMNS} FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2)", keys
+        self.leads = self.row_by_key("leads", LEAD_COLUMNS, "lead_id")
+        self.transitions = self.rows_by_key(
+            "stage_transitions",
+            "lead_id, from_stage, to_stage, at, event_id, reason",
+            "lead_id",
+            "lead_id, ordinal",
         )
-        found = {row["lead_id"]: row for row in rows}
-        return [found.get(key) for key in keys]
-
-    async def _load_transitions(self, keys: Sequence[str]) -> list[list[asyncpg.Record]]:
-        rows = await self._fetch(
-            "SELECT lead_id, from_stage, to_stage, at, event_id, reason FROM stage_transitions"
-            " WHERE tenant_id = $1 AND lead_id = ANY($2) ORDER BY lead_id, ordinal",
-            keys,
+        self.opportunities = self.rows_by_key(
+            "opportunities", OPPORTUNITY_COLUMNS, "lead_id", "lead_id, created_at, opportunity_id"
         )
-        return _grouped(rows, keys)
-
-    async def _load_opportunities(self, keys: Sequence[str]) -> list[list[asyncpg.Record]]:
-        rows = await self._fetch(
-            "SELECT lead_id, opportunity_id, amount, status, stage, created_at, closed_at,"
-            " won_amount, lost_reason, competitor FROM opportunities"
-            " WHERE tenant_id = $1 AND lead_id = ANY($2)"
-            " ORDER BY lead_id, created_at, opportunity_id",
-            keys,
-        )
-        return _grouped(rows, keys)
-
-
-def _grouped(rows: list[asyncpg.Record], keys: Sequence[str]) -> list[list[asyncpg.Record]]:
-    by_lead: dict[str, list[asyncpg.Record]] = defaultdict(list)
-    for row in rows:
-        by_lead[row["lead_id"]].append(row)
-    return [by_lead.get(key, []) for key in keys]
 
 
 async def load_lead(info: Info, lead_id: str) -> Lead | None:

@@ -13,7 +13,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.relay import (
-    PageInfo,
+    Connection,
     decode_position,
     encode_cursor,
     forward_page,
@@ -48,10 +48,7 @@ class LeadTouchEdge:
 
 
 @strawberry.type(description="A lead's touches, oldest first (by time, then arrival)")
-class LeadTouchConnection:
-    edges: list[LeadTouchEdge]
-    page_info: PageInfo
-
+class LeadTouchConnection(Connection[LeadTouchEdge]):
     @strawberry.field(description="how many touches the lead has, over every page")
     async def total_count(self, info: Info) -> int:
         async with info.context.tx() as conn:

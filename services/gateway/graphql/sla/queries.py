@@ -15,7 +15,7 @@ from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.periods import From, check_period
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.relay import (
-    PageInfo,
+    Connection,
     decode_position,
     encode_cursor,
     forward_page,
@@ -126,9 +126,8 @@ def _edge(ctx: RequestContext, row: asyncpg.Record) -> SlaBreachEdge:
 
 
 @strawberry.type(description="Open SLA breaches, the latest deadline first")
-class SlaBreachConnection:
-    edges: list[SlaBreachEdge]
-    page_info: PageInfo
+class SlaBreachConnection(Connection[SlaBreachEdge]):
+    pass
 
 
 @strawberry.type

@@ -23,7 +23,7 @@ from services.gateway.graphql.core.library import new_id
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import CanRead, IsAdmin
 from services.gateway.graphql.core.relay import (
-    PageInfo,
+    Connection,
     decode_cursor_parts,
     encode_cursor,
     forward_page,
@@ -109,9 +109,8 @@ class WebhookDeliveryEdge:
 
 
 @strawberry.type
-class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge]
-    page_info: PageInfo
+class WebhookDeliveryConnection(Connection[WebhookDeliveryEdge]):
+    pass
 
 
 @strawberry.type(description="A subscription of a URL to event types")
@@ -130,16 +129,8 @@ class Webhook:
 
     @classmethod
     def from_record(cls, row: asyncpg.Record) -> Webhook:
-        return cls(
-            id=strawberry.ID(row["webhook_id"]),
-            url=row["url"],
-            event_types=[WebhookEventType(t) for t in row["event_types"]],
-            slack_format=row["slack_format"],
-            score_threshold=row["score_threshold"],
-            enabled=row["enabled"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
+        types = [WebhookEventType(t) for t in row["event_types"]]
+        return from_row(cls, {**row, "event_types": types}, id_column="webhook_id")
 
 
 @strawberry.type(description="A webhook and its signing secret, shown this once")

@@ -10,12 +10,9 @@ from datetime import datetime
 import asyncpg
 import strawberry
 
-from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.enums import AttributionModel, FunnelStage, LibraryStatus
-from services.gateway.graphql.core.influence import Influence
-from services.gateway.graphql.core.library import LibraryLoaders, LibraryTable
-from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.relay import PageInfo
+from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
+from services.gateway.graphql.core.library import LibraryTable, history_fields
+from services.gateway.graphql.core.relay import Connection
 from services.gateway.graphql.core.rows import from_row
 
 # What content_versions keeps of each write, besides tenant, author and time.
@@ -58,14 +55,6 @@ class ContentVersion:
     author: str
     created_at: datetime
 
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> ContentVersion:
-        return from_row(cls, row)
-
-
-def content_loaders(scope: LoaderScope) -> LibraryLoaders[ContentVersion]:
-    return LibraryLoaders(scope, CONTENT, ContentVersion.from_row)
-
 
 @strawberry.type(description="A content item of the catalog (SPEC 8)")
 class ContentItem:
@@ -85,16 +74,7 @@ class ContentItem:
     created_at: datetime
     updated_at: datetime
 
-    @strawberry.field(description="every version, oldest first")
-    async def versions(self, info: Info) -> list[ContentVersion]:
-        return await info.context.loaders.of(content_loaders).versions.load(str(self.id))
-
-    @strawberry.field(description="attributed pipeline and revenue, and win rates with/without")
-    async def influence(
-        self, info: Info, model: AttributionModel = AttributionModel.LINEAR
-    ) -> Influence:
-        loader = info.context.loaders.of(content_loaders).influence
-        return await loader.load((str(self.id), model.value))
+    versions, influence = history_fields(CONTENT, ContentVersion)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> ContentItem:
@@ -108,9 +88,8 @@ class ContentEdge:
 
 
 @strawberry.type(description="Content items in the order of their ids")
-class ContentConnection:
-    edges: list[ContentEdge]
-    page_info: PageInfo
+class ContentConnection(Connection[ContentEdge]):
+    pass
 
 
 @strawberry.input

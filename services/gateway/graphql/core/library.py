@@ -19,8 +19,14 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from services.gateway.graphql.core.context import Info, RequestContext
+from services.gateway.graphql.core.enums import AttributionModel
 from services.gateway.graphql.core.errors import bad_input, not_found
-from services.gateway.graphql.core.influence import InfluenceLoader, Target, influence_loader
+from services.gateway.graphql.core.influence import (
+    Influence,
+    InfluenceLoader,
+    Target,
+    influence_loader,
+)
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import CanWriteLibrary
 from services.gateway.graphql.core.relay import (
@@ -32,6 +38,7 @@ from services.gateway.graphql.core.relay import (
     node_query,
     page_size,
 )
+from services.gateway.graphql.core.rows import from_row
 from shared.domain import library
 
 V = TypeVar("V")
@@ -293,3 +300,30 @@ class LibraryLoaders(Generic[V]):
             scope, spec.version_table, spec.id_column, self.version_from_row
         )
         self.influence = influence_loader(scope, spec.influence)
+
+
+def history_fields(spec: LibraryTable, version: type[Any]) -> tuple[Any, Any]:
+    """The `versions` and `influence` fields of the node of `spec`'s items, whose versions
+    are `version`s (built from their rows); one set of loaders per request serves both."""
+
+    def loaders(scope: LoaderScope) -> LibraryLoaders[Any]:
+        return LibraryLoaders(scope, spec, lambda row: from_row(version, row))
+
+    async def versions(self: Any, info: Info) -> list[Any]:
+        return await info.context.loaders.of(loaders).versions.load(str(self.id))
+
+    async def influence(
+        self: Any, info: Info, model: AttributionModel = AttributionModel.LINEAR
+    ) -> Influence:
+        loader = info.context.loaders.of(loaders).influence
+        return await loader.load((str(self.id), model.value))
+
+    # Built for each library type, so the schema's version type comes from the argument.
+    versions.__annotations__ = {"info": Info, "return": list[version]}  # type: ignore[valid-type]
+    return (
+        strawberry.field(resolver=versions, description="every version, oldest first"),
+        strawberry.field(
+            resolver=influence,
+            description="attributed pipeline and revenue, and win rates with/without",
+        ),
+    )

@@ -11,12 +11,9 @@ from enum import Enum
 import asyncpg
 import strawberry
 
-from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.enums import AttributionModel, LibraryStatus
-from services.gateway.graphql.core.influence import Influence
-from services.gateway.graphql.core.library import LibraryLoaders, LibraryTable
-from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.relay import PageInfo
+from services.gateway.graphql.core.enums import LibraryStatus
+from services.gateway.graphql.core.library import LibraryTable, history_fields
+from services.gateway.graphql.core.relay import Connection
 from services.gateway.graphql.core.rows import from_row
 
 
@@ -69,14 +66,6 @@ class MessageVersion:
     author: str
     created_at: datetime
 
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> MessageVersion:
-        return from_row(cls, row)
-
-
-def message_loaders(scope: LoaderScope) -> LibraryLoaders[MessageVersion]:
-    return LibraryLoaders(scope, MESSAGES, MessageVersion.from_row)
-
 
 @strawberry.type(description="A message of the library (SPEC 8): marketing writes, sales reads")
 class Message:
@@ -91,16 +80,7 @@ class Message:
     created_at: datetime
     updated_at: datetime
 
-    @strawberry.field(description="every version, oldest first")
-    async def versions(self, info: Info) -> list[MessageVersion]:
-        return await info.context.loaders.of(message_loaders).versions.load(str(self.id))
-
-    @strawberry.field(description="attributed pipeline and revenue, and win rates with/without")
-    async def influence(
-        self, info: Info, model: AttributionModel = AttributionModel.LINEAR
-    ) -> Influence:
-        loader = info.context.loaders.of(message_loaders).influence
-        return await loader.load((str(self.id), model.value))
+    versions, influence = history_fields(MESSAGES, MessageVersion)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Message:
@@ -114,9 +94,8 @@ class MessageEdge:
 
 
 @strawberry.type(description="Messages in the order of their ids")
-class MessageConnection:
-    edges: list[MessageEdge]
-    page_info: PageInfo
+class MessageConnection(Connection[MessageEdge]):
+    pass
 
 
 @strawberry.input

@@ -24,7 +24,6 @@ from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.library import Prepare, required_text, tags
 from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
-from shared.domain.library import after_update
 
 
 def _linked(tenant_id: str) -> Prepare:
@@ -48,6 +47,18 @@ def _linked(tenant_id: str) -> Prepare:
         state["message_ids"] = linked
 
     return check
+
+
+# How the create and update inputs' fields are read.
+_FIELDS: dict[str, library.Reader] = {
+    "title": required_text,
+    "url": required_text,
+    "funnel_stage": library.enum_value,
+    "format": required_text,
+    "topics": library.tag_list,
+    "objections": library.tag_list,
+    "message_ids": library.id_list,
+}
 
 
 def _edge(cursor: str, row: asyncpg.Record) -> ContentEdge:
@@ -76,16 +87,8 @@ class ContentQueries:
 class ContentMutations:
     @strawberry.mutation(permission_classes=[CanWriteLibrary], description="A new DRAFT item")
     async def create_content_item(self, info: Info, input: ContentItemInput) -> ContentItem:
-        fields = {
-            "title": required_text(input.title, "input.title"),
-            "url": required_text(input.url, "input.url"),
-            "funnel_stage": input.funnel_stage.value,
-            "format": required_text(input.format, "input.format"),
-            "topics": tags(input.topics),
-            "objections": tags(input.objections),
-            "message_ids": input.message_ids or [],
-        }
         ctx = info.context
+        fields = library.created(input, _FIELDS)
         return ContentItem.from_row(
             await library.create(ctx, CONTENT, fields, _linked(ctx.tenant_id))
         )
@@ -97,23 +100,8 @@ class ContentMutations:
     async def update_content_item(
         self, info: Info, id: strawberry.ID, input: ContentItemUpdateInput
     ) -> ContentItem:
-        def change(state: dict[str, Any]) -> dict[str, Any]:
-            state["status"] = after_update(state["status"])
-            for name in ("title", "url", "format"):
-                given = getattr(input, name)
-                if given is not None:
-                    state[name] = required_text(given, f"input.{name}")
-            if input.funnel_stage is not None:
-                state["funnel_stage"] = input.funnel_stage.value
-            if input.topics is not None:
-                state["topics"] = tags(input.topics)
-            if input.objections is not None:
-                state["objections"] = tags(input.objections)
-            if input.message_ids is not None:
-                state["message_ids"] = input.message_ids
-            return state
-
         ctx = info.context
+        change = library.updated(input, _FIELDS)
         check = None if input.message_ids is None else _linked(ctx.tenant_id)
         return ContentItem.from_row(await library.change(ctx, CONTENT, str(id), change, check))
 

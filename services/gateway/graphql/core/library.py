@@ -84,6 +84,44 @@ def tags(values: list[str] | None) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in values or [] if v.strip()))
 
 
+# How a write reads one input field into an item's state: from its value and its path in
+# errors ("input.title").
+Reader = Callable[[Any, str], Any]
+
+
+def enum_value(value: Enum, path: str) -> Any:
+    return value.value
+
+
+def tag_list(value: list[str] | None, path: str) -> list[str]:
+    return tags(value)
+
+
+def id_list(value: list[str] | None, path: str) -> list[str]:
+    """Ids as given; the write's `Prepare` checks them."""
+    return value or []
+
+
+def created(input: Any, readers: Mapping[str, Reader]) -> State:
+    """The fields of a new item: each field of the `input` object read by its reader."""
+    return {name: read(getattr(input, name), f"input.{name}") for name, read in readers.items()}
+
+
+def updated(input: Any, readers: Mapping[str, Reader]) -> Change:
+    """An update: an APPROVED item goes back to DRAFT, and each field the `input` object
+    gives (not null) replaces the item's, read by its reader."""
+
+    def change(state: State) -> State:
+        state["status"] = library.after_update(state["status"])
+        for name, read in readers.items():
+            value = getattr(input, name)
+            if value is not None:
+                state[name] = read(value, f"input.{name}")
+        return state
+
+    return change
+
+
 def transition(what: str, item_id: str, change: Change, state: State) -> State:
     """`change` applied to a library item's `state`; a refused status change is bad input."""
     try:

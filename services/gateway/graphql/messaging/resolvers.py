@@ -5,15 +5,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 import strawberry
 
 from services.gateway.graphql.core import library
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import LibraryStatus
-from services.gateway.graphql.core.library import required_text, tags
+from services.gateway.graphql.core.library import required_text
 from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
 from services.gateway.graphql.messaging.types import (
     MESSAGES,
@@ -24,7 +22,15 @@ from services.gateway.graphql.messaging.types import (
     MessageKind,
     MessageUpdateInput,
 )
-from shared.domain.library import after_update
+
+# How the create and update inputs' fields are read.
+_FIELDS: dict[str, library.Reader] = {
+    "kind": library.enum_value,
+    "text": required_text,
+    "personas": library.tag_list,
+    "stages": library.tag_list,
+    "segments": library.tag_list,
+}
 
 
 def _edge(cursor: str, row: asyncpg.Record) -> MessageEdge:
@@ -53,13 +59,7 @@ class MessagingQueries:
 class MessagingMutations:
     @strawberry.mutation(permission_classes=[CanWriteLibrary], description="A new DRAFT message")
     async def create_message(self, info: Info, input: MessageInput) -> Message:
-        fields = {
-            "kind": input.kind.value,
-            "text": required_text(input.text, "input.text"),
-            "personas": tags(input.personas),
-            "stages": tags(input.stages),
-            "segments": tags(input.segments),
-        }
+        fields = library.created(input, _FIELDS)
         return Message.from_row(await library.create(info.context, MESSAGES, fields))
 
     @strawberry.mutation(
@@ -69,18 +69,7 @@ class MessagingMutations:
     async def update_message(
         self, info: Info, id: strawberry.ID, input: MessageUpdateInput
     ) -> Message:
-        def change(state: dict[str, Any]) -> dict[str, Any]:
-            state["status"] = after_update(state["status"])
-            if input.kind is not None:
-                state["kind"] = input.kind.value
-            if input.text is not None:
-                state["text"] = required_text(input.text, "input.text")
-            for name in ("personas", "stages", "segments"):
-                given = getattr(input, name)
-                if given is not None:
-                    state[name] = tags(given)
-            return state
-
+        change = library.updated(input, _FIELDS)
         return Message.from_row(await library.change(info.context, MESSAGES, str(id), change))
 
     approve_message = library.status_mutation(

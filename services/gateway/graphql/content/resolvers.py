@@ -23,7 +23,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.library import Prepare, required_text, tags
-from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
+from services.gateway.graphql.core.permissions import CanWriteLibrary
 
 
 def _linked(tenant_id: str) -> Prepare:
@@ -61,25 +61,16 @@ _FIELDS: dict[str, library.Reader] = {
 }
 
 
-def _edge(cursor: str, row: asyncpg.Record) -> ContentEdge:
-    return ContentEdge(cursor=cursor, node=ContentItem.from_row(row))
-
-
 @strawberry.type
 class ContentQueries:
-    @strawberry.field(permission_classes=[CanRead], description="The catalog, page by page")
-    async def content_items(
-        self,
-        info: Info,
-        status: LibraryStatus | None = None,
-        funnel_stage: FunnelStage | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> ContentConnection:
-        filters = {"status": status, "funnel_stage": funnel_stage}
-        page = await library.fetch_page(info.context, CONTENT, filters, (first, after), _edge)
-        return ContentConnection(edges=page[0], page_info=page[1])
-
+    content_items = library.page_query(
+        CONTENT,
+        ContentConnection,
+        ContentEdge,
+        ContentItem,
+        {"status": LibraryStatus, "funnel_stage": FunnelStage},
+        "The catalog, page by page",
+    )
     content_item = library.item_query(CONTENT, ContentItem, "A content item, or null")
 
 

@@ -7,6 +7,7 @@ that description."""
 
 from __future__ import annotations
 
+import inspect
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from services.gateway.graphql.core.influence import (
     influence_loader,
 )
 from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.permissions import CanWriteLibrary
+from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
 from services.gateway.graphql.core.relay import (
     Edge,
     PageInfo,
@@ -284,6 +285,39 @@ def item_query(spec: LibraryTable, node: type[Any], description: str) -> Any:
         return None if row is None else node.from_row(row)
 
     return node_query(node, load, description)
+
+
+def page_query(
+    spec: LibraryTable,
+    connection: type[Any],
+    edge: type[Any],
+    node: type[Any],
+    filters: Mapping[str, type[Enum]],
+    description: str,
+) -> Any:
+    """The query of `spec`'s items page by page, a `connection` of `edge`s of `node`s: its
+    arguments are the `filters` (name → enum; null: any), then `first` and `after`."""
+
+    async def resolve(info: Info, **arguments: Any) -> Any:
+        given = {name: arguments.get(name) for name in filters}
+        page = (arguments.get("first"), arguments.get("after"))
+
+        def made(cursor: str, row: asyncpg.Record) -> Any:
+            return edge(cursor=cursor, node=node.from_row(row))
+
+        edges, page_info = await fetch_page(info.context, spec, given, page, made)
+        return connection(edges=edges, page_info=page_info)
+
+    # Each library type filters by its own enums, so the schema's arguments are built here.
+    optional: list[tuple[str, Any]] = [(name, enum | None) for name, enum in filters.items()]
+    optional += [("first", int | None), ("after", str | None)]
+    info = inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [info, *(inspect.Parameter(n, keyword, default=None, annotation=t) for n, t in optional)],
+        return_annotation=connection,
+    )
+    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
 
 
 def status_mutation(spec: LibraryTable, node: type[Any], move: Change, description: str) -> Any:

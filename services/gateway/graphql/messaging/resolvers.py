@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import asyncpg
 import strawberry
 
 from services.gateway.graphql.core import library
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import LibraryStatus
 from services.gateway.graphql.core.library import required_text
-from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
+from services.gateway.graphql.core.permissions import CanWriteLibrary
 from services.gateway.graphql.messaging.types import (
     MESSAGES,
     Message,
@@ -33,25 +32,16 @@ _FIELDS: dict[str, library.Reader] = {
 }
 
 
-def _edge(cursor: str, row: asyncpg.Record) -> MessageEdge:
-    return MessageEdge(cursor=cursor, node=Message.from_row(row))
-
-
 @strawberry.type
 class MessagingQueries:
-    @strawberry.field(permission_classes=[CanRead], description="The library, page by page")
-    async def messages(
-        self,
-        info: Info,
-        status: LibraryStatus | None = None,
-        kind: MessageKind | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> MessageConnection:
-        filters = {"status": status, "kind": kind}
-        page = await library.fetch_page(info.context, MESSAGES, filters, (first, after), _edge)
-        return MessageConnection(edges=page[0], page_info=page[1])
-
+    messages = library.page_query(
+        MESSAGES,
+        MessageConnection,
+        MessageEdge,
+        Message,
+        {"status": LibraryStatus, "kind": MessageKind},
+        "The library, page by page",
+    )
     message = library.item_query(MESSAGES, Message, "A message, or null")
 
 

@@ -24,17 +24,24 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import urlsplit
 
-WEBHOOK_EVENT_TYPES = (
-    "lead.stage_changed",
-    "lead.mql",
-    "lead.score_changed",
-    "sla.breached",
-    "deal.won",
-    "deal.lost",
-    "action_item.due",
-)
+
+class WebhookEventType(StrEnum):
+    """What a webhook can subscribe to: the delivery service's events and the GraphQL enum
+    (which shows the names) are this one list; the value is a body's `type`."""
+
+    LEAD_STAGE_CHANGED = "lead.stage_changed"
+    LEAD_MQL = "lead.mql"
+    LEAD_SCORE_CHANGED = "lead.score_changed"
+    SLA_BREACHED = "sla.breached"
+    DEAL_WON = "deal.won"
+    DEAL_LOST = "deal.lost"
+    ACTION_ITEM_DUE = "action_item.due"
+
+
+WEBHOOK_EVENT_TYPES = tuple(t.value for t in WebhookEventType)
 
 
 @dataclass(frozen=True)

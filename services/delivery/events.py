@@ -11,26 +11,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from shared.webhooks import WEBHOOK_EVENT_TYPES
+from shared.webhooks import WebhookEventType
 
 # The lead's members of a webhook body, as the derived topics carry them.
 LEAD_FIELDS = ("stage", "fit_score", "fit_grade", "engagement_score", "score", "matrix", "mql_at")
 
 
-class EventType(StrEnum):
-    LEAD_STAGE_CHANGED = "lead.stage_changed"
-    LEAD_MQL = "lead.mql"
-    LEAD_SCORE_CHANGED = "lead.score_changed"
-    SLA_BREACHED = "sla.breached"
-    DEAL_WON = "deal.won"
-    DEAL_LOST = "deal.lost"
-    ACTION_ITEM_DUE = "action_item.due"
-
-
-assert tuple(t.value for t in EventType) == WEBHOOK_EVENT_TYPES, "one list of event types"
+# The delivery service's name for the one list of webhook event types.
+EventType = WebhookEventType
 SCHEMA_VERSION = 1
 
 

@@ -30,21 +30,17 @@ from services.gateway.graphql.core.relay import (
     page_size,
 )
 from services.gateway.graphql.core.rows import from_row
-from shared.webhooks import WEBHOOK_EVENT_TYPES, UrlPolicy, UrlRefused, check_url, new_secret
+from shared.webhooks import (
+    UrlPolicy,
+    UrlRefused,
+    WebhookEventType,
+    check_url,
+    new_secret,
+)
 
-
-@strawberry.enum(description="What a webhook can subscribe to; the value is the body's `type`")
-class WebhookEventType(Enum):
-    LEAD_STAGE_CHANGED = "lead.stage_changed"
-    LEAD_MQL = "lead.mql"
-    LEAD_SCORE_CHANGED = "lead.score_changed"
-    SLA_BREACHED = "sla.breached"
-    DEAL_WON = "deal.won"
-    DEAL_LOST = "deal.lost"
-    ACTION_ITEM_DUE = "action_item.due"
-
-
-assert tuple(t.value for t in WebhookEventType) == WEBHOOK_EVENT_TYPES, "one list of types"
+strawberry.enum(
+    WebhookEventType, description="What a webhook can subscribe to; the value is the body's `type`"
+)
 
 
 @strawberry.enum

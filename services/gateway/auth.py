@@ -17,6 +17,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import asyncpg
@@ -28,7 +29,18 @@ from shared.settings import Settings
 
 log = logging.getLogger("tandem.auth")
 
-ROLES = ("admin", "marketing", "sales", "viewer", "ingest")
+
+class Role(StrEnum):
+    """What a credential may do (SPEC 10); GraphQL's `Viewer.role` shows this list."""
+
+    ADMIN = "admin"
+    MARKETING = "marketing"
+    SALES = "sales"
+    VIEWER = "viewer"
+    INGEST = "ingest"
+
+
+ROLES = tuple(r.value for r in Role)
 KEY_PREFIX = "tdm"
 ALGORITHM = "HS256"
 # RFC 7518 3.2: an HS256 key at least as long as the hash output (32 bytes).

@@ -6,22 +6,14 @@ the permissions on each field stay the authority."""
 
 from __future__ import annotations
 
-from enum import Enum
-
 import strawberry
 
+from services.gateway.auth import Role
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import UNAUTHENTICATED, coded
 from services.gateway.graphql.core.permissions import IsAuthenticated
 
-
-@strawberry.enum(description="What a credential may do (SPEC 10)")
-class Role(Enum):
-    ADMIN = "admin"
-    MARKETING = "marketing"
-    SALES = "sales"
-    VIEWER = "viewer"
-    INGEST = "ingest"
+strawberry.enum(Role, description="What a credential may do (SPEC 10)")
 
 
 @strawberry.type(description="The credential of this request")

@@ -209,6 +209,9 @@ listen_addresses = '$PG_HOST'
 port = $PG_PORT
 unix_socket_directories = '$PG_RUN'
 max_connections = 200
+# Workers hold an advisory lock per lead, identity, domain and account of a transaction (up
+# to 5,000 events): the shared lock table (this x max_connections) must hold several.
+max_locks_per_transaction = 256
 password_encryption = scram-sha-256
 
 # This is the disposable dev/test stack: durability is traded for speed (a crash of the

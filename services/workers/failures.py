@@ -36,6 +36,12 @@ log = logging.getLogger("tandem.worker")
 RETRY_BACKOFF_S = (0.5, 1, 2, 5)
 # At most this many events of one tenant per transaction round of a batch.
 TENANT_SHARE = 1_000
+# At most this many events in one transaction, whoever sends them. A transaction holds an
+# advisory lock per lead, anonymous id, domain and account it touches, and PostgreSQL's
+# lock table is shared and fixed (max_locks_per_transaction x max_connections): a batch of
+# 1,000 array records of one tenant took over 10,000 locks and failed "out of shared
+# memory", to be redone in halves.
+ROUND_EVENTS = 5_000
 
 T = TypeVar("T")
 
@@ -98,11 +104,14 @@ async def until_available(what: str, run: Callable[[], Awaitable[T]]) -> T:
 Project = Callable[[Sequence[Incoming]], Awaitable[list[DeadLetter]]]
 
 
-def tenant_shares(items: Sequence[Incoming], share: int) -> list[list[Incoming]]:
+def tenant_shares(
+    items: Sequence[Incoming], share: int, most: int = ROUND_EVENTS
+) -> list[list[Incoming]]:
     """The batch in rounds that hold at most `share` events of any one tenant, each
     tenant's events in their order: one tenant's backlog in a batch is applied a share at a
     time, and every other tenant's events are in the first round, not behind it. Once one
-    tenant is left, its remaining events form a single round: nobody waits behind it."""
+    tenant is left, its remaining events form a single round: nobody waits behind it.
+    No round holds more than `most` events: a longer one goes in consecutive parts."""
     rounds: list[list[Incoming]] = []
     seen: Counter[str] = Counter()
     for item in items:
@@ -118,7 +127,7 @@ def tenant_shares(items: Sequence[Incoming], share: int) -> list[list[Incoming]]
         alone -= 1
     if len(rounds) - alone > 1:
         rounds = [*rounds[:alone], [i for r in rounds[alone:] for i in r]]
-    return rounds
+    return [r[i : i + most] for r in rounds for i in range(0, len(r), most)]
 
 
 class TenantBursts:
@@ -228,6 +237,12 @@ class FailurePolicy:
                         item.source, "failed", cause, orjson.dumps(item.event), item.tenant_id
                     )
                 ]
+            # Said once per split, so a failure that is not one event's (a resource limit)
+            # shows as the cost it is: the batch is redone in parts.
+            log.warning(
+                "batch failed; applying it in parts",
+                extra={"events": len(items), "error": repr(exc)[:500]},
+            )
         by_tenant: dict[str, list[Incoming]] = defaultdict(list)
         for item in items:
             by_tenant[item.tenant_id].append(item)

@@ -72,6 +72,16 @@ def test_a_tenant_gets_a_bounded_share_of_each_round_and_keeps_its_order() -> No
     assert tenant_shares([], 3) == []
 
 
+def test_no_round_exceeds_the_transaction_bound_and_order_is_kept() -> None:
+    alone = [_incoming("solo", i) for i in range(10)]
+    assert [len(r) for r in tenant_shares(alone, 3, most=4)] == [4, 4, 2]
+    assert [i for r in tenant_shares(alone, 3, most=4) for i in r] == alone
+    crowd = [_incoming(f"t{t}", i) for i in range(2) for t in range(5)]
+    rounds = tenant_shares(crowd, 3, most=4)
+    assert [len(r) for r in rounds] == [4, 4, 2]
+    assert [i for r in rounds for i in r] == crowd
+
+
 def test_outages_are_waited_out_and_content_errors_are_not() -> None:
     assert is_transient(ConnectionRefusedError())
     assert is_transient(asyncpg.PostgresConnectionError())

@@ -1,11 +1,19 @@
-"""Which GraphQL requests the overview cache (services/gateway/overview_cache.py) answers."""
+"""Which GraphQL requests the overview cache (services/gateway/overview_cache.py) answers,
+and how it keeps each tenant's change marker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import cast
+
+import asyncpg
 import orjson
 import pytest
 
-from services.gateway.overview_cache import overview_request
+from services.gateway import overview_cache
+from services.gateway.overview_cache import OverviewCache, overview_request
 
 PERIOD = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
 
@@ -65,3 +73,72 @@ def test_variables_are_part_of_the_key_in_a_canonical_order() -> None:
 )
 def test_bodies_that_are_not_one_plain_query_are_left_alone(raw: bytes) -> None:
     assert overview_request(raw) is None
+
+
+class Store:
+    """The tenant's change marker as the database would answer it: `value`, read after
+    `release` is set (so a test can hold a read in flight)."""
+
+    def __init__(self) -> None:
+        self.value = 1
+        self.reads = 0
+        self.release = asyncio.Event()
+        self.release.set()
+
+    @contextlib.asynccontextmanager
+    async def tenant_tx(self, pool: object, tenant_id: str) -> AsyncIterator[Store]:
+        yield self
+
+    async def fetchrow(self, sql: str, tenant_id: str) -> tuple[int]:
+        self.reads += 1
+        seen = self.value
+        await self.release.wait()
+        return (seen,)
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> Store:
+    fake = Store()
+    monkeypatch.setattr(overview_cache, "tenant_tx", fake.tenant_tx)
+    return fake
+
+
+async def settled() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_request_never_waits_for_a_marker_the_tenant_already_has(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    assert await cache.marker("acme") == (1,)  # the first one is waited for
+    assert await cache.marker("acme") == (1,)
+    assert store.reads == 1  # within MARKER_TTL_S: not read again
+
+    monkeypatch.setattr(overview_cache, "MARKER_TTL_S", 0.0)
+    store.value = 2
+    store.release.clear()
+    assert await cache.marker("acme") == (1,)  # served at once; the read runs meanwhile
+    assert await cache.marker("acme") == (1,)
+    await settled()
+    assert store.reads == 2  # one read in flight, however many requests
+    store.release.set()
+    await settled()
+    assert await cache.marker("acme") == (2,)
+
+
+async def test_a_write_makes_the_next_read_wait_for_a_marker_read_after_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    assert await cache.marker("acme") == (1,)
+    monkeypatch.setattr(overview_cache, "MARKER_TTL_S", 0.0)
+    store.release.clear()
+    assert await cache.marker("acme") == (1,)  # starts a read that sees value 1
+    await settled()
+    store.value = 2
+    cache.forget("acme")  # a write committed while that read is in flight
+    store.release.set()
+    await settled()
+    assert await cache.marker("acme") == (2,)

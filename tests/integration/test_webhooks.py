@@ -508,9 +508,18 @@ async def test_overdue_action_item_is_announced_once(
         validator("action_item.due")(body)
         assert body["data"]["action_item"]["id"] == item_id
         assert body["data"]["action_item"]["due_date"] == "2026-11-18"
+
+        # The status is recorded once the receiver has answered, a moment after it got the
+        # request.
+        async def recorded() -> bool:
+            rows = await delivery_rows(platform.admin, webhook_id)
+            return any(r["status"] == "DELIVERED" for r in rows)
+
+        await platform.wait_for(recorded, WAIT_S, "the delivery to be recorded as delivered")
         # Swept every second, recorded once: the (webhook, event) key holds.
         rows = await delivery_rows(platform.admin, webhook_id)
         assert [r["status"] for r in rows] == ["DELIVERED"]
+        assert len(receiver.requests) == 1
     finally:
         await receiver.stop()
 

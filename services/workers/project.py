@@ -265,68 +265,38 @@ class _Rows:
         shown_matrix = matrix(state.fit_grade, engagement.score)
         self.leads.append(
             store.LEADS.row(
+                state,
                 tenant_id=t,
                 lead_id=lead_id,
-                account_id=state.account_id,
                 stage=str(state.stage),
                 highest_stage=str(state.highest_stage),
-                fit_score=state.fit_score,
-                fit_grade=state.fit_grade,
-                disqualified=state.disqualified,
                 engagement_score=engagement.score,
                 score=state.fit_score + engagement.score,
                 matrix=shown_matrix,
-                created_at=state.created_at,
-                engaged_at=state.engaged_at,
-                mql_at=state.mql_at,
-                sql_at=state.sql_at,
-                opportunity_at=state.opportunity_at,
-                customer_at=state.customer_at,
-                first_touch_channel=state.first_touch_channel,
-                traits=state.traits,
                 # orjson writes the evidence dataclasses as JSON objects as they are.
-                fit_evidence=state.fit_evidence,
                 engagement_evidence=engagement.evidence,
-                last_event_at=state.last_event_at,
                 scored_at=scored_at,
                 sla_response_at=state.response_at,
                 sla_response_type=state.response_type,
                 sla_disposition_at=state.disposition_at,
-                last_sales_activity_at=state.last_sales_activity_at,
                 last_seq=last_seq,
             )
         )
         for ordinal, tr in enumerate(state.transitions):
             self.transitions.append(
                 store.TRANSITIONS.row(
+                    tr,
                     tenant_id=t,
                     lead_id=lead_id,
                     ordinal=ordinal,
                     from_stage=str(tr.from_stage) if tr.from_stage else None,
                     to_stage=str(tr.to_stage),
-                    at=tr.at,
-                    event_id=tr.event_id,
-                    reason=tr.reason,
                 )
             )
         conversions: list[Conversion] = []
         for opp in state.opportunities.values():
             self.opportunities.append(
-                store.OPPORTUNITIES.row(
-                    tenant_id=t,
-                    opportunity_id=opp.opportunity_id,
-                    lead_id=lead_id,
-                    amount=opp.amount,
-                    status=str(opp.status),
-                    stage=opp.stage,
-                    created_at=opp.created_at,
-                    closed_at=opp.closed_at,
-                    won_amount=opp.won_amount,
-                    lost_reason=opp.lost_reason,
-                    competitor=opp.competitor,
-                    fit_grade_at_win=opp.fit_grade_at_win,
-                    last_activity_at=opp.last_activity_at,
-                )
+                store.OPPORTUNITIES.row(opp, tenant_id=t, lead_id=lead_id, status=str(opp.status))
             )
             won = opp.status is OpportunityStatus.WON
             conversions.extend(
@@ -340,21 +310,7 @@ class _Rows:
             )
         for c in credit_lead(state.touches, conversions, config.attribution_models):
             self.credits.append(
-                store.CREDITS.row(
-                    tenant_id=t,
-                    lead_id=lead_id,
-                    opportunity_id=c.opportunity_id,
-                    kind=c.kind,
-                    model=c.model,
-                    touch_event_id=c.event_id,
-                    channel=c.channel,
-                    campaign_id=c.campaign_id,
-                    content_id=c.content_id,
-                    message_id=c.message_id,
-                    fraction=c.fraction,
-                    amount=c.amount,
-                    converted_at=c.converted_at,
-                )
+                store.CREDITS.row(c, tenant_id=t, lead_id=lead_id, touch_event_id=c.event_id)
             )
         self._summaries.append((lead_id, state, engagement.score, shown_matrix))
 

@@ -29,16 +29,15 @@ class Table:
         self.name = name
         self.columns = columns
         self.sql_columns = ", ".join(columns)
-        # One C call per row on the hot path (tables have more than one column).
-        self._pick = operator.itemgetter(*columns)
+        self._names = frozenset(columns)
 
-    def row(self, **values: Any) -> tuple[Any, ...]:
-        if len(values) != len(self.columns):
-            missing = set(self.columns) - set(values)
-            extra = set(values) - set(self.columns)
-            raise ValueError(f"{self.name} row: missing {sorted(missing)}, unknown {sorted(extra)}")
-        row: tuple[Any, ...] = self._pick(values)
-        return row
+    def row(self, source: object, **values: Any) -> tuple[Any, ...]:
+        """A row of `values`, whose other columns are `source`'s attributes of the same
+        name: a column added to a table and to the record it mirrors is named nowhere else."""
+        unknown = values.keys() - self._names
+        if unknown:
+            raise ValueError(f"{self.name} row: unknown {sorted(unknown)}")
+        return tuple(values[c] if c in values else getattr(source, c) for c in self.columns)
 
     def index(self, column: str) -> int:
         return self.columns.index(column)
@@ -279,17 +278,7 @@ async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
         return
     await conn.copy_records_to_table(
         "staging_spend",
-        records=[
-            SPEND.row(
-                tenant_id=tenant_id,
-                event_id=e.event_id,
-                campaign_id=e.campaign_id,
-                channel=e.channel,
-                amount=e.properties["amount"],
-                occurred_at=e.occurred_at,
-            )
-            for e in events
-        ],
+        records=[SPEND.row(e, tenant_id=tenant_id, amount=e.properties["amount"]) for e in events],
         columns=SPEND.columns,
     )
     await conn.execute(

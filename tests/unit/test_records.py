@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -141,9 +142,11 @@ def test_a_keyless_record_is_read_by_its_events_tenant() -> None:
 
 def test_rows_are_built_by_column_name() -> None:
     table = Table("t", "a", "b", "c")
-    assert table.row(c=3, a=1, b=2) == (1, 2, 3)
-    with pytest.raises(ValueError, match=r"missing \['c'\]"):
-        table.row(a=1, b=2)
+    source = SimpleNamespace(a=10, b=20, c=30, z=0)
+    assert table.row(source) == (10, 20, 30)
+    assert table.row(source, c=3, a=1) == (1, 20, 3)
+    with pytest.raises(AttributeError, match="'c'"):
+        table.row(SimpleNamespace(a=1, b=2))
     with pytest.raises(ValueError, match=r"unknown \['d'\]"):
-        table.row(a=1, b=2, c=3, d=4)
-    assert len(LEADS.row(**dict.fromkeys(LEADS.columns))) == len(LEADS.columns)
+        table.row(source, d=4)
+    assert len(LEADS.row(None, **dict.fromkeys(LEADS.columns))) == len(LEADS.columns)

@@ -21,6 +21,7 @@ from services.gateway.graphql.core.relay import (
     DEFAULT_PAGE,
     MAX_PAGE,
     Connection,
+    Edge,
     decode_position,
     encode_cursor,
     forward_page,
@@ -51,14 +52,8 @@ _KEYSET = {
 }
 
 
-@strawberry.type
-class AccountEdge:
-    cursor: str
-    node: Account
-
-
 @strawberry.type(description="Accounts in the order asked for")
-class AccountConnection(Connection[AccountEdge]):
+class AccountConnection(Connection[Edge[Account]]):
     filters: strawberry.Private[StageFitFilter]
     total_count = count_field("how many accounts match the filters, over every page")
 
@@ -102,9 +97,9 @@ class AccountQueries:
             position = (keyset, values)
         rows = await filters.page(info.context, ACCOUNT_COLUMNS, order, position, limit)
 
-        def edge(row: asyncpg.Record) -> AccountEdge:
+        def edge(row: asyncpg.Record) -> Edge[Account]:
             cursor = encode_cursor(kind, str(row["engagement_score"]), row["account_id"])
-            return AccountEdge(cursor=cursor, node=Account.from_row(row))
+            return Edge(cursor=cursor, node=Account.from_row(row))
 
         edges, page_info = forward_page(rows, limit, after, edge)
         return AccountConnection(edges=edges, page_info=page_info, filters=filters)

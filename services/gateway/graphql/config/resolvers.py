@@ -85,16 +85,14 @@ async def write_config(
             "config saved but its note to the workers failed; they will find it by polling",
             extra={"tenant_id": ctx.tenant_id, "error": repr(exc)},
         )
-    async with ctx.tx() as conn:
-        return await read_config(conn, ctx.tenant_id, version)
+    return await ctx.scope.run(read_config, version)
 
 
 @strawberry.type
 class ConfigQueries:
     @strawberry.field(permission_classes=[CanRead])
     async def tenant_config(self, info: Info) -> TenantConfig:
-        async with info.context.tx() as conn:
-            return await read_config(conn, info.context.tenant_id)
+        return await info.context.scope.run(read_config)
 
 
 def parts_mutation(section: str, what: str, input_type: type[Any], description: str) -> Any:

@@ -73,12 +73,10 @@ _COLUMNS = (
 
 
 async def _settings(info: Info, connector: Connector) -> ConnectorSettings:
-    async with info.context.tx() as conn:
-        row = await conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1 AND connector = $2",
-            info.context.tenant_id,
-            connector.value,
-        )
+    row = await info.context.scope.fetchrow(
+        f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1 AND connector = $2",
+        connector.value,
+    )
     return _from_row(connector, row)
 
 
@@ -107,11 +105,9 @@ def _from_row(connector: Connector, row: Any) -> ConnectorSettings:
 class ConnectorQueries:
     @strawberry.field(permission_classes=[IsAdmin], description="Every connector's settings")
     async def connectors(self, info: Info) -> list[ConnectorSettings]:
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(
-                f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1",
-                info.context.tenant_id,
-            )
+        rows = await info.context.scope.fetch(
+            f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1"
+        )
         by_name = {row["connector"]: row for row in rows}
         return [_from_row(c, by_name.get(c.value)) for c in Connector]
 
@@ -170,7 +166,6 @@ class ConnectorMutations:
 async def _save(info: Info, connector: Connector, **changes: Any) -> None:
     principal = info.context.principal
     assert principal is not None
-    async with info.context.tx() as conn:
-        await save_settings(
-            conn, info.context.tenant_id, connector.value, author=principal.subject, **changes
-        )
+    await info.context.scope.run(
+        save_settings, connector.value, author=principal.subject, **changes
+    )

@@ -13,40 +13,31 @@ import strawberry
 from services.gateway.graphql.content.types import (
     CONTENT,
     ContentConnection,
-    ContentEdge,
     ContentItem,
     ContentItemInput,
-    ContentItemUpdateInput,
 )
 from services.gateway.graphql.core import library
-from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.library import Prepare, required_text, tags
-from services.gateway.graphql.core.permissions import CanWriteLibrary
+from services.gateway.graphql.core.library import required_text, tags
 
 
-def _linked(tenant_id: str) -> Prepare:
+async def _check_linked(conn: asyncpg.Connection, tenant_id: str, state: dict[str, Any]) -> None:
     """Checks that the state's message ids are the tenant's messages, in the write's
     transaction; they are kept as tags (no blanks or repeats)."""
-
-    async def check(conn: asyncpg.Connection, state: dict[str, Any]) -> None:
-        linked = tags(state["message_ids"])
-        rows = await conn.fetch(
-            "SELECT message_id FROM messages WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
-            tenant_id,
-            linked,
+    linked = tags(state["message_ids"])
+    rows = await conn.fetch(
+        "SELECT message_id FROM messages WHERE tenant_id = $1 AND message_id = ANY($2::text[])",
+        tenant_id,
+        linked,
+    )
+    known = {r["message_id"] for r in rows}
+    missing = [m for m in linked if m not in known]
+    if missing:
+        raise bad_input(
+            f"no message with id {', '.join(missing)}", [("input.messageIds", "unknown message id")]
         )
-        known = {r["message_id"] for r in rows}
-        missing = [m for m in linked if m not in known]
-        if missing:
-            raise bad_input(
-                f"no message with id {', '.join(missing)}",
-                [("input.messageIds", "unknown message id")],
-            )
-        state["message_ids"] = linked
-
-    return check
+    state["message_ids"] = linked
 
 
 # How the create and update inputs' fields are read.
@@ -66,7 +57,6 @@ class ContentQueries:
     content_items = library.page_query(
         CONTENT,
         ContentConnection,
-        ContentEdge,
         ContentItem,
         {"status": LibraryStatus, "funnel_stage": FunnelStage},
         "The catalog, page by page",
@@ -76,26 +66,17 @@ class ContentQueries:
 
 @strawberry.type
 class ContentMutations:
-    @strawberry.mutation(permission_classes=[CanWriteLibrary], description="A new DRAFT item")
-    async def create_content_item(self, info: Info, input: ContentItemInput) -> ContentItem:
-        ctx = info.context
-        fields = library.created(input, _FIELDS)
-        return ContentItem.from_row(
-            await library.create(ctx, CONTENT, fields, _linked(ctx.tenant_id))
-        )
-
-    @strawberry.mutation(
-        permission_classes=[CanWriteLibrary],
-        description="Change an item; an APPROVED one goes back to DRAFT until re-approved",
+    create_content_item = library.create_mutation(
+        CONTENT, ContentItem, ContentItemInput, _FIELDS, "A new DRAFT item", _check_linked
     )
-    async def update_content_item(
-        self, info: Info, id: strawberry.ID, input: ContentItemUpdateInput
-    ) -> ContentItem:
-        ctx = info.context
-        change = library.updated(input, _FIELDS)
-        check = None if input.message_ids is None else _linked(ctx.tenant_id)
-        return ContentItem.from_row(await library.change(ctx, CONTENT, str(id), change, check))
-
+    update_content_item = library.update_mutation(
+        CONTENT,
+        ContentItem,
+        ContentItemInput,
+        _FIELDS,
+        "Change an item; an APPROVED one goes back to DRAFT until re-approved",
+        _check_linked,
+    )
     approve_content_item = library.status_mutation(
         CONTENT, ContentItem, library.approve, "Publish to sales"
     )

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
-from services.gateway.graphql.core.library import LibraryTable, history_fields
-from services.gateway.graphql.core.relay import Connection
-from services.gateway.graphql.core.rows import from_row
+from services.gateway.graphql.core.library import LibraryTable, history_fields, version_type
+from services.gateway.graphql.core.relay import Connection, Edge
 
 # What content_versions keeps of each write, besides tenant, author and time.
 CONTENT_VERSION_COLUMNS = (
@@ -41,19 +39,17 @@ CONTENT = LibraryTable(
 )
 
 
-@strawberry.type(description="A content item as one write left it, with who wrote it and when")
-class ContentVersion:
-    version: int
-    title: str
-    url: str
-    funnel_stage: FunnelStage
-    format: str
-    topics: list[str]
-    objections: list[str]
-    message_ids: list[str]
-    status: LibraryStatus
-    author: str
-    created_at: datetime
+ContentVersion = version_type(
+    "ContentVersion",
+    "A content item as one write left it, with who wrote it and when",
+    title=str,
+    url=str,
+    funnel_stage=FunnelStage,
+    format=str,
+    topics=list[str],
+    objections=list[str],
+    message_ids=list[str],
+)
 
 
 @strawberry.type(description="A content item of the catalog (SPEC 8)")
@@ -76,15 +72,10 @@ class ContentItem:
 
     versions, influence = history_fields(CONTENT, ContentVersion)
 
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> ContentItem:
-        return from_row(cls, row, id_column=CONTENT.id_column)
-
 
 @strawberry.type
-class ContentEdge:
-    cursor: str
-    node: ContentItem
+class ContentEdge(Edge[ContentItem]):
+    pass
 
 
 @strawberry.type(description="Content items in the order of their ids")
@@ -98,17 +89,6 @@ class ContentItemInput:
     url: str
     funnel_stage: FunnelStage
     format: str
-    topics: list[str] | None = None
-    objections: list[str] | None = None
-    message_ids: list[str] | None = None
-
-
-@strawberry.input(description="The fields to change; the others keep their value")
-class ContentItemUpdateInput:
-    title: str | None = None
-    url: str | None = None
-    funnel_stage: FunnelStage | None = None
-    format: str | None = None
     topics: list[str] | None = None
     objections: list[str] | None = None
     message_ids: list[str] | None = None

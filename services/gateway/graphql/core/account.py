@@ -165,13 +165,11 @@ class Account:
     async def open_opportunity(self, info: Info) -> Opportunity | None:
         if self.open_opportunity_id is None:
             return None
-        async with info.context.tx() as conn:
-            row = await conn.fetchrow(
-                f"SELECT {OPPORTUNITY_COLUMNS} FROM opportunities"
-                " WHERE tenant_id = $1 AND opportunity_id = $2",
-                info.context.tenant_id,
-                self.open_opportunity_id,
-            )
+        row = await info.context.scope.fetchrow(
+            f"SELECT {OPPORTUNITY_COLUMNS} FROM opportunities"
+            " WHERE tenant_id = $1 AND opportunity_id = $2",
+            self.open_opportunity_id,
+        )
         return None if row is None else Opportunity.from_row(row)
 
     @strawberry.field(
@@ -180,15 +178,13 @@ class Account:
     async def timeline(self, info: Info, first: int | None = None) -> list[AccountEvent]:
         limit = page_size(first)
         lead_ids = await member_ids(info, str(self.id))
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(
-                "SELECT event_id, lead_id, type, occurred_at, channel, campaign_id, content_id,"
-                " message_id FROM events WHERE tenant_id = $1 AND lead_id = ANY($2::text[])"
-                " AND type <> 'rescore' ORDER BY occurred_at, seq LIMIT $3",
-                info.context.tenant_id,
-                lead_ids,
-                limit,
-            )
+        rows = await info.context.scope.fetch(
+            "SELECT event_id, lead_id, type, occurred_at, channel, campaign_id, content_id,"
+            " message_id FROM events WHERE tenant_id = $1 AND lead_id = ANY($2::text[])"
+            " AND type <> 'rescore' ORDER BY occurred_at, seq LIMIT $3",
+            lead_ids,
+            limit,
+        )
         return [AccountEvent(**dict(r)) for r in rows]
 
     @strawberry.field(

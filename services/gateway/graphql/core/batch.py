@@ -23,13 +23,11 @@ class BatchLoaders:
     async def _fetch(
         self, table: str, columns: str, key: str, keys: Sequence[str], order: str = ""
     ) -> list[asyncpg.Record]:
-        async with self.scope.tx() as conn:
-            rows = await conn.fetch(
-                f"SELECT {columns} FROM {table}"
-                f" WHERE tenant_id = $1 AND {key} = ANY($2::text[]){order}",
-                self.scope.tenant_id,
-                list(keys),
-            )
+        rows = await self.scope.fetch(
+            f"SELECT {columns} FROM {table}"
+            f" WHERE tenant_id = $1 AND {key} = ANY($2::text[]){order}",
+            list(keys),
+        )
         return list(rows)
 
     def row_by_key(

@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, get_type_hints
 
 import asyncpg
 import strawberry
 from strawberry.dataloader import DataLoader
 
 from services.gateway.graphql.core.context import Info, RequestContext
-from services.gateway.graphql.core.enums import AttributionModel
+from services.gateway.graphql.core.enums import AttributionModel, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.influence import (
     Influence,
@@ -43,12 +43,13 @@ from services.gateway.graphql.core.rows import from_row
 from shared.domain import library
 
 V = TypeVar("V")
-E = TypeVar("E", bound=Edge)
+E = TypeVar("E", bound=Edge[Any])
 
 State = dict[str, Any]
 Change = Callable[[State], State]
-# Checks or completes a state in the write's transaction (content checks its message ids).
-Prepare = Callable[[asyncpg.Connection, State], Awaitable[None]]
+# Checks or completes a state in the write's transaction, given the tenant (content checks
+# its message ids).
+Prepare = Callable[[asyncpg.Connection, str, State], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ async def create(
     state.update(status=library.DRAFT, version=1)
     async with ctx.tx() as conn:
         if prepare is not None:
-            await prepare(conn, state)
+            await prepare(conn, ctx.tenant_id, state)
         return await _store(conn, ctx, spec, state)
 
 
@@ -228,18 +229,15 @@ async def change(
     async with ctx.tx() as conn:
         state = await next_version(conn, spec, ctx.tenant_id, item_id, change)
         if prepare is not None:
-            await prepare(conn, state)
+            await prepare(conn, ctx.tenant_id, state)
         return await _store(conn, ctx, spec, state)
 
 
 async def fetch_one(ctx: RequestContext, spec: LibraryTable, item_id: str) -> asyncpg.Record | None:
-    async with ctx.tx() as conn:
-        row: asyncpg.Record | None = await conn.fetchrow(
-            f"SELECT {spec.select} FROM {spec.table} WHERE tenant_id = $1"
-            f" AND {spec.id_column} = $2",
-            ctx.tenant_id,
-            item_id,
-        )
+    row: asyncpg.Record | None = await ctx.scope.fetchrow(
+        f"SELECT {spec.select} FROM {spec.table} WHERE tenant_id = $1 AND {spec.id_column} = $2",
+        item_id,
+    )
     return row
 
 
@@ -277,12 +275,16 @@ async def fetch_page(
     )
 
 
+def _node(spec: LibraryTable, node: type[V], row: asyncpg.Record) -> V:
+    return from_row(node, row, id_column=spec.id_column)
+
+
 def item_query(spec: LibraryTable, node: type[Any], description: str) -> Any:
-    """The query of one item of `spec` by id: a `node` (built by its `from_row`), or null."""
+    """The query of one item of `spec` by id: a `node`, or null."""
 
     async def load(info: Info, item_id: str) -> Any:
         row = await fetch_one(info.context, spec, item_id)
-        return None if row is None else node.from_row(row)
+        return None if row is None else _node(spec, node, row)
 
     return node_query(node, load, description)
 
@@ -290,20 +292,19 @@ def item_query(spec: LibraryTable, node: type[Any], description: str) -> Any:
 def page_query(
     spec: LibraryTable,
     connection: type[Any],
-    edge: type[Any],
     node: type[Any],
     filters: Mapping[str, type[Enum]],
     description: str,
 ) -> Any:
-    """The query of `spec`'s items page by page, a `connection` of `edge`s of `node`s: its
-    arguments are the `filters` (name → enum; null: any), then `first` and `after`."""
+    """The query of `spec`'s items page by page, a `connection` of `node`s: its arguments
+    are the `filters` (name → enum; null: any), then `first` and `after`."""
 
     async def resolve(info: Info, **arguments: Any) -> Any:
         given = {name: arguments.get(name) for name in filters}
         page = (arguments.get("first"), arguments.get("after"))
 
-        def made(cursor: str, row: asyncpg.Record) -> Any:
-            return edge(cursor=cursor, node=node.from_row(row))
+        def made(cursor: str, row: asyncpg.Record) -> Edge[Any]:
+            return Edge(cursor=cursor, node=_node(spec, node, row))
 
         edges, page_info = await fetch_page(info.context, spec, given, page, made)
         return connection(edges=edges, page_info=page_info)
@@ -320,16 +321,89 @@ def page_query(
     return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
 
 
+def _write(
+    resolve: Callable[..., Awaitable[Any]], description: str, node: type[Any], **arguments: Any
+) -> Any:
+    """A library mutation answering a `node`, for the roles that write the library. Built
+    for each library type, so the schema's types of its `arguments` are set here."""
+    resolve.__annotations__ = {"info": Info, **arguments, "return": node}
+    return strawberry.mutation(
+        resolver=resolve, permission_classes=[CanWriteLibrary], description=description
+    )
+
+
 def status_mutation(spec: LibraryTable, node: type[Any], move: Change, description: str) -> Any:
     """A mutation that moves one item of `spec` on by `move` (approve, retire) and answers
     it as a `node`."""
 
     async def resolve(info: Info, id: strawberry.ID) -> Any:
-        return node.from_row(await change(info.context, spec, str(id), move))
+        return _node(spec, node, await change(info.context, spec, str(id), move))
 
-    resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node}
-    return strawberry.mutation(
-        resolver=resolve, permission_classes=[CanWriteLibrary], description=description
+    return _write(resolve, description, node, id=strawberry.ID)
+
+
+def create_mutation(
+    spec: LibraryTable,
+    node: type[Any],
+    input_type: type[Any],
+    readers: Mapping[str, Reader],
+    description: str,
+    prepare: Prepare | None = None,
+) -> Any:
+    """The mutation that creates a DRAFT item of `spec` from an `input_type` (its fields
+    read by `readers`, then checked by `prepare`) and answers it as a `node`."""
+
+    async def resolve(info: Info, input: Any) -> Any:
+        fields = created(input, readers)
+        return _node(spec, node, await create(info.context, spec, fields, prepare))
+
+    return _write(resolve, description, node, input=input_type)
+
+
+def update_mutation(
+    spec: LibraryTable,
+    node: type[Any],
+    input_type: type[Any],
+    readers: Mapping[str, Reader],
+    description: str,
+    prepare: Prepare | None = None,
+) -> Any:
+    """The mutation that changes one item of `spec`: its input is `input_type` (the create
+    input) with every field optional, and each field given replaces the item's."""
+
+    async def resolve(info: Info, id: strawberry.ID, input: Any) -> Any:
+        edit = updated(input, readers)
+        return _node(spec, node, await change(info.context, spec, str(id), edit, prepare))
+
+    return _write(resolve, description, node, id=strawberry.ID, input=patch_input(input_type))
+
+
+def patch_input(full: type[Any]) -> type[Any]:
+    """The update input of a library type, `XUpdateInput` beside its create input `XInput`:
+    the same fields, each optional, so that a field left out (or null) keeps its value."""
+    hints = get_type_hints(full)
+    definition = full.__strawberry_definition__
+    annotations = {f.python_name: hints[f.python_name] | None for f in definition.fields}
+    name = definition.name.removesuffix("Input") + "UpdateInput"
+    namespace = {"__annotations__": annotations, **dict.fromkeys(annotations)}
+    return strawberry.input(
+        type(name, (), namespace), description="The fields to change; the others keep their value"
+    )
+
+
+def version_type(name: str, description: str, **fields: Any) -> type[Any]:
+    """The type of one version of a library item, as its history keeps it: the `version`,
+    the item's own `fields` (name → type), then the `status`, `author` and time that every
+    library keeps alike."""
+    annotations = {
+        "version": int,
+        **fields,
+        "status": LibraryStatus,
+        "author": str,
+        "created_at": datetime,
+    }
+    return strawberry.type(
+        type(name, (), {"__annotations__": annotations}), description=description
     )
 
 

@@ -8,16 +8,17 @@ never share (or clash over) loaders."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 
 from shared.db import tenant_tx
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,32 @@ class LoaderScope:
         timeout = self.statement_timeout_ms
         async with tenant_tx(self.pool, self.tenant_id, statement_timeout_ms=timeout) as conn:
             yield conn
+
+    # One statement or one store function in a transaction of its own. As everywhere, the
+    # SQL names the tenant as $1 (and `args` as $2, ...): row-level security already limits
+    # it to the tenant, the condition lets the planner use the tenant-first indexes.
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.tx() as conn:
+            return list(await conn.fetch(sql, self.tenant_id, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.tx() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(sql, self.tenant_id, *args)
+            return row
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.tx() as conn:
+            return await conn.fetchval(sql, self.tenant_id, *args)
+
+    async def run(
+        self,
+        read: Callable[Concatenate[asyncpg.Connection, str, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`read(conn, tenant_id, *args, **kwargs)`: a store function of the tenant."""
+        async with self.tx() as conn:
+            return await read(conn, self.tenant_id, *args, **kwargs)
 
 
 @dataclass

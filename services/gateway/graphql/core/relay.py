@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
@@ -116,19 +116,26 @@ class PageInfo:
         )
 
 
-class Edge(Protocol):
-    @property
-    def cursor(self) -> str: ...
-
-
+N = TypeVar("N")
 R = TypeVar("R")
-E = TypeVar("E", bound=Edge)
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    """A node and its cursor. The schema names `Edge[Lead]` `LeadEdge`; a connection whose
+    edge type must be named otherwise subclasses it (`ContentEdge(Edge[ContentItem])`)."""
+
+    cursor: str
+    node: N
+
+
+E = TypeVar("E", bound=Edge[Any])
 
 
 @strawberry.type
 class Connection(Generic[E]):
     """A connection's edges and page info: a connection type subclasses it with its edge
-    type (`LeadConnection(Connection[LeadEdge])`) and adds what else it answers."""
+    type (`LeadConnection(Connection[Edge[Lead]])`) and adds what else it answers."""
 
     edges: list[E]
     page_info: PageInfo

@@ -69,8 +69,7 @@ class DataDrivenModel:
     @classmethod
     async def load(cls, ctx: RequestContext, kind: AttributionKind) -> DataDrivenModel:
         """The tenant's model of `kind` as last fitted."""
-        async with ctx.tx() as conn:
-            stored = await load_model(conn, ctx.tenant_id, kind.value)
+        stored = await ctx.scope.run(load_model, kind.value)
         return cls.of(kind, stored)
 
 

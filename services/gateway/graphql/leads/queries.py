@@ -17,6 +17,7 @@ from services.gateway.graphql.core.relay import (
     DEFAULT_PAGE,
     MAX_PAGE,
     Connection,
+    Edge,
     decode_cursor,
     encode_cursor,
     forward_page,
@@ -28,18 +29,12 @@ from services.gateway.graphql.leads.touches import LeadTouchConnection, lead_tou
 _CURSOR = "lead"
 
 
-@strawberry.type
-class LeadEdge:
-    cursor: str
-    node: Lead
-
-
-def _edge(row: asyncpg.Record) -> LeadEdge:
-    return LeadEdge(cursor=encode_cursor(_CURSOR, row["lead_id"]), node=Lead.from_row(row))
+def _edge(row: asyncpg.Record) -> Edge[Lead]:
+    return Edge(cursor=encode_cursor(_CURSOR, row["lead_id"]), node=Lead.from_row(row))
 
 
 @strawberry.type(description="Leads in the order of their ids")
-class LeadConnection(Connection[LeadEdge]):
+class LeadConnection(Connection[Edge[Lead]]):
     filters: strawberry.Private[StageFitFilter]
     total_count = count_field("how many leads match the filters, over every page")
 

@@ -14,6 +14,7 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.relay import (
     Connection,
+    Edge,
     decode_position,
     encode_cursor,
     forward_page,
@@ -41,34 +42,26 @@ class LeadTouch:
     )
 
 
-@strawberry.type
-class LeadTouchEdge:
-    cursor: str
-    node: LeadTouch
-
-
 @strawberry.type(description="A lead's touches, oldest first (by time, then arrival)")
-class LeadTouchConnection(Connection[LeadTouchEdge]):
+class LeadTouchConnection(Connection[Edge[LeadTouch]]):
     @strawberry.field(description="how many touches the lead has, over every page")
     async def total_count(self, info: Info) -> int:
-        async with info.context.tx() as conn:
-            count = await conn.fetchval(
-                "SELECT count(*) FROM events WHERE tenant_id = $1 AND lead_id = $2"
-                " AND type = ANY($3::text[])",
-                info.context.tenant_id,
-                self.lead_id,
-                _TOUCH_TYPES,
-            )
+        count = await info.context.scope.fetchval(
+            "SELECT count(*) FROM events WHERE tenant_id = $1 AND lead_id = $2"
+            " AND type = ANY($3::text[])",
+            self.lead_id,
+            _TOUCH_TYPES,
+        )
         return int(count)
 
     lead_id: strawberry.Private[str]
 
 
-def _edge(row: asyncpg.Record) -> LeadTouchEdge:
+def _edge(row: asyncpg.Record) -> Edge[LeadTouch]:
     cursor = encode_cursor(_CURSOR, row["occurred_at"].isoformat(), str(row["seq"]))
     fields = dict(row)
     del fields["seq"]
-    return LeadTouchEdge(cursor=cursor, node=LeadTouch(**fields))
+    return Edge(cursor=cursor, node=LeadTouch(**fields))
 
 
 async def lead_touches(

@@ -8,18 +8,14 @@ from __future__ import annotations
 import strawberry
 
 from services.gateway.graphql.core import library
-from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import LibraryStatus
 from services.gateway.graphql.core.library import required_text
-from services.gateway.graphql.core.permissions import CanWriteLibrary
 from services.gateway.graphql.messaging.types import (
     MESSAGES,
     Message,
     MessageConnection,
-    MessageEdge,
     MessageInput,
     MessageKind,
-    MessageUpdateInput,
 )
 
 # How the create and update inputs' fields are read.
@@ -37,7 +33,6 @@ class MessagingQueries:
     messages = library.page_query(
         MESSAGES,
         MessageConnection,
-        MessageEdge,
         Message,
         {"status": LibraryStatus, "kind": MessageKind},
         "The library, page by page",
@@ -47,21 +42,16 @@ class MessagingQueries:
 
 @strawberry.type
 class MessagingMutations:
-    @strawberry.mutation(permission_classes=[CanWriteLibrary], description="A new DRAFT message")
-    async def create_message(self, info: Info, input: MessageInput) -> Message:
-        fields = library.created(input, _FIELDS)
-        return Message.from_row(await library.create(info.context, MESSAGES, fields))
-
-    @strawberry.mutation(
-        permission_classes=[CanWriteLibrary],
-        description="Change a message; an APPROVED one goes back to DRAFT until re-approved",
+    create_message = library.create_mutation(
+        MESSAGES, Message, MessageInput, _FIELDS, "A new DRAFT message"
     )
-    async def update_message(
-        self, info: Info, id: strawberry.ID, input: MessageUpdateInput
-    ) -> Message:
-        change = library.updated(input, _FIELDS)
-        return Message.from_row(await library.change(info.context, MESSAGES, str(id), change))
-
+    update_message = library.update_mutation(
+        MESSAGES,
+        Message,
+        MessageInput,
+        _FIELDS,
+        "Change a message; an APPROVED one goes back to DRAFT until re-approved",
+    )
     approve_message = library.status_mutation(
         MESSAGES, Message, library.approve, "Publish to sales"
     )

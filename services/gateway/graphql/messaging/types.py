@@ -8,13 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.enums import LibraryStatus
-from services.gateway.graphql.core.library import LibraryTable, history_fields
-from services.gateway.graphql.core.relay import Connection
-from services.gateway.graphql.core.rows import from_row
+from services.gateway.graphql.core.library import LibraryTable, history_fields, version_type
+from services.gateway.graphql.core.relay import Connection, Edge
 
 
 @strawberry.enum
@@ -54,17 +52,15 @@ MESSAGES = LibraryTable(
 )
 
 
-@strawberry.type(description="A message as one write left it, with who wrote it and when")
-class MessageVersion:
-    version: int
-    kind: MessageKind
-    text: str
-    personas: list[str]
-    stages: list[str]
-    segments: list[str]
-    status: LibraryStatus
-    author: str
-    created_at: datetime
+MessageVersion = version_type(
+    "MessageVersion",
+    "A message as one write left it, with who wrote it and when",
+    kind=MessageKind,
+    text=str,
+    personas=list[str],
+    stages=list[str],
+    segments=list[str],
+)
 
 
 @strawberry.type(description="A message of the library (SPEC 8): marketing writes, sales reads")
@@ -82,19 +78,9 @@ class Message:
 
     versions, influence = history_fields(MESSAGES, MessageVersion)
 
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> Message:
-        return from_row(cls, row, id_column=MESSAGES.id_column)
-
-
-@strawberry.type
-class MessageEdge:
-    cursor: str
-    node: Message
-
 
 @strawberry.type(description="Messages in the order of their ids")
-class MessageConnection(Connection[MessageEdge]):
+class MessageConnection(Connection[Edge[Message]]):
     pass
 
 
@@ -102,15 +88,6 @@ class MessageConnection(Connection[MessageEdge]):
 class MessageInput:
     kind: MessageKind
     text: str
-    personas: list[str] | None = None
-    stages: list[str] | None = None
-    segments: list[str] | None = None
-
-
-@strawberry.input(description="The fields to change; the others keep their value")
-class MessageUpdateInput:
-    kind: MessageKind | None = None
-    text: str | None = None
     personas: list[str] | None = None
     stages: list[str] | None = None
     segments: list[str] | None = None

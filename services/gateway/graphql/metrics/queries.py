@@ -160,18 +160,17 @@ class MetricsQueries:
         check_period(from_, to)
         ctx = info.context
         days = split_days(from_, to)
-        async with ctx.tx() as conn:
-            row = await conn.fetchrow(
-                METRICS_SQL,
-                ctx.tenant_id,
-                from_,
-                to,
-                ctx.now(),
-                days.first_day,
-                days.end_day,
-                days.head_end,
-                days.tail_start,
-            )
+        row = await ctx.scope.fetchrow(
+            METRICS_SQL,
+            from_,
+            to,
+            ctx.now(),
+            days.first_day,
+            days.end_day,
+            days.head_end,
+            days.tail_start,
+        )
+        assert row is not None, "an aggregate answers one row"
         return metrics_from(PeriodAggregates(**dict(row)))
 
     @strawberry.field(
@@ -180,6 +179,5 @@ class MetricsQueries:
     )
     async def source_quality(self, info: Info, from_: From, to: datetime) -> list[SourceQuality]:
         check_period(from_, to)
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(SOURCE_QUALITY_SQL, info.context.tenant_id, from_, to)
+        rows = await info.context.scope.fetch(SOURCE_QUALITY_SQL, from_, to)
         return [source_quality_from(**dict(row)) for row in rows]

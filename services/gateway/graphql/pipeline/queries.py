@@ -28,11 +28,9 @@ class Pipeline:
 class PipelineQueries:
     @strawberry.field(permission_classes=[CanRead])
     async def pipeline(self, info: Info) -> Pipeline:
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(
-                "SELECT stage, count(*) AS n FROM leads WHERE tenant_id = $1 GROUP BY stage",
-                info.context.tenant_id,
-            )
+        rows = await info.context.scope.fetch(
+            "SELECT stage, count(*) AS n FROM leads WHERE tenant_id = $1 GROUP BY stage"
+        )
         counts = {row["stage"]: int(row["n"]) for row in rows}
         stages = [PipelineStage(stage=s, count=counts.get(s.value, 0)) for s in Stage]
         return Pipeline(stages=stages, total=sum(counts.values()))

@@ -27,8 +27,7 @@ class PostMortemQueries:
     )
     async def deal_post_mortem(self, info: Info, opportunity_id: strawberry.ID) -> DealPostMortem:
         ctx = info.context
-        async with ctx.tx() as conn:
-            found = await post_mortems_of(conn, ctx.tenant_id, [str(opportunity_id)], ctx.now())
+        found = await ctx.scope.run(post_mortems_of, [str(opportunity_id)], ctx.now())
         if not found:
             raise not_found("opportunity", str(opportunity_id))
         return DealPostMortem.of(found[0])

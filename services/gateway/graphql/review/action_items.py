@@ -137,10 +137,9 @@ class ActionItemQueries:
         self, info: Info, week_start: date, status: ActionItemStatus | None = None
     ) -> list[ActionItem]:
         check_monday(week_start, "weekStart")
-        async with info.context.tx() as conn:
-            return await items_of_week(
-                conn, info.context.tenant_id, week_start, None if status is None else status.value
-            )
+        return await info.context.scope.run(
+            items_of_week, week_start, None if status is None else status.value
+        )
 
 
 @strawberry.type

@@ -271,21 +271,19 @@ async def weekly_review(info: Info, week_start: date) -> WeeklyReview:
 
 async def icp_review(info: Info, start: datetime, end: datetime) -> IcpReview:
     ctx = info.context
-    async with ctx.tx() as conn:
-        rows = await conn.fetch(
-            "SELECT l.fit_grade, l.mql_at IS NOT NULL AS mql, l.traits,"
-            " count(o.opportunity_id) AS opportunities,"
-            " count(*) FILTER (WHERE o.status = 'WON') AS won,"
-            " count(*) FILTER (WHERE o.status = 'LOST') AS lost,"
-            " coalesce(sum(o.won_amount) FILTER (WHERE o.status = 'WON'), 0) AS revenue"
-            " FROM leads l LEFT JOIN opportunities o"
-            "   ON o.tenant_id = l.tenant_id AND o.lead_id = l.lead_id"
-            " WHERE l.tenant_id = $1 AND l.created_at >= $2 AND l.created_at < $3"
-            " GROUP BY l.lead_id, l.fit_grade, l.mql_at, l.traits",
-            ctx.tenant_id,
-            start,
-            end,
-        )
+    rows = await ctx.scope.fetch(
+        "SELECT l.fit_grade, l.mql_at IS NOT NULL AS mql, l.traits,"
+        " count(o.opportunity_id) AS opportunities,"
+        " count(*) FILTER (WHERE o.status = 'WON') AS won,"
+        " count(*) FILTER (WHERE o.status = 'LOST') AS lost,"
+        " coalesce(sum(o.won_amount) FILTER (WHERE o.status = 'WON'), 0) AS revenue"
+        " FROM leads l LEFT JOIN opportunities o"
+        "   ON o.tenant_id = l.tenant_id AND o.lead_id = l.lead_id"
+        " WHERE l.tenant_id = $1 AND l.created_at >= $2 AND l.created_at < $3"
+        " GROUP BY l.lead_id, l.fit_grade, l.mql_at, l.traits",
+        start,
+        end,
+    )
     result = review.icp_review(
         review.IcpLead(
             fit_grade=r["fit_grade"],

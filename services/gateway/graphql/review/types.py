@@ -123,8 +123,7 @@ class WeeklyReview:
     async def closed_post_mortems(self, info: Info) -> PostMortemComparison:
         ctx = info.context
         ids = [d.opportunity_id for d in self.closed_deals]
-        async with ctx.tx() as conn:
-            found = await post_mortems_of(conn, ctx.tenant_id, ids, ctx.now())
+        found = await ctx.scope.run(post_mortems_of, ids, ctx.now())
         return PostMortemComparison.of(found)
 
 

@@ -16,6 +16,7 @@ from services.gateway.graphql.core.periods import From, check_period
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.relay import (
     Connection,
+    Edge,
     decode_position,
     encode_cursor,
     forward_page,
@@ -23,7 +24,6 @@ from services.gateway.graphql.core.relay import (
 )
 from services.gateway.graphql.sla.types import (
     SlaBreach,
-    SlaBreachEdge,
     SlaOwnerTeamRow,
     SlaReport,
     SlaSourceRow,
@@ -109,9 +109,9 @@ def report_from(rows: list[asyncpg.Record]) -> SlaReport:
 _CURSOR = "breach"
 
 
-def _edge(ctx: RequestContext, row: asyncpg.Record) -> SlaBreachEdge:
+def _edge(ctx: RequestContext, row: asyncpg.Record) -> Edge[SlaBreach]:
     kind = SlaKind(row["kind"])
-    return SlaBreachEdge(
+    return Edge(
         cursor=encode_cursor(_CURSOR, row["deadline"].isoformat(), row["lead_id"], row["kind"]),
         node=SlaBreach(
             id=strawberry.ID(alert_id(ctx.tenant_id, row["lead_id"], kind, row["mql_at"])),
@@ -126,7 +126,7 @@ def _edge(ctx: RequestContext, row: asyncpg.Record) -> SlaBreachEdge:
 
 
 @strawberry.type(description="Open SLA breaches, the latest deadline first")
-class SlaBreachConnection(Connection[SlaBreachEdge]):
+class SlaBreachConnection(Connection[Edge[SlaBreach]]):
     pass
 
 
@@ -139,8 +139,7 @@ class SlaQueries:
     async def sla_report(self, info: Info, from_: From, to: datetime) -> SlaReport:
         check_period(from_, to)
         ctx = info.context
-        async with ctx.tx() as conn:
-            rows = await conn.fetch(REPORT_SQL, ctx.tenant_id, from_, to, ctx.now())
+        rows = await ctx.scope.fetch(REPORT_SQL, from_, to, ctx.now())
         return report_from(rows)
 
     @strawberry.field(
@@ -158,7 +157,6 @@ class SlaQueries:
         if after is not None:
             position = decode_position(_CURSOR, after, datetime.fromisoformat, str, str)
         ctx = info.context
-        async with ctx.tx() as conn:
-            rows = await conn.fetch(OPEN_BREACHES_SQL, ctx.tenant_id, *position, limit + 1)
+        rows = await ctx.scope.fetch(OPEN_BREACHES_SQL, *position, limit + 1)
         edges, page_info = forward_page(rows, limit, after, lambda row: _edge(ctx, row))
         return SlaBreachConnection(edges=edges, page_info=page_info)

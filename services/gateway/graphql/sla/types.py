@@ -91,9 +91,3 @@ class SlaBreach:
     @strawberry.field(description="the lead that breached")
     async def lead(self, info: Info) -> Lead | None:
         return await load_lead(info, str(self.lead_id))
-
-
-@strawberry.type
-class SlaBreachEdge:
-    cursor: str
-    node: SlaBreach

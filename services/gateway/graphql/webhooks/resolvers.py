@@ -24,6 +24,7 @@ from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import CanRead, IsAdmin
 from services.gateway.graphql.core.relay import (
     Connection,
+    Edge,
     decode_cursor_parts,
     encode_cursor,
     forward_page,
@@ -99,13 +100,7 @@ class WebhookDelivery:
 
 
 @strawberry.type
-class WebhookDeliveryEdge:
-    cursor: str
-    node: WebhookDelivery
-
-
-@strawberry.type
-class WebhookDeliveryConnection(Connection[WebhookDeliveryEdge]):
+class WebhookDeliveryConnection(Connection[Edge[WebhookDelivery]]):
     pass
 
 
@@ -158,14 +153,12 @@ def attempt_loader(scope: LoaderScope) -> DataLoader[str, list[WebhookAttempt]]:
     """A page of deliveries asks for all their attempts in one query."""
 
     async def load(ids: Sequence[str]) -> list[list[WebhookAttempt]]:
-        async with scope.tx() as conn:
-            rows = await conn.fetch(
-                "SELECT delivery_id, attempt, started_at, status_code, latency_ms, error"
-                " FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = ANY($2::text[])"
-                " ORDER BY delivery_id, attempt",
-                scope.tenant_id,
-                list(ids),
-            )
+        rows = await scope.fetch(
+            "SELECT delivery_id, attempt, started_at, status_code, latency_ms, error"
+            " FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = ANY($2::text[])"
+            " ORDER BY delivery_id, attempt",
+            list(ids),
+        )
         by_id: dict[str, list[WebhookAttempt]] = {i: [] for i in ids}
         for row in rows:
             by_id[row["delivery_id"]].append(from_row(WebhookAttempt, row))
@@ -215,12 +208,10 @@ class WebhookQueries:
     # Reading is for admins only: a webhook's URL can carry a receiver's token.
     @strawberry.field(permission_classes=[CanRead, IsAdmin], description="The tenant's webhooks")
     async def webhooks(self, info: Info) -> list[Webhook]:
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(
-                f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = $1"
-                " ORDER BY created_at, webhook_id",
-                info.context.tenant_id,
-            )
+        rows = await info.context.scope.fetch(
+            f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = $1"
+            " ORDER BY created_at, webhook_id",
+        )
         return [Webhook.from_record(r) for r in rows]
 
     @strawberry.field(
@@ -245,25 +236,23 @@ class WebhookQueries:
             raise bad_input(
                 "`after` is not a cursor of this connection", [("after", "bad")]
             ) from exc
-        async with info.context.tx() as conn:
-            rows = await conn.fetch(
-                f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1"
-                " AND ($2::text IS NULL OR webhook_id = $2)"
-                " AND ($3::text IS NULL OR status = $3)"
-                " AND ($4::timestamptz IS NULL OR (created_at, delivery_id) < ($4, $5))"
-                " ORDER BY created_at DESC, delivery_id DESC LIMIT $6",
-                info.context.tenant_id,
-                None if webhook_id is None else str(webhook_id),
-                None if status is None else status.value,
-                position,
-                delivery,
-                limit + 1,
-            )
+        rows = await info.context.scope.fetch(
+            f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1"
+            " AND ($2::text IS NULL OR webhook_id = $2)"
+            " AND ($3::text IS NULL OR status = $3)"
+            " AND ($4::timestamptz IS NULL OR (created_at, delivery_id) < ($4, $5))"
+            " ORDER BY created_at DESC, delivery_id DESC LIMIT $6",
+            None if webhook_id is None else str(webhook_id),
+            None if status is None else status.value,
+            position,
+            delivery,
+            limit + 1,
+        )
         edges, page = forward_page(
             rows,
             limit,
             after,
-            lambda row: WebhookDeliveryEdge(
+            lambda row: Edge(
                 cursor=encode_cursor(
                     "webhookDelivery", row["created_at"].isoformat(), row["delivery_id"]
                 ),

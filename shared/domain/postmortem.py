@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Final
 
 from shared.domain.config import TenantConfig
@@ -27,8 +28,15 @@ from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus
 from shared.domain.sla import SlaOutcome, classify
 
-FUNNEL_STAGES: Final = ("TOFU", "MOFU", "BOFU")
 OBJECTION_RESPONSE: Final = "OBJECTION_RESPONSE"
+
+
+class FunnelStage(StrEnum):
+    """Where a content item of the catalog (SPEC 8) serves: top, middle or bottom."""
+
+    TOFU = "TOFU"
+    MOFU = "MOFU"
+    BOFU = "BOFU"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +66,7 @@ class ContentUse:
 
     @property
     def gaps(self) -> tuple[str, ...]:
-        return tuple(s for s in FUNNEL_STAGES if not self.by_stage.get(s))
+        return tuple(s for s in FunnelStage if not self.by_stage.get(s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +176,7 @@ def post_mortem(
 
 
 def _content(events: Iterable[Event], library: Library) -> ContentUse:
-    by_stage: dict[str, list[str]] = {s: [] for s in FUNNEL_STAGES}
+    by_stage: dict[str, list[str]] = {s: [] for s in FunnelStage}
     for event in events:
         content = content_of(event)
         stage = library.content_stages.get(content) if content is not None else None
@@ -250,10 +258,10 @@ def summarize(post_mortems: Sequence[PostMortem]) -> Summary:
         sla_met_rate=_rate(sum(1 for s in judged if s is SlaOutcome.WITHIN), len(judged)),
         content_per_deal={
             s: _mean([len(p.content.by_stage.get(s, ())) for p in post_mortems])
-            for s in FUNNEL_STAGES
+            for s in FunnelStage
         },
         gap_rate={
-            s: _rate(sum(1 for p in post_mortems if s in p.content.gaps), n) for s in FUNNEL_STAGES
+            s: _rate(sum(1 for p in post_mortems if s in p.content.gaps), n) for s in FunnelStage
         },
         objections_per_deal=_mean([len(p.messaging.objections) for p in post_mortems]),
         answered_rate=_rate(sum(p.messaging.answered for p in post_mortems), objections),

@@ -338,8 +338,8 @@ ACCOUNT = """query($id: ID!) { account(id: $id) {
     linear: attribution(model: LINEAR, kind: PIPELINE) { channel credit amount }
     dataDriven: attribution(model: DATA_DRIVEN, kind: PIPELINE) { channel credit amount }
 } }"""
-PAGE = """query($after: String) {
-    accounts(orderBy: ENGAGEMENT_DESC, first: 7, after: $after) {
+PAGE = """query($order: AccountOrder!, $after: String) {
+    accounts(orderBy: $order, first: 7, after: $after) {
         totalCount edges { cursor node { id engagementScore } }
         pageInfo { hasNextPage endCursor }
     }
@@ -353,21 +353,28 @@ async def test_accounts_through_graphql(platform: Platform) -> None:
     await produce(platform.kafka_bootstrap, events)
     await platform.wait_events(tenant, len(events), timeout=180)
 
-    stored = await platform.admin.fetch(
-        "SELECT account_id, engagement_score FROM accounts WHERE tenant_id = $1"
-        " ORDER BY engagement_score DESC, account_id",
-        tenant,
-    )
-    seen: list[tuple[str, int]] = []
-    after = None
-    while True:
-        page = (await data_of(platform, key, PAGE, {"after": after}))["accounts"]
-        assert page["totalCount"] == len(stored)
-        seen.extend((e["node"]["id"], e["node"]["engagementScore"]) for e in page["edges"])
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        after = page["pageInfo"]["endCursor"]
-    assert seen == [(r["account_id"], r["engagement_score"]) for r in stored]
+    # Each order pages through every account once, in the order the database gives.
+    for order, sql_order in (
+        ("ENGAGEMENT_DESC", "engagement_score DESC, account_id"),
+        ("ENGAGEMENT_ASC", "engagement_score, account_id"),
+        ("ACCOUNT_ID", "account_id"),
+    ):
+        stored = await platform.admin.fetch(
+            "SELECT account_id, engagement_score FROM accounts WHERE tenant_id = $1"
+            f" ORDER BY {sql_order}",
+            tenant,
+        )
+        seen: list[tuple[str, int]] = []
+        after = None
+        while True:
+            variables = {"order": order, "after": after}
+            page = (await data_of(platform, key, PAGE, variables))["accounts"]
+            assert page["totalCount"] == len(stored)
+            seen.extend((e["node"]["id"], e["node"]["engagementScore"]) for e in page["edges"])
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert seen == [(r["account_id"], r["engagement_score"]) for r in stored], order
 
     grade_d = await data_of(
         platform, key, "{ accounts(fitGrade: D, stage: CUSTOMER) { totalCount } }"

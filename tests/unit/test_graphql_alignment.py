@@ -294,6 +294,6 @@ def test_a_refused_transition_is_bad_input_naming_the_item() -> None:
             "content item",
             "cnt_1",
             lambda s: {**s, "status": library.after_approve(s["status"])},
-            {"status": library.RETIRED},
+            {"status": library.Status.RETIRED},
         )
     assert versioned.transition("message", "m", lambda s: {**s, "x": 1}, {}) == {"x": 1}

@@ -118,14 +118,14 @@ def test_icp_review_by_grade_and_trait_value() -> None:
 
 
 def test_library_status_changes() -> None:
-    assert library.after_approve(library.DRAFT) == library.APPROVED
-    assert library.after_update(library.APPROVED) == library.DRAFT
-    assert library.after_retire(library.APPROVED) == library.RETIRED
+    assert library.after_approve(library.Status.DRAFT) == library.Status.APPROVED
+    assert library.after_update(library.Status.APPROVED) == library.Status.DRAFT
+    assert library.after_retire(library.Status.APPROVED) == library.Status.RETIRED
     for action, status in (
-        (library.after_approve, library.APPROVED),
-        (library.after_approve, library.RETIRED),
-        (library.after_update, library.RETIRED),
-        (library.after_retire, library.RETIRED),
+        (library.after_approve, library.Status.APPROVED),
+        (library.after_approve, library.Status.RETIRED),
+        (library.after_update, library.Status.RETIRED),
+        (library.after_retire, library.Status.RETIRED),
     ):
         with pytest.raises(library.TransitionError):
             action(status)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from enum import Enum
 
-import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.account import ACCOUNT_COLUMNS, Account, load_account
@@ -22,9 +21,7 @@ from services.gateway.graphql.core.relay import (
     MAX_PAGE,
     Connection,
     Edge,
-    decode_position,
-    encode_cursor,
-    forward_page,
+    Keyset,
     node_query,
     page_size,
 )
@@ -39,7 +36,7 @@ class AccountOrder(Enum):
 
 # The keyset condition after a cursor (engagement $e, account id $i) and the ORDER BY, per
 # order: fixed texts, so no argument reaches the SQL but as a parameter.
-_KEYSET = {
+_ORDERS = {
     AccountOrder.ENGAGEMENT_DESC: (
         "(engagement_score < {e} OR (engagement_score = {e} AND account_id > {i}))",
         "engagement_score DESC, account_id",
@@ -58,8 +55,11 @@ class AccountConnection(Connection[Edge[Account]]):
     total_count = count_field("how many accounts match the filters, over every page")
 
 
-def _cursor_kind(order: AccountOrder) -> str:
-    return f"account-{order.value.lower()}"
+# Both orders' cursors hold the engagement; the order by account id alone leaves it unread.
+_CURSORS = {
+    order: Keyset(f"account-{order.value.lower()}", {"engagement_score": int, "account_id": str})
+    for order in AccountOrder
+}
 
 
 @strawberry.type
@@ -84,22 +84,14 @@ class AccountQueries:
     ) -> AccountConnection:
         limit = page_size(first)
         filters = StageFitFilter("accounts", stage, fit_grade)
-        kind = _cursor_kind(order_by)
-        keyset, order = _KEYSET[order_by]
-        position = None
-        if after is not None:
-            # The order by account id alone keeps the engagement in its cursors, unread.
-            by_engagement = "{e}" in keyset
-            engagement, account_id = decode_position(
-                kind, after, int if by_engagement else str, str
-            )
-            values = {"e": engagement, "i": account_id} if by_engagement else {"i": account_id}
-            position = (keyset, values)
-        rows = await filters.page(info.context, ACCOUNT_COLUMNS, order, position, limit)
-
-        def edge(row: asyncpg.Record) -> Edge[Account]:
-            cursor = encode_cursor(kind, str(row["engagement_score"]), row["account_id"])
-            return Edge(cursor=cursor, node=Account.from_row(row))
-
-        edges, page_info = forward_page(rows, limit, after, edge)
+        cursors = _CURSORS[order_by]
+        condition, order = _ORDERS[order_by]
+        position = cursors.position(after)
+        keyset = None
+        if position is not None:
+            engagement, account_id = position
+            values = {"e": engagement, "i": account_id} if "{e}" in condition else {"i": account_id}
+            keyset = (condition, values)
+        rows = await filters.page(info.context, ACCOUNT_COLUMNS, order, keyset, limit)
+        edges, page_info = cursors.page(rows, limit, after, Account.from_row)
         return AccountConnection(edges=edges, page_info=page_info, filters=filters)

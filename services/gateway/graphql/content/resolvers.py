@@ -1,8 +1,5 @@
 """Content catalog queries and mutations: every write stores a new version."""
 
-# strawberry types its resolver decorators as returning Any.
-# mypy: disable-error-code="untyped-decorator"
-
 from __future__ import annotations
 
 from typing import Any
@@ -19,7 +16,7 @@ from services.gateway.graphql.content.types import (
 from services.gateway.graphql.core import library
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.library import required_text, tags
+from services.gateway.graphql.core.library import tags
 
 
 async def _check_linked(conn: asyncpg.Connection, tenant_id: str, state: dict[str, Any]) -> None:
@@ -40,46 +37,28 @@ async def _check_linked(conn: asyncpg.Connection, tenant_id: str, state: dict[st
     state["message_ids"] = linked
 
 
-# How the create and update inputs' fields are read.
-_FIELDS: dict[str, library.Reader] = {
-    "title": required_text,
-    "url": required_text,
-    "funnel_stage": library.enum_value,
-    "format": required_text,
-    "topics": library.tag_list,
-    "objections": library.tag_list,
-    "message_ids": library.id_list,
-}
+_LIBRARY = library.LibraryApi(
+    spec=CONTENT,
+    node=ContentItem,
+    connection=ContentConnection,
+    filters={"status": LibraryStatus, "funnel_stage": FunnelStage},
+    input=ContentItemInput,
+    prepare=_check_linked,
+)
 
 
 @strawberry.type
 class ContentQueries:
-    content_items = library.page_query(
-        CONTENT,
-        ContentConnection,
-        ContentItem,
-        {"status": LibraryStatus, "funnel_stage": FunnelStage},
-        "The catalog, page by page",
+    content_items, content_item = _LIBRARY.queries(
+        "The catalog, page by page", "A content item, or null"
     )
-    content_item = library.item_query(CONTENT, ContentItem, "A content item, or null")
 
 
 @strawberry.type
 class ContentMutations:
-    create_content_item = library.create_mutation(
-        CONTENT, ContentItem, ContentItemInput, _FIELDS, "A new DRAFT item", _check_linked
-    )
-    update_content_item = library.update_mutation(
-        CONTENT,
-        ContentItem,
-        ContentItemInput,
-        _FIELDS,
-        "Change an item; an APPROVED one goes back to DRAFT until re-approved",
-        _check_linked,
-    )
-    approve_content_item = library.status_mutation(
-        CONTENT, ContentItem, library.approve, "Publish to sales"
-    )
-    retire_content_item = library.status_mutation(
-        CONTENT, ContentItem, library.retire, "Withdraw for good"
+    create_content_item, update_content_item, approve_content_item, retire_content_item = (
+        _LIBRARY.mutations(
+            create="A new DRAFT item",
+            update="Change an item; an APPROVED one goes back to DRAFT until re-approved",
+        )
     )

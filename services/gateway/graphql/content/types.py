@@ -1,8 +1,5 @@
 """Content items of the catalog, their versions and their loaders."""
 
-# strawberry types its resolver decorators as returning Any.
-# mypy: disable-error-code="untyped-decorator"
-
 from __future__ import annotations
 
 from datetime import datetime

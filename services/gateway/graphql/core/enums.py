@@ -7,12 +7,22 @@ from enum import Enum
 import strawberry
 
 from shared.domain.journey import Stage as Stage
+from shared.domain.library import Status as LibraryStatus
+from shared.domain.postmortem import FunnelStage as FunnelStage
 
-# The GraphQL enum is the domain's own, so the API can never list a stage the rules lack.
+__all__ = ["AttributionKind", "AttributionModel", "FunnelStage", "LibraryStatus", "Stage"]
+
+# These GraphQL enums are the domain's own, so the API can never list a value the rules lack.
 strawberry.enum(
     Stage,
     description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages",
 )
+strawberry.enum(
+    LibraryStatus,
+    name="LibraryStatus",
+    description="DRAFT until approved; sales use APPROVED items; RETIRED is final",
+)
+strawberry.enum(FunnelStage, description="Top, middle or bottom of the funnel")
 
 
 @strawberry.enum
@@ -32,17 +42,3 @@ class AttributionModel(Enum):
 class AttributionKind(Enum):
     PIPELINE = "PIPELINE"
     REVENUE = "REVENUE"
-
-
-@strawberry.enum(description="Top, middle or bottom of the funnel")
-class FunnelStage(Enum):
-    TOFU = "TOFU"
-    MOFU = "MOFU"
-    BOFU = "BOFU"
-
-
-@strawberry.enum(description="DRAFT until approved; sales use APPROVED items; RETIRED is final")
-class LibraryStatus(Enum):
-    DRAFT = "DRAFT"
-    APPROVED = "APPROVED"
-    RETIRED = "RETIRED"

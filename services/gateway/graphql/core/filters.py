@@ -19,7 +19,7 @@ from services.gateway.graphql.core.lead import FitGrade
 
 # A keyset condition after a cursor: a format string of named parameters ("lead_id > {i}")
 # and their values, so no cursor reaches the SQL but as a parameter.
-Keyset = tuple[str, Mapping[str, object]]
+After = tuple[str, Mapping[str, object]]
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class StageFitFilter:
         return int(count)
 
     async def page(
-        self, ctx: RequestContext, columns: str, order: str, after: Keyset | None, limit: int
+        self, ctx: RequestContext, columns: str, order: str, after: After | None, limit: int
     ) -> list[asyncpg.Record]:
         """The `columns` of the first `limit + 1` rows in `order` (an ORDER BY) after the
         position `after`; the extra row only tells that a next page exists."""

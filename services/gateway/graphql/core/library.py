@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 from typing import Any, Generic, TypeVar, get_type_hints
 
 import asyncpg
@@ -30,20 +31,12 @@ from services.gateway.graphql.core.influence import (
 )
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
-from services.gateway.graphql.core.relay import (
-    Edge,
-    PageInfo,
-    decode_cursor,
-    encode_cursor,
-    forward_page,
-    node_query,
-    page_size,
-)
-from services.gateway.graphql.core.rows import from_row
+from services.gateway.graphql.core.relay import Edge, Keyset, PageInfo, node_query, page_size
+from services.gateway.graphql.core.rows import from_row, without_none
 from shared.domain import library
 
 V = TypeVar("V")
-E = TypeVar("E", bound=Edge[Any])
+N = TypeVar("N")
 
 State = dict[str, Any]
 Change = Callable[[State], State]
@@ -99,9 +92,22 @@ def tag_list(value: list[str] | None, path: str) -> list[str]:
     return tags(value)
 
 
-def id_list(value: list[str] | None, path: str) -> list[str]:
-    """Ids as given; the write's `Prepare` checks them."""
-    return value or []
+def readers_of(input_type: type[Any]) -> dict[str, Reader]:
+    """How each field of a library's create input is read, by its type: text is stripped
+    and must not be blank, a list of strings is a list of tags (ids too: the library's
+    `prepare` checks them), an enum is stored as its value."""
+    readers: dict[str, Reader] = {}
+    for name, hint in get_type_hints(input_type).items():
+        base = without_none(hint)
+        if base is str:
+            readers[name] = required_text
+        elif base == list[str]:
+            readers[name] = tag_list
+        elif isinstance(base, type) and issubclass(base, Enum):
+            readers[name] = enum_value
+        else:
+            raise TypeError(f"{input_type.__name__}.{name}: a library input has no {hint}")
+    return readers
 
 
 def created(input: Any, readers: Mapping[str, Reader]) -> State:
@@ -211,7 +217,7 @@ async def create(
 ) -> asyncpg.Record:
     """A new DRAFT item at version 1 with `fields`."""
     state = {spec.id_column: new_id(spec.id_prefix), **fields}
-    state.update(status=library.DRAFT, version=1)
+    state.update(status=library.Status.DRAFT, version=1)
     async with ctx.tx() as conn:
         if prepare is not None:
             await prepare(conn, ctx.tenant_id, state)
@@ -246,18 +252,18 @@ async def fetch_page(
     spec: LibraryTable,
     filters: Mapping[str, Enum | None],
     page: tuple[int | None, str | None],
-    edge: Callable[[str, asyncpg.Record], E],
-) -> tuple[list[E], PageInfo]:
+    node: Callable[[asyncpg.Record], N],
+) -> tuple[list[Edge[N]], PageInfo]:
     """One page of items in id order: `page` is (first, after), each item equal to the
-    given `filters` (column → enum value; None: any); `edge` makes an edge of a cursor and
-    a row."""
+    given `filters` (column → enum value; None: any); `node` makes an item of a row."""
     first, after = page
     limit = page_size(first)
+    keyset = Keyset(spec.cursor, {spec.id_column: str})
+    position = keyset.position(after)
     conditions = ["tenant_id = $1"]
     args: list[object] = [ctx.tenant_id]
-    position = None if after is None else decode_cursor(spec.cursor, after)
     given = {c: None if v is None else v.value for c, v in filters.items()}
-    given[spec.id_column] = position
+    given[spec.id_column] = None if position is None else position[0]
     for column, value in given.items():
         args.append(value)
         op = ">" if column == spec.id_column else "="
@@ -269,113 +275,108 @@ async def fetch_page(
             f" ORDER BY {spec.id_column} LIMIT ${len(args)}",
             *args,
         )
-    cursor_of = spec.cursor
-    return forward_page(
-        rows, limit, after, lambda row: edge(encode_cursor(cursor_of, row[spec.id_column]), row)
-    )
+    return keyset.page(rows, limit, after, node)
 
 
-def _node(spec: LibraryTable, node: type[V], row: asyncpg.Record) -> V:
-    return from_row(node, row, id_column=spec.id_column)
+@dataclass(frozen=True)
+class LibraryApi:
+    """A library domain's queries and mutations, all made from what it declares: its
+    `spec`, its `node` type and `connection` of them, the `filters` of its pages (argument
+    → enum), its create `input` type (each field read as its type says, `readers_of`), and
+    what checks a written state in the write's transaction (`prepare`)."""
+
+    spec: LibraryTable
+    node: type[Any]
+    connection: type[Any]
+    filters: Mapping[str, type[Enum]]
+    input: type[Any]
+    prepare: Prepare | None = None
+
+    @cached_property
+    def readers(self) -> dict[str, Reader]:
+        return readers_of(self.input)
+
+    def queries(self, page: str, item: str) -> tuple[Any, Any]:
+        """The items page by page (described by `page`): the `filters` (null: any), then
+        `first` and `after`; and one item by id, or null (described by `item`)."""
+        optional = {
+            **{name: enum for name, enum in self.filters.items()},
+            "first": int,
+            "after": str,
+        }
+        pages = _resolver(self._page, self.connection, optional=optional)
+        return (
+            strawberry.field(resolver=pages, permission_classes=[CanRead], description=page),
+            node_query(self.node, self._load, item),
+        )
+
+    def mutations(self, create: str, update: str) -> tuple[Any, Any, Any, Any]:
+        """Create (described by `create`), update (by `update`), approve and retire."""
+        patch = patch_input(self.input)
+        return (
+            self._write(self._create, create, input=self.input),
+            self._write(self._update, update, id=strawberry.ID, input=patch),
+            self._write(self._approve, "Publish to sales", id=strawberry.ID),
+            self._write(self._retire, "Withdraw for good", id=strawberry.ID),
+        )
+
+    def _write(self, method: Callable[..., Awaitable[Any]], description: str, **args: Any) -> Any:
+        """A mutation for the roles that write the library."""
+        return strawberry.mutation(
+            resolver=_resolver(method, self.node, required=args),
+            permission_classes=[CanWriteLibrary],
+            description=description,
+        )
+
+    def _node(self, row: asyncpg.Record) -> Any:
+        return from_row(self.node, row, id_column=self.spec.id_column)
+
+    async def _page(self, info: Info, first: int | None, after: str | None, **given: Any) -> Any:
+        page = await fetch_page(info.context, self.spec, given, (first, after), self._node)
+        return self.connection(edges=page[0], page_info=page[1])
+
+    async def _load(self, info: Info, item_id: str) -> Any:
+        row = await fetch_one(info.context, self.spec, item_id)
+        return None if row is None else self._node(row)
+
+    async def _create(self, info: Info, input: Any) -> Any:
+        fields = created(input, self.readers)
+        return self._node(await create(info.context, self.spec, fields, self.prepare))
+
+    async def _update(self, info: Info, id: strawberry.ID, input: Any) -> Any:
+        edit = updated(input, self.readers)
+        return self._node(await change(info.context, self.spec, str(id), edit, self.prepare))
+
+    async def _approve(self, info: Info, id: strawberry.ID) -> Any:
+        return self._node(await change(info.context, self.spec, str(id), approve))
+
+    async def _retire(self, info: Info, id: strawberry.ID) -> Any:
+        return self._node(await change(info.context, self.spec, str(id), retire))
 
 
-def item_query(spec: LibraryTable, node: type[Any], description: str) -> Any:
-    """The query of one item of `spec` by id: a `node`, or null."""
-
-    async def load(info: Info, item_id: str) -> Any:
-        row = await fetch_one(info.context, spec, item_id)
-        return None if row is None else _node(spec, node, row)
-
-    return node_query(node, load, description)
-
-
-def page_query(
-    spec: LibraryTable,
-    connection: type[Any],
-    node: type[Any],
-    filters: Mapping[str, type[Enum]],
-    description: str,
-) -> Any:
-    """The query of `spec`'s items page by page, a `connection` of `node`s: its arguments
-    are the `filters` (name → enum; null: any), then `first` and `after`."""
+def _resolver(
+    call: Callable[..., Awaitable[Any]],
+    returns: type[Any],
+    *,
+    required: Mapping[str, Any] | None = None,
+    optional: Mapping[str, Any] | None = None,
+) -> Callable[..., Awaitable[Any]]:
+    """`call(info, **arguments)` as a resolver whose schema arguments are `required` and
+    `optional` (name → type; an optional one defaults to null) and whose type is `returns`.
+    Every library has types of its own, so the schema's types are set here, per library."""
 
     async def resolve(info: Info, **arguments: Any) -> Any:
-        given = {name: arguments.get(name) for name in filters}
-        page = (arguments.get("first"), arguments.get("after"))
+        return await call(info, **arguments)
 
-        def made(cursor: str, row: asyncpg.Record) -> Edge[Any]:
-            return Edge(cursor=cursor, node=_node(spec, node, row))
-
-        edges, page_info = await fetch_page(info.context, spec, given, page, made)
-        return connection(edges=edges, page_info=page_info)
-
-    # Each library type filters by its own enums, so the schema's arguments are built here.
-    optional: list[tuple[str, Any]] = [(name, enum | None) for name, enum in filters.items()]
-    optional += [("first", int | None), ("after", str | None)]
-    info = inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info)
     keyword = inspect.Parameter.KEYWORD_ONLY
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [info, *(inspect.Parameter(n, keyword, default=None, annotation=t) for n, t in optional)],
-        return_annotation=connection,
-    )
-    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
-
-
-def _write(
-    resolve: Callable[..., Awaitable[Any]], description: str, node: type[Any], **arguments: Any
-) -> Any:
-    """A library mutation answering a `node`, for the roles that write the library. Built
-    for each library type, so the schema's types of its `arguments` are set here."""
-    resolve.__annotations__ = {"info": Info, **arguments, "return": node}
-    return strawberry.mutation(
-        resolver=resolve, permission_classes=[CanWriteLibrary], description=description
-    )
-
-
-def status_mutation(spec: LibraryTable, node: type[Any], move: Change, description: str) -> Any:
-    """A mutation that moves one item of `spec` on by `move` (approve, retire) and answers
-    it as a `node`."""
-
-    async def resolve(info: Info, id: strawberry.ID) -> Any:
-        return _node(spec, node, await change(info.context, spec, str(id), move))
-
-    return _write(resolve, description, node, id=strawberry.ID)
-
-
-def create_mutation(
-    spec: LibraryTable,
-    node: type[Any],
-    input_type: type[Any],
-    readers: Mapping[str, Reader],
-    description: str,
-    prepare: Prepare | None = None,
-) -> Any:
-    """The mutation that creates a DRAFT item of `spec` from an `input_type` (its fields
-    read by `readers`, then checked by `prepare`) and answers it as a `node`."""
-
-    async def resolve(info: Info, input: Any) -> Any:
-        fields = created(input, readers)
-        return _node(spec, node, await create(info.context, spec, fields, prepare))
-
-    return _write(resolve, description, node, input=input_type)
-
-
-def update_mutation(
-    spec: LibraryTable,
-    node: type[Any],
-    input_type: type[Any],
-    readers: Mapping[str, Reader],
-    description: str,
-    prepare: Prepare | None = None,
-) -> Any:
-    """The mutation that changes one item of `spec`: its input is `input_type` (the create
-    input) with every field optional, and each field given replaces the item's."""
-
-    async def resolve(info: Info, id: strawberry.ID, input: Any) -> Any:
-        edit = updated(input, readers)
-        return _node(spec, node, await change(info.context, spec, str(id), edit, prepare))
-
-    return _write(resolve, description, node, id=strawberry.ID, input=patch_input(input_type))
+    params = [inspect.Parameter("info", keyword, annotation=Info)]
+    params += [inspect.Parameter(n, keyword, annotation=t) for n, t in (required or {}).items()]
+    params += [
+        inspect.Parameter(n, keyword, default=None, annotation=t | None)
+        for n, t in (optional or {}).items()
+    ]
+    resolve.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
+    return resolve
 
 
 def patch_input(full: type[Any]) -> type[Any]:

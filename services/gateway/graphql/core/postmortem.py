@@ -112,7 +112,7 @@ class DealPostMortem:
             content=PostMortemContent(
                 by_stage=[
                     FunnelContent(stage=FunnelStage(s), content_ids=list(p.content.by_stage[s]))
-                    for s in pm.FUNNEL_STAGES
+                    for s in FunnelStage
                 ],
                 gaps=[FunnelStage(s) for s in p.content.gaps],
             ),

@@ -1,5 +1,7 @@
-"""Relay pagination for every connection (SPEC 9.2): page sizes, `PageInfo`, and the one
-cursor codec; and the query of one node by its id.
+"""Relay pagination for every connection (SPEC 9.2): page sizes, `PageInfo`, the generic
+`Edge` and `Connection`, and the one cursor codec, which a connection uses through its
+`Keyset` (what its cursors hold, written and read in one place); and the query of one
+node by its id.
 
 A cursor is `kind:key` in unpadded URL-safe base64: `kind` names the connection, so a
 cursor of one connection is refused by another, and `key` is the keyset position (one
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -59,7 +63,7 @@ def decode_cursor(kind: str, cursor: str) -> str:
     return _payload(kind, cursor)
 
 
-def decode_cursor_parts(kind: str, cursor: str, parts: int) -> tuple[str, ...]:
+def _parts(kind: str, cursor: str, parts: int) -> tuple[str, ...]:
     """The key of a cursor of `kind` made of `parts` strings."""
     try:
         key = orjson.loads(_payload(kind, cursor))
@@ -68,16 +72,6 @@ def decode_cursor_parts(kind: str, cursor: str, parts: int) -> tuple[str, ...]:
     if not (isinstance(key, list) and len(key) == parts and all(isinstance(k, str) for k in key)):
         raise foreign_cursor(cursor)
     return tuple(key)
-
-
-def decode_position(kind: str, cursor: str, *parsers: Callable[[str], Any]) -> tuple[Any, ...]:
-    """The keyset position in a cursor of `kind`: one key string per parser, each read by
-    its parser; a part its parser refuses (ValueError) makes the cursor a foreign one."""
-    parts = decode_cursor_parts(kind, cursor, len(parsers))
-    try:
-        return tuple(parse(part) for parse, part in zip(parsers, parts, strict=True))
-    except ValueError:
-        raise foreign_cursor(cursor) from None
 
 
 def _payload(kind: str, cursor: str) -> str:
@@ -141,11 +135,42 @@ class Connection(Generic[E]):
     page_info: PageInfo
 
 
-def forward_page(
-    rows: Sequence[R], limit: int, after: str | None, edge: Callable[[R], E]
-) -> tuple[list[E], PageInfo]:
-    """The edges of a page and its info, from the `limit + 1` rows a keyset query read
-    (the extra row only tells that a next page exists)."""
-    edges = [edge(row) for row in rows[:limit]]
-    info = PageInfo.of([e.cursor for e in edges], has_next_page=len(rows) > limit, after=after)
-    return edges, info
+@dataclass(frozen=True)
+class Keyset:
+    """The cursors of one connection, written and read in one place: `kind` names the
+    connection, and a cursor holds its row's keyset position, the row's `columns` in
+    order (column → the parser that reads its text back)."""
+
+    kind: str
+    columns: Mapping[str, Callable[[str], Any]]
+
+    def cursor(self, row: Any) -> str:
+        return encode_cursor(self.kind, *(_text(row[column]) for column in self.columns))
+
+    def position(self, after: str | None) -> tuple[Any, ...] | None:
+        """The position the cursor `after` holds (None: the first page). A cursor of
+        another connection, or a part its parser refuses, is the client's mistake."""
+        if after is None:
+            return None
+        parsers = tuple(self.columns.values())
+        one = len(parsers) == 1
+        parts = (
+            (decode_cursor(self.kind, after),) if one else _parts(self.kind, after, len(parsers))
+        )
+        try:
+            return tuple(parse(part) for parse, part in zip(parsers, parts, strict=True))
+        except ValueError:
+            raise foreign_cursor(after) from None
+
+    def page(
+        self, rows: Sequence[R], limit: int, after: str | None, node: Callable[[R], N]
+    ) -> tuple[list[Edge[N]], PageInfo]:
+        """The edges of a page and its info, from the `limit + 1` rows a keyset query read
+        (the extra row only tells that a next page exists); `node` makes a row's node."""
+        edges = [Edge(cursor=self.cursor(row), node=node(row)) for row in rows[:limit]]
+        info = PageInfo.of([e.cursor for e in edges], has_next_page=len(rows) > limit, after=after)
+        return edges, info
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)

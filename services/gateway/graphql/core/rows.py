@@ -37,9 +37,14 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, type[Enum] | None], ...]:
 
 def _enum_of(hint: Any) -> type[Enum] | None:
     """The enum of `E` or `E | None`; None for any other type."""
-    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    candidates = typing.get_args(hint) if union else (hint,)
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, Enum):
-            return candidate
-    return None
+    candidate = without_none(hint)
+    return candidate if isinstance(candidate, type) and issubclass(candidate, Enum) else None
+
+
+def without_none(hint: Any) -> Any:
+    """`T` of `T | None`; any other type as it is."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        rest = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return hint

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.context import Info
@@ -18,19 +17,13 @@ from services.gateway.graphql.core.relay import (
     MAX_PAGE,
     Connection,
     Edge,
-    decode_cursor,
-    encode_cursor,
-    forward_page,
+    Keyset,
     node_query,
     page_size,
 )
 from services.gateway.graphql.leads.touches import LeadTouchConnection, lead_touches
 
-_CURSOR = "lead"
-
-
-def _edge(row: asyncpg.Record) -> Edge[Lead]:
-    return Edge(cursor=encode_cursor(_CURSOR, row["lead_id"]), node=Lead.from_row(row))
+_KEYSET = Keyset("lead", {"lead_id": str})
 
 
 @strawberry.type(description="Leads in the order of their ids")
@@ -57,9 +50,10 @@ class LeadQueries:
     ) -> LeadConnection:
         limit = page_size(first)
         filters = StageFitFilter("leads", stage, fit_grade)
-        keyset = None if after is None else ("lead_id > {i}", {"i": decode_cursor(_CURSOR, after)})
+        position = _KEYSET.position(after)
+        keyset = None if position is None else ("lead_id > {i}", {"i": position[0]})
         rows = await filters.page(info.context, LEAD_COLUMNS, "lead_id", keyset, limit)
-        edges, page_info = forward_page(rows, limit, after, _edge)
+        edges, page_info = _KEYSET.page(rows, limit, after, Lead.from_row)
         return LeadConnection(edges=edges, page_info=page_info, filters=filters)
 
     @strawberry.field(

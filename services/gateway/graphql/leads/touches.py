@@ -12,17 +12,10 @@ import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.relay import (
-    Connection,
-    Edge,
-    decode_position,
-    encode_cursor,
-    forward_page,
-    page_size,
-)
+from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from shared.domain.events import MARKETING_TOUCHES
 
-_CURSOR = "touch"
+_KEYSET = Keyset("touch", {"occurred_at": datetime.fromisoformat, "seq": int})
 _TOUCH_TYPES = sorted(MARKETING_TOUCHES)
 
 
@@ -57,11 +50,10 @@ class LeadTouchConnection(Connection[Edge[LeadTouch]]):
     lead_id: strawberry.Private[str]
 
 
-def _edge(row: asyncpg.Record) -> Edge[LeadTouch]:
-    cursor = encode_cursor(_CURSOR, row["occurred_at"].isoformat(), str(row["seq"]))
+def _touch(row: asyncpg.Record) -> LeadTouch:
     fields = dict(row)
     del fields["seq"]
-    return Edge(cursor=cursor, node=LeadTouch(**fields))
+    return LeadTouch(**fields)
 
 
 async def lead_touches(
@@ -70,8 +62,9 @@ async def lead_touches(
     limit = page_size(first)
     args: list[object] = [info.context.tenant_id, lead_id, _TOUCH_TYPES]
     keyset = ""
-    if after is not None:
-        args.extend(decode_position(_CURSOR, after, datetime.fromisoformat, int))
+    position = _KEYSET.position(after)
+    if position is not None:
+        args.extend(position)
         keyset = " AND (occurred_at, seq) > ($4, $5)"
     args.append(limit + 1)
     sql = (
@@ -81,5 +74,5 @@ async def lead_touches(
     )
     async with info.context.tx() as conn:
         rows = await conn.fetch(sql, *args)
-    edges, page_info = forward_page(rows, limit, after, _edge)
+    edges, page_info = _KEYSET.page(rows, limit, after, _touch)
     return LeadTouchConnection(edges=edges, page_info=page_info, lead_id=lead_id)

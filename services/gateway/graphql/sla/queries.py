@@ -14,14 +14,7 @@ import strawberry
 from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.periods import From, check_period
 from services.gateway.graphql.core.permissions import CanRead
-from services.gateway.graphql.core.relay import (
-    Connection,
-    Edge,
-    decode_position,
-    encode_cursor,
-    forward_page,
-    page_size,
-)
+from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.sla.types import (
     SlaBreach,
     SlaOwnerTeamRow,
@@ -106,22 +99,19 @@ def report_from(rows: list[asyncpg.Record]) -> SlaReport:
     return SlaReport(by_owner_team=teams, by_source=sources, **_figures(total))
 
 
-_CURSOR = "breach"
+_KEYSET = Keyset("breach", {"deadline": datetime.fromisoformat, "lead_id": str, "kind": str})
 
 
-def _edge(ctx: RequestContext, row: asyncpg.Record) -> Edge[SlaBreach]:
+def _breach(ctx: RequestContext, row: asyncpg.Record) -> SlaBreach:
     kind = SlaKind(row["kind"])
-    return Edge(
-        cursor=encode_cursor(_CURSOR, row["deadline"].isoformat(), row["lead_id"], row["kind"]),
-        node=SlaBreach(
-            id=strawberry.ID(alert_id(ctx.tenant_id, row["lead_id"], kind, row["mql_at"])),
-            kind=kind,
-            lead_id=strawberry.ID(row["lead_id"]),
-            mql_at=row["mql_at"],
-            deadline=row["deadline"],
-            detected_at=row["detected_at"],
-            alerted_at=row["emitted_at"],
-        ),
+    return SlaBreach(
+        id=strawberry.ID(alert_id(ctx.tenant_id, row["lead_id"], kind, row["mql_at"])),
+        kind=kind,
+        lead_id=strawberry.ID(row["lead_id"]),
+        mql_at=row["mql_at"],
+        deadline=row["deadline"],
+        detected_at=row["detected_at"],
+        alerted_at=row["emitted_at"],
     )
 
 
@@ -153,10 +143,8 @@ class SlaQueries:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> SlaBreachConnection:
         limit = page_size(first)
-        position: tuple[datetime | None, str | None, str | None] = (None, None, None)
-        if after is not None:
-            position = decode_position(_CURSOR, after, datetime.fromisoformat, str, str)
+        position = _KEYSET.position(after) or (None, None, None)
         ctx = info.context
         rows = await ctx.scope.fetch(OPEN_BREACHES_SQL, *position, limit + 1)
-        edges, page_info = forward_page(rows, limit, after, lambda row: _edge(ctx, row))
+        edges, page_info = _KEYSET.page(rows, limit, after, lambda row: _breach(ctx, row))
         return SlaBreachConnection(edges=edges, page_info=page_info)

@@ -22,14 +22,7 @@ from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.library import new_id
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import CanRead, IsAdmin
-from services.gateway.graphql.core.relay import (
-    Connection,
-    Edge,
-    decode_cursor_parts,
-    encode_cursor,
-    forward_page,
-    page_size,
-)
+from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.core.rows import from_row
 from shared.webhooks import (
     UrlPolicy,
@@ -102,6 +95,11 @@ class WebhookDelivery:
 @strawberry.type
 class WebhookDeliveryConnection(Connection[Edge[WebhookDelivery]]):
     pass
+
+
+_DELIVERY_CURSORS = Keyset(
+    "webhookDelivery", {"created_at": datetime.fromisoformat, "delivery_id": str}
+)
 
 
 @strawberry.type(description="A subscription of a URL to event types")
@@ -227,15 +225,7 @@ class WebhookQueries:
         after: str | None = None,
     ) -> WebhookDeliveryConnection:
         limit = page_size(first)
-        created, delivery = (
-            decode_cursor_parts("webhookDelivery", after, 2) if after else ("infinity", "")
-        )
-        try:
-            position = datetime.fromisoformat(created) if after else None
-        except ValueError as exc:
-            raise bad_input(
-                "`after` is not a cursor of this connection", [("after", "bad")]
-            ) from exc
+        position = _DELIVERY_CURSORS.position(after) or (None, None)
         rows = await info.context.scope.fetch(
             f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE tenant_id = $1"
             " AND ($2::text IS NULL OR webhook_id = $2)"
@@ -244,21 +234,10 @@ class WebhookQueries:
             " ORDER BY created_at DESC, delivery_id DESC LIMIT $6",
             None if webhook_id is None else str(webhook_id),
             None if status is None else status.value,
-            position,
-            delivery,
+            *position,
             limit + 1,
         )
-        edges, page = forward_page(
-            rows,
-            limit,
-            after,
-            lambda row: Edge(
-                cursor=encode_cursor(
-                    "webhookDelivery", row["created_at"].isoformat(), row["delivery_id"]
-                ),
-                node=WebhookDelivery.from_record(row),
-            ),
-        )
+        edges, page = _DELIVERY_CURSORS.page(rows, limit, after, WebhookDelivery.from_record)
         return WebhookDeliveryConnection(edges=edges, page_info=page)
 
 

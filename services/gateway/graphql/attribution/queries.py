@@ -18,8 +18,7 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import AttributionKind, AttributionModel
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.periods import From, check_period
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.periods import From, period_query
 from shared.config_store import current_config
 from shared.data_driven import CREDITS_WITH_DATA_DRIVEN
 from shared.domain.attribution import NONE_KEY, UNATTRIBUTED
@@ -99,7 +98,6 @@ def credit_query(model_type: type[AttributionModel] | type[str], description: st
         from_: From,
         to: datetime,
     ) -> list[AttributionRow]:
-        check_period(from_, to)
         ctx = info.context
         async with ctx.tx() as conn:
             if isinstance(model, AttributionModel):
@@ -110,11 +108,12 @@ def credit_query(model_type: type[AttributionModel] | type[str], description: st
                 raise bad_input(
                     f"no custom model named {model}", [("model", "no such custom model")]
                 )
-            return await credit_rows(conn, ctx.tenant_id, name, kind, group_by, from_, to)
+            rows = await credit_sums(conn, ctx.tenant_id, [name], kind, group_by, from_, to)
+        return [AttributionRow(key=r["key"], credit=r["credit"], amount=r["amount"]) for r in rows]
 
     # Built for each kind of model, so the schema's type of `model` is `model_type`.
     resolve.__annotations__["model"] = model_type
-    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
+    return period_query(description)(resolve)
 
 
 @strawberry.type
@@ -130,10 +129,7 @@ class AttributionQueries:
         "(see tenantConfig.attributionModels)",
     )
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The attribution of [from, to) under every model at once, by key",
-    )
+    @period_query("The attribution of [from, to) under every model at once, by key")
     async def attribution_comparison(
         self,
         info: Info,
@@ -142,20 +138,11 @@ class AttributionQueries:
         from_: From,
         to: datetime,
     ) -> list[AttributionComparisonRow]:
-        check_period(from_, to)
-        sql = f"""
-            SELECT model, {key_expression(group_by)} AS key,
-                   sum(fraction) AS credit, sum(amount) AS amount
-            FROM {CREDITS_WITH_DATA_DRIVEN}
-            WHERE tenant_id = $1 AND model = ANY($2) AND kind = $3
-              AND converted_at >= $4 AND converted_at < $5
-            GROUP BY 1, 2
-        """
         ctx = info.context
         async with ctx.tx() as conn:
             custom = await custom_model_names(conn, ctx.tenant_id)
             models = [m.value for m in AttributionModel] + custom
-            rows = await conn.fetch(sql, ctx.tenant_id, models, kind.value, from_, to)
+            rows = await credit_sums(conn, ctx.tenant_id, models, kind, group_by, from_, to)
         return compare(rows, custom)
 
 
@@ -165,26 +152,27 @@ async def custom_model_names(conn: asyncpg.Connection, tenant_id: str) -> list[s
     return [m.name for m in config.attribution_models]
 
 
-async def credit_rows(
+async def credit_sums(
     conn: asyncpg.Connection,
     tenant_id: str,
-    model: str,
+    models: list[str],
     kind: AttributionKind,
     group_by: AttributionGroup,
     from_: datetime,
     to: datetime,
-) -> list[AttributionRow]:
+) -> list[asyncpg.Record]:
+    """Per model and key, the credit and amount of the conversions in [from, to) under
+    `models`; largest amount first."""
     sql = f"""
-        SELECT {key_expression(group_by)} AS key,
+        SELECT model, {key_expression(group_by)} AS key,
                sum(fraction) AS credit, sum(amount) AS amount
         FROM {CREDITS_WITH_DATA_DRIVEN}
-        WHERE tenant_id = $1 AND model = $2 AND kind = $3
+        WHERE tenant_id = $1 AND model = ANY($2) AND kind = $3
           AND converted_at >= $4 AND converted_at < $5
-        GROUP BY 1
+        GROUP BY 1, 2
         ORDER BY amount DESC, credit DESC, key
     """
-    rows = await conn.fetch(sql, tenant_id, model, kind.value, from_, to)
-    return [AttributionRow(key=r["key"], credit=r["credit"], amount=r["amount"]) for r in rows]
+    return list(await conn.fetch(sql, tenant_id, models, kind.value, from_, to))
 
 
 def compare(rows: Iterable[Any], custom: Sequence[str] = ()) -> list[AttributionComparisonRow]:

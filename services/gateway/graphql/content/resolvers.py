@@ -14,7 +14,6 @@ from services.gateway.graphql.content.types import (
     ContentItemInput,
 )
 from services.gateway.graphql.core import library
-from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.library import tags
 
@@ -38,12 +37,7 @@ async def _check_linked(conn: asyncpg.Connection, tenant_id: str, state: dict[st
 
 
 _LIBRARY = library.LibraryApi(
-    spec=CONTENT,
-    node=ContentItem,
-    connection=ContentConnection,
-    filters={"status": LibraryStatus, "funnel_stage": FunnelStage},
-    input=ContentItemInput,
-    prepare=_check_linked,
+    CONTENT, ContentItem, ContentConnection, ContentItemInput, _check_linked
 )
 
 

@@ -32,7 +32,7 @@ from services.gateway.graphql.core.influence import (
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
 from services.gateway.graphql.core.relay import Edge, Keyset, PageInfo, node_query, page_size
-from services.gateway.graphql.core.rows import from_row, without_none
+from services.gateway.graphql.core.rows import enum_of, from_row, without_none
 from shared.domain import library
 
 V = TypeVar("V")
@@ -103,7 +103,7 @@ def readers_of(input_type: type[Any]) -> dict[str, Reader]:
             readers[name] = required_text
         elif base == list[str]:
             readers[name] = tag_list
-        elif isinstance(base, type) and issubclass(base, Enum):
+        elif enum_of(base) is not None:
             readers[name] = enum_value
         else:
             raise TypeError(f"{input_type.__name__}.{name}: a library input has no {hint}")
@@ -281,14 +281,13 @@ async def fetch_page(
 @dataclass(frozen=True)
 class LibraryApi:
     """A library domain's queries and mutations, all made from what it declares: its
-    `spec`, its `node` type and `connection` of them, the `filters` of its pages (argument
-    → enum), its create `input` type (each field read as its type says, `readers_of`), and
-    what checks a written state in the write's transaction (`prepare`)."""
+    `spec`, its `node` type and `connection` of them, its create `input` type, and what
+    checks a written state in the write's transaction (`prepare`). Each input field is
+    read as its type says (`readers_of`); pages filter by status and by each enum field."""
 
     spec: LibraryTable
     node: type[Any]
     connection: type[Any]
-    filters: Mapping[str, type[Enum]]
     input: type[Any]
     prepare: Prepare | None = None
 
@@ -296,14 +295,16 @@ class LibraryApi:
     def readers(self) -> dict[str, Reader]:
         return readers_of(self.input)
 
+    @cached_property
+    def filters(self) -> dict[str, type[Enum]]:
+        """The page's filter arguments: status, then the input's enum fields in order."""
+        enums = {name: enum_of(hint) for name, hint in get_type_hints(self.input).items()}
+        return {"status": LibraryStatus, **{n: e for n, e in enums.items() if e is not None}}
+
     def queries(self, page: str, item: str) -> tuple[Any, Any]:
         """The items page by page (described by `page`): the `filters` (null: any), then
         `first` and `after`; and one item by id, or null (described by `item`)."""
-        optional = {
-            **{name: enum for name, enum in self.filters.items()},
-            "first": int,
-            "after": str,
-        }
+        optional = {**self.filters, "first": int, "after": str}
         pages = _resolver(self._page, self.connection, optional=optional)
         return (
             strawberry.field(resolver=pages, permission_classes=[CanRead], description=page),

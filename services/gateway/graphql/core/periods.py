@@ -3,12 +3,15 @@ bounds the rows a request scans)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from services.gateway.graphql.core.errors import bad_input
+from services.gateway.graphql.core.permissions import CanRead
 
 MAX_PERIOD_DAYS = 400
 
@@ -30,3 +33,22 @@ def check_period(start: datetime, end: datetime) -> None:
             "periods",
             [("to", f"must be at most {MAX_PERIOD_DAYS} days after `from`")],
         )
+
+
+def period_query(description: str) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    """The decorator of a query over [from, to) (its arguments `from_: From` and `to`), for
+    every role that reads: the period is checked before the resolver runs, so none can
+    forget to and none scans an empty or an over-long period."""
+
+    def field(resolver: Callable[..., Awaitable[Any]]) -> Any:
+        # The schema reads the arguments from `resolver`'s signature (wraps keeps it).
+        @functools.wraps(resolver)
+        async def checked(*args: Any, **kwargs: Any) -> Any:
+            check_period(kwargs["from_"], kwargs["to"])
+            return await resolver(*args, **kwargs)
+
+        return strawberry.field(
+            resolver=checked, permission_classes=[CanRead], description=description
+        )
+
+    return field

@@ -16,8 +16,8 @@ ACTION_ITEM_WRITERS = frozenset({"admin", "marketing", "sales"})
 
 
 class RoleIn(BasePermission):
-    """Allows the credentials whose role is one of `roles`; subclasses name the roles and
-    say, in `message`, which credential the caller needs instead."""
+    """Allows the credentials whose role is one of `roles`; `message` says which
+    credential the caller needs instead. Made by `allowing`, one per rule below."""
 
     roles: ClassVar[frozenset[str]] = frozenset()
     error_extensions = {"code": FORBIDDEN}
@@ -26,29 +26,20 @@ class RoleIn(BasePermission):
         principal = info.context.principal
         return principal is not None and str(principal.role) in self.roles
 
-
-class IsAuthenticated(RoleIn):
-    """Any valid credential: only for fields that describe the credential itself."""
-
-    roles = ANY_ROLE
-    message = "a valid API key or JWT is required"
+    @classmethod
+    def allowing(cls, roles: frozenset[str], message: str) -> type[RoleIn]:
+        name = f"RoleIn({', '.join(sorted(roles))})"
+        return type(name, (cls,), {"roles": roles, "message": message})
 
 
-class CanRead(RoleIn):
-    roles = READ_ROLES
-    message = "this credential may not read: the ingest role only sends events"
-
-
-class IsAdmin(RoleIn):
-    roles = frozenset({"admin"})
-    message = "changing the tenant configuration needs an admin credential"
-
-
-class CanWriteLibrary(RoleIn):
-    roles = LIBRARY_WRITERS
-    message = "messages and content are written by marketing: use a marketing or admin credential"
-
-
-class CanWriteActionItems(RoleIn):
-    roles = ACTION_ITEM_WRITERS
-    message = "action items are written by sales or marketing (or admin)"
+# Any valid credential: only for the fields that describe the credential itself.
+IsAuthenticated = RoleIn.allowing(ANY_ROLE, "a valid API key or JWT is required")
+CanRead = RoleIn.allowing(READ_ROLES, "the ingest role only sends events; it may not read")
+IsAdmin = RoleIn.allowing(frozenset({"admin"}), "this needs an admin credential")
+CanWriteLibrary = RoleIn.allowing(
+    LIBRARY_WRITERS,
+    "messages and content are written by marketing: use a marketing or admin credential",
+)
+CanWriteActionItems = RoleIn.allowing(
+    ACTION_ITEM_WRITERS, "action items are written by sales or marketing (or admin)"
+)

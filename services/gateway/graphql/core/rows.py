@@ -31,11 +31,11 @@ def _fields(cls: type[Any]) -> tuple[tuple[str, type[Enum] | None], ...]:
     if cls not in _FIELDS:
         hints = typing.get_type_hints(cls)
         fields = dataclasses.fields(cls)
-        _FIELDS[cls] = tuple((f.name, _enum_of(hints[f.name])) for f in fields if f.init)
+        _FIELDS[cls] = tuple((f.name, enum_of(hints[f.name])) for f in fields if f.init)
     return _FIELDS[cls]
 
 
-def _enum_of(hint: Any) -> type[Enum] | None:
+def enum_of(hint: Any) -> type[Enum] | None:
     """The enum of `E` or `E | None`; None for any other type."""
     candidate = without_none(hint)
     return candidate if isinstance(candidate, type) and issubclass(candidate, Enum) else None

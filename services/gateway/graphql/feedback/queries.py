@@ -20,8 +20,7 @@ from typing import Any
 import strawberry
 
 from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.periods import From, check_period
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.periods import From, period_query
 from shared.config_store import current_config
 from shared.domain.attribution import NONE_KEY
 
@@ -119,10 +118,9 @@ def pivot(rows: Iterable[Mapping[str, Any]], known_reasons: Iterable[str]) -> li
 
 @strawberry.type
 class FeedbackQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="Rejection reasons, objections, competitor mentions and lost reasons of "
-        "the events in [from, to), per group",
+    @period_query(
+        "Rejection reasons, objections, competitor mentions and lost reasons of the events in "
+        "[from, to), per group"
     )
     async def feedback(
         self,
@@ -131,7 +129,6 @@ class FeedbackQueries:
         to: datetime,
         group_by: FeedbackGroup,
     ) -> list[FeedbackRow]:
-        check_period(from_, to)
         kind = "CASE e.type " + " ".join(f"WHEN '{t}' THEN '{k}'" for t, (k, _) in SIGNALS.items())
         value = "CASE e.type " + " ".join(
             f"WHEN '{t}' THEN e.properties->>'{p}'" for t, (_, p) in SIGNALS.items()

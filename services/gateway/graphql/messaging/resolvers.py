@@ -5,22 +5,14 @@ from __future__ import annotations
 import strawberry
 
 from services.gateway.graphql.core import library
-from services.gateway.graphql.core.enums import LibraryStatus
 from services.gateway.graphql.messaging.types import (
     MESSAGES,
     Message,
     MessageConnection,
     MessageInput,
-    MessageKind,
 )
 
-_LIBRARY = library.LibraryApi(
-    spec=MESSAGES,
-    node=Message,
-    connection=MessageConnection,
-    filters={"status": LibraryStatus, "kind": MessageKind},
-    input=MessageInput,
-)
+_LIBRARY = library.LibraryApi(MESSAGES, Message, MessageConnection, MessageInput)
 
 
 @strawberry.type

@@ -13,8 +13,7 @@ from datetime import datetime
 import strawberry
 
 from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.periods import From, check_period
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.metrics.formulas import (
     PeriodAggregates,
     metrics_from,
@@ -155,9 +154,8 @@ ORDER BY leads DESC, c.channel
 
 @strawberry.type
 class MetricsQueries:
-    @strawberry.field(permission_classes=[CanRead], description="SPEC 6 over [from, to)")
+    @period_query("SPEC 6 over [from, to)")
     async def metrics(self, info: Info, from_: From, to: datetime) -> Metrics:
-        check_period(from_, to)
         ctx = info.context
         days = split_days(from_, to)
         row = await ctx.scope.fetchrow(
@@ -173,11 +171,7 @@ class MetricsQueries:
         assert row is not None, "an aggregate answers one row"
         return metrics_from(PeriodAggregates(**dict(row)))
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="Leads created in [from, to) by the channel of their first touch",
-    )
+    @period_query("Leads created in [from, to) by the channel of their first touch")
     async def source_quality(self, info: Info, from_: From, to: datetime) -> list[SourceQuality]:
-        check_period(from_, to)
         rows = await info.context.scope.fetch(SOURCE_QUALITY_SQL, from_, to)
         return [source_quality_from(**dict(row)) for row in rows]

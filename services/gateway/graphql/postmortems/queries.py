@@ -12,7 +12,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import not_found
-from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.postmortem import DealPostMortem, PostMortemComparison
 from shared.postmortem_store import closed_in, post_mortems_of
@@ -32,12 +32,8 @@ class PostMortemQueries:
             raise not_found("opportunity", str(opportunity_id))
         return DealPostMortem.of(found[0])
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The post-mortems of the deals won and lost in [from, to), side by side",
-    )
+    @period_query("The post-mortems of the deals won and lost in [from, to), side by side")
     async def post_mortems(self, info: Info, from_: From, to: datetime) -> PostMortemComparison:
-        check_period(from_, to)
         ctx = info.context
         async with ctx.tx() as conn:
             ids = await closed_in(conn, ctx.tenant_id, from_, to)

@@ -15,7 +15,7 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.rows import from_row
 from services.gateway.graphql.review.action_items import items_of_week
@@ -341,11 +341,8 @@ class ReviewQueries:
     async def weekly_review_markdown(self, info: Info, week_start: date) -> str:
         return render(await weekly_review(info, week_start))
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="Per fit grade and per trait value, the outcomes of the leads created in "
-        "[from, to)",
+    @period_query(
+        "Per fit grade and per trait value, the outcomes of the leads created in [from, to)"
     )
     async def icp_review(self, info: Info, from_: From, to: datetime) -> IcpReview:
-        check_period(from_, to)
         return await icp_review(info, from_, to)

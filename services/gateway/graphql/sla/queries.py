@@ -12,7 +12,7 @@ import asyncpg
 import strawberry
 
 from services.gateway.graphql.core.context import Info, RequestContext
-from services.gateway.graphql.core.periods import From, check_period
+from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.sla.types import (
@@ -122,12 +122,8 @@ class SlaBreachConnection(Connection[Edge[SlaBreach]]):
 
 @strawberry.type
 class SlaQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="SPEC 7 for the MQLs whose mql_at is in [from, to), at the current limit",
-    )
+    @period_query("SPEC 7 for the MQLs whose mql_at is in [from, to), at the current limit")
     async def sla_report(self, info: Info, from_: From, to: datetime) -> SlaReport:
-        check_period(from_, to)
         ctx = info.context
         rows = await ctx.scope.fetch(REPORT_SQL, from_, to, ctx.now())
         return report_from(rows)

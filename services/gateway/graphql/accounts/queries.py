@@ -15,7 +15,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.filters import StageFitFilter, count_field
 from services.gateway.graphql.core.lead import FitGrade
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.relay import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -68,11 +68,7 @@ class AccountQueries:
         Account, load_account, "The account with this id, or null when the tenant has none"
     )
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description=f"Accounts page by page; `first` defaults to {DEFAULT_PAGE}, at most "
-        f"{MAX_PAGE}",
-    )
+    @read_field(f"Accounts page by page; `first` defaults to {DEFAULT_PAGE}, at most {MAX_PAGE}")
     async def accounts(
         self,
         info: Info,

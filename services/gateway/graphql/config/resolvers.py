@@ -25,7 +25,7 @@ from services.gateway.graphql.config.inputs import (
 from services.gateway.graphql.config.types import TenantConfig
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.permissions import CanRead, IsAdmin
+from services.gateway.graphql.core.permissions import admin_mutation, read_field
 from shared.config_store import save_config
 from shared.domain.config import DEFAULT_CONFIG, ConfigError
 from shared.domain.config import TenantConfig as DomainConfig
@@ -90,7 +90,7 @@ async def write_config(
 
 @strawberry.type
 class ConfigQueries:
-    @strawberry.field(permission_classes=[CanRead])
+    @read_field()
     async def tenant_config(self, info: Info) -> TenantConfig:
         return await info.context.scope.run(read_config)
 
@@ -104,9 +104,7 @@ def parts_mutation(section: str, what: str, input_type: type[Any], description: 
 
     # Built for each section, so the schema's input type comes from the arguments.
     resolve.__annotations__ = {"info": Info, "input": input_type, "return": TenantConfig}
-    return strawberry.mutation(
-        resolver=resolve, permission_classes=[IsAdmin], description=description
-    )
+    return admin_mutation(description)(resolve)
 
 
 @strawberry.type
@@ -126,15 +124,14 @@ class ConfigMutations:
         "Leads are re-scored within 60 s.",
     )
 
-    @strawberry.mutation(permission_classes=[IsAdmin], description="Change the SLA rules")
+    @admin_mutation("Change the SLA rules")
     async def update_sla_rules(self, info: Info, input: SlaRulesInput) -> TenantConfig:
         patch = to_document(input)
         return await write_config(info, "sla", "SLA rules", {"sla": patch} if patch else {}, "sla.")
 
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Replace the tenant's custom attribution models with the given list "
-        "(an empty list removes them). The workers then credit every lead under them.",
+    @admin_mutation(
+        "Replace the tenant's custom attribution models with the given list "
+        "(an empty list removes them). The workers then credit every lead under them."
     )
     async def update_attribution_models(
         self, info: Info, input: list[AttributionModelInput]

@@ -23,7 +23,7 @@ from services.gateway.connectors.settings import (
 )
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.permissions import IsAdmin
+from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.rows import from_row
 
 MAX_SECRET_LENGTH = 512
@@ -103,7 +103,7 @@ def _from_row(connector: Connector, row: Any) -> ConnectorSettings:
 
 @strawberry.type
 class ConnectorQueries:
-    @strawberry.field(permission_classes=[IsAdmin], description="Every connector's settings")
+    @admin_field("Every connector's settings")
     async def connectors(self, info: Info) -> list[ConnectorSettings]:
         rows = await info.context.scope.fetch(
             f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1"
@@ -114,9 +114,7 @@ class ConnectorQueries:
 
 @strawberry.type
 class ConnectorMutations:
-    @strawberry.mutation(
-        permission_classes=[IsAdmin], description="Enable or disable a connector; its mappings"
-    )
+    @admin_mutation("Enable or disable a connector; its mappings")
     async def update_connector(self, info: Info, input: ConnectorInput) -> ConnectorSettings:
         mappings = input.mappings
         if mappings is not None:
@@ -131,10 +129,7 @@ class ConnectorMutations:
         await _save(info, input.connector, enabled=input.enabled, mappings=mappings)
         return await _settings(info, input.connector)
 
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Store a secret issued elsewhere (HubSpot's app client secret); write-only",
-    )
+    @admin_mutation("Store a secret issued elsewhere (HubSpot's app client secret); write-only")
     async def set_connector_secret(
         self, info: Info, connector: Connector, secret: str
     ) -> ConnectorSettings:
@@ -148,10 +143,7 @@ class ConnectorMutations:
         await _save(info, connector, secret=secret)
         return await _settings(info, connector)
 
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Generate a new secret (Salesforce relays), replacing the old one at once",
-    )
+    @admin_mutation("Generate a new secret (Salesforce relays), replacing the old one at once")
     async def rotate_connector_secret(self, info: Info, connector: Connector) -> ConnectorSecret:
         if connector.value in CLEAR_SECRETS or connector is Connector.SEGMENT:
             raise bad_input(

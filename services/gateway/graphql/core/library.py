@@ -30,7 +30,7 @@ from services.gateway.graphql.core.influence import (
     influence_loader,
 )
 from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.permissions import CanRead, CanWriteLibrary
+from services.gateway.graphql.core.permissions import library_mutation, read_field
 from services.gateway.graphql.core.relay import Edge, Keyset, PageInfo, node_query, page_size
 from services.gateway.graphql.core.rows import enum_of, from_row, without_none
 from shared.domain import library
@@ -307,7 +307,7 @@ class LibraryApi:
         optional = {**self.filters, "first": int, "after": str}
         pages = _resolver(self._page, self.connection, optional=optional)
         return (
-            strawberry.field(resolver=pages, permission_classes=[CanRead], description=page),
+            read_field(page)(pages),
             node_query(self.node, self._load, item),
         )
 
@@ -323,11 +323,7 @@ class LibraryApi:
 
     def _write(self, method: Callable[..., Awaitable[Any]], description: str, **args: Any) -> Any:
         """A mutation for the roles that write the library."""
-        return strawberry.mutation(
-            resolver=_resolver(method, self.node, required=args),
-            permission_classes=[CanWriteLibrary],
-            description=description,
-        )
+        return library_mutation(description)(_resolver(method, self.node, required=args))
 
     def _node(self, row: asyncpg.Record) -> Any:
         return from_row(self.node, row, id_column=self.spec.id_column)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import strawberry
 
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 
 MAX_PERIOD_DAYS = 400
 
@@ -47,8 +47,6 @@ def period_query(description: str) -> Callable[[Callable[..., Awaitable[Any]]], 
             check_period(kwargs["from_"], kwargs["to"])
             return await resolver(*args, **kwargs)
 
-        return strawberry.field(
-            resolver=checked, permission_classes=[CanRead], description=description
-        )
+        return read_field(description)(checked)
 
     return field

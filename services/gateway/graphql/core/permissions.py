@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import strawberry
 from strawberry.permission import BasePermission
 
 from services.gateway.graphql.core.errors import FORBIDDEN
@@ -43,3 +44,25 @@ CanWriteLibrary = RoleIn.allowing(
 CanWriteActionItems = RoleIn.allowing(
     ACTION_ITEM_WRITERS, "action items are written by sales or marketing (or admin)"
 )
+
+
+# The decorators of the fields most rules guard, so a field names its rule where it is
+# declared (strawberry.field and strawberry.mutation with that rule's permission).
+def read_field(description: str | None = None) -> Any:
+    return strawberry.field(permission_classes=[CanRead], description=description)
+
+
+def admin_field(description: str | None = None) -> Any:
+    return strawberry.field(permission_classes=[IsAdmin], description=description)
+
+
+def admin_mutation(description: str | None = None) -> Any:
+    return strawberry.mutation(permission_classes=[IsAdmin], description=description)
+
+
+def library_mutation(description: str | None = None) -> Any:
+    return strawberry.mutation(permission_classes=[CanWriteLibrary], description=description)
+
+
+def action_item_mutation(description: str | None = None) -> Any:
+    return strawberry.mutation(permission_classes=[CanWriteActionItems], description=description)

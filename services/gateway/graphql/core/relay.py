@@ -22,7 +22,7 @@ from graphql import GraphQLError
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
@@ -38,7 +38,7 @@ def node_query(
 
     # Built for each node type, so the schema's types come from the arguments.
     resolve.__annotations__ = {"info": Info, "id": strawberry.ID, "return": node | None}
-    return strawberry.field(resolver=resolve, permission_classes=[CanRead], description=description)
+    return read_field(description)(resolve)
 
 
 def page_size(first: int | None) -> int:

@@ -14,7 +14,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.enums import AttributionKind
-from services.gateway.graphql.core.permissions import CanRead, IsAdmin
+from services.gateway.graphql.core.permissions import admin_mutation, read_field
 from shared.data_driven import StoredModel, load_model, refresh_tenant
 from shared.domain.markov import EMPTY_MODEL
 
@@ -75,10 +75,9 @@ class DataDrivenModel:
 
 @strawberry.type
 class DataDrivenQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The fitted data-driven model of one kind: why DATA_DRIVEN credits what "
-        "it does. Refitted at least hourly.",
+    @read_field(
+        "The fitted data-driven model of one kind: why DATA_DRIVEN credits what "
+        "it does. Refitted at least hourly."
     )
     async def data_driven_model(self, info: Info, kind: AttributionKind) -> DataDrivenModel:
         return await DataDrivenModel.load(info.context, kind)
@@ -86,10 +85,9 @@ class DataDrivenQueries:
 
 @strawberry.type
 class DataDrivenMutations:
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Refits the data-driven models (both kinds, in one pass over the paths) "
-        "now; answers the one of `kind`",
+    @admin_mutation(
+        "Refits the data-driven models (both kinds, in one pass over the paths) "
+        "now; answers the one of `kind`"
     )
     async def refresh_data_driven_model(self, info: Info, kind: AttributionKind) -> DataDrivenModel:
         ctx = info.context

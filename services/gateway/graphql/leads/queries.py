@@ -11,7 +11,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.filters import StageFitFilter, count_field
 from services.gateway.graphql.core.lead import LEAD_COLUMNS, FitGrade, Lead, load_lead
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.relay import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -36,10 +36,7 @@ class LeadConnection(Connection[Edge[Lead]]):
 class LeadQueries:
     lead = node_query(Lead, load_lead, "The lead with this id, or null when the tenant has none")
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description=f"Leads page by page; `first` defaults to {DEFAULT_PAGE}, at most {MAX_PAGE}",
-    )
+    @read_field(f"Leads page by page; `first` defaults to {DEFAULT_PAGE}, at most {MAX_PAGE}")
     async def leads(
         self,
         info: Info,
@@ -56,10 +53,9 @@ class LeadQueries:
         edges, page_info = _KEYSET.page(rows, limit, after, Lead.from_row)
         return LeadConnection(edges=edges, page_info=page_info, filters=filters)
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The lead's marketing touches (type, channel, campaign, time), oldest first;"
-        " `first` as for `leads`. Empty when the tenant has no such lead",
+    @read_field(
+        "The lead's marketing touches (type, channel, campaign, time), oldest first;"
+        " `first` as for `leads`. Empty when the tenant has no such lead"
     )
     async def lead_touches(
         self,

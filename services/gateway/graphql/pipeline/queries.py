@@ -9,7 +9,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 
 
 @strawberry.type
@@ -26,7 +26,7 @@ class Pipeline:
 
 @strawberry.type
 class PipelineQueries:
-    @strawberry.field(permission_classes=[CanRead])
+    @read_field()
     async def pipeline(self, info: Info) -> Pipeline:
         rows = await info.context.scope.fetch(
             "SELECT stage, count(*) AS n FROM leads WHERE tenant_id = $1 GROUP BY stage"

@@ -13,17 +13,16 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import not_found
 from services.gateway.graphql.core.periods import From, period_query
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.postmortem import DealPostMortem, PostMortemComparison
 from shared.postmortem_store import closed_in, post_mortems_of
 
 
 @strawberry.type
 class PostMortemQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="Was the lead qualified, engaged with content, and answered with the "
-        "right messages? For any opportunity; the evidence runs up to its close",
+    @read_field(
+        "Was the lead qualified, engaged with content, and answered with the "
+        "right messages? For any opportunity; the evidence runs up to its close"
     )
     async def deal_post_mortem(self, info: Info, opportunity_id: strawberry.ID) -> DealPostMortem:
         ctx = info.context

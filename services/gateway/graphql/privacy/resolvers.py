@@ -12,7 +12,7 @@ import strawberry
 from services.admin.privacy import erase
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.permissions import IsAdmin
+from services.gateway.graphql.core.permissions import admin_mutation
 
 
 @strawberry.type(description="What an erasure removed")
@@ -26,11 +26,10 @@ class ErasedLead:
 
 @strawberry.type
 class PrivacyMutations:
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Erase one person: the lead's events, linked anonymous ids, traits and "
+    @admin_mutation(
+        "Erase one person: the lead's events, linked anonymous ids, traits and "
         "every derived row; metrics and attribution no longer count it, and later events "
-        "naming it are dropped.",
+        "naming it are dropped."
     )
     async def erase_lead(self, info: Info, id: strawberry.ID) -> ErasedLead:
         lead_id = str(id)

@@ -15,7 +15,10 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.library import new_id, required_text
-from services.gateway.graphql.core.permissions import CanRead, CanWriteActionItems
+from services.gateway.graphql.core.permissions import (
+    action_item_mutation,
+    read_field,
+)
 from services.gateway.graphql.core.rows import from_row
 
 
@@ -129,10 +132,7 @@ async def _store(conn: asyncpg.Connection, info: Info, state: dict[str, Any]) ->
 
 @strawberry.type
 class ActionItemQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The action items agreed in the review of a week, oldest first",
-    )
+    @read_field("The action items agreed in the review of a week, oldest first")
     async def action_items(
         self, info: Info, week_start: date, status: ActionItemStatus | None = None
     ) -> list[ActionItem]:
@@ -144,7 +144,7 @@ class ActionItemQueries:
 
 @strawberry.type
 class ActionItemMutations:
-    @strawberry.mutation(permission_classes=[CanWriteActionItems])
+    @action_item_mutation()
     async def create_action_item(self, info: Info, input: ActionItemInput) -> ActionItem:
         state = {
             "action_item_id": new_id("act"),
@@ -158,7 +158,7 @@ class ActionItemMutations:
         async with info.context.tx() as conn:
             return await _store(conn, info, state)
 
-    @strawberry.mutation(permission_classes=[CanWriteActionItems])
+    @action_item_mutation()
     async def update_action_item(
         self, info: Info, id: strawberry.ID, input: ActionItemUpdateInput
     ) -> ActionItem:

@@ -16,7 +16,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.periods import From, period_query
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.rows import from_row
 from services.gateway.graphql.review.action_items import items_of_week
 from services.gateway.graphql.review.markdown import render
@@ -327,17 +327,11 @@ async def icp_review(info: Info, start: datetime, end: datetime) -> IcpReview:
 
 @strawberry.type
 class ReviewQueries:
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="The review of the week [weekStart 00:00 UTC, +7 days); weekStart is a Monday",
-    )
+    @read_field("The review of the week [weekStart 00:00 UTC, +7 days); weekStart is a Monday")
     async def weekly_review(self, info: Info, week_start: date) -> WeeklyReview:
         return await weekly_review(info, week_start)
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description="weeklyReview as Markdown, for the meeting invite",
-    )
+    @read_field("weeklyReview as Markdown, for the meeting invite")
     async def weekly_review_markdown(self, info: Info, week_start: date) -> str:
         return render(await weekly_review(info, week_start))
 

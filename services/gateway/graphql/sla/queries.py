@@ -13,7 +13,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.periods import From, period_query
-from services.gateway.graphql.core.permissions import CanRead
+from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.sla.types import (
     SlaBreach,
@@ -128,12 +128,9 @@ class SlaQueries:
         rows = await ctx.scope.fetch(REPORT_SQL, from_, to, ctx.now())
         return report_from(rows)
 
-    @strawberry.field(
-        permission_classes=[CanRead],
-        description=(
-            "Breaches the SLA clock recorded whose lead still has no answer to the limit "
-            "missed, the latest deadline first; `first` as for `leads`"
-        ),
+    @read_field(
+        "Breaches the SLA clock recorded whose lead still has no answer to the limit "
+        "missed, the latest deadline first; `first` as for `leads`"
     )
     async def open_breaches(
         self, info: Info, first: int | None = None, after: str | None = None

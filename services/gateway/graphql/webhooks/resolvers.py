@@ -21,7 +21,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.library import new_id
 from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.core.permissions import CanRead, IsAdmin
+from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.core.rows import from_row
 from shared.webhooks import (
@@ -204,7 +204,7 @@ async def _webhook_row(conn: asyncpg.Connection, tenant_id: str, webhook_id: str
 @strawberry.type
 class WebhookQueries:
     # Reading is for admins only: a webhook's URL can carry a receiver's token.
-    @strawberry.field(permission_classes=[CanRead, IsAdmin], description="The tenant's webhooks")
+    @admin_field("The tenant's webhooks")
     async def webhooks(self, info: Info) -> list[Webhook]:
         rows = await info.context.scope.fetch(
             f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = $1"
@@ -212,10 +212,7 @@ class WebhookQueries:
         )
         return [Webhook.from_record(r) for r in rows]
 
-    @strawberry.field(
-        permission_classes=[CanRead, IsAdmin],
-        description="Deliveries, newest first, each with its attempts; of one webhook if given",
-    )
+    @admin_field("Deliveries, newest first, each with its attempts; of one webhook if given")
     async def webhook_deliveries(
         self,
         info: Info,
@@ -243,10 +240,7 @@ class WebhookQueries:
 
 @strawberry.type
 class WebhookMutations:
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Subscribes a URL; the answer holds the signing secret, shown only now",
-    )
+    @admin_mutation("Subscribes a URL; the answer holds the signing secret, shown only now")
     async def create_webhook(self, info: Info, input: WebhookInput) -> WebhookWithSecret:
         url = await _checked_url(input.url, "input.url")
         types = _checked_types(input.event_types, "input.eventTypes")
@@ -273,7 +267,7 @@ class WebhookMutations:
             )
         return WebhookWithSecret(webhook=Webhook.from_record(row), secret=secret)
 
-    @strawberry.mutation(permission_classes=[IsAdmin])
+    @admin_mutation()
     async def update_webhook(
         self, info: Info, id: strawberry.ID, input: WebhookUpdateInput
     ) -> Webhook:
@@ -307,10 +301,7 @@ class WebhookMutations:
             )
         return Webhook.from_record(row)
 
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="Removes a webhook with its deliveries; true if it existed",
-    )
+    @admin_mutation("Removes a webhook with its deliveries; true if it existed")
     async def delete_webhook(self, info: Info, id: strawberry.ID) -> bool:
         async with info.context.tx() as conn:
             await _webhook_row(conn, info.context.tenant_id, str(id))
@@ -321,10 +312,7 @@ class WebhookMutations:
             )
         return True
 
-    @strawberry.mutation(
-        permission_classes=[IsAdmin],
-        description="A new signing secret, effective for every attempt from now; shown only now",
-    )
+    @admin_mutation("A new signing secret, effective for every attempt from now; shown only now")
     async def rotate_webhook_secret(self, info: Info, id: strawberry.ID) -> WebhookWithSecret:
         secret = new_secret()
         async with info.context.tx() as conn:

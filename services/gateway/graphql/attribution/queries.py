@@ -7,7 +7,7 @@ message, over the conversions of a period."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -98,17 +98,14 @@ def credit_query(model_type: type[AttributionModel] | type[str], description: st
         from_: From,
         to: datetime,
     ) -> list[AttributionRow]:
-        ctx = info.context
-        async with ctx.tx() as conn:
+        def named(custom: list[str]) -> list[str]:
             if isinstance(model, AttributionModel):
-                name = model.value
-            elif model in await custom_model_names(conn, ctx.tenant_id):
-                name = model
-            else:
-                raise bad_input(
-                    f"no custom model named {model}", [("model", "no such custom model")]
-                )
-            rows = await credit_sums(conn, ctx.tenant_id, [name], kind, group_by, from_, to)
+                return [model.value]
+            if model in custom:
+                return [model]
+            raise bad_input(f"no custom model named {model}", [("model", "no such custom model")])
+
+        rows, _ = await credit_sums(info, named, kind, group_by, (from_, to))
         return [AttributionRow(key=r["key"], credit=r["credit"], amount=r["amount"]) for r in rows]
 
     # Built for each kind of model, so the schema's type of `model` is `model_type`.
@@ -138,31 +135,23 @@ class AttributionQueries:
         from_: From,
         to: datetime,
     ) -> list[AttributionComparisonRow]:
-        ctx = info.context
-        async with ctx.tx() as conn:
-            custom = await custom_model_names(conn, ctx.tenant_id)
-            models = [m.value for m in AttributionModel] + custom
-            rows = await credit_sums(conn, ctx.tenant_id, models, kind, group_by, from_, to)
+        def every(custom: list[str]) -> list[str]:
+            return [m.value for m in AttributionModel] + custom
+
+        rows, custom = await credit_sums(info, every, kind, group_by, (from_, to))
         return compare(rows, custom)
 
 
-async def custom_model_names(conn: asyncpg.Connection, tenant_id: str) -> list[str]:
-    """The tenant's custom models in its current configuration, in its order."""
-    _, config = await current_config(conn, tenant_id)
-    return [m.name for m in config.attribution_models]
-
-
 async def credit_sums(
-    conn: asyncpg.Connection,
-    tenant_id: str,
-    models: list[str],
+    info: Info,
+    models: Callable[[list[str]], list[str]],
     kind: AttributionKind,
     group_by: AttributionGroup,
-    from_: datetime,
-    to: datetime,
-) -> list[asyncpg.Record]:
-    """Per model and key, the credit and amount of the conversions in [from, to) under
-    `models`; largest amount first."""
+    period: tuple[datetime, datetime],
+) -> tuple[list[asyncpg.Record], list[str]]:
+    """Per model and key, the credit and amount of the conversions in the `period` under
+    the models `models` picks from the tenant's custom ones, largest amount first; and those
+    custom models, in the order of the tenant's configuration, read in the same transaction."""
     sql = f"""
         SELECT model, {key_expression(group_by)} AS key,
                sum(fraction) AS credit, sum(amount) AS amount
@@ -172,7 +161,13 @@ async def credit_sums(
         GROUP BY 1, 2
         ORDER BY amount DESC, credit DESC, key
     """
-    return list(await conn.fetch(sql, tenant_id, models, kind.value, from_, to))
+    ctx = info.context
+    async with ctx.tx() as conn:
+        _, config = await current_config(conn, ctx.tenant_id)
+        custom = [m.name for m in config.attribution_models]
+        names = models(custom)
+        rows = await conn.fetch(sql, ctx.tenant_id, names, kind.value, *period)
+    return list(rows), custom
 
 
 def compare(rows: Iterable[Any], custom: Sequence[str] = ()) -> list[AttributionComparisonRow]:

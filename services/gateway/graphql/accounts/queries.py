@@ -13,18 +13,10 @@ import strawberry
 from services.gateway.graphql.core.account import ACCOUNT_COLUMNS, Account, load_account
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.filters import StageFitFilter, count_field
+from services.gateway.graphql.core.filters import PageOrder, StageFitFilter, count_field
 from services.gateway.graphql.core.lead import FitGrade
 from services.gateway.graphql.core.permissions import read_field
-from services.gateway.graphql.core.relay import (
-    DEFAULT_PAGE,
-    MAX_PAGE,
-    Connection,
-    Edge,
-    Keyset,
-    node_query,
-    page_size,
-)
+from services.gateway.graphql.core.relay import FIRST_ARGUMENT, Connection, Edge, Keyset, node_query
 
 
 @strawberry.enum(description="The order of the accounts connection; ties by account id")
@@ -34,18 +26,27 @@ class AccountOrder(Enum):
     ACCOUNT_ID = "ACCOUNT_ID"
 
 
-# The keyset condition after a cursor (engagement $e, account id $i) and the ORDER BY, per
-# order: fixed texts, so no argument reaches the SQL but as a parameter.
+def _cursors(order: AccountOrder) -> Keyset:
+    # Every order's cursors hold the engagement; the order by account id leaves it unread.
+    columns = {"engagement_score": int, "account_id": str}
+    return Keyset(f"account-{order.value.lower()}", columns)
+
+
 _ORDERS = {
-    AccountOrder.ENGAGEMENT_DESC: (
-        "(engagement_score < {e} OR (engagement_score = {e} AND account_id > {i}))",
+    AccountOrder.ENGAGEMENT_DESC: PageOrder(
         "engagement_score DESC, account_id",
+        "(engagement_score < {engagement_score}"
+        " OR (engagement_score = {engagement_score} AND account_id > {account_id}))",
+        _cursors(AccountOrder.ENGAGEMENT_DESC),
     ),
-    AccountOrder.ENGAGEMENT_ASC: (
-        "(engagement_score, account_id) > ({e}, {i})",
+    AccountOrder.ENGAGEMENT_ASC: PageOrder(
         "engagement_score, account_id",
+        "(engagement_score, account_id) > ({engagement_score}, {account_id})",
+        _cursors(AccountOrder.ENGAGEMENT_ASC),
     ),
-    AccountOrder.ACCOUNT_ID: ("account_id > {i}", "account_id"),
+    AccountOrder.ACCOUNT_ID: PageOrder(
+        "account_id", "account_id > {account_id}", _cursors(AccountOrder.ACCOUNT_ID)
+    ),
 }
 
 
@@ -55,20 +56,13 @@ class AccountConnection(Connection[Edge[Account]]):
     total_count = count_field("how many accounts match the filters, over every page")
 
 
-# Both orders' cursors hold the engagement; the order by account id alone leaves it unread.
-_CURSORS = {
-    order: Keyset(f"account-{order.value.lower()}", {"engagement_score": int, "account_id": str})
-    for order in AccountOrder
-}
-
-
 @strawberry.type
 class AccountQueries:
     account = node_query(
         Account, load_account, "The account with this id, or null when the tenant has none"
     )
 
-    @read_field(f"Accounts page by page; `first` defaults to {DEFAULT_PAGE}, at most {MAX_PAGE}")
+    @read_field(f"Accounts page by page; {FIRST_ARGUMENT}")
     async def accounts(
         self,
         info: Info,
@@ -78,16 +72,9 @@ class AccountQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> AccountConnection:
-        limit = page_size(first)
         filters = StageFitFilter("accounts", stage, fit_grade)
-        cursors = _CURSORS[order_by]
-        condition, order = _ORDERS[order_by]
-        position = cursors.position(after)
-        keyset = None
-        if position is not None:
-            engagement, account_id = position
-            values = {"e": engagement, "i": account_id} if "{e}" in condition else {"i": account_id}
-            keyset = (condition, values)
-        rows = await filters.page(info.context, ACCOUNT_COLUMNS, order, keyset, limit)
-        edges, page_info = cursors.page(rows, limit, after, Account.from_row)
+        order, page = _ORDERS[order_by], (first, after)
+        edges, page_info = await filters.page(
+            info.context, ACCOUNT_COLUMNS, order, page, Account.from_row
+        )
         return AccountConnection(edges=edges, page_info=page_info, filters=filters)

@@ -135,11 +135,12 @@ class AttributionQueries:
         from_: From,
         to: datetime,
     ) -> list[AttributionComparisonRow]:
-        def every(custom: list[str]) -> list[str]:
-            return [m.value for m in AttributionModel] + custom
-
-        rows, custom = await credit_sums(info, every, kind, group_by, (from_, to))
+        rows, custom = await credit_sums(info, _every_model, kind, group_by, (from_, to))
         return compare(rows, custom)
+
+
+def _every_model(custom: list[str]) -> list[str]:
+    return [m.value for m in AttributionModel] + custom
 
 
 async def credit_sums(

@@ -72,12 +72,17 @@ _COLUMNS = (
 )
 
 
-async def _settings(info: Info, connector: Connector) -> ConnectorSettings:
-    row = await info.context.scope.fetchrow(
-        f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1 AND connector = $2",
-        connector.value,
+async def _all_settings(info: Info) -> dict[Connector, ConnectorSettings]:
+    """Every connector's settings, a default for each one no admin has set."""
+    rows = await info.context.scope.fetch(
+        f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1"
     )
-    return _from_row(connector, row)
+    by_name = {row["connector"]: row for row in rows}
+    return {c: _from_row(c, by_name.get(c.value)) for c in Connector}
+
+
+async def _settings(info: Info, connector: Connector) -> ConnectorSettings:
+    return (await _all_settings(info))[connector]
 
 
 # What a connector no admin has set shows: enabled, without a secret or overrides (as the
@@ -93,7 +98,7 @@ _NEVER_SET: dict[str, Any] = {
 
 
 def _from_row(connector: Connector, row: Any) -> ConnectorSettings:
-    """The settings of `connector` from its row of _COLUMNS, or None for never set."""
+    """The settings of `connector` from its row of _COLUMNS (None: never set)."""
     stored = _NEVER_SET if row is None else dict(row)
     return from_row(
         ConnectorSettings,
@@ -105,11 +110,7 @@ def _from_row(connector: Connector, row: Any) -> ConnectorSettings:
 class ConnectorQueries:
     @admin_field("Every connector's settings")
     async def connectors(self, info: Info) -> list[ConnectorSettings]:
-        rows = await info.context.scope.fetch(
-            f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1"
-        )
-        by_name = {row["connector"]: row for row in rows}
-        return [_from_row(c, by_name.get(c.value)) for c in Connector]
+        return list((await _all_settings(info)).values())
 
 
 @strawberry.type

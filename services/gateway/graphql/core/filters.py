@@ -6,9 +6,9 @@ grade, so a page of either, and its total count, are read the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import strawberry
@@ -16,10 +16,21 @@ import strawberry
 from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.lead import FitGrade
+from services.gateway.graphql.core.relay import Edge, Keyset, PageInfo, page_size
 
-# A keyset condition after a cursor: a format string of named parameters ("lead_id > {i}")
-# and their values, so no cursor reaches the SQL but as a parameter.
-After = tuple[str, Mapping[str, object]]
+N = TypeVar("N")
+
+
+@dataclass(frozen=True)
+class PageOrder:
+    """One order of a filtered connection: its ORDER BY, the condition of the rows after a
+    cursor, and the cursors' `Keyset`. The condition names the keyset's columns as format
+    fields ("lead_id > {lead_id}"), so a cursor's values reach the SQL only as parameters;
+    a cursor may hold a column its order leaves unread."""
+
+    order_by: str
+    after: str
+    cursors: Keyset
 
 
 @dataclass(frozen=True)
@@ -50,26 +61,34 @@ class StageFitFilter:
         return int(count)
 
     async def page(
-        self, ctx: RequestContext, columns: str, order: str, after: After | None, limit: int
-    ) -> list[asyncpg.Record]:
-        """The `columns` of the first `limit + 1` rows in `order` (an ORDER BY) after the
-        position `after`; the extra row only tells that a next page exists."""
+        self,
+        ctx: RequestContext,
+        columns: str,
+        order: PageOrder,
+        page: tuple[int | None, str | None],
+        node: Callable[[asyncpg.Record], N],
+    ) -> tuple[list[Edge[N]], PageInfo]:
+        """The page (`first`, `after`) of the matching rows in `order`: the edges of the
+        nodes `node` makes of their `columns`, and the page's info."""
+        first, after = page
+        limit = page_size(first)
         conditions, args = self.where(ctx.tenant_id)
-        if after is not None:
-            condition, values = after
+        position = order.cursors.position(after)
+        if position is not None:
             params = {}
-            for name, value in values.items():
-                args.append(value)
-                params[name] = f"${len(args)}"
-            conditions.append(condition.format(**params))
+            for column, value in zip(order.cursors.columns, position, strict=True):
+                if f"{{{column}}}" in order.after:
+                    args.append(value)
+                    params[column] = f"${len(args)}"
+            conditions.append(order.after.format(**params))
         args.append(limit + 1)
         async with ctx.tx() as conn:
             rows = await conn.fetch(
                 f"SELECT {columns} FROM {self.table} WHERE {' AND '.join(conditions)}"
-                f" ORDER BY {order} LIMIT ${len(args)}",
+                f" ORDER BY {order.order_by} LIMIT ${len(args)}",
                 *args,
             )
-        return list(rows)
+        return order.cursors.page(rows, limit, after, node)
 
 
 def count_field(description: str) -> Any:

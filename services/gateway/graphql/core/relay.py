@@ -26,6 +26,8 @@ from services.gateway.graphql.core.permissions import read_field
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
+# How the connections that take `first` describe it.
+FIRST_ARGUMENT = f"`first` defaults to {DEFAULT_PAGE}, at most {MAX_PAGE}"
 
 
 def node_query(

@@ -9,21 +9,13 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.filters import StageFitFilter, count_field
+from services.gateway.graphql.core.filters import PageOrder, StageFitFilter, count_field
 from services.gateway.graphql.core.lead import LEAD_COLUMNS, FitGrade, Lead, load_lead
 from services.gateway.graphql.core.permissions import read_field
-from services.gateway.graphql.core.relay import (
-    DEFAULT_PAGE,
-    MAX_PAGE,
-    Connection,
-    Edge,
-    Keyset,
-    node_query,
-    page_size,
-)
+from services.gateway.graphql.core.relay import FIRST_ARGUMENT, Connection, Edge, Keyset, node_query
 from services.gateway.graphql.leads.touches import LeadTouchConnection, lead_touches
 
-_KEYSET = Keyset("lead", {"lead_id": str})
+_ORDER = PageOrder("lead_id", "lead_id > {lead_id}", Keyset("lead", {"lead_id": str}))
 
 
 @strawberry.type(description="Leads in the order of their ids")
@@ -36,7 +28,7 @@ class LeadConnection(Connection[Edge[Lead]]):
 class LeadQueries:
     lead = node_query(Lead, load_lead, "The lead with this id, or null when the tenant has none")
 
-    @read_field(f"Leads page by page; `first` defaults to {DEFAULT_PAGE}, at most {MAX_PAGE}")
+    @read_field(f"Leads page by page; {FIRST_ARGUMENT}")
     async def leads(
         self,
         info: Info,
@@ -45,12 +37,10 @@ class LeadQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> LeadConnection:
-        limit = page_size(first)
         filters = StageFitFilter("leads", stage, fit_grade)
-        position = _KEYSET.position(after)
-        keyset = None if position is None else ("lead_id > {i}", {"i": position[0]})
-        rows = await filters.page(info.context, LEAD_COLUMNS, "lead_id", keyset, limit)
-        edges, page_info = _KEYSET.page(rows, limit, after, Lead.from_row)
+        edges, page_info = await filters.page(
+            info.context, LEAD_COLUMNS, _ORDER, (first, after), Lead.from_row
+        )
         return LeadConnection(edges=edges, page_info=page_info, filters=filters)
 
     @read_field(

@@ -15,7 +15,7 @@ from services.gateway.graphql.content.types import (
 )
 from services.gateway.graphql.core import library
 from services.gateway.graphql.core.errors import bad_input
-from services.gateway.graphql.core.library import tags
+from services.gateway.graphql.core.inputs import tags
 
 
 async def _check_linked(conn: asyncpg.Connection, tenant_id: str, state: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ that description."""
 from __future__ import annotations
 
 import inspect
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,15 @@ from services.gateway.graphql.core.influence import (
     InfluenceLoader,
     Target,
     influence_loader,
+)
+from services.gateway.graphql.core.inputs import (
+    Reader,
+    enum_value,
+    new_id,
+    patch_input,
+    read_input,
+    required_text,
+    tag_list,
 )
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import library_mutation, read_field
@@ -63,35 +71,6 @@ class LibraryTable:
         return ", ".join(self.columns)
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(8)}"
-
-
-def required_text(value: str, field: str) -> str:
-    stripped = value.strip()
-    if not stripped:
-        raise bad_input(f"`{field}` must not be empty", [(field, "must not be empty")])
-    return stripped
-
-
-def tags(values: list[str] | None) -> list[str]:
-    """Tags as given, without blanks or repeats, in their first order."""
-    return list(dict.fromkeys(v.strip() for v in values or [] if v.strip()))
-
-
-# How a write reads one input field into an item's state: from its value and its path in
-# errors ("input.title").
-Reader = Callable[[Any, str], Any]
-
-
-def enum_value(value: Enum, path: str) -> Any:
-    return value.value
-
-
-def tag_list(value: list[str] | None, path: str) -> list[str]:
-    return tags(value)
-
-
 def readers_of(input_type: type[Any]) -> dict[str, Reader]:
     """How each field of a library's create input is read, by its type: text is stripped
     and must not be blank, a list of strings is a list of tags (ids too: the library's
@@ -110,21 +89,13 @@ def readers_of(input_type: type[Any]) -> dict[str, Reader]:
     return readers
 
 
-def created(input: Any, readers: Mapping[str, Reader]) -> State:
-    """The fields of a new item: each field of the `input` object read by its reader."""
-    return {name: read(getattr(input, name), f"input.{name}") for name, read in readers.items()}
-
-
 def updated(input: Any, readers: Mapping[str, Reader]) -> Change:
     """An update: an APPROVED item goes back to DRAFT, and each field the `input` object
     gives (not null) replaces the item's, read by its reader."""
 
     def change(state: State) -> State:
         state["status"] = library.after_update(state["status"])
-        for name, read in readers.items():
-            value = getattr(input, name)
-            if value is not None:
-                state[name] = read(value, f"input.{name}")
+        state.update(read_input(input, readers, given_only=True))
         return state
 
     return change
@@ -337,7 +308,7 @@ class LibraryApi:
         return None if row is None else self._node(row)
 
     async def _create(self, info: Info, input: Any) -> Any:
-        fields = created(input, self.readers)
+        fields = read_input(input, self.readers)
         return self._node(await create(info.context, self.spec, fields, self.prepare))
 
     async def _update(self, info: Info, id: strawberry.ID, input: Any) -> Any:
@@ -374,19 +345,6 @@ def _resolver(
     ]
     resolve.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
     return resolve
-
-
-def patch_input(full: type[Any]) -> type[Any]:
-    """The update input of a library type, `XUpdateInput` beside its create input `XInput`:
-    the same fields, each optional, so that a field left out (or null) keeps its value."""
-    hints = get_type_hints(full)
-    definition = full.__strawberry_definition__
-    annotations = {f.python_name: hints[f.python_name] | None for f in definition.fields}
-    name = definition.name.removesuffix("Input") + "UpdateInput"
-    namespace = {"__annotations__": annotations, **dict.fromkeys(annotations)}
-    return strawberry.input(
-        type(name, (), namespace), description="The fields to change; the others keep their value"
-    )
 
 
 def version_type(name: str, description: str, **fields: Any) -> type[Any]:

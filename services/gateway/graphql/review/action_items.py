@@ -14,7 +14,15 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
-from services.gateway.graphql.core.library import new_id, required_text
+from services.gateway.graphql.core.inputs import (
+    Reader,
+    as_given,
+    enum_value,
+    new_id,
+    patch_input,
+    read_input,
+    required_text,
+)
 from services.gateway.graphql.core.permissions import (
     action_item_mutation,
     read_field,
@@ -69,16 +77,6 @@ class ActionItemInput:
     week_start: date = strawberry.field(description="a Monday")
     due_date: date | None = None
     status: ActionItemStatus = ActionItemStatus.OPEN
-
-
-@strawberry.input(description="The fields to change; the others keep their value")
-class ActionItemUpdateInput:
-    title: str | None = None
-    owner: str | None = None
-    team: Team | None = None
-    week_start: date | None = None
-    due_date: date | None = None
-    status: ActionItemStatus | None = None
 
 
 def check_monday(day: date, path: str) -> date:
@@ -142,46 +140,41 @@ class ActionItemQueries:
         )
 
 
+# How the create and update inputs' fields are read.
+_READERS: dict[str, Reader] = {
+    "title": required_text,
+    "owner": required_text,
+    "team": enum_value,
+    "due_date": as_given,
+    "status": enum_value,
+    "week_start": check_monday,
+}
+
+
+async def _update_action_item(info: Info, id: strawberry.ID, input: Any) -> ActionItem:
+    async with info.context.tx() as conn:
+        current = await conn.fetchrow(
+            f"SELECT {ACTION_ITEM_COLUMNS} FROM action_items WHERE tenant_id = $1"
+            " AND action_item_id = $2 FOR UPDATE",
+            info.context.tenant_id,
+            str(id),
+        )
+        if current is None:
+            raise not_found("action item", str(id))
+        state = {**current, **read_input(input, _READERS, given_only=True)}
+        return await _store(conn, info, state)
+
+
+# The update input is the create input with every field optional.
+_update_action_item.__annotations__["input"] = patch_input(ActionItemInput)
+
+
 @strawberry.type
 class ActionItemMutations:
     @action_item_mutation()
     async def create_action_item(self, info: Info, input: ActionItemInput) -> ActionItem:
-        state = {
-            "action_item_id": new_id("act"),
-            "title": required_text(input.title, "input.title"),
-            "owner": required_text(input.owner, "input.owner"),
-            "team": input.team.value,
-            "due_date": input.due_date,
-            "status": input.status.value,
-            "week_start": check_monday(input.week_start, "input.weekStart"),
-        }
+        state = {"action_item_id": new_id("act"), **read_input(input, _READERS)}
         async with info.context.tx() as conn:
             return await _store(conn, info, state)
 
-    @action_item_mutation()
-    async def update_action_item(
-        self, info: Info, id: strawberry.ID, input: ActionItemUpdateInput
-    ) -> ActionItem:
-        async with info.context.tx() as conn:
-            current = await conn.fetchrow(
-                f"SELECT {ACTION_ITEM_COLUMNS} FROM action_items WHERE tenant_id = $1"
-                " AND action_item_id = $2 FOR UPDATE",
-                info.context.tenant_id,
-                str(id),
-            )
-            if current is None:
-                raise not_found("action item", str(id))
-            state = dict(current)
-            if input.title is not None:
-                state["title"] = required_text(input.title, "input.title")
-            if input.owner is not None:
-                state["owner"] = required_text(input.owner, "input.owner")
-            if input.team is not None:
-                state["team"] = input.team.value
-            if input.week_start is not None:
-                state["week_start"] = check_monday(input.week_start, "input.weekStart")
-            if input.due_date is not None:
-                state["due_date"] = input.due_date
-            if input.status is not None:
-                state["status"] = input.status.value
-            return await _store(conn, info, state)
+    update_action_item = action_item_mutation()(_update_action_item)

@@ -19,7 +19,7 @@ from strawberry.dataloader import DataLoader
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
-from services.gateway.graphql.core.library import new_id
+from services.gateway.graphql.core.inputs import new_id
 from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size

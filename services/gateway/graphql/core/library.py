@@ -1,9 +1,9 @@
-"""The versioned library (SPEC 8) that messages and content items share: ids, text and tag
-inputs, the lock-and-version write that stores every change as a new version, the version
-history and influence loaders, and the reads of one item or a page of items.
+"""The versioned library (SPEC 8) that messages and content items share: the lock-and-
+version write that stores every change as a new version, the version history and influence
+loaders, and the reads of one item or a page of items.
 
-A library domain describes its tables once in a `LibraryTable`; everything here works from
-that description."""
+A library domain describes its tables once in a `LibraryTable`, and its types and input in
+a `LibraryApi`, which makes its queries and mutations; everything here works from those."""
 
 from __future__ import annotations
 
@@ -368,16 +368,13 @@ def versions_loader(
 ) -> DataLoader[str, list[V]]:
     """Batches the version histories a page of library items asks for: one query per request
     for every item's versions, oldest first."""
-    tenant_id = scope.tenant_id
 
     async def load(ids: Sequence[str]) -> list[list[V]]:
-        async with scope.tx() as conn:
-            rows = await conn.fetch(
-                f"SELECT * FROM {table} WHERE tenant_id = $1 AND {id_column} = ANY($2::text[])"
-                f" ORDER BY {id_column}, version",
-                tenant_id,
-                list(ids),
-            )
+        rows = await scope.fetch(
+            f"SELECT * FROM {table} WHERE tenant_id = $1 AND {id_column} = ANY($2::text[])"
+            f" ORDER BY {id_column}, version",
+            list(ids),
+        )
         by_id: dict[str, list[V]] = {i: [] for i in ids}
         for row in rows:
             by_id[row[id_column]].append(from_row(row))

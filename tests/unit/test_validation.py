@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.domain.events import EVENT_TYPES, Event
+from shared import validation
+from shared.domain.events import EVENT_TYPES, MARKETING_TOUCHES, Event
 from shared.validation import FieldError, event_key, to_domain_event, validate_event
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -402,3 +403,31 @@ def test_any_json_value_gives_errors_not_exceptions(value: Any, tenant_id: str |
     if not errors:
         to_domain_event(value, seq=0)
         assert event_key(value, tenant_id=tenant_id)
+
+
+_TOUCH_VARIANTS: list[dict[str, Any]] = [
+    {"anonymous_id": "a-1", "lead_id": None},
+    {},
+    {"anonymous_id": "a-1"},
+    {"lead_id": None},
+    {"anonymous_id": "", "lead_id": None},
+    {"lead_id": 5},
+    {"anonymous_id": "a-1", "lead_id": None, "channel": "carrier_pigeon"},
+    {"anonymous_id": "a-1", "lead_id": None, "utm": "x"},
+    {"anonymous_id": None, "lead_id": None, "properties": {"url": 3}},
+]
+
+
+@pytest.mark.parametrize("variant", _TOUCH_VARIANTS)
+@pytest.mark.parametrize("event_type", sorted(validation._TOUCH_RULE_HOLDS))
+def test_a_touch_that_names_its_lead_or_visitor_is_judged_as_by_the_whole_schema(
+    event_type: str, variant: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    candidate = event(type=event_type, **variant)
+    fast = validate_event(candidate, now=NOW)
+    monkeypatch.setattr(validation, "_TOUCH_RULE_HOLDS", {})
+    assert fast == validate_event(candidate, now=NOW)
+
+
+def test_every_marketing_touch_has_the_touch_rule() -> None:
+    assert set(validation._TOUCH_RULE_HOLDS) == set(MARKETING_TOUCHES)

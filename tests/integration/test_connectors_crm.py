@@ -229,3 +229,84 @@ async def test_salesforce_refuses_wrong_secrets_and_bad_events(platform: Platfor
 
 async def _refused(platform: Platform, path: str, body: bytes, secret: str) -> bool:
     return (await _post(platform, path, body, salesforce_headers(secret))).status_code == 401
+
+
+def _cdc(
+    entity: str, record: str, change: str, tx: int, changed: list[str] | None = None, **fields: Any
+) -> dict[str, Any]:
+    header = {
+        "entityName": entity,
+        "recordIds": [record],
+        "changeType": change,
+        "transactionKey": f"conv-{tx}",
+        "sequenceNumber": 1,
+        "commitTimestamp": 1795082400000 + tx * 60_000,
+        "changedFields": changed or [],
+        "nulledFields": [],
+    }
+    return {"ChangeEventHeader": header, **fields}
+
+
+async def test_a_converted_salesforce_lead_keeps_its_journey_and_its_deal(
+    platform: Platform,
+) -> None:
+    tenant, key = await platform.create_tenant("sfconv")
+    secret = "sf-conversion-secret"
+    await _configure(platform, tenant, "salesforce", secret)
+    path, headers = f"/v1/connectors/salesforce/{tenant}", salesforce_headers(secret)
+    lead, contact, deal = "00Q5e00000CoNvEAA1", "0035e00000CoNvAAA1", "0065e00000CoNvAAA1"
+
+    async def send(*changes: dict[str, Any]) -> dict[str, Any]:
+        response = await _post(platform, path, orjson.dumps(list(changes)), headers)
+        assert response.status_code == 200, response.text
+        doc: dict[str, Any] = response.json()
+        return doc
+
+    await send(_cdc("Lead", lead, "CREATE", 1, Email="ada@engines.example", Title="Analyst"))
+    touch = {
+        "event_id": "conv-touch-1",
+        "type": "webinar_attended",
+        "occurred_at": "2026-11-19T10:30:00Z",
+        "lead_id": lead,
+        "channel": "webinar",
+    }
+    await platform.post_events(key, [touch])
+    # The conversion, one transaction: the contact and the opportunity it opens are created,
+    # and the lead is marked converted to them.
+    converted = await send(
+        _cdc("Contact", contact, "CREATE", 2, Email="ada@engines.example", Title="Analyst"),
+        _cdc("Opportunity", deal, "CREATE", 2, Amount=30000, StageName="Prospecting",
+             ContactId=contact),
+        _cdc("Lead", lead, "UPDATE", 2, ["IsConverted", "ConvertedContactId",
+             "ConvertedOpportunityId"], IsConverted=True, ConvertedContactId=contact,
+             ConvertedOpportunityId=deal),
+    )  # fmt: skip
+    assert (converted["accepted"], converted["linked"], converted["parked"]) == (3, 3, 0)
+    # After it, the contact's changes and the deal's close reach the same lead.
+    await send(_cdc("Contact", contact, "UPDATE", 3, ["Title"], Title="Head of Data"))
+    await send(_cdc("Opportunity", deal, "UPDATE", 4, ["StageName"], StageName="Closed Won"))
+
+    await platform.wait_events(tenant, 6)
+
+    async def won() -> bool:
+        row = await platform.admin.fetchrow(
+            "SELECT status FROM opportunities WHERE tenant_id = $1", tenant
+        )
+        return row is not None and row["status"] == "WON"
+
+    await platform.wait_for(won, 60, "the converted lead's opportunity to be won")
+    assert set(await platform.leads(tenant)) == {lead}
+    opportunity = await platform.admin.fetchrow(
+        "SELECT opportunity_id, lead_id FROM opportunities WHERE tenant_id = $1", tenant
+    )
+    assert dict(opportunity) == {"opportunity_id": deal, "lead_id": lead}
+    traits = orjson.loads((await platform.leads(tenant))[lead]["traits"])
+    assert traits["job_title"] == "Head of Data"
+    # The deal is credited to the lead's own touch, not left unattributed.
+    channels = await platform.admin.fetch(
+        "SELECT DISTINCT channel FROM attribution_credits WHERE tenant_id = $1"
+        " AND opportunity_id = $2",
+        tenant,
+        deal,
+    )
+    assert {r["channel"] for r in channels} == {"webinar"}

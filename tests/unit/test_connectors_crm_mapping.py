@@ -109,7 +109,8 @@ def test_salesforce_update_reads_only_changed_fields() -> None:
     nulled = _sf("Contact", "UPDATE", [], Title=None)
     nulled["ChangeEventHeader"]["nulledFields"] = ["Title"]
     [cleared] = salesforce_events(nulled, SF)
-    assert isinstance(cleared, dict) and cleared["properties"]["traits"] == {"job_title": None}
+    assert isinstance(cleared, ObjectEvent) and cleared.unlinked_lead == "R1"
+    assert cleared.event["properties"]["traits"] == {"job_title": None}
     assert salesforce_events(_sf("Lead", "DELETE", []), SF) == []
 
 
@@ -130,6 +131,36 @@ def test_salesforce_opportunities_links_and_gaps() -> None:
     with pytest.raises(Invalid) as err:
         salesforce_events(_sf("Account", "CREATE", []), SF)
     assert err.value.field == "ChangeEventHeader.entityName"
+
+
+def test_a_converted_lead_links_its_contact_and_opportunity_to_itself() -> None:
+    converted = _sf(
+        "Lead",
+        "UPDATE",
+        ["IsConverted", "ConvertedContactId", "ConvertedOpportunityId", "Status"],
+        IsConverted=True,
+        ConvertedContactId="003C",
+        ConvertedOpportunityId="006O",
+        Status="Closed - Converted",
+    )
+    assert salesforce_events(converted, SF) == [
+        Link("contact", "003C", "R1"),
+        Link("opportunity", "006O", "R1"),
+    ]
+    # Converted without an opportunity: the contact alone.
+    del converted["ConvertedOpportunityId"]
+    assert salesforce_events(converted, SF) == [Link("contact", "003C", "R1")]
+
+
+def test_a_contacts_events_wait_for_no_link_but_follow_a_conversion() -> None:
+    created = _sf("Contact", "CREATE", [], Email="c@d.co", Title="CTO")
+    [traits] = salesforce_events(created, SF)
+    assert isinstance(traits, ObjectEvent)
+    assert (traits.object_type, traits.object_id, traits.unlinked_lead) == ("contact", "R1", "R1")
+    assert traits.event["type"] == "lead_updated"
+    # A Lead's own events name it directly.
+    [lead] = salesforce_events(_sf("Lead", "CREATE", [], Email="c@d.co"), SF)
+    assert isinstance(lead, dict) and lead["lead_id"] == "R1"
 
 
 def test_overrides_are_checked_before_they_are_stored() -> None:

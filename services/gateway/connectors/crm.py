@@ -5,12 +5,18 @@ Deal events of a CRM often do not name their contact. The lead of such an object
 from association events (HubSpot) or the object's contact field (Salesforce) and kept in
 connector_links; an event whose lead is not known yet is parked in connector_parked (kept,
 not dropped) and published by the batch that brings the link.
+
+A Salesforce Lead converted to a Contact stays the person's lead: the conversion links the
+contact to it (a `contact` link), so the contact's events, and the objects linked to the
+contact in the same batch or later, belong to the lead. What was published under the
+contact's own id before (its transaction sent in several requests) stays there, so a deal
+never has its events on two leads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 from starlette.responses import Response
@@ -71,6 +77,28 @@ async def _of_objects(
     )
 
 
+async def _through_conversions(
+    conn: asyncpg.Connection, tenant_id: str, connector: str, links: Sequence[Link]
+) -> list[Link]:
+    """`links` with each lead that is a converted contact replaced by the lead converted to
+    it: by the batch's own conversions, else by those stored."""
+    converted = {x.object_id: x.lead_id for x in links if x.object_type == "contact"}
+    targets = {x.lead_id for x in links if x.object_type != "contact"} - converted.keys()
+    if targets:
+        stored = await _of_objects(
+            conn,
+            "object_id, lead_id FROM connector_links",
+            tenant_id,
+            connector,
+            [("contact", target) for target in targets],
+        )
+        converted.update((r["object_id"], r["lead_id"]) for r in stored)
+    return [
+        x if x.object_type == "contact" else replace(x, lead_id=converted.get(x.lead_id, x.lead_id))
+        for x in links
+    ]
+
+
 async def publish_resolved(
     ctx: GatewayContext,
     tenant_id: str,
@@ -86,6 +114,7 @@ async def publish_resolved(
         (link.object_type, link.object_id) for link in links
     }
     async with tenant_tx(ctx.pool, tenant_id) as conn:
+        links = await _through_conversions(conn, tenant_id, connector, links)
         await conn.executemany(
             "INSERT INTO connector_links (tenant_id, connector, object_type, object_id, lead_id)"
             " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, connector, object_type,"
@@ -109,7 +138,7 @@ async def publish_resolved(
         )
     to_park: list[tuple[ObjectEvent, str]] = []
     for index, item in pending:
-        lead = known.get((item.object_type, item.object_id))
+        lead = known.get((item.object_type, item.object_id), item.unlinked_lead)
         if lead is not None:
             batch.events.append((index, {**item.event, "lead_id": lead}))
             continue

@@ -19,11 +19,14 @@ class Invalid(Exception):
 
 @dataclass(frozen=True)
 class ObjectEvent:
-    """An event of a CRM object (deal, opportunity) whose lead is the object's link."""
+    """An event of a CRM object (deal, opportunity, converted contact) whose lead is the
+    object's link. Without a link it waits for one (parked), unless it names the lead it
+    has while it has none (`unlinked_lead`: a contact that no lead was converted to)."""
 
     object_type: str
     object_id: str
     event: dict[str, Any]
+    unlinked_lead: str | None = None
 
 
 @dataclass(frozen=True)

@@ -134,15 +134,9 @@ def to_events(message: Mapping[str, Any], mapping: SalesforceMapping) -> list[Ma
         # A created or restored person is known to exist even without its fields.
         if entity != "Opportunity" and change in ("GAP_CREATE", "GAP_UNDELETE"):
             for record in record_ids:
+                exists = {"type": "lead_updated", "lead_id": record, "properties": {"traits": {}}}
                 base = _base(origin, record, "exists", occurred_at)
-                out.append(
-                    {
-                        **base,
-                        "type": "lead_updated",
-                        "lead_id": record,
-                        "properties": {"traits": {}},
-                    }
-                )
+                out.append(_of_person(entity, record, {**base, **exists}))
         return out
     if change == "DELETE":
         # Deleting a CRM record does not erase a person's history; erasure is an admin act.
@@ -156,9 +150,11 @@ def to_events(message: Mapping[str, Any], mapping: SalesforceMapping) -> list[Ma
     for name in nulled:
         fields[name] = None
     values = _Change(origin, occurred_at, fields, whole, mapping)
-    apply = _opportunity if entity == "Opportunity" else _person
     for record in record_ids:
-        out.extend(apply(values, record))
+        if entity == "Opportunity":
+            out.extend(_opportunity(values, record))
+        else:
+            out.extend(_person(values, entity, record))
     return out
 
 
@@ -188,8 +184,31 @@ class _Change:
         return _base(self.origin, record, what, self.occurred_at)
 
 
-def _person(change: _Change, record: str) -> list[Mapped]:
+def _of_person(entity: str, record: str, event: dict[str, Any]) -> Mapped:
+    """An event of a Lead or a Contact, which names the record as its lead. A converted
+    lead stays the person's Tandem lead, so a Contact's events go to the lead converted to
+    it (its `contact` link), and to the Contact's own id when none was."""
+    if entity == "Contact":
+        return ObjectEvent("contact", record, event, unlinked_lead=record)
+    return event
+
+
+def _conversion(change: _Change, record: str) -> list[Mapped]:
+    """A Lead converted (`ConvertedContactId`) links its contact, and the opportunity the
+    conversion opened, to the lead: the journey, its touches and the deal stay one."""
     out: list[Mapped] = []
+    for field, object_type in (
+        ("ConvertedContactId", "contact"),
+        ("ConvertedOpportunityId", "opportunity"),
+    ):
+        converted = change.fields.get(field)
+        if isinstance(converted, str) and converted:
+            out.append(Link(object_type, converted, record))
+    return out
+
+
+def _person(change: _Change, entity: str, record: str) -> list[Mapped]:
+    out: list[Mapped] = _conversion(change, record) if entity == "Lead" else []
     traits: dict[str, Any] = {}
     for field, value in change.fields.items():
         trait = change.mapping.person_fields.get(field)
@@ -208,14 +227,12 @@ def _person(change: _Change, record: str) -> list[Mapped]:
             traits[trait] = value
     if traits or change.whole:
         base = change.base(record, "traits")
-        out.append(
-            {**base, "type": "lead_updated", "lead_id": record, "properties": {"traits": traits}}
-        )
+        event = {**base, "type": "lead_updated", "lead_id": record}
+        out.append(_of_person(entity, record, {**event, "properties": {"traits": traits}}))
     status = change.fields.get("Status")
     if isinstance(status, str) and status in change.mapping.lead_statuses:
-        out.append(
-            decision(change.mapping.lead_statuses[status], record, change.base(record, "status"))
-        )
+        spec, base = change.mapping.lead_statuses[status], change.base(record, "status")
+        out.append(_of_person(entity, record, decision(spec, record, base)))
     return out
 
 

@@ -27,6 +27,15 @@ async def _configure(platform: Platform, tenant: str, connector: str, secret: st
         await pool.close()
 
 
+async def _connected(
+    platform: Platform, connector: str, secret: str, prefix: str
+) -> tuple[str, str]:
+    """A new tenant (and its key) whose `connector` has `secret`."""
+    tenant, key = await platform.create_tenant(prefix)
+    await _configure(platform, tenant, connector, secret)
+    return tenant, key
+
+
 async def _post(
     platform: Platform, path: str, body: bytes, headers: dict[str, str]
 ) -> httpx.Response:
@@ -51,9 +60,8 @@ async def _types(platform: Platform, tenant: str) -> list[tuple[str, str]]:
 async def test_signed_hubspot_batch_puts_the_lead_and_its_deal_in_the_read_model(
     platform: Platform,
 ) -> None:
-    tenant, _ = await platform.create_tenant("hubspot")
     secret = "hubspot-app-client-secret"
-    await _configure(platform, tenant, "hubspot", secret)
+    tenant, _ = await _connected(platform, "hubspot", secret, "hubspot")
     response = await _hubspot(platform, tenant, secret, "contact_and_deal.json")
     assert response.status_code == 200, response.text
     doc = response.json()
@@ -78,15 +86,24 @@ async def test_signed_hubspot_batch_puts_the_lead_and_its_deal_in_the_read_model
     await platform.wait_for(lambda: _settled(platform, tenant, 8), 30, "no duplicates")
 
 
+async def _wait_won(platform: Platform, tenant: str) -> None:
+    async def won() -> bool:
+        row = await platform.admin.fetchrow(
+            "SELECT status FROM opportunities WHERE tenant_id = $1", tenant
+        )
+        return row is not None and row["status"] == "WON"
+
+    await platform.wait_for(won, 60, f"the opportunity of {tenant} to be won")
+
+
 async def _settled(platform: Platform, tenant: str, count: int) -> bool:
     n = await platform.admin.fetchval("SELECT count(*) FROM events WHERE tenant_id = $1", tenant)
     return bool(n == count)
 
 
 async def test_hubspot_deal_events_wait_for_their_contact(platform: Platform) -> None:
-    tenant, _ = await platform.create_tenant("hsparked")
     secret = "another-client-secret"
-    await _configure(platform, tenant, "hubspot", secret)
+    tenant, _ = await _connected(platform, "hubspot", secret, "hsparked")
     first = await _hubspot(platform, tenant, secret, "deal_before_association.json")
     assert first.status_code == 200, first.text
     assert (first.json()["accepted"], first.json()["parked"]) == (0, 3)
@@ -109,9 +126,8 @@ async def test_hubspot_deal_events_wait_for_their_contact(platform: Platform) ->
 async def test_hubspot_refuses_bad_signatures_stale_timestamps_and_bad_bodies(
     platform: Platform,
 ) -> None:
-    tenant, _ = await platform.create_tenant("hsbad")
     secret = "the-right-secret"
-    await _configure(platform, tenant, "hubspot", secret)
+    tenant, _ = await _connected(platform, "hubspot", secret, "hsbad")
     path = f"/v1/connectors/hubspot/{tenant}"
     url = platform.gateway_url + path
     body = (SAMPLES / "hubspot" / "contact_and_deal.json").read_bytes()
@@ -159,9 +175,8 @@ def _hs_event(event_id: int, subscription: str) -> dict[str, Any]:
 async def test_salesforce_cdc_events_reach_the_read_model_with_gaps_reported(
     platform: Platform,
 ) -> None:
-    tenant, _ = await platform.create_tenant("salesforce")
     secret = "sf-connector-secret"
-    await _configure(platform, tenant, "salesforce", secret)
+    tenant, _ = await _connected(platform, "salesforce", secret, "salesforce")
     path = f"/v1/connectors/salesforce/{tenant}"
     body = (SAMPLES / "salesforce" / "lead_contact_opportunity.json").read_bytes()
     response = await _post(platform, path, body, salesforce_headers(secret))
@@ -187,13 +202,7 @@ async def test_salesforce_cdc_events_reach_the_read_model_with_gaps_reported(
     )
     assert updates == 4  # lead, contact and the two gap-created leads
 
-    async def won() -> bool:
-        row = await platform.admin.fetchrow(
-            "SELECT status, won_amount, lead_id FROM opportunities WHERE tenant_id = $1", tenant
-        )
-        return row is not None and row["status"] == "WON"
-
-    await platform.wait_for(won, 60, "the Salesforce opportunity to be won")
+    await _wait_won(platform, tenant)
     opportunity = await platform.admin.fetchrow(
         "SELECT lead_id, won_amount FROM opportunities WHERE tenant_id = $1", tenant
     )
@@ -208,8 +217,7 @@ async def test_salesforce_cdc_events_reach_the_read_model_with_gaps_reported(
 
 
 async def test_salesforce_refuses_wrong_secrets_and_bad_events(platform: Platform) -> None:
-    tenant, _ = await platform.create_tenant("sfbad")
-    await _configure(platform, tenant, "salesforce", "right")
+    tenant, _ = await _connected(platform, "salesforce", "right", "sfbad")
     path = f"/v1/connectors/salesforce/{tenant}"
     body = (SAMPLES / "salesforce" / "lead_contact_opportunity.json").read_bytes()
     assert (await _post(platform, path, body, {})).status_code == 401
@@ -250,9 +258,8 @@ def _cdc(
 async def test_a_converted_salesforce_lead_keeps_its_journey_and_its_deal(
     platform: Platform,
 ) -> None:
-    tenant, key = await platform.create_tenant("sfconv")
     secret = "sf-conversion-secret"
-    await _configure(platform, tenant, "salesforce", secret)
+    tenant, key = await _connected(platform, "salesforce", secret, "sfconv")
     path, headers = f"/v1/connectors/salesforce/{tenant}", salesforce_headers(secret)
     lead, contact, deal = "00Q5e00000CoNvEAA1", "0035e00000CoNvAAA1", "0065e00000CoNvAAA1"
 
@@ -288,13 +295,7 @@ async def test_a_converted_salesforce_lead_keeps_its_journey_and_its_deal(
 
     await platform.wait_events(tenant, 6)
 
-    async def won() -> bool:
-        row = await platform.admin.fetchrow(
-            "SELECT status FROM opportunities WHERE tenant_id = $1", tenant
-        )
-        return row is not None and row["status"] == "WON"
-
-    await platform.wait_for(won, 60, "the converted lead's opportunity to be won")
+    await _wait_won(platform, tenant)
     assert set(await platform.leads(tenant)) == {lead}
     opportunity = await platform.admin.fetchrow(
         "SELECT opportunity_id, lead_id FROM opportunities WHERE tenant_id = $1", tenant

@@ -273,7 +273,8 @@ async def test_a_converted_salesforce_lead_keeps_its_journey_and_its_deal(
     touch = {
         "event_id": "conv-touch-1",
         "type": "webinar_attended",
-        "occurred_at": "2026-11-19T10:30:00Z",
+        # before the conversion (10:02), so it is eligible for the deal's credit
+        "occurred_at": "2026-11-19T09:30:00Z",
         "lead_id": lead,
         "channel": "webinar",
     }

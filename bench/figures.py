@@ -168,7 +168,7 @@ figure(
     "events/s",
     lambda d: d["events_per_s"],
     ceiling=_ceiling("bare_aiokafka_array"),
-    detail=lambda d: f"{d['clients']} clients",
+    detail=lambda d: f"{d['clients']} clients, {d.get('gateways', 1)} gateway processes",
 )
 figure(
     "freshness",

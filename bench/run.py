@@ -56,6 +56,9 @@ class Scale:
     single_events: int
     http_events: int
     http_clients: int
+    # Gateway processes of the HTTP phase, the clients spread over them as a load balancer
+    # spreads connections over replicas (the gateway holds no state).
+    http_gateways: int
     freshness_seconds: float
     freshness_rate: int
     metrics_queries: int
@@ -64,8 +67,8 @@ class Scale:
     two_worker_events: int
 
 
-FULL = Scale(1_000_000, 100_000, 200_000, 4, 30, 1_000, 200, 500_000, 200, 500_000)
-QUICK = Scale(100_000, 20_000, 50_000, 4, 10, 1_000, 50, 50_000, 200, 100_000)
+FULL = Scale(1_000_000, 100_000, 200_000, 4, 2, 30, 1_000, 200, 500_000, 200, 500_000)
+QUICK = Scale(100_000, 20_000, 50_000, 4, 2, 10, 1_000, 50, 50_000, 200, 100_000)
 
 
 def parse_args(argv: list[str] | None) -> tuple[Scale, argparse.Namespace]:
@@ -77,6 +80,7 @@ def parse_args(argv: list[str] | None) -> tuple[Scale, argparse.Namespace]:
     parser.add_argument("--single-events", type=int, help="events sent one per record (100,000)")
     parser.add_argument("--http-events", type=int, help="events posted over HTTP (200,000)")
     parser.add_argument("--clients", type=int, help="concurrent HTTP clients (4)")
+    parser.add_argument("--gateways", type=int, help="gateway processes of the HTTP phase (2)")
     parser.add_argument("--freshness-seconds", type=float, help="length of the 1,000/s run (30)")
     parser.add_argument("--metrics-queries", type=int, help="timed `metrics` queries (200)")
     parser.add_argument("--bulk-events", type=int, help="the noisy neighbour's import (500,000)")
@@ -93,6 +97,7 @@ def parse_args(argv: list[str] | None) -> tuple[Scale, argparse.Namespace]:
         single_events=args.single_events or base.single_events,
         http_events=args.http_events or base.http_events,
         http_clients=args.clients or base.http_clients,
+        http_gateways=args.gateways or base.http_gateways,
         freshness_seconds=args.freshness_seconds or base.freshness_seconds,
         freshness_rate=base.freshness_rate,
         metrics_queries=args.metrics_queries or base.metrics_queries,
@@ -267,10 +272,15 @@ class Bench:
         bodies = workload.http_bodies(workload.generated(generator, scale.http_events))
         self.say(
             f"HTTP ingestion: {scale.http_events:,} events in {len(bodies)} requests of 500, "
-            f"{scale.http_clients} clients, gateway on {self.prefix('http')}*"
+            f"{scale.http_clients} clients over {scale.http_gateways} gateway processes, "
+            f"topics {self.prefix('http')}*"
         )
-        gateway, url = self.procs.gateway("gateway-http", self.env("http"))
-        await wait_ready(gateway, url)
+        gateways = [
+            self.procs.gateway(f"gateway-http-{i + 1}", self.env("http"))
+            for i in range(scale.http_gateways)
+        ]
+        for gateway, url in gateways:
+            await wait_ready(gateway, url)
         queue = iter(bodies)
         latencies: list[float] = []
         accepted = 0
@@ -296,8 +306,8 @@ class Bench:
 
         headers = {"X-API-Key": key, "Content-Type": "application/json"}
         clients = [
-            httpx.AsyncClient(base_url=url, headers=headers, timeout=30)
-            for _ in range(scale.http_clients)
+            httpx.AsyncClient(base_url=gateways[i % len(gateways)][1], headers=headers, timeout=30)
+            for i in range(scale.http_clients)
         ]
         try:
             # A first request per client opens its connection and the gateway's metadata;
@@ -305,7 +315,7 @@ class Bench:
             # this topic, so nothing is applied twice).
             for client in clients:
                 (await client.post("/v1/events", content=bodies[0])).raise_for_status()
-            meter = CpuMeter({"gateway": gateway})
+            meter = CpuMeter({process.name: process for process, _ in gateways})
             started = time.perf_counter()
             await asyncio.gather(*(client_loop(c) for c in clients))
             elapsed = time.perf_counter() - started
@@ -313,7 +323,8 @@ class Bench:
         finally:
             for client in clients:
                 await client.aclose()
-            self.procs.stop(gateway)
+            for gateway, _ in gateways:
+                self.procs.stop(gateway)
         rate = accepted / elapsed
         self.results["http_ingestion"] = {
             "events": accepted,
@@ -321,6 +332,7 @@ class Bench:
             "events_per_s": rate,
             "requests": len(latencies),
             "clients": scale.http_clients,
+            "gateways": scale.http_gateways,
             "request_p50_ms": percentile(latencies, 0.5) * 1000,
             "request_p99_ms": percentile(latencies, 0.99) * 1000,
             "retried": retried,

@@ -93,7 +93,11 @@ def faust_credentials() -> Any:
 
 def partition_for(key: str, partitions: int) -> int:
     """Kafka's default partitioner for a keyed record (murmur2, positive, modulo)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    return _keyed(key.encode(), partitions)
+
+
+def _keyed(key: bytes, partitions: int) -> int:
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
@@ -101,7 +105,7 @@ def partitioner(key: bytes | None, all_partitions: list[int], available: list[in
     on a random available partition) with the murmur2 below, for every producer here."""
     if key is None:
         return random.choice(available or all_partitions)
-    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+    return all_partitions[_keyed(key, len(all_partitions))]
 
 
 def murmur2(data: bytes) -> int:

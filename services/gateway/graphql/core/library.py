@@ -70,6 +70,11 @@ class LibraryTable:
     def select(self) -> str:
         return ", ".join(self.columns)
 
+    @cached_property
+    def keyset(self) -> Keyset:
+        """Its connection's cursors: the item id, in id order."""
+        return Keyset(self.cursor, {self.id_column: str})
+
 
 def readers_of(input_type: type[Any]) -> dict[str, Reader]:
     """How each field of a library's create input is read, by its type: text is stripped
@@ -229,23 +234,23 @@ async def fetch_page(
     given `filters` (column → enum value; None: any); `node` makes an item of a row."""
     first, after = page
     limit = page_size(first)
-    keyset = Keyset(spec.cursor, {spec.id_column: str})
+    keyset = spec.keyset
     position = keyset.position(after)
-    conditions = ["tenant_id = $1"]
-    args: list[object] = [ctx.tenant_id]
     given = {c: None if v is None else v.value for c, v in filters.items()}
     given[spec.id_column] = None if position is None else position[0]
+    conditions = ["tenant_id = $1"]
+    args: list[object] = []  # $2, $3, ... after the tenant
     for column, value in given.items():
         args.append(value)
+        n = len(args) + 1
         op = ">" if column == spec.id_column else "="
-        conditions.append(f"(${len(args)}::text IS NULL OR {column} {op} ${len(args)})")
+        conditions.append(f"(${n}::text IS NULL OR {column} {op} ${n})")
     args.append(limit + 1)
-    async with ctx.tx() as conn:
-        rows = await conn.fetch(
-            f"SELECT {spec.select} FROM {spec.table} WHERE {' AND '.join(conditions)}"
-            f" ORDER BY {spec.id_column} LIMIT ${len(args)}",
-            *args,
-        )
+    rows = await ctx.scope.fetch(
+        f"SELECT {spec.select} FROM {spec.table} WHERE {' AND '.join(conditions)}"
+        f" ORDER BY {spec.id_column} LIMIT ${len(args) + 1}",
+        *args,
+    )
     return keyset.page(rows, limit, after, node)
 
 

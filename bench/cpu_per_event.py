@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -23,55 +22,11 @@ from pathlib import Path
 import asyncpg
 
 from bench import workload
-from bench.procs import ROOT, _process_seconds
-from bench.run import QUICK, SPAN_DAYS, Bench, _own_prefix
+from bench.procs import ROOT, WorkCpu
+from bench.run import SPAN_DAYS, Bench, pg_port, scaled
 from shared.generator import JourneyGenerator
-from shared.kafka import TOPICS, ensure_topics, make_producer
+from shared.kafka import make_producer
 from shared.settings import load_settings
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = fd.readlink().as_posix()
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
-def _tcp() -> list[tuple[int, int, str]]:
-    """(local port, remote port, inode) of every TCP socket of this network namespace."""
-    rows = []
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
-            rows.append((local, remote, fields[9]))
-    return rows
-
-
-def _backends(worker_pid: int, pg_port: int) -> list[int]:
-    """The PostgreSQL backends at the other end of the worker's connections: found from
-    the sockets in /proc, since pg_stat_activity hides other roles' client ports."""
-    tcp = _tcp()
-    mine = _socket_inodes(worker_pid)
-    ports = {local for local, remote, inode in tcp if inode in mine and remote == pg_port}
-    theirs = {inode for local, remote, inode in tcp if local == pg_port and remote in ports}
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (
-                entry.name.isdigit()
-                and (entry / "comm").read_text().strip() == "postgres"
-                and _socket_inodes(int(entry.name)) & theirs
-            ):
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
 
 
 async def main(argv: list[str] | None = None) -> int:
@@ -81,14 +36,10 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: none)")
     args = parser.parse_args(argv)
     settings = load_settings()
-    bench = Bench(QUICK, argparse.Namespace(keep_data=False), settings)
+    bench = Bench(scaled(0.1), argparse.Namespace(keep_data=False), settings)
     phase = "cpu"
     bench.admin = await asyncpg.connect(settings.database_admin_url)
-    specs = tuple(
-        dataclasses.replace(s, name=bench.prefix(phase) + s.name.removeprefix(_own_prefix()))
-        for s in TOPICS
-    )
-    await ensure_topics(settings.kafka_bootstrap, specs)
+    await bench.ensure_phase_topics(phase)
     bench.producer = make_producer(settings.kafka_bootstrap, request_timeout_ms=30_000)
     await bench.producer.start()
     try:
@@ -99,9 +50,7 @@ async def main(argv: list[str] | None = None) -> int:
         shape = workload.single_records if args.single else workload.array_records
         load = shape(events, bench.partitions)
         worker = await bench.start_worker(phase, tenant)
-        pg_port = int(settings.database_url.rsplit(":", 1)[1].split("/", 1)[0])
-        backends = _backends(worker.pid, pg_port)
-        before = {pid: _process_seconds(pid) for pid in [worker.pid, *backends]}
+        cpu = WorkCpu([worker], pg_port(settings.database_url))
         applied_before = await bench.applied(tenant)
         spy = None
         if args.profile:
@@ -122,11 +71,10 @@ async def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         await bench.produce(bench.touchpoints(phase), load.records)
         elapsed, done = await bench.wait_applied(
-            tenant, load.probes, started, 1_800, "events", worker
+            load.probes, started, 1_800, "events", [worker], cpu
         )
-        backends = sorted(set(backends) | set(_backends(worker.pid, pg_port)))
-        worker_s = _process_seconds(worker.pid) - before[worker.pid]
-        pg_s = sum(_process_seconds(p) - before.get(p, 0.0) for p in backends)
+        used = cpu.seconds()
+        worker_s, pg_s = used["worker"], used["postgres"]
         applied = await bench.applied(tenant) - applied_before
         if spy is not None:
             await spy.wait()
@@ -134,7 +82,7 @@ async def main(argv: list[str] | None = None) -> int:
         print(
             f"{kind}: {applied:,} events applied (complete: {done}) in {elapsed:.1f} s wall;"
             f" worker {worker_s:.2f} CPU s = {1_000 * worker_s / applied:.3f} s per 1,000"
-            f" events; its {len(backends)} PostgreSQL backends {pg_s:.2f} CPU s ="
+            f" events; its {used['postgres_backends']:.0f} PostgreSQL backends {pg_s:.2f} CPU s ="
             f" {1_000 * pg_s / applied:.3f} s per 1,000 events",
             flush=True,
         )

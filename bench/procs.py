@@ -129,7 +129,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def _process_seconds(pid: int) -> float:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(pid)
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
@@ -156,6 +156,131 @@ def _group_pids() -> dict[str, list[int]]:
         except OSError:
             continue
     return groups
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (field 3 onwards)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _started_ticks(pid: int) -> int:
+    return int(_stat_fields(pid)[19])  # starttime, clock ticks after boot
+
+
+def _now_ticks() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0]) * _TICK
+
+
+def _descendants(roots: list[int]) -> set[int]:
+    """The processes in the trees under `roots`, roots included."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(
+                    int(entry.name)
+                )
+    found, todo = set(), list(roots)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = fd.readlink().as_posix()
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _tcp() -> list[tuple[int, int, str]]:
+    """(local port, remote port, inode) of every TCP socket of this network namespace."""
+    rows = []
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+            rows.append((local, remote, fields[9]))
+    return rows
+
+
+def backends(client_pids: set[int], pg_port: int) -> set[int]:
+    """The PostgreSQL backends at the other end of the clients' connections: found from
+    the sockets in /proc, since pg_stat_activity hides other roles' client ports."""
+    tcp = _tcp()
+    mine: set[str] = set()
+    for pid in client_pids:
+        with contextlib.suppress(OSError):
+            mine |= _socket_inodes(pid)
+    ports = {local for local, remote, inode in tcp if inode in mine and remote == pg_port}
+    theirs = {inode for local, remote, inode in tcp if local == pg_port and remote in ports}
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and (entry / "comm").read_text().strip() == "postgres"
+                and _socket_inodes(int(entry.name)) & theirs
+            ):
+                pids.add(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+class WorkCpu:
+    """CPU seconds (utime + stime from /proc) that worker processes, their children and the
+    PostgreSQL backends serving their connections spent from construction on.
+
+    PostgreSQL is shared with other databases' clients, so only the worker's own backends
+    count, not the server as a whole. Connections come and go, so `sample()` is called
+    now and then: a backend started during the phase counts from zero, one that existed
+    before from its time at the first sample that saw it. A process that ends between two
+    samples loses its last share (an undercount, never a count of someone else's work).
+    """
+
+    def __init__(self, workers: list[Process], pg_port: int) -> None:
+        self._roots = [w.pid for w in workers]
+        self._pg_port = pg_port
+        self._started = _now_ticks()
+        self._base: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._kind: dict[int, str] = {}
+        self.sample()
+
+    def _see(self, pid: int, kind: str) -> None:
+        seconds = _process_seconds(pid)
+        if pid not in self._base:
+            try:
+                new = _started_ticks(pid) >= self._started
+            except OSError:
+                return
+            self._base[pid] = 0.0 if new else seconds
+            self._kind[pid] = kind
+        self._last[pid] = max(self._last.get(pid, 0.0), seconds)
+
+    def sample(self) -> None:
+        tree = _descendants(self._roots)
+        for pid in tree:
+            self._see(pid, "worker")
+        for pid in backends(tree, self._pg_port):
+            self._see(pid, "postgres")
+
+    def seconds(self) -> dict[str, float]:
+        self.sample()
+        used = {"worker": 0.0, "postgres": 0.0}
+        for pid, last in self._last.items():
+            used[self._kind[pid]] += max(0.0, last - self._base[pid])
+        used["postgres_backends"] = sum(1 for k in self._kind.values() if k == "postgres")
+        return used
 
 
 class CpuMeter:

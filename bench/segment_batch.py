@@ -1,5 +1,6 @@
-"""SPEC 12: Segment-compatible `/v1/batch` intake, batches of 100 messages: ≥ 10,000
-messages/s accepted (mapped, validated and acknowledged by Kafka).
+"""SPEC 12: Segment-compatible `/v1/batch` intake, batches of 100 messages: ≥ 20,000
+messages/s sent to Kafka (mapped, validated and acknowledged by Kafka). Messages the
+gateway ignores (unmapped track names) are printed apart and not counted in the rate.
 
 The messages are what a Segment library sends for a site: anonymous page views with UTM
 campaigns, identifies, tracks of mapped names (and some unmapped ones, which are counted
@@ -30,10 +31,10 @@ _MEDIUMS = (("google", "cpc"), ("linkedin", "cpc"), ("newsletter", "email"), ("b
 
 @dataclass(frozen=True)
 class SegmentFigure:
-    messages: int
+    messages: int  # posted
     seconds: float
-    messages_per_s: float
-    stored: int
+    messages_per_s: float  # sent to Kafka per second
+    stored: int  # sent to Kafka
     ignored: int
     requests: int
     clients: int
@@ -141,12 +142,13 @@ async def measure(
         for client in clients:
             await client.aclose()
         procs.stop(gateway)
-    latencies.sort()
-    done = stored + ignored
-    rate = done / elapsed
-    say(f"  {done:,} messages accepted in {elapsed:.1f} s: {rate:,.0f} messages/s")
+    rate = stored / elapsed
+    say(
+        f"  {stored:,} messages sent to Kafka ({ignored:,} ignored, not counted) in"
+        f" {elapsed:.1f} s: {rate:,.0f} messages/s"
+    )
     return SegmentFigure(
-        messages=done,
+        messages=stored + ignored,
         seconds=elapsed,
         messages_per_s=rate,
         stored=stored,
@@ -154,18 +156,6 @@ async def measure(
         requests=len(latencies),
         clients=CLIENTS,
         retried=retried,
-        request_p99_ms=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+        request_p99_ms=figures.percentile(latencies, 0.99) * 1000,
         gateway_cores=cores,
     )
-
-
-figures.figure(
-    "segment_batch",
-    "Segment-compatible /v1/batch intake, batches of 100",
-    ">=",
-    10_000,
-    "messages/s",
-    lambda d: d["messages_per_s"],
-    detail=lambda d: f"{d['clients']} clients, gateway {d['gateway_cores']:.2f} cores",
-    note=lambda d: f"{d['retried']} retried" if d["retried"] else "",
-)

@@ -1,11 +1,12 @@
-"""SPEC 12: outbound webhooks, event → delivered to a local receiver: p99 ≤ 2 s at 100
+"""SPEC 12: outbound webhooks, event → delivered to a local receiver: p99 ≤ 0.5 s at 100
 deliveries/s.
 
 Events are posted paced at the rate, a request of 10 every 100 ms; each is a demo request
 that makes a new lead an MQL, so each yields one `lead.mql` delivery to a receiver on
 loopback. The latency of an event is from just before its POST to the receiver getting its
 delivery: gateway, Kafka, worker, the derived topic, the delivery service and the HTTP call
-all count.
+all count. An event whose delivery never arrives within the wait counts as infinitely
+late: more than 1 % of them makes p99 infinite.
 """
 
 from __future__ import annotations
@@ -36,14 +37,10 @@ class WebhookFigure:
     deliveries: int
     seconds: float
     events_per_s: float
+    samples: int
+    lost: int  # events whose delivery never arrived: infinitely late
     p50_s: float
     p99_s: float
-    never_delivered: int
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 async def measure(
@@ -156,28 +153,18 @@ async def measure(
     procs.stop(delivery)
     await receiver.stop()
     latencies = [arrived[lead] - sent[lead] for lead in leads if lead in arrived]
+    summary = figures.latency_summary(latencies, lost=count - len(latencies))
     figure = WebhookFigure(
         deliveries=len(latencies),
         seconds=round(elapsed, 2),
         events_per_s=count / elapsed,
-        p50_s=_percentile(latencies, 0.50),
-        p99_s=_percentile(latencies, 0.99),
-        never_delivered=count - len(latencies),
+        samples=count,
+        lost=count - len(latencies),
+        p50_s=summary["p50_s"],
+        p99_s=summary["p99_s"],
     )
     say(
         f"  p50 {figure.p50_s * 1000:.0f} ms, p99 {figure.p99_s * 1000:.0f} ms, "
-        f"{figure.never_delivered} never delivered"
+        f"{figure.lost} of {count} never delivered (counted as infinitely late)"
     )
     return figure
-
-
-figures.figure(
-    "webhooks",
-    "outbound webhooks: event → delivered to a local receiver, p99",
-    "<=",
-    2,
-    "s",
-    lambda d: d["p99_s"],
-    detail=lambda d: f"{d['events_per_s']:,.0f} deliveries/s, p50 {d['p50_s'] * 1000:.0f} ms",
-    note=lambda d: f"{d['never_delivered']} never delivered" if d["never_delivered"] else "",
-)

@@ -2,9 +2,9 @@
 
 Array records are built by the gateway's own codec (shared/records.py), one batch of 500
 at a time as HTTP requests would bring them; single records carry one event keyed
-"tenant:lead". Each workload knows the last lead event it put on every partition:
-partitions are consumed in order, so once those are in the read model, everything before
-them is too.
+"tenant:lead". Each workload knows the last lead event it put on every partition and
+tenant: partitions are consumed in order, so once those are in the read model, everything
+before them is too.
 """
 
 from __future__ import annotations
@@ -30,11 +30,17 @@ class Workload:
     # (partition, key, value): one-event records carry no partition (the producer's murmur2
     # partitioner places them, as it would a partner's records).
     records: list[tuple[int | None, bytes | None, bytes]] = field(default_factory=list)
-    last_event_per_partition: dict[int, str] = field(default_factory=dict)
+    # (partition, tenant) -> the id of the last lead event put there
+    last_event: dict[tuple[int, str], str] = field(default_factory=dict)
 
     @property
-    def probes(self) -> list[str]:
-        return list(self.last_event_per_partition.values())
+    def probes(self) -> list[tuple[str, str]]:
+        """(tenant, event id) of the events whose arrival means the workload is applied."""
+        return [(tenant, event_id) for (_, tenant), event_id in self.last_event.items()]
+
+    def note(self, event: dict[str, Any], partition: int) -> None:
+        if event["type"] != "campaign_spend":  # spend lands in its own table
+            self.last_event[(partition, event["tenant_id"])] = event["event_id"]
 
 
 def generated(generator: JourneyGenerator, count: int) -> Iterator[dict[str, Any]]:
@@ -49,14 +55,18 @@ def _chunks(events: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[s
 
 
 def array_records(events: Iterable[dict[str, Any]], partitions: int) -> Workload:
+    """The events as HTTP batches of 500 of one tenant bring them."""
+    return batch_records(_chunks(events, HTTP_BATCH), partitions)
+
+
+def batch_records(batches: Iterable[list[dict[str, Any]]], partitions: int) -> Workload:
+    """Each batch as one HTTP request brings it (a request carries one tenant's events)."""
     workload = Workload()
-    for chunk in _chunks(events, HTTP_BATCH):
-        for event in chunk:
-            if event["type"] != "campaign_spend":  # spend lands in its own table
-                partition = partition_for(event_key(event), partitions)
-                workload.last_event_per_partition[partition] = event["event_id"]
-        workload.records.extend(encode_records(chunk, partitions))
-        workload.events += len(chunk)
+    for batch in batches:
+        for event in batch:
+            workload.note(event, partition_for(event_key(event), partitions))
+        workload.records.extend(encode_records(batch, partitions))
+        workload.events += len(batch)
     return workload
 
 
@@ -64,11 +74,24 @@ def single_records(events: Iterable[dict[str, Any]], partitions: int) -> Workloa
     workload = Workload()
     for event in events:
         key = event_key(event)
-        if event["type"] != "campaign_spend":
-            workload.last_event_per_partition[partition_for(key, partitions)] = event["event_id"]
+        workload.note(event, partition_for(key, partitions))
         workload.records.append((None, key.encode(), orjson.dumps(event)))
         workload.events += 1
     return workload
+
+
+def journeys_of_tenants(
+    journeys: list[list[dict[str, Any]]], tenants: list[str], leads_per_tenant: int
+) -> list[list[dict[str, Any]]]:
+    """The same journeys spread over `tenants`, `leads_per_tenant` each, in order: the
+    events are the same but for their tenant (lead, account and event ids may repeat
+    across tenants, as they would). One batch of at most 500 per tenant's request."""
+    batches = []
+    for index, tenant in enumerate(tenants):
+        mine = journeys[index * leads_per_tenant : (index + 1) * leads_per_tenant]
+        events = [{**event, "tenant_id": tenant} for journey in mine for event in journey]
+        batches.extend(_chunks(events, HTTP_BATCH))
+    return batches
 
 
 def http_bodies(events: Iterable[dict[str, Any]]) -> list[bytes]:

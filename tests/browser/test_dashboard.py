@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, Page, expect
 
@@ -353,6 +354,11 @@ async def test_first_meaningful_paint_on_the_demo_tenant(browser: Browser, demo:
     note = f"overview numbers on screen {paint['numbers']:.0f} ms; first contentful paint {fcp}\n"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "first-paint.txt").write_text(note)
+    # `make bench` prints this figure with SPEC 12's (bench/run.py reads this file).
+    written = datetime.now(UTC).isoformat(timespec="seconds")
+    (ARTIFACTS / "first_paint.json").write_text(
+        json.dumps({"numbers_ms": paint["numbers"], "fcp_ms": paint["fcp"], "written": written})
+    )
     print(note)
     assert paint["numbers"] > 0
     assert console.errors == []

@@ -1,5 +1,5 @@
 """SPEC 12: the dashboard's overview query (metrics + pipeline) from 64 concurrent clients
-against one gateway process: ≥ 1,000 queries/s with p99 ≤ 250 ms.
+against one gateway process: ≥ 2,000 queries/s with p99 ≤ 150 ms.
 
 The load comes from wrk (C, Debian's `wrk`), so the generator is not what limits the
 figure: its CPU is measured next to the gateway's and printed. Every client signs in with

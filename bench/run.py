@@ -1,6 +1,6 @@
 """`make bench`: every figure of SPEC 12 in one run, against processes this run starts.
 
-    python -m bench.run                       full scale (about 20 minutes on 2 cores)
+    python -m bench.run                       full scale (20 to 30 minutes on 2 cores)
     python -m bench.run --quick               the same figures at a tenth of the volume
     python -m bench.run --only history --scale 0.05
                                               one phase (and what it needs), small
@@ -867,7 +867,7 @@ class Bench:
                     self.procs.stop(worker)
             if label == "one":
                 self.say(f"  emptying {tenant} for the second pass ...")
-                await _delete_rows(self.admin, [tenant])
+                await _empty_tenants(self.admin, [tenant])
         del load
         ratio = figures.ratio(passes["two"]["events_per_s"], passes["one"]["events_per_s"])
         self.results["two_workers"] = {"events": n, "ratio": ratio, **passes}
@@ -1330,12 +1330,14 @@ async def _drop_tenants(admin_dsn: str, tenants: list[str]) -> None:
     """Deletes every row of the tenants, children before the tables they reference."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await _delete_rows(conn, tenants)
+        await _empty_tenants(conn, tenants)
+        await conn.execute("DELETE FROM tenants WHERE tenant_id = ANY($1::text[])", tenants)
     finally:
         await conn.close()
 
 
-async def _delete_rows(conn: asyncpg.Connection, tenants: list[str]) -> None:
+async def _empty_tenants(conn: asyncpg.Connection, tenants: list[str]) -> None:
+    """Deletes every row of the tenants but the tenants themselves."""
     tables = [
         r["table_name"]
         for r in await conn.fetch(
@@ -1359,7 +1361,6 @@ async def _delete_rows(conn: asyncpg.Connection, tenants: list[str]) -> None:
         if not blocked:
             break
         tables = blocked
-    await conn.execute("DELETE FROM tenants WHERE tenant_id = ANY($1::text[])", tenants)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -247,6 +247,8 @@ class WorkCpu:
     samples loses its last share (an undercount, never a count of someone else's work).
     """
 
+    SAMPLE_EVERY_S = 1.0  # a sample reads all of /proc: the bench must not eat the cores
+
     def __init__(self, workers: list[Process], pg_port: int) -> None:
         self._roots = [w.pid for w in workers]
         self._pg_port = pg_port
@@ -254,6 +256,7 @@ class WorkCpu:
         self._base: dict[int, float] = {}
         self._last: dict[int, float] = {}
         self._kind: dict[int, str] = {}
+        self._sampled = 0.0
         self.sample()
 
     def _see(self, pid: int, kind: str) -> None:
@@ -267,7 +270,10 @@ class WorkCpu:
             self._kind[pid] = kind
         self._last[pid] = max(self._last.get(pid, 0.0), seconds)
 
-    def sample(self) -> None:
+    def sample(self, *, now: bool = False) -> None:
+        if not now and time.monotonic() - self._sampled < self.SAMPLE_EVERY_S:
+            return
+        self._sampled = time.monotonic()
         tree = _descendants(self._roots)
         for pid in tree:
             self._see(pid, "worker")
@@ -275,7 +281,7 @@ class WorkCpu:
             self._see(pid, "postgres")
 
     def seconds(self) -> dict[str, float]:
-        self.sample()
+        self.sample(now=True)
         used = {"worker": 0.0, "postgres": 0.0}
         for pid, last in self._last.items():
             used[self._kind[pid]] += max(0.0, last - self._base[pid])

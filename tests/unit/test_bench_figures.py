@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import pytest
 
 from bench import history, workload
 from bench.figures import FIGURES, fmt, is_met, latency_summary, percentile, ratio, rows
+from bench.procs import Process, WorkCpu, _descendants, free_port
 from bench.run import (
     PHASES,
     derived,
@@ -70,19 +74,21 @@ def test_targets_are_spec_12s() -> None:
     assert targets == expected
 
 
-def test_a_missed_target_is_missed() -> None:
-    data = {
-        "processing_array": {
-            "events": 10,
-            "applied": 10,
-            "events_per_s": 7_000.0,
-            "complete": True,
-            "cpu_seconds": {"worker": 0.001, "postgres": 0.0002},
-            "postgres_backends": 2,
-            "cpu_us_per_event": {"worker": 100.0, "postgres": 20.0},
-        }
+def _array(rate: float, worker_us: float = 1.0, postgres_us: float = 1.0) -> dict[str, object]:
+    """An array phase's results: 10 events at `rate`, with the CPU per event given."""
+    return {
+        "events": 10,
+        "applied": 10,
+        "events_per_s": rate,
+        "complete": True,
+        "cpu_seconds": {"worker": worker_us * 1e-5, "postgres": postgres_us * 1e-5},
+        "postgres_backends": 2,
+        "cpu_us_per_event": {"worker": worker_us, "postgres": postgres_us},
     }
-    table = rows(data)
+
+
+def test_a_missed_target_is_missed() -> None:
+    table = rows({"processing_array": _array(7_000.0, worker_us=100.0, postgres_us=20.0)})
     row = _row(table, "processing, HTTP")
     assert not row["met"] and round(float(str(row["ratio"])), 2) == 0.35
     assert row["figure"] == "processing, HTTP batches of 500 (10 events)"
@@ -147,15 +153,7 @@ def _noisy(bulk_rate: float) -> dict[str, object]:
                 "vs_array": bulk_rate / 10_000,
             },
         },
-        "processing_array": {
-            "events": 1,
-            "applied": 1,
-            "events_per_s": 10_000.0,
-            "complete": True,
-            "cpu_seconds": {"worker": 0.0, "postgres": 0.0},
-            "postgres_backends": 1,
-            "cpu_us_per_event": {"worker": 1.0, "postgres": 1.0},
-        },
+        "processing_array": _array(10_000.0),
     }
 
 
@@ -259,3 +257,22 @@ def test_first_paint_is_read_from_the_browser_tests_file(tmp_path: Path) -> None
     assert row["met"] and row["measured_text"] == "640 ms"
     path.write_text("{}")
     assert first_paint(path) is None
+
+
+def test_work_cpu_counts_the_worker_and_the_processes_it_starts(tmp_path: Path) -> None:
+    """A worker whose child does the work: the child's CPU is the worker's; no backend is
+    counted when there is no PostgreSQL connection."""
+    child = "x = 0\nfor i in range(2_000_000): x += i\nimport time; time.sleep(60)"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    worker = Process("worker", [sys.executable, "-c", parent], {}, tmp_path)
+    try:
+        cpu = WorkCpu([worker], pg_port=free_port())
+        used = cpu.seconds()
+        while used["worker"] < 0.05 and worker.alive():
+            used = cpu.seconds()
+        assert used["worker"] >= 0.05
+        assert used["postgres"] == 0 and used["postgres_backends"] == 0
+    finally:
+        for pid in _descendants([worker.pid]) - {worker.pid}:
+            os.kill(pid, signal.SIGKILL)
+        worker.kill()

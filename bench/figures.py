@@ -279,7 +279,8 @@ figure(
         f" vs {d['one']['events_per_s']:,.0f} events/s"
     ),
     note=lambda d: (
-        f"CPU one: {cores_text(d['one']['cpu_cores'], 'worker', 'postgres')};"
+        ("" if d["one"]["complete"] and d["two"]["complete"] else "timed out; ")
+        + f"CPU one: {cores_text(d['one']['cpu_cores'], 'worker', 'postgres')};"
         f" two: {cores_text(d['two']['cpu_cores'], 'worker', 'postgres')}"
     ),
 )

@@ -276,3 +276,20 @@ def test_work_cpu_counts_the_worker_and_the_processes_it_starts(tmp_path: Path) 
         for pid in _descendants([worker.pid]) - {worker.pid}:
             os.kill(pid, signal.SIGKILL)
         worker.kill()
+
+
+def test_two_workers_print_the_cpu_each_pass_used() -> None:
+    def run(rate: float, cores: dict[str, float], complete: bool = True) -> dict[str, object]:
+        return {"events_per_s": rate, "complete": complete, "cpu_cores": cores}
+
+    one = run(8_000.0, {"worker-two1-0": 0.9, "postgres": 0.5, "kafka": 0.1})
+    two = run(
+        12_000.0, {"worker-two2-0": 0.8, "worker-two2-1": 0.7, "postgres": 0.4}, complete=False
+    )
+    data = {"events": 100, "ratio": ratio(12_000.0, 8_000.0), "one": one, "two": two}
+    row = _row(rows({"two_workers": data}), "one tenant, 2 workers")
+    assert row["met"] and row["measured_text"] == "1.50x"
+    assert row["note"] == (
+        "timed out; CPU one: worker-two1-0 0.90, postgres 0.50;"
+        " two: worker-two2-0 0.80, worker-two2-1 0.70, postgres 0.40"
+    )

@@ -139,6 +139,25 @@ PHASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The topic prefixes (`bench-<stamp>-<prefix>-`) each phase's processes use.
+TOPIC_PREFIXES: dict[str, tuple[str, ...]] = {
+    "http": ("http",),
+    "segment": ("http",),
+    "array": ("arr",),
+    "metrics": ("arr",),
+    "overview": ("arr",),
+    "freshness": ("arr",),
+    "webhooks": ("arr",),
+    "ceilings": ("arr",),
+    "single": ("one",),
+    "recovery": ("rec",),
+    "two-workers": ("two1", "two2"),
+    "many-tenants": ("mtone", "mtmany"),
+    "history": ("hist",),
+    "noisy": ("noisy",),
+}
+
+
 def selected_phases(only: str | None) -> list[str]:
     """The phases to run, in run order: all, or those named and the phases they need."""
     if not only:
@@ -1020,12 +1039,11 @@ class Bench:
         )
         self.say(f"logs of the processes it starts: {self.tmp}")
         self.admin = await asyncpg.connect(self.settings.database_admin_url)
-        await self.ensure_phase_topics(
-            "http", "arr", "one", "rec", "two1", "two2", "mtone", "mtmany", "hist", "noisy"
-        )
+        topics = [prefix for phase in phases for prefix in TOPIC_PREFIXES[phase]]
+        await self.ensure_phase_topics(*dict.fromkeys(topics))
         self.producer = make_producer(self.settings.kafka_bootstrap, request_timeout_ms=30_000)
         await self.producer.start()
-        self.partitions = await self.topic_partitions(self.touchpoints("arr"))
+        self.partitions = await self.topic_partitions(self.touchpoints(topics[0]))
         failed = False
         try:
             await self.run_phases(phases)

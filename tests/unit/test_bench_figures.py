@@ -18,6 +18,7 @@ from bench.figures import FIGURES, fmt, is_met, latency_summary, percentile, rat
 from bench.procs import Process, WorkCpu, _descendants, free_port
 from bench.run import (
     PHASES,
+    TOPIC_PREFIXES,
     derived,
     distinct_periods,
     first_paint,
@@ -293,3 +294,8 @@ def test_two_workers_print_the_cpu_each_pass_used() -> None:
         "timed out; CPU one: worker-two1-0 0.90, postgres 0.50;"
         " two: worker-two2-0 0.80, worker-two2-1 0.70, postgres 0.40"
     )
+
+
+def test_every_phase_names_its_topics() -> None:
+    assert TOPIC_PREFIXES.keys() == PHASES.keys()
+    assert all(TOPIC_PREFIXES[phase] for phase in PHASES)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.admin.tenants import TenantError
+from services.admin.tenants import TenantError, require_tenant
 from services.gateway.auth import KEY_PREFIX
 
 
@@ -33,8 +33,7 @@ class KeyInfo:
 async def list_keys(admin_dsn: str, slug: str) -> list[KeyInfo]:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", slug):
-            raise TenantError(f"no tenant {slug!r}")
+        await require_tenant(conn, slug)
         rows = await conn.fetch(
             "SELECT key_id, role, label, created_at, revoked_at FROM api_keys"
             " WHERE tenant_id = $1 ORDER BY created_at, key_id",

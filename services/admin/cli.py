@@ -49,6 +49,22 @@ def _tenant_create(args: argparse.Namespace) -> int:
     return _show_new_key(f"tenant {args.slug} created; admin API key id", key)
 
 
+def _tenant_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.admin.tenants import list_tenants
+
+    tenants = asyncio.run(list_tenants(load_settings().database_admin_url))
+    table = Table("tenant", "name", "created (UTC)", "active API keys")
+    for t in tenants:
+        created = t.created_at.isoformat(timespec="seconds")
+        table.add_row(t.slug, t.name, created, str(t.active_keys))
+    Console(width=160).print(table)
+    print(f"{len(tenants)} tenants")
+    return 0
+
+
 def _apikey_create(args: argparse.Namespace) -> int:
     from services.admin.tenants import create_api_key
 
@@ -202,6 +218,9 @@ def _gateway(args: argparse.Namespace) -> int:
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # Forwarded headers are believed only from these proxies, never from any client.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
     return 0
 
@@ -242,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("slug")
     create.add_argument("--name")
     create.set_defaults(fn=_tenant_create)
+    tenant.add_parser("list", help="every tenant: slug, name, active API keys").set_defaults(
+        fn=_tenant_list
+    )
 
     apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     key = apikey.add_parser("create", help="create an API key with a role")

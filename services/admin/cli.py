@@ -91,7 +91,13 @@ def _apikey_list(args: argparse.Namespace) -> int:
 def _apikey_revoke(args: argparse.Namespace) -> int:
     from services.admin.apikeys import revoke_key
 
-    tenant, key_id = asyncio.run(revoke_key(load_settings().database_admin_url, args.key))
+    tenant, key_id, role = asyncio.run(
+        revoke_key(load_settings().database_admin_url, args.key, confirmed=args.yes)
+    )
+    if not args.yes:
+        print(f"revoking {role} API key {key_id} of {tenant} stops it everywhere within 5 s")
+        print("tandem: nothing done; confirm with --yes", file=sys.stderr)
+        return 2
     print(f"API key {key_id} of {tenant} revoked; it stops authenticating within 5 s")
     return 0
 
@@ -275,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(fn=_apikey_list)
     revoke = apikey.add_parser("revoke", help="revoke an API key (stops within 5 s)")
     revoke.add_argument("key", metavar="KEY_ID", help="the key's id, its prefix or the key")
+    revoke.add_argument("--yes", action="store_true", help="confirm (without: the plan)")
     revoke.set_defaults(fn=_apikey_revoke)
 
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="action", required=True)

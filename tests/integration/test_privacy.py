@@ -5,6 +5,7 @@ nothing is erased or deleted unconfirmed, or for a tenant or lead that does not 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -173,6 +174,32 @@ async def test_an_erased_lead_leaves_nothing_and_stays_erased(platform: Platform
     typo = await _graphql(platform, admin_key, mutation, id=f"{kept}x")
     assert typo["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await _suppressed(platform, tenant) == 2  # the erased lead and its visitor
+
+    # Admins see the suppressions by hash only; a viewer sees nothing.
+    listing = """query($id: ID) { suppressions(id: $id, first: 1) {
+      edges { node { kind idHash leadHash } } pageInfo { hasNextPage endCursor } } }"""
+    assert (await _graphql(platform, viewer, listing))["errors"][0]["extensions"][
+        "code"
+    ] == "FORBIDDEN"
+    first = (await _graphql(platform, admin_key, listing, id=erased))["data"]["suppressions"]
+    assert first["pageInfo"]["hasNextPage"]
+    rest = await _graphql(
+        platform,
+        admin_key,
+        listing.replace("first: 1", "first: 5, after: $after").replace(
+            "$id: ID", "$id: ID, $after: String"
+        ),
+        id=erased,
+        after=first["pageInfo"]["endCursor"],
+    )
+    page = rest["data"]["suppressions"]
+    nodes = [e["node"] for e in first["edges"] + page["edges"]]
+    lead_hash = hashlib.sha256(erased.encode()).hexdigest()
+    assert sorted(n["kind"] for n in nodes) == ["ANONYMOUS", "LEAD"]
+    assert {n["leadHash"] for n in nodes} == {lead_hash} and not page["pageInfo"]["hasNextPage"]
+    assert hashlib.sha256(erased_anon.encode()).hexdigest() in {n["idHash"] for n in nodes}
+    other = await _graphql(platform, admin_key, listing, id=kept)
+    assert other["data"]["suppressions"]["edges"] == []
 
     # Lifting the suppression lets the lead's later events in again.
     lift = "mutation($id: ID!) { liftSuppression(id: $id) { id idsLifted } }"

@@ -9,13 +9,19 @@ suppression of a mistaken erasure. The work is services/admin/privacy.py's, shar
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
+
+import asyncpg
 import strawberry
 
 from services.admin.privacy import erase, erased_at, lead_known
 from services.admin.privacy import lift_suppression as lift
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
-from services.gateway.graphql.core.permissions import admin_mutation
+from services.gateway.graphql.core.permissions import admin_field, admin_mutation
+from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
+from shared.privacy import subject_hash
 
 
 @strawberry.type(description="What an erasure removed")
@@ -25,6 +31,72 @@ class ErasedLead:
         description="rows of the lead removed from the read model (0 if it had none yet; "
         "its later events are dropped all the same)"
     )
+
+
+@strawberry.enum(description="What a suppressed id named")
+class SuppressedKind(Enum):
+    LEAD = "lead"
+    ANONYMOUS = "anonymous"
+
+
+@strawberry.type(
+    description="An erased id whose later events are dropped; only its SHA-256 is kept, so "
+    "the list names nobody"
+)
+class Suppression:
+    kind: SuppressedKind
+    id_hash: str = strawberry.field(description="SHA-256 of the id, hex")
+    lead_hash: str | None = strawberry.field(
+        description="SHA-256 of the lead it was erased with (null: erased before this was kept)"
+    )
+    erased_at: datetime
+
+    @classmethod
+    def from_record(cls, row: asyncpg.Record) -> Suppression:
+        return cls(
+            kind=SuppressedKind(row["kind"]),
+            id_hash=row["id_hash"],
+            lead_hash=row["lead_hash"],
+            erased_at=row["erased_at"],
+        )
+
+
+@strawberry.type
+class SuppressionConnection(Connection[Edge[Suppression]]):
+    pass
+
+
+_CURSORS = Keyset("suppression", {"erased_at": datetime.fromisoformat, "kind": str, "id_hash": str})
+
+
+@strawberry.type
+class PrivacyQueries:
+    @admin_field(
+        "Erased ids whose later events are dropped, oldest first; with `id`, those of that "
+        "lead (and the anonymous ids erased with it) or anonymous id"
+    )
+    async def suppressions(
+        self,
+        info: Info,
+        id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> SuppressionConnection:
+        limit = page_size(first)
+        position = _CURSORS.position(after) or (None, None, None)
+        rows = await info.context.scope.fetch(
+            "SELECT kind, encode(subject_hash, 'hex') AS id_hash,"
+            " encode(lead_hash, 'hex') AS lead_hash, erased_at FROM erased_subjects"
+            " WHERE tenant_id = $1 AND ($2::bytea IS NULL OR subject_hash = $2"
+            " OR lead_hash = $2) AND ($3::timestamptz IS NULL"
+            " OR (erased_at, kind, encode(subject_hash, 'hex')) > ($3, $4, $5))"
+            " ORDER BY erased_at, kind, encode(subject_hash, 'hex') LIMIT $6",
+            None if id is None else subject_hash(str(id)),
+            *position,
+            limit + 1,
+        )
+        edges, page = _CURSORS.page(rows, limit, after, Suppression.from_record)
+        return SuppressionConnection(edges=edges, page_info=page)
 
 
 @strawberry.type(description="A suppression lifted")

@@ -31,7 +31,14 @@ def test_the_snippet_parser_finds_tags_lines_and_indented_blocks(tmp_path: Path)
     assert [(s.line, s.tag, s.body) for s in found] == [(3, "bash", "echo 1\n"), (9, "", "x = 1\n")]
 
 
-@pytest.mark.parametrize("path", documents(), ids=lambda p: str(p.relative_to(REPO)))
+# What users read besides the Markdown: the schema GraphiQL documents, the client's code.
+USER_FACING = [
+    REPO / "schemas/graphql/schema.graphql",
+    *sorted((REPO / "clients").rglob("*.py")),
+]
+
+
+@pytest.mark.parametrize("path", documents() + USER_FACING, ids=lambda p: str(p.relative_to(REPO)))
 def test_the_docs_cite_no_outside_contract(path: Path) -> None:
     cited = [
         f"{n}: {line.strip()}"

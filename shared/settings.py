@@ -21,6 +21,9 @@ class Settings:
     jwt_issuer: str | None
     # Bearer token that may read /metrics besides an admin credential; None: admins only.
     metrics_token: str | None
+    # Addresses (or networks) of the proxies whose X-Forwarded-For/-Proto the gateway
+    # believes: behind TLS termination, HubSpot's signed https:// URI is rebuilt from them.
+    trusted_proxies: str
     # OTLP/HTTP traces endpoint (e.g. http://collector:4318); None: tracing off.
     otlp_endpoint: str | None
     # Tests replay the worked example with the clock pinned; production leaves it unset.
@@ -52,6 +55,7 @@ def load_settings() -> Settings:
         jwt_audience=env.get("TANDEM_JWT_AUDIENCE") or None,
         jwt_issuer=env.get("TANDEM_JWT_ISSUER") or None,
         metrics_token=env.get("TANDEM_METRICS_TOKEN") or None,
+        trusted_proxies=env.get("TANDEM_TRUSTED_PROXIES", "127.0.0.1"),
         otlp_endpoint=env.get("TANDEM_OTLP_ENDPOINT") or None,
         fixed_now=datetime.fromisoformat(fixed.replace("Z", "+00:00")) if fixed else None,
         dlq_max_ratio=float(env.get("TANDEM_DLQ_MAX_RATIO", "0.5")),

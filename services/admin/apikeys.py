@@ -13,7 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.admin.tenants import TenantError
+from services.admin.tenants import TenantError, require_tenant
 from services.gateway.auth import KEY_PREFIX
 
 
@@ -33,8 +33,7 @@ class KeyInfo:
 async def list_keys(admin_dsn: str, slug: str) -> list[KeyInfo]:
     conn = await asyncpg.connect(admin_dsn)
     try:
-        if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", slug):
-            raise TenantError(f"no tenant {slug!r}")
+        await require_tenant(conn, slug)
         rows = await conn.fetch(
             "SELECT key_id, role, label, created_at, revoked_at FROM api_keys"
             " WHERE tenant_id = $1 ORDER BY created_at, key_id",
@@ -52,23 +51,24 @@ def key_id_of(text: str) -> str:
     return text
 
 
-async def revoke_key(admin_dsn: str, key: str) -> tuple[str, str]:
-    """Revokes the key; returns (tenant, key id). Revoking twice is an error, not a no-op,
-    so a typo in the id is never mistaken for a success."""
+async def revoke_key(admin_dsn: str, key: str, *, confirmed: bool) -> tuple[str, str, str]:
+    """Revokes the key when `confirmed`; returns (tenant, key id, role) either way. Revoking
+    twice is an error, not a no-op, so a typo in the id is never mistaken for a success."""
     key_id = key_id_of(key)
     conn = await asyncpg.connect(admin_dsn)
     try:
         row = await conn.fetchrow(
-            "SELECT tenant_id, revoked_at FROM api_keys WHERE key_id = $1", key_id
+            "SELECT tenant_id, role, revoked_at FROM api_keys WHERE key_id = $1", key_id
         )
         if row is None:
             raise TenantError(f"no API key with id {key_id!r} (see `tandem apikey list SLUG`)")
         if row["revoked_at"] is not None:
             raise TenantError(f"API key {key_id} was revoked already at {row['revoked_at']}")
-        await conn.execute(
-            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
-            key_id,
-        )
+        if confirmed:
+            await conn.execute(
+                "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL",
+                key_id,
+            )
     finally:
         await conn.close()
-    return str(row["tenant_id"]), key_id
+    return str(row["tenant_id"]), key_id, str(row["role"])

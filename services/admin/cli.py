@@ -49,6 +49,22 @@ def _tenant_create(args: argparse.Namespace) -> int:
     return _show_new_key(f"tenant {args.slug} created; admin API key id", key)
 
 
+def _tenant_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.admin.tenants import list_tenants
+
+    tenants = asyncio.run(list_tenants(load_settings().database_admin_url))
+    table = Table("tenant", "name", "created (UTC)", "active API keys")
+    for t in tenants:
+        created = t.created_at.isoformat(timespec="seconds")
+        table.add_row(t.slug, t.name, created, str(t.active_keys))
+    Console(width=160).print(table)
+    print(f"{len(tenants)} tenants")
+    return 0
+
+
 def _apikey_create(args: argparse.Namespace) -> int:
     from services.admin.tenants import create_api_key
 
@@ -75,7 +91,13 @@ def _apikey_list(args: argparse.Namespace) -> int:
 def _apikey_revoke(args: argparse.Namespace) -> int:
     from services.admin.apikeys import revoke_key
 
-    tenant, key_id = asyncio.run(revoke_key(load_settings().database_admin_url, args.key))
+    tenant, key_id, role = asyncio.run(
+        revoke_key(load_settings().database_admin_url, args.key, confirmed=args.yes)
+    )
+    if not args.yes:
+        print(f"revoking {role} API key {key_id} of {tenant} stops it everywhere within 5 s")
+        print("tandem: nothing done; confirm with --yes", file=sys.stderr)
+        return 2
     print(f"API key {key_id} of {tenant} revoked; it stops authenticating within 5 s")
     return 0
 
@@ -202,6 +224,9 @@ def _gateway(args: argparse.Namespace) -> int:
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # Forwarded headers are believed only from these proxies, never from any client.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
     return 0
 
@@ -242,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("slug")
     create.add_argument("--name")
     create.set_defaults(fn=_tenant_create)
+    tenant.add_parser("list", help="every tenant: slug, name, active API keys").set_defaults(
+        fn=_tenant_list
+    )
 
     apikey = sub.add_parser("apikey", help="API keys").add_subparsers(dest="action", required=True)
     key = apikey.add_parser("create", help="create an API key with a role")
@@ -253,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.set_defaults(fn=_apikey_list)
     revoke = apikey.add_parser("revoke", help="revoke an API key (stops within 5 s)")
     revoke.add_argument("key", metavar="KEY_ID", help="the key's id, its prefix or the key")
+    revoke.add_argument("--yes", action="store_true", help="confirm (without: the plan)")
     revoke.set_defaults(fn=_apikey_revoke)
 
     dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(dest="action", required=True)

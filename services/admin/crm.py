@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from services.admin.tenants import TenantError
+from services.admin.tenants import TenantError, require_tenant
 from services.delivery.crm import DEFAULT_FIELD_MAPS, TANDEM_FIELDS
 from shared.settings import load_settings
 
@@ -59,8 +59,7 @@ async def set_connection(
     fields = {**DEFAULT_FIELD_MAPS[provider], **(mapping or {})}
     conn = await asyncpg.connect(admin_dsn)
     try:
-        if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", slug):
-            raise TenantError(f"no tenant {slug!r}")
+        await require_tenant(conn, slug)
         await conn.execute(
             "INSERT INTO crm_connections (tenant_id, provider, enabled, base_url, token,"
             " object_type, id_trait, field_map, api_version)"
@@ -86,6 +85,7 @@ async def set_connection(
 async def disable_connection(admin_dsn: str, slug: str, provider: str) -> bool:
     conn = await asyncpg.connect(admin_dsn)
     try:
+        await require_tenant(conn, slug)
         done = await conn.execute(
             "UPDATE crm_connections SET enabled = false WHERE tenant_id = $1 AND provider = $2",
             slug,

@@ -55,6 +55,10 @@ class DeadLetterRecord:
 
     @property
     def tenant(self) -> str | None:
+        """The tenant the workers named in the `tenant_id` header (for a malformed record,
+        the one its key names), else the payload's."""
+        if self.headers.get("tenant_id"):
+            return self.headers["tenant_id"]
         value = (self.event or {}).get("tenant_id")
         return value if isinstance(value, str) else None
 

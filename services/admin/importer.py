@@ -9,6 +9,10 @@ Resumable without duplicates: after every acknowledged batch the number of recor
 after it. A record without an event id gets one derived from its content, so the batch
 that was in flight when the import stopped is resent under the same ids and applied once.
 Rejected records go to a rejects file (NDJSON: record number, reasons, the record).
+
+The credential is checked first (the gateway's `viewer`: its tenant and role), so a key of
+another tenant, a read-only or a revoked key stops the import before a record is sent or a
+checkpoint written, instead of having every record refused.
 """
 
 from __future__ import annotations
@@ -72,6 +76,31 @@ class Checkpoint:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+
+
+class CredentialRefused(Exception):
+    """The key cannot import into the tenant; nothing was sent."""
+
+
+SENDING_ROLES = ("ingest", "admin")
+
+
+def check_credential(client: Any, tenant: str) -> None:
+    """Raises CredentialRefused unless the client's key sends events for `tenant`."""
+    try:
+        viewer = client.graphql("{ viewer { tenant role } }")["viewer"]
+    except TandemError as exc:
+        raise CredentialRefused(f"the gateway refused the API key: {exc}") from exc
+    if viewer["tenant"] != tenant:
+        raise CredentialRefused(
+            f"the API key belongs to tenant {viewer['tenant']!r}, not {tenant!r}:"
+            " use a key of the tenant you import into"
+        )
+    if str(viewer["role"]).lower() not in SENDING_ROLES:
+        raise CredentialRefused(
+            f"the API key's role is {str(viewer['role']).lower()}; importing needs"
+            f" {' or '.join(SENDING_ROLES)}"
+        )
 
 
 class Rejected(Exception):
@@ -240,6 +269,14 @@ def _load_checkpoint(opts: ImportOptions, path: Path, fp: str) -> Checkpoint:
 def run_import(opts: ImportOptions, console: Console | None = None) -> Checkpoint:
     """Imports the file (resuming from its checkpoint); the final checkpoint."""
     console = console or Console(stderr=True)
+    # A backfill can wait out a broker restart: about 5 minutes at the gateway's
+    # Retry-After of 5 s, then it stops and a rerun resumes.
+    with TandemClient(opts.key, opts.url, lane="bulk", max_retries=60) as client:
+        check_credential(client, opts.tenant)
+        return _import(opts, client, console)
+
+
+def _import(opts: ImportOptions, client: Any, console: Console) -> Checkpoint:
     fmt = detect_format(opts.path) if opts.fmt == "auto" else opts.fmt
     checkpoint_path = opts.checkpoint or opts.path.with_name(opts.path.name + ".checkpoint.json")
     rejects_path = opts.rejects or opts.path.with_name(opts.path.name + ".rejects.ndjson")
@@ -266,11 +303,8 @@ def run_import(opts: ImportOptions, console: Console | None = None) -> Checkpoin
             console=console,
             disable=not opts.progress,
         )
-        # A backfill can wait out a broker restart: about 5 minutes at the gateway's
-        # Retry-After of 5 s, then it stops and a rerun resumes.
-        client = TandemClient(opts.key, opts.url, lane="bulk", max_retries=60)
         started, started_done = time.monotonic(), state.done
-        with progress, client:
+        with progress:
             task = progress.add_task(opts.path.name, total=total, completed=state.done, rate=0.0)
             pending: list[tuple[int, dict[str, Any], str]] = []
             local: list[tuple[int, Rejected, str]] = []
@@ -378,6 +412,9 @@ def _command(args: argparse.Namespace) -> int:
     )
     try:
         state = run_import(opts)
+    except CredentialRefused as exc:
+        print(f"tandem import: nothing sent: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume", file=sys.stderr)
         return 130

@@ -1,4 +1,5 @@
-"""Privacy operations (SPEC 10): erase one person, export a tenant, delete a tenant.
+"""Privacy operations (SPEC 10): erase one person, lift a suppression, export a tenant,
+delete a tenant.
 
 `tandem erase SLUG LEAD_ID` and the `eraseLead` mutation share `erase_lead`: in one
 transaction of the tenant, under the same per-lead and per-identity locks the workers take,
@@ -6,6 +7,11 @@ it records the suppression entries (shared/privacy.py) and deletes the lead's ev
 linked anonymous ids and their held touches, its traits and every row derived from them.
 Metrics follow by themselves: the day counters are kept by triggers on `leads`, attribution
 and pipeline figures are read from the credits and opportunities that went with the lead.
+
+An erasure cannot be undone and its suppression drops the person's later events, so both
+entry points refuse a tenant or lead that does not exist (a typo must not suppress a
+stranger), and the CLI shows its plan until `--yes` confirms it. An admin can list the
+suppressions (hashes only: the list names nobody) and lift a mistaken one.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
@@ -22,6 +29,7 @@ from typing import Any, TextIO
 import asyncpg
 import orjson
 
+from services.admin.tenants import TenantError, require_tenant
 from services.workers import accounts, store
 from shared.config_store import current_config
 from shared.db import create_pool, tenant_tx
@@ -62,11 +70,13 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
     )
     anonymous = sorted(set(anonymous) | set(await _anonymous_ids(conn, tenant_id, lead_id)))
     await conn.execute(
-        "INSERT INTO erased_subjects (tenant_id, kind, subject_hash)"
-        " SELECT $1, k, h FROM unnest($2::text[], $3::bytea[]) AS u(k, h) ON CONFLICT DO NOTHING",
+        "INSERT INTO erased_subjects (tenant_id, kind, subject_hash, lead_hash)"
+        " SELECT $1, k, h, $4 FROM unnest($2::text[], $3::bytea[]) AS u(k, h)"
+        " ON CONFLICT DO NOTHING",
         tenant_id,
         [LEAD] + [ANONYMOUS] * len(anonymous),
         [subject_hash(lead_id)] + [subject_hash(a) for a in anonymous],
+        subject_hash(lead_id),
     )
     member_of = [
         r["account_id"]
@@ -98,6 +108,43 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
         removed["webhook_deliveries"] = int(status.split()[-1])
     await _refresh_accounts(conn, tenant_id, member_of)
     return removed
+
+
+async def lead_known(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> bool:
+    """Whether the tenant has the lead: in the read model, or as events not projected yet."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM leads WHERE tenant_id = $1 AND lead_id = $2)"
+            " OR EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND lead_id = $2)",
+            tenant_id,
+            lead_id,
+        )
+    )
+
+
+async def erased_at(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> datetime | None:
+    """When the lead was erased, if its suppression is in force."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT erased_at FROM erased_subjects WHERE tenant_id = $1 AND kind = $2"
+        " AND subject_hash = $3",
+        tenant_id,
+        LEAD,
+        subject_hash(lead_id),
+    )
+    return value
+
+
+async def lift_suppression(conn: asyncpg.Connection, tenant_id: str, subject_id: str) -> int:
+    """Lifts the suppression of a lead (with the anonymous ids erased with it) or of one
+    anonymous id; returns the entries removed. Later events naming them are applied again;
+    what was erased or dropped meanwhile stays gone."""
+    status = await conn.execute(
+        "DELETE FROM erased_subjects WHERE tenant_id = $1 AND (subject_hash = $2"
+        " OR lead_hash = $2)",
+        tenant_id,
+        subject_hash(subject_id),
+    )
+    return int(status.split()[-1])
 
 
 async def _tables(conn: asyncpg.Connection, names: list[str]) -> set[str]:
@@ -176,10 +223,89 @@ async def erase(
     return totals
 
 
-async def erase_with(database_url: str, tenant_id: str, lead_id: str) -> dict[str, int]:
+class _Rollback(Exception):
+    """Ends a transaction that only measured what it would do."""
+
+
+@dataclass(frozen=True)
+class EraseOutcome:
+    removed: dict[str, int]  # rows per table; what would go when not confirmed
+    done: bool
+    erased_before: datetime | None = None  # set when the lead was erased already
+
+
+async def erase_with(
+    database_url: str, tenant_id: str, lead_id: str, *, confirmed: bool
+) -> EraseOutcome:
+    """Erases the lead when `confirmed`; otherwise measures what the erasure would remove
+    (the same work, rolled back). Refuses an unknown tenant or lead."""
     pool = await create_pool(database_url, max_size=1)
     try:
-        return await erase(lambda: tenant_tx(pool, tenant_id), tenant_id, lead_id)
+        await require_tenant(pool, tenant_id)
+        async with tenant_tx(pool, tenant_id) as conn:
+            known = await lead_known(conn, tenant_id, lead_id)
+            before = await erased_at(conn, tenant_id, lead_id)
+        if not known:
+            if before is not None:
+                return EraseOutcome({}, False, before)
+            raise TenantError(
+                f"no lead {lead_id!r} in tenant {tenant_id!r}: nothing erased and nothing"
+                " suppressed (check the id)"
+            )
+        if confirmed:
+            removed = await erase(lambda: tenant_tx(pool, tenant_id), tenant_id, lead_id)
+            return EraseOutcome(removed, True)
+        plan: dict[str, int] = {}
+        try:
+            async with tenant_tx(pool, tenant_id) as conn:
+                plan = await erase_lead(conn, tenant_id, lead_id)
+                raise _Rollback
+        except _Rollback:
+            pass
+        return EraseOutcome(plan, False)
+    finally:
+        await pool.close()
+
+
+async def list_suppressions(
+    database_url: str, tenant_id: str, subject_id: str | None = None
+) -> list[asyncpg.Record]:
+    """The tenant's suppression entries, oldest first; with `subject_id`, those of that
+    lead (with its anonymous ids) or anonymous id."""
+    pool = await create_pool(database_url, max_size=1)
+    try:
+        await require_tenant(pool, tenant_id)
+        async with tenant_tx(pool, tenant_id) as conn:
+            return list(
+                await conn.fetch(
+                    "SELECT kind, subject_hash, lead_hash, erased_at FROM erased_subjects"
+                    " WHERE tenant_id = $1 AND ($2::bytea IS NULL OR subject_hash = $2"
+                    " OR lead_hash = $2) ORDER BY erased_at, kind DESC, subject_hash",
+                    tenant_id,
+                    subject_hash(subject_id) if subject_id is not None else None,
+                )
+            )
+    finally:
+        await pool.close()
+
+
+async def lift_with(database_url: str, tenant_id: str, subject_id: str, *, confirmed: bool) -> int:
+    """Lifts the suppression of `subject_id` when `confirmed`; the entries it covers (lifted
+    or to lift). Refuses an unknown tenant or a subject that is not suppressed."""
+    pool = await create_pool(database_url, max_size=1)
+    try:
+        await require_tenant(pool, tenant_id)
+        entries = 0
+        try:
+            async with tenant_tx(pool, tenant_id) as conn:
+                entries = await lift_suppression(conn, tenant_id, subject_id)
+                if not entries:
+                    raise TenantError(f"{subject_id!r} is not suppressed in tenant {tenant_id!r}")
+                if not confirmed:
+                    raise _Rollback
+        except _Rollback:
+            pass
+        return entries
     finally:
         await pool.close()
 
@@ -220,6 +346,7 @@ async def export_rows(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator
 async def export_tenant(database_url: str, tenant_id: str, out: TextIO) -> int:
     pool = await create_pool(database_url, max_size=1)
     try:
+        await require_tenant(pool, tenant_id)
         n = 0
         async with tenant_tx(pool, tenant_id) as conn:
             async for line in export_rows(conn, tenant_id):
@@ -231,16 +358,24 @@ async def export_tenant(database_url: str, tenant_id: str, out: TextIO) -> int:
         await pool.close()
 
 
-async def delete_tenant(database_url: str, tenant_id: str) -> dict[str, int]:
+async def delete_tenant(database_url: str, tenant_id: str, *, confirmed: bool) -> dict[str, int]:
     """Deletes every row of the tenant, its credentials and configuration included, in one
-    transaction; returns the rows removed per table."""
+    transaction, when `confirmed`; returns the rows removed (or that would be) per table."""
     pool = await create_pool(database_url, max_size=1)
     try:
+        await require_tenant(pool, tenant_id)
         removed: dict[str, int] = {}
         async with tenant_tx(pool, tenant_id) as conn:
             for table in await tenant_tables(conn):
-                status = await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id)
-                removed[table] = int(status.split()[-1])
+                if confirmed:
+                    status = await conn.execute(
+                        f"DELETE FROM {table} WHERE tenant_id = $1", tenant_id
+                    )
+                    removed[table] = int(status.split()[-1])
+                else:
+                    removed[table] = await conn.fetchval(
+                        f"SELECT count(*) FROM {table} WHERE tenant_id = $1", tenant_id
+                    )
         return removed
     finally:
         await pool.close()
@@ -249,13 +384,60 @@ async def delete_tenant(database_url: str, tenant_id: str) -> dict[str, int]:
 # -- CLI ---------------------------------------------------------------------------------
 
 
-def _erase_command(args: argparse.Namespace) -> int:
-    removed = asyncio.run(erase_with(load_settings().database_url, args.slug, args.lead_id))
-    rows = sum(removed.values())
-    print(f"lead erased from {args.slug}: {rows} rows removed; later events of it are dropped")
-    for table, n in sorted(removed.items()):
+def _print_rows(rows: dict[str, int]) -> None:
+    for table, n in sorted(rows.items()):
         if n:
             print(f"  {table}: {n}")
+
+
+def _erase_command(args: argparse.Namespace) -> int:
+    outcome = asyncio.run(
+        erase_with(load_settings().database_url, args.slug, args.lead_id, confirmed=args.yes)
+    )
+    if outcome.erased_before is not None:
+        when = outcome.erased_before.isoformat(timespec="seconds")
+        print(f"lead {args.lead_id} of {args.slug} was erased already at {when}; nothing to do")
+        return 0
+    rows = sum(outcome.removed.values())
+    if not outcome.done:
+        print(f"erasing lead {args.lead_id} of {args.slug} would remove {rows} rows:")
+        _print_rows(outcome.removed)
+        print("and drop every later event naming it; this cannot be undone")
+        print("tandem: nothing done; confirm with --yes", file=sys.stderr)
+        return 2
+    print(f"lead erased from {args.slug}: {rows} rows removed; later events of it are dropped")
+    _print_rows(outcome.removed)
+    return 0
+
+
+def _suppressions_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = asyncio.run(list_suppressions(load_settings().database_url, args.slug, args.id))
+    table = Table("erased at (UTC)", "kind", "id hash (SHA-256)", "erased with lead (hash)")
+    for r in rows:
+        lead = bytes(r["lead_hash"]).hex()[:16] if r["lead_hash"] else "-"
+        at = r["erased_at"].isoformat(timespec="seconds")
+        table.add_row(at, r["kind"], bytes(r["subject_hash"]).hex()[:16], lead)
+    Console(width=160).print(table)
+    print(f"{len(rows)} suppressed ids in {args.slug} (listed by hash: the list names nobody)")
+    return 0
+
+
+def _suppressions_lift(args: argparse.Namespace) -> int:
+    entries = asyncio.run(
+        lift_with(load_settings().database_url, args.slug, args.id, confirmed=args.yes)
+    )
+    if not args.yes:
+        print(
+            f"lifting the suppression of {args.id!r} in {args.slug} would remove {entries}"
+            " entries (the id and the anonymous ids erased with it): its later events would"
+            " be applied again; what was erased or dropped stays gone"
+        )
+        print("tandem: nothing done; confirm with --yes", file=sys.stderr)
+        return 2
+    print(f"suppression of {args.id!r} in {args.slug} lifted ({entries} entries)")
     return 0
 
 
@@ -266,27 +448,43 @@ def _export_command(args: argparse.Namespace) -> int:
 
 
 def _delete_command(args: argparse.Namespace) -> int:
+    removed = asyncio.run(
+        delete_tenant(load_settings().database_url, args.slug, confirmed=args.yes)
+    )
     if not args.yes:
-        print(f"tandem: this deletes every row of {args.slug}; confirm with --yes", file=sys.stderr)
+        print(f"deleting tenant {args.slug} would remove {sum(removed.values())} rows:")
+        _print_rows(removed)
+        print("its API keys stop working; this cannot be undone (`tandem tenant export` first)")
+        print("tandem: nothing done; confirm with --yes", file=sys.stderr)
         return 2
-    removed = asyncio.run(delete_tenant(load_settings().database_url, args.slug))
-    if not removed.get("tenants"):
-        print(f"tandem: no tenant {args.slug!r}", file=sys.stderr)
-        return 1
     print(f"tenant {args.slug} deleted: {sum(removed.values())} rows")
     return 0
 
 
 def register(sub: Any, tenant: Any) -> None:
-    """Adds `tandem erase` and `tandem tenant export|delete` to the CLI."""
+    """Adds `tandem erase`, `tandem suppressions list|lift` and `tandem tenant
+    export|delete` to the CLI."""
     erase_cmd = sub.add_parser("erase", help="erase one person (lead) of a tenant, for good")
     erase_cmd.add_argument("slug")
     erase_cmd.add_argument("lead_id", metavar="LEAD_ID")
+    erase_cmd.add_argument("--yes", action="store_true", help="confirm (without: the plan)")
     erase_cmd.set_defaults(fn=_erase_command)
+    suppressions = sub.add_parser(
+        "suppressions", help="erased ids whose later events are dropped"
+    ).add_subparsers(dest="action", required=True)
+    listing = suppressions.add_parser("list", help="a tenant's suppressed ids (as hashes)")
+    listing.add_argument("slug")
+    listing.add_argument("id", nargs="?", metavar="ID", help="only this lead or anonymous id")
+    listing.set_defaults(fn=_suppressions_list)
+    lift = suppressions.add_parser("lift", help="apply a suppressed id's later events again")
+    lift.add_argument("slug")
+    lift.add_argument("id", metavar="ID", help="the lead id (or an anonymous id)")
+    lift.add_argument("--yes", action="store_true", help="confirm (without: the plan)")
+    lift.set_defaults(fn=_suppressions_lift)
     export = tenant.add_parser("export", help="every row of a tenant as NDJSON on stdout")
     export.add_argument("slug")
     export.set_defaults(fn=_export_command)
     delete = tenant.add_parser("delete", help="delete a tenant and all of its data")
     delete.add_argument("slug")
-    delete.add_argument("--yes", action="store_true", help="confirm")
+    delete.add_argument("--yes", action="store_true", help="confirm (without: the plan)")
     delete.set_defaults(fn=_delete_command)

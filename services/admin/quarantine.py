@@ -19,7 +19,7 @@ import asyncpg
 import orjson
 
 from services.admin.progress import progress
-from services.admin.tenants import TenantError
+from services.admin.tenants import require_tenant
 from shared.db import create_pool, drain, tenant_fetch, tenant_tx
 from shared.kafka import TOUCHPOINTS, make_producer
 from shared.records import encode_records
@@ -68,8 +68,7 @@ async def list_quarantined(database_url: str) -> list[QuarantinedTenant]:
 
 
 async def _release(pool: asyncpg.Pool, slug: str) -> bool:
-    if not await pool.fetchval("SELECT $1 IN (SELECT tandem_known_tenants())", slug):
-        raise TenantError(f"no tenant {slug!r}")
+    await require_tenant(pool, slug)
     async with tenant_tx(pool, slug) as conn:
         # Waits for a worker parking events of this tenant right now (it holds the row
         # FOR SHARE); once this commits, no worker parks another of its events.

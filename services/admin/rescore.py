@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.admin.progress import progress
-from services.admin.tenants import TenantError
+from services.admin.tenants import require_tenant
 from shared.config_store import save_config
 from shared.db import create_pool, tenant_tx
 from shared.kafka import make_producer
@@ -37,8 +37,7 @@ async def rescore(database_url: str, bootstrap: str, slug: str, wait_s: float) -
     The application role and row-level security suffice: this touches one tenant's rows."""
     pool = await create_pool(database_url, max_size=1)
     try:
-        if not await pool.fetchval("SELECT $1 IN (SELECT tandem_known_tenants())", slug):
-            raise TenantError(f"no tenant {slug!r}")
+        await require_tenant(pool, slug)
         async with tenant_tx(pool, slug) as conn:
             since = await conn.fetchval("SELECT clock_timestamp()")
             total = await conn.fetchval("SELECT count(*) FROM leads WHERE tenant_id = $1", slug)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -13,6 +15,13 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 class TenantError(Exception):
     pass
+
+
+async def require_tenant(db: asyncpg.Pool | asyncpg.Connection, slug: str) -> None:
+    """Raises TenantError unless the tenant exists. Works with the application role
+    (`tandem_known_tenants()` names tenants and nothing else), before any tenant is bound."""
+    if not await db.fetchval("SELECT $1 IN (SELECT tandem_known_tenants())", slug):
+        raise TenantError(f"no tenant {slug!r} (see `tandem tenant list`)")
 
 
 async def create_tenant(admin_dsn: str, slug: str, name: str | None = None) -> str:
@@ -35,13 +44,33 @@ async def create_tenant(admin_dsn: str, slug: str, name: str | None = None) -> s
         await conn.close()
 
 
+@dataclass(frozen=True)
+class TenantInfo:
+    slug: str
+    name: str
+    created_at: datetime
+    active_keys: int
+
+
+async def list_tenants(admin_dsn: str) -> list[TenantInfo]:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT t.tenant_id AS slug, t.name, t.created_at,"
+            " (SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.tenant_id"
+            " AND k.revoked_at IS NULL) AS active_keys FROM tenants t ORDER BY t.tenant_id"
+        )
+    finally:
+        await conn.close()
+    return [TenantInfo(**dict(row)) for row in rows]
+
+
 async def create_api_key(admin_dsn: str, slug: str, role: str) -> str:
     if role not in ROLES:
         raise TenantError(f"role {role!r} is not one of {', '.join(ROLES)}")
     conn = await asyncpg.connect(admin_dsn)
     try:
-        if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", slug):
-            raise TenantError(f"no tenant {slug!r}")
+        await require_tenant(conn, slug)
         return await _insert_key(conn, slug, role)
     finally:
         await conn.close()

@@ -31,7 +31,7 @@ log = logging.getLogger("tandem.auth")
 
 
 class Role(StrEnum):
-    """What a credential may do (SPEC 10); GraphQL's `Viewer.role` shows this list."""
+    """What a credential may do; GraphQL's `Viewer.role` shows this list."""
 
     ADMIN = "admin"
     MARKETING = "marketing"

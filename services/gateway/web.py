@@ -35,14 +35,46 @@ _CDN_FILES = {
         "plugin-explorer.umd.js"
     ),
 }
+# GraphiQL signs in as the dashboard does: the tab's credential from sessionStorage (the
+# dashboard's key name), asked for once when the tab has none, sent as X-API-Key (an API
+# key) or a Bearer token, and in the WebSocket's connection_init for subscriptions. Headers
+# are not persisted and GraphiQL's own state lives in sessionStorage too, so no credential
+# outlives the tab in localStorage.
+_SIGN_IN = (
+    (
+        "const defaultHeaders = {};",
+        """let credential = sessionStorage.getItem("tandem.credential");
+      if (!credential) {
+        credential = (window.prompt(
+          "Tandem API key or token (kept for this browser tab only)") || "").trim();
+        if (credential) sessionStorage.setItem("tandem.credential", credential);
+      }
+      const defaultHeaders = !credential ? {} : credential.startsWith("tdm_")
+        ? { "X-API-Key": credential } : { Authorization: "Bearer " + credential };""",
+    ),
+    (
+        "subscriptionUrl,\n      });",
+        "subscriptionUrl,\n        wsConnectionParams: credential ? { apiKey: credential } : {},"
+        "\n      });",
+    ),
+    (
+        "shouldPersistHeaders: true,",
+        "shouldPersistHeaders: false,\n          storage: window.sessionStorage,",
+    ),
+)
 # Subresource-integrity and CORS attributes only make sense for the CDN copies.
 _CDN_ATTRIBUTES = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin)(?=[\s>/])')
 
 
 @cache
 def graphiql_html() -> str:
-    """strawberry's GraphiQL page with every CDN URL pointing at the local copies."""
+    """strawberry's GraphiQL page with every CDN URL pointing at the local copies, signing
+    in as the dashboard does."""
     html = get_graphql_ide_html("graphiql")
+    for original, replacement in _SIGN_IN:
+        if html.count(original) != 1:
+            raise RuntimeError(f"GraphiQL page no longer has {original!r}: update _SIGN_IN")
+        html = html.replace(original, replacement)
     for pattern, name in _CDN_FILES.items():
         html, count = re.subn(pattern, GRAPHIQL_ASSETS + name, html)
         if count != 1:

@@ -106,7 +106,11 @@ async def test_a_revoked_key_stops_on_http_and_on_open_subscriptions(platform: P
         await ws.send(orjson.dumps(subscribe).decode())
         assert await graphql_status(platform, key) == 200
 
-        revoked = ok("apikey", "revoke", key.split("_")[1])
+        planned = tandem("apikey", "revoke", key.split("_")[1])
+        assert planned.returncode == 2 and "--yes" in planned.stderr
+        assert f"admin API key {key.split('_')[1]} of {tenant}" in planned.stdout
+        assert await graphql_status(platform, key) == 200  # not revoked without --yes
+        revoked = ok("apikey", "revoke", key.split("_")[1], "--yes")
         assert "revoked" in revoked
         assert await graphql_status(platform, key) == 401
         # The open subscription is closed by the gateway with its own code and reason.
@@ -117,7 +121,7 @@ async def test_a_revoked_key_stops_on_http_and_on_open_subscriptions(platform: P
     assert closed.value.rcvd.code == 4401
     assert "revoked" in closed.value.rcvd.reason
 
-    again = tandem("apikey", "revoke", key)
+    again = tandem("apikey", "revoke", key, "--yes")
     assert again.returncode == 2 and "revoked already" in again.stderr
 
 
@@ -178,3 +182,24 @@ async def test_rescore_rewrites_every_lead_of_the_tenant(platform: Platform) -> 
         version,
     )
     assert rescored == 5
+
+
+async def test_every_command_naming_an_unknown_tenant_exits_non_zero(platform: Platform) -> None:
+    nobody = slug("nobody")
+    for args in [
+        ("apikey", "create", nobody, "--role", "viewer"),
+        ("apikey", "list", nobody),
+        ("rescore", nobody, "--wait", "0"),
+        ("quarantine", "release", nobody),
+        ("quarantine", "replay", nobody),
+        ("crm", "disable", nobody, "hubspot"),
+        ("erase", nobody, "L-1", "--yes"),
+        ("suppressions", "list", nobody),
+        ("suppressions", "lift", nobody, "L-1", "--yes"),
+        ("tenant", "export", nobody),
+        ("tenant", "delete", nobody, "--yes"),
+    ]:
+        done = tandem(*args, topics=True)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert f"no tenant '{nobody}'" in done.stderr, (args, done.stderr)
+    assert nobody not in ok("tenant", "list")

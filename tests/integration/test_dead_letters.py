@@ -126,6 +126,26 @@ async def test_poison_records_go_to_the_dlq_and_valid_neighbours_are_applied(
         "SELECT count(*) FROM events WHERE tenant_id = $1 AND event_id = 'dlq-bad'", tenant
     )
 
+    # `dlq list --tenant` finds the letters whose payload names no tenant (the malformed
+    # record, the event without tenant_id) by the tenant header the worker wrote.
+    refs = {
+        name: next(
+            f"{m.partition}:{m.offset}"
+            for m in await read_dlq(platform.kafka_bootstrap)
+            if dict(m.headers)["original_offset"] == str(r.offset).encode()
+            and dict(m.headers)["original_partition"] == str(r.partition).encode()
+        )
+        for name, r in {"malformed": malformed, "huge": huge}.items()
+    }
+    tandem = str(Path(sys.executable).with_name("tandem"))
+    listing = subprocess.run(
+        [tandem, "dlq", "list", "--tenant", tenant, "--limit", "0"],
+        env=dict(os.environ), cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    assert "3 dead letters match" in listing.stdout, listing.stdout
+    assert refs["malformed"] in listing.stdout and refs["huge"] in listing.stdout
+
 
 @asynccontextmanager
 async def poisoned(platform: Platform, tenant: str) -> AsyncIterator[None]:

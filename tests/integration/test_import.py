@@ -173,3 +173,32 @@ async def test_import_csv_and_segment_export(platform: Platform, tmp_path: Path)
         "SELECT lead_id FROM events WHERE tenant_id = $1 AND event_id = 's-1'", tenant
     )
     assert stitched == "S-1"
+
+
+async def test_import_refuses_a_key_it_cannot_use_before_sending_anything(
+    platform: Platform, tmp_path: Path
+) -> None:
+    tenant, _ = await platform.create_tenant("importkey")
+    other, other_key = await platform.create_tenant("importother")
+    viewer = await platform.api_key(tenant, "viewer")
+    port = platform.gateway_url.rsplit(":", 1)[1]
+    backlog = tmp_path / "backlog.ndjson"
+    backlog.write_bytes(
+        orjson.dumps({"event_id": "k-1", "type": "demo_request",
+                      "occurred_at": "2026-11-01T10:00:00Z", "lead_id": "K-1"}) + b"\n"
+    )  # fmt: skip
+    for key, reason in [
+        (other_key, f"belongs to tenant '{other}'".encode()),
+        (viewer, b"role is viewer"),
+        ("tdm_nosuchkey_0000", b"refused the API key"),
+    ]:
+        run = _tandem(str(backlog), "--tenant", tenant, key=key, port=port)
+        output, _ = await asyncio.to_thread(run.communicate, timeout=120)
+        assert run.returncode == 2, output
+        assert b"nothing sent" in output and reason in output, output
+    # No checkpoint blocks the next run, and nothing reached either tenant.
+    assert not backlog.with_name("backlog.ndjson.checkpoint.json").exists()
+    for slug in (tenant, other):
+        assert not await platform.admin.fetchval(
+            "SELECT count(*) FROM events WHERE tenant_id = $1", slug
+        )

@@ -1,9 +1,11 @@
 """Privacy (SPEC 10): an erased lead leaves nothing queryable, in GraphQL or in any table,
 its numbers leave the metrics and attribution, and a replay or a late event does not bring
-it back; a tenant is exported as NDJSON and deleted."""
+it back until an admin lifts its suppression; a tenant is exported as NDJSON and deleted;
+nothing is erased or deleted unconfirmed, or for a tenant or lead that does not exist."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -165,6 +167,65 @@ async def test_an_erased_lead_leaves_nothing_and_stays_erased(platform: Platform
     assert await _rows_naming(platform, tenant, needles) == {}
     assert (await _graphql(platform, admin_key, METRICS, **PERIOD))["data"] == after
 
+    # Erasing again is answered (a retried request); an id the tenant never had is refused
+    # and suppresses nobody.
+    again = await _graphql(platform, admin_key, mutation, id=erased)
+    assert again["data"]["eraseLead"] == {"leadId": erased, "rowsRemoved": 0}
+    typo = await _graphql(platform, admin_key, mutation, id=f"{kept}x")
+    assert typo["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await _suppressed(platform, tenant) == 2  # the erased lead and its visitor
+
+    # Admins see the suppressions by hash only; a viewer sees nothing.
+    listing = """query($id: ID) { suppressions(id: $id, first: 1) {
+      edges { node { kind idHash leadHash } } pageInfo { hasNextPage endCursor } } }"""
+    assert (await _graphql(platform, viewer, listing))["errors"][0]["extensions"][
+        "code"
+    ] == "FORBIDDEN"
+    first = (await _graphql(platform, admin_key, listing, id=erased))["data"]["suppressions"]
+    assert first["pageInfo"]["hasNextPage"]
+    rest = await _graphql(
+        platform,
+        admin_key,
+        listing.replace("first: 1", "first: 5, after: $after").replace(
+            "$id: ID", "$id: ID, $after: String"
+        ),
+        id=erased,
+        after=first["pageInfo"]["endCursor"],
+    )
+    page = rest["data"]["suppressions"]
+    nodes = [e["node"] for e in first["edges"] + page["edges"]]
+    lead_hash = hashlib.sha256(erased.encode()).hexdigest()
+    assert sorted(n["kind"] for n in nodes) == ["ANONYMOUS", "LEAD"]
+    assert {n["leadHash"] for n in nodes} == {lead_hash} and not page["pageInfo"]["hasNextPage"]
+    assert hashlib.sha256(erased_anon.encode()).hexdigest() in {n["idHash"] for n in nodes}
+    other = await _graphql(platform, admin_key, listing, id=kept)
+    assert other["data"]["suppressions"]["edges"] == []
+
+    # Lifting the suppression lets the lead's later events in again.
+    lift = "mutation($id: ID!) { liftSuppression(id: $id) { id idsLifted } }"
+    assert (await _graphql(platform, viewer, lift, id=erased))["errors"][0]["extensions"][
+        "code"
+    ] == "FORBIDDEN"
+    lifted = await _graphql(platform, admin_key, lift, id=erased)
+    assert lifted["data"]["liftSuppression"] == {"id": erased, "idsLifted": 2}
+    assert await _suppressed(platform, tenant) == 0
+    missing = await _graphql(platform, admin_key, lift, id=erased)
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    back = {"event_id": f"back-{run}", "type": "page_view", "occurred_at": "2026-11-16T10:00:00Z",
+            "lead_id": erased}  # fmt: skip
+    await platform.post_events(admin_key, [back])
+    await platform.wait_for(
+        lambda: _has_lead(platform, tenant, erased), 60, "the lead's event after the lift"
+    )
+
+
+async def _suppressed(platform: Platform, tenant: str) -> int:
+    return int(
+        await platform.admin.fetchval(
+            "SELECT count(*) FROM erased_subjects WHERE tenant_id = $1", tenant
+        )
+    )
+
 
 async def test_erase_export_and_delete_from_the_command_line(platform: Platform) -> None:
     tenant, admin_key = await platform.create_tenant("export")
@@ -186,15 +247,56 @@ async def test_erase_export_and_delete_from_the_command_line(platform: Platform)
     assert all(line["row"]["tenant_id"] == tenant for line in lines)
     assert len(lines) == sum((await _tenant_rows(platform, tenant)).values())
 
-    erased = _tandem("erase", tenant, lead)
+    # Unknown tenants and leads are errors that change nothing.
+    for args in [
+        ("erase", f"no-such-{run}", lead, "--yes"),
+        ("erase", tenant, f"{lead}-typo", "--yes"),
+        ("tenant", "export", f"no-such-{run}"),
+        ("tenant", "delete", f"no-such-{run}", "--yes"),
+        ("suppressions", "list", f"no-such-{run}"),
+        ("suppressions", "lift", tenant, lead, "--yes"),
+    ]:
+        refused = _tandem(*args)
+        assert refused.returncode == 2, (args, refused.stdout, refused.stderr)
+        assert refused.stderr.decode().startswith("tandem: "), (args, refused.stderr)
+    assert b"no lead" in _tandem("erase", tenant, f"{lead}-typo", "--yes").stderr
+    assert await _suppressed(platform, tenant) == 0
+
+    # Without --yes: the plan, and nothing done.
+    rows = await _tenant_rows(platform, tenant)
+    plan = _tandem("erase", tenant, lead)
+    assert plan.returncode == 2 and b"--yes" in plan.stderr
+    assert b"would remove" in plan.stdout and b"events: 5" in plan.stdout, plan.stdout
+    assert await _tenant_rows(platform, tenant) == rows
+    assert await _suppressed(platform, tenant) == 0
+
+    erased = _tandem("erase", tenant, lead, "--yes")
     assert erased.returncode == 0, erased.stderr
     assert await _rows_naming(platform, tenant, [lead, f"cli{run}"]) == {}
+    again = _tandem("erase", tenant, lead, "--yes")
+    assert again.returncode == 0 and b"erased already" in again.stdout, again.stdout
 
+    listed = _tandem("suppressions", "list", tenant, lead)
+    assert listed.returncode == 0 and b"2 suppressed ids" in listed.stdout, listed.stdout
+    assert lead.encode() not in listed.stdout  # hashes only
+    held = _tandem("suppressions", "lift", tenant, lead)
+    assert held.returncode == 2 and b"would remove 2" in held.stdout
+    assert await _suppressed(platform, tenant) == 2
+    lifted = _tandem("suppressions", "lift", tenant, lead, "--yes")
+    assert lifted.returncode == 0, lifted.stderr
+    assert await _suppressed(platform, tenant) == 0
+
+    listing = _tandem("tenant", "list")
+    assert listing.returncode == 0 and tenant.encode() in listing.stdout
+
+    rows = await _tenant_rows(platform, tenant)
     refused = _tandem("tenant", "delete", tenant)
-    assert refused.returncode == 2 and await _tenant_rows(platform, tenant)
+    assert refused.returncode == 2 and b"would remove" in refused.stdout
+    assert await _tenant_rows(platform, tenant) == rows != {}
     deleted = _tandem("tenant", "delete", tenant, "--yes")
     assert deleted.returncode == 0, deleted.stderr
     assert await _tenant_rows(platform, tenant) == {}
+    assert _tandem("tenant", "export", tenant).returncode == 2
 
 
 async def _has_lead(platform: Platform, tenant: str, lead: str) -> bool:

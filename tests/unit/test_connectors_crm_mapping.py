@@ -37,6 +37,14 @@ def test_v3_signature_is_hubspots_hmac_and_the_window_is_five_minutes() -> None:
     assert signature_error(*check, None, expected, NOW_MS) is not None
 
 
+def test_a_timestamp_in_seconds_is_named_as_such_not_as_too_old() -> None:
+    uri = "https://tandem.example/v1/connectors/hubspot/acme"
+    seconds = str(NOW_MS // 1000)
+    signature = sign("secret", "POST", uri, b"[]", seconds)
+    error = str(signature_error("secret", "POST", uri, b"[]", seconds, signature, NOW_MS))
+    assert "epoch seconds" in error and "milliseconds" in error
+
+
 def _hs(subscription: str, **fields: Any) -> dict[str, Any]:
     return {"eventId": 9, "portalId": 1, "occurredAt": NOW_MS, "subscriptionType": subscription,
             "objectId": 42, **fields}  # fmt: skip

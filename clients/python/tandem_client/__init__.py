@@ -1,4 +1,4 @@
-"""Typed Python client for Tandem (SPEC 14).
+"""Typed Python client for Tandem.
 
     from tandem_client import TandemClient
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-# The gateway's limits for POST /v1/events (SPEC 9.1).
+# The gateway's limits for POST /v1/events (docs/api.md).
 MAX_EVENTS = 1_000
 MAX_BODY_BYTES = 1_048_576
 # Statuses after which the same request may succeed: rate limited, or the event log (Kafka)

@@ -25,6 +25,9 @@ from services.gateway.connectors.mapping import (
 
 # HubSpot's own rule for v3 signatures: a request older than this is refused.
 MAX_AGE_MS = 5 * 60 * 1000
+# Below this a timestamp cannot be epoch milliseconds of a real request (it would be 1973):
+# it is epoch seconds, a common mistake of relays that re-sign, named as such.
+_MIN_EPOCH_MS = 10**11
 
 # Lifecycle stage (contact property `lifecyclestage`) → lead decision.
 DEFAULT_LIFECYCLE_STAGES: dict[str, str] = {
@@ -92,6 +95,11 @@ def signature_error(
         return "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp"
     if not timestamp.isdigit():
         return "X-HubSpot-Request-Timestamp must be epoch milliseconds"
+    if int(timestamp) < _MIN_EPOCH_MS:
+        return (
+            f"X-HubSpot-Request-Timestamp {timestamp} looks like epoch seconds; HubSpot sends"
+            " and signs epoch milliseconds"
+        )
     if now_ms - int(timestamp) > MAX_AGE_MS:
         return "request timestamp is older than 5 minutes"
     message = method.encode() + uri.encode() + body + timestamp.encode()

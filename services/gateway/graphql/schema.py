@@ -35,7 +35,7 @@ from services.gateway.graphql.messaging.resolvers import MessagingMutations, Mes
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
 from services.gateway.graphql.postmortems.queries import PostMortemQueries
-from services.gateway.graphql.privacy.resolvers import PrivacyMutations
+from services.gateway.graphql.privacy.resolvers import PrivacyMutations, PrivacyQueries
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.queries import ReviewQueries
 from services.gateway.graphql.sla.queries import SlaQueries
@@ -72,6 +72,7 @@ Query = merge_types(
         ViewerQueries,
         WebhookQueries,
         ConnectorQueries,
+        PrivacyQueries,
     ),
 )
 Mutation = merge_types(

@@ -75,7 +75,7 @@ class ScoringModelInput:
     mql: MqlInput | None = UNSET
 
 
-@strawberry.input(description="SLA rules (SPEC 7): given keys replace the current ones")
+@strawberry.input(description="SLA rules: given keys replace the current ones")
 class SlaRulesInput:
     mql_response_hours: float | None = UNSET
     mql_disposition_hours: float | None = UNSET
@@ -94,7 +94,7 @@ class AttributionWeightsInput:
     rest: float | None = UNSET
 
 
-@strawberry.input(description="A tenant's custom attribution model (SPEC 5)")
+@strawberry.input(description="A tenant's custom attribution model")
 class AttributionModelInput:
     name: str = strawberry.field(
         description="UPPER_SNAKE_CASE, not the name of a built-in model, unique in the list"

@@ -68,7 +68,7 @@ class AttributionWeights:
     rest: float
 
 
-@strawberry.type(description="A tenant's custom attribution model (SPEC 5)")
+@strawberry.type(description="A tenant's custom attribution model")
 class CustomAttributionModel:
     name: str
     weights: AttributionWeights

@@ -49,7 +49,7 @@ ContentVersion = version_type(
 )
 
 
-@strawberry.type(description="A content item of the catalog (SPEC 8)")
+@strawberry.type(description="A content item of the catalog")
 class ContentItem:
     id: strawberry.ID = strawberry.field(description="the content_id events reference")
     title: str

@@ -108,7 +108,7 @@ class AccountChannelCredit:
     amount: float
 
 
-@strawberry.type(description="A company and its buying committee (SPEC 17)")
+@strawberry.type(description="A company and its buying committee")
 class Account:
     id: strawberry.ID
     domain: str | None = strawberry.field(
@@ -189,7 +189,7 @@ class Account:
 
     @strawberry.field(
         description="every member's touches credited for all the account's opportunities "
-        "(SPEC 5 positions over the account's touches), by channel"
+        "(the model's positions taken over the account's touches), by channel"
     )
     async def attribution(
         self, info: Info, model: AttributionModel, kind: AttributionKind

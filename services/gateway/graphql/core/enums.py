@@ -15,7 +15,7 @@ __all__ = ["AttributionKind", "AttributionModel", "FunnelStage", "LibraryStatus"
 # These GraphQL enums are the domain's own, so the API can never list a value the rules lack.
 strawberry.enum(
     Stage,
-    description="Journey stages (SPEC 3); NURTURE, DISQUALIFIED, CLOSED_LOST are side stages",
+    description="Journey stages; NURTURE, DISQUALIFIED, CLOSED_LOST are side stages",
 )
 strawberry.enum(
     LibraryStatus,

@@ -149,7 +149,7 @@ def camel_keys(items: Any) -> Any:
     return items
 
 
-@strawberry.type(description="A lead: its journey stage, scores and milestones (SPEC 3, 4)")
+@strawberry.type(description="A lead: its journey stage, scores and milestones")
 class Lead:
     id: strawberry.ID
     stage: Stage

@@ -19,7 +19,7 @@ _KEYSET = Keyset("touch", {"occurred_at": datetime.fromisoformat, "seq": int})
 _TOUCH_TYPES = sorted(MARKETING_TOUCHES)
 
 
-@strawberry.type(description="A marketing touch of a lead (SPEC 2.2)")
+@strawberry.type(description="A marketing touch of a lead")
 class LeadTouch:
     event_id: str
     type: str

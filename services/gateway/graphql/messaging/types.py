@@ -60,7 +60,7 @@ MessageVersion = version_type(
 )
 
 
-@strawberry.type(description="A message of the library (SPEC 8): marketing writes, sales reads")
+@strawberry.type(description="A message of the library: marketing writes, sales reads")
 class Message:
     id: strawberry.ID
     kind: MessageKind

@@ -154,7 +154,7 @@ ORDER BY leads DESC, c.channel
 
 @strawberry.type
 class MetricsQueries:
-    @period_query("SPEC 6 over [from, to)")
+    @period_query("The metrics of [from, to) in UTC")
     async def metrics(self, info: Info, from_: From, to: datetime) -> Metrics:
         ctx = info.context
         days = split_days(from_, to)

@@ -6,7 +6,7 @@ import strawberry
 
 
 @strawberry.type(
-    description="SPEC 6 metrics over [from, to) in UTC; a rate whose denominator is 0 is null"
+    description="The metrics over [from, to) in UTC; a rate whose denominator is 0 is null"
 )
 class Metrics:
     leads_created: int = strawberry.field(description="leads created in the period")
@@ -44,7 +44,7 @@ class Metrics:
         description="revenue of the period from leads graded A at the win"
     )
     sla_compliance: float | None = strawberry.field(
-        description="of the MQLs of the period: withinSla / (withinSla + breached) (SPEC 7)"
+        description="of the MQLs of the period: withinSla / (withinSla + breached)"
     )
 
 

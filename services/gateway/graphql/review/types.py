@@ -24,7 +24,7 @@ class WeeklySource:
     avg_fit_score: float | None
 
 
-@strawberry.type(description="SPEC 7 for the MQLs of the week, as of now")
+@strawberry.type(description="SLA follow-up of the MQLs of the week, as of now")
 class WeeklySla:
     mqls: int
     responded: int
@@ -103,7 +103,7 @@ class ClosedGroup:
     revenue: float
 
 
-@strawberry.type(description="The weekly sales and marketing review (SPEC 8)")
+@strawberry.type(description="The weekly sales and marketing review")
 class WeeklyReview:
     week_start: date
     from_: datetime = strawberry.field(name="from")
@@ -119,7 +119,7 @@ class WeeklyReview:
     closed_by_fit_grade: list[ClosedGroup]
     action_items: list[ActionItem]
 
-    @strawberry.field(description="the closed deals' post-mortems, won beside lost (SPEC 17)")
+    @strawberry.field(description="the closed deals' post-mortems, won beside lost")
     async def closed_post_mortems(self, info: Info) -> PostMortemComparison:
         ctx = info.context
         ids = [d.opportunity_id for d in self.closed_deals]
@@ -150,7 +150,7 @@ class TraitReview:
     )
 
 
-@strawberry.type(description="The pipeline evidence for revising the ICP (SPEC 8)")
+@strawberry.type(description="The pipeline evidence for revising the ICP")
 class IcpReview:
     leads: int
     win_rate: float | None = strawberry.field(description="over every lead of the period")

@@ -122,7 +122,7 @@ class SlaBreachConnection(Connection[Edge[SlaBreach]]):
 
 @strawberry.type
 class SlaQueries:
-    @period_query("SPEC 7 for the MQLs whose mql_at is in [from, to), at the current limit")
+    @period_query("SLA follow-up of the MQLs whose mql_at is in [from, to), at the current limit")
     async def sla_report(self, info: Info, from_: From, to: datetime) -> SlaReport:
         ctx = info.context
         rows = await ctx.scope.fetch(REPORT_SQL, from_, to, ctx.now())

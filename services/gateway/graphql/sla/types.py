@@ -17,7 +17,7 @@ strawberry.enum(
     ResponseGroup,
     name="SlaResponseGroup",
     description=(
-        "How an MQL was first answered. Every response of SPEC 7 is a sales action "
+        "How an MQL was first answered. Every response that counts for the SLA is a sales action "
         "(marketing touches never answer an MQL), so the groups split the sales team's "
         "answers: SALES_ACTIVITY (sales_email, sales_call, meeting_held, content_shared), "
         "LEAD_DECISION (lead_accepted, lead_rejected, lead_disqualified), OPPORTUNITY "
@@ -66,7 +66,7 @@ class SlaSourceRow(SlaFigures):
     source: str = strawberry.field(description="the lead's first touch channel, or (none)")
 
 
-@strawberry.type(description="SPEC 7 for the MQLs whose mql_at is in [from, to)")
+@strawberry.type(description="SLA follow-up of the MQLs whose mql_at is in [from, to)")
 class SlaReport(SlaFigures):
     by_owner_team: list[SlaOwnerTeamRow] = strawberry.field(
         description="by how the MQL was first answered (see SlaResponseGroup)"

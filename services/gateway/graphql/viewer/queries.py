@@ -13,7 +13,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import UNAUTHENTICATED, coded
 from services.gateway.graphql.core.permissions import IsAuthenticated
 
-strawberry.enum(Role, description="What a credential may do (SPEC 10)")
+strawberry.enum(Role, description="What a credential may do")
 
 
 @strawberry.type(description="The credential of this request")

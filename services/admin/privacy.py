@@ -22,7 +22,7 @@ from typing import Any, TextIO
 import asyncpg
 import orjson
 
-from services.workers import accounts, store
+from shared import account_store, locks
 from shared.config_store import current_config
 from shared.db import create_pool, tenant_tx
 from shared.privacy import ANONYMOUS, LEAD, subject_hash
@@ -56,8 +56,8 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
     # The lead's fellow account members are locked in the same sweep: their accounts are
     # recomputed below, and taking their locks after this lead's could deadlock with a
     # batch holding one of them while it waits for this lead.
-    await store.lock(conn, tenant_id, "anon", anonymous)
-    await store.lock(
+    await locks.lock(conn, tenant_id, "anon", anonymous)
+    await locks.lock(
         conn, tenant_id, "lead", [lead_id, *await _fellow_members(conn, tenant_id, lead_id)]
     )
     anonymous = sorted(set(anonymous) | set(await _anonymous_ids(conn, tenant_id, lead_id)))
@@ -150,7 +150,7 @@ async def _refresh_accounts(
     ]
     if members:
         _, config = await current_config(conn, tenant_id)
-        await accounts.update_accounts(conn, tenant_id, members, config)
+        await account_store.update_accounts(conn, tenant_id, members, config)
     await conn.execute(
         "DELETE FROM accounts a WHERE a.tenant_id = $1 AND a.account_id = ANY($2::text[])"
         " AND NOT EXISTS (SELECT 1 FROM account_members m"

@@ -1,6 +1,6 @@
 """`eraseLead(id)` for admins: the lead's events, identities, traits and derived rows go,
 and its ids are suppressed so that no replay or late event brings it back. The work is
-services/admin/privacy.py's, shared with `tandem erase`."""
+shared/erasure.py's, shared with `tandem erase`."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import strawberry
 
-from services.admin.privacy import erase
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.permissions import admin_mutation
+from shared.erasure import erase
 
 
 @strawberry.type(description="What an erasure removed")

@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from services.gateway.graphql.metrics.compaction import LeadDayCompactor
+from services.workers.compaction import LeadDayCompactor
 from shared.db import create_pool
 from tests.integration.conftest import EXAMPLE_NOW, Platform
 from tests.worked_example import expected_leads, expected_metrics, load, sample_events

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from services.gateway.overview_cache import OverviewCache
+from services.gateway.graphql.core.answer_cache import OverviewCache
 from shared.db import create_pool
 from tests.integration.conftest import Platform
 

@@ -12,8 +12,8 @@ import asyncpg
 import orjson
 import pytest
 
-from services.gateway import overview_cache
-from services.gateway.overview_cache import OverviewCache, overview_request
+from services.gateway.graphql.core import answer_cache as overview_cache
+from services.gateway.graphql.core.answer_cache import OverviewCache, overview_request
 
 PERIOD = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
 

@@ -30,10 +30,10 @@ from services.gateway.graphql.core.context import RequestContext
 from services.gateway.graphql.core.errors import BAD_USER_INPUT
 from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.core.permissions import READ_ROLES
-from services.gateway.graphql.metrics.compaction import LeadDayCompactor
+from services.workers.compaction import LeadDayCompactor
 from services.gateway.graphql.schema import schema
 from services.gateway.limits import GraphQLLimits, SharedRateLimiter, rate_key
-from services.gateway.overview_cache import OverviewCache, overview_request
+from services.gateway.graphql.core.answer_cache import OverviewCache, overview_request
 from services.gateway.web import graphiql_html
 
 MAX_BODY_BYTES = 256 * 1024

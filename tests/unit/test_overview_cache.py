@@ -1,5 +1,5 @@
-"""Which GraphQL requests the overview cache (services/gateway/overview_cache.py) answers,
-and how it keeps each tenant's change marker."""
+"""The overview cache (services/gateway/graphql/core/answer_cache.py): how it shares an
+answer among a tenant's readers and keeps each tenant's change marker."""
 
 from __future__ import annotations
 
@@ -9,70 +9,10 @@ from collections.abc import AsyncIterator
 from typing import cast
 
 import asyncpg
-import orjson
 import pytest
 
-from services.gateway.graphql.core import answer_cache as overview_cache
-from services.gateway.graphql.core.answer_cache import OverviewCache, overview_request
-
-PERIOD = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
-
-
-def body(query: str, variables: object = None, **extra: object) -> bytes:
-    return orjson.dumps({"query": query, "variables": variables, **extra})
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        "{ pipeline { total } }",
-        "query ($from: DateTime!, $to: DateTime!) { metrics(from: $from, to: $to) { mqls } }",
-        "query Overview($from: DateTime!, $to: DateTime!) { a: metrics(from: $from, to: $to)"
-        " { mqls } pipeline { stages { stage count } } __typename }",
-    ],
-)
-def test_metrics_and_pipeline_queries_are_cacheable(query: str) -> None:
-    assert overview_request(body(query, PERIOD)) is not None
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        "{ pipeline { total } leads(first: 1) { totalCount } }",  # another field
-        "{ viewer { role } }",  # answers differ per credential
-        "mutation { updateSlaRules(input: {mqlResponseHours: 2}) { version } }",
-        "subscription { leadChanges { leadId } }",
-        "{ ...F } fragment F on Query { pipeline { total } }",  # spreads are not looked into
-        "query A { pipeline { total } } query B { pipeline { total } }",
-        "{ pipeline { total ",  # not GraphQL: strawberry answers the error
-    ],
-)
-def test_anything_else_goes_to_the_schema(query: str) -> None:
-    assert overview_request(body(query)) is None
-
-
-def test_variables_are_part_of_the_key_in_a_canonical_order() -> None:
-    query = "query ($from: DateTime!, $to: DateTime!) { metrics(from: $from, to: $to) { mqls } }"
-    forward = overview_request(body(query, {"from": "a", "to": "b"}))
-    backward = overview_request(body(query, {"to": "b", "from": "a"}))
-    other = overview_request(body(query, {"from": "a", "to": "c"}))
-    assert forward == backward
-    assert forward != other
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"not json",
-        b"[]",
-        orjson.dumps([{"query": "{ pipeline { total } }"}]),  # a batch
-        orjson.dumps({"query": 5}),
-        orjson.dumps({"query": "{ pipeline { total } }", "variables": [1]}),
-        orjson.dumps({"query": "{ pipeline { total } }", "operationName": "X"}),
-    ],
-)
-def test_bodies_that_are_not_one_plain_query_are_left_alone(raw: bytes) -> None:
-    assert overview_request(raw) is None
+from services.gateway.graphql.core import answer_cache
+from services.gateway.graphql.core.answer_cache import OverviewCache
 
 
 class Store:
@@ -99,7 +39,7 @@ class Store:
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Store:
     fake = Store()
-    monkeypatch.setattr(overview_cache, "tenant_tx", fake.tenant_tx)
+    monkeypatch.setattr(answer_cache, "tenant_tx", fake.tenant_tx)
     return fake
 
 
@@ -116,7 +56,7 @@ async def test_a_request_never_waits_for_a_marker_the_tenant_already_has(
     assert await cache.marker("acme") == (1,)
     assert store.reads == 1  # within MARKER_TTL_S: not read again
 
-    monkeypatch.setattr(overview_cache, "MARKER_TTL_S", 0.0)
+    monkeypatch.setattr(answer_cache, "MARKER_TTL_S", 0.0)
     store.value = 2
     store.release.clear()
     assert await cache.marker("acme") == (1,)  # served at once; the read runs meanwhile
@@ -133,7 +73,7 @@ async def test_a_write_makes_the_next_read_wait_for_a_marker_read_after_it(
 ) -> None:
     cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
     assert await cache.marker("acme") == (1,)
-    monkeypatch.setattr(overview_cache, "MARKER_TTL_S", 0.0)
+    monkeypatch.setattr(answer_cache, "MARKER_TTL_S", 0.0)
     store.release.clear()
     assert await cache.marker("acme") == (1,)  # starts a read that sees value 1
     await settled()
@@ -142,3 +82,55 @@ async def test_a_write_makes_the_next_read_wait_for_a_marker_read_after_it(
     store.release.set()
     await settled()
     assert await cache.marker("acme") == (2,)
+
+
+async def test_readers_of_a_tenant_share_one_answer_until_its_marker_changes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    computed: list[str] = []
+
+    async def compute() -> str:
+        computed.append("x")
+        return f"answer {len(computed)}"
+
+    assert await cache.answer("acme", ("pipeline",), compute) == "answer 1"
+    assert await cache.answer("acme", ("pipeline",), compute) == "answer 1"
+    assert await cache.answer("acme", ("metrics", 1), compute) == "answer 2"  # another key
+    assert await cache.answer("other", ("pipeline",), compute) == "answer 3"  # another tenant
+    store.value = 2
+    cache.forget("acme")
+    assert await cache.answer("acme", ("pipeline",), compute) == "answer 4"
+    assert (cache.hits, cache.misses) == (1, 4)
+
+
+async def test_concurrent_misses_wait_for_one_computation(store: Store) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    release = asyncio.Event()
+    computed: list[int] = []
+
+    async def compute() -> int:
+        computed.append(1)
+        await release.wait()
+        return 42
+
+    readers = [asyncio.create_task(cache.answer("acme", ("pipeline",), compute)) for _ in range(5)]
+    await settled()
+    release.set()
+    assert await asyncio.gather(*readers) == [42] * 5
+    assert computed == [1]
+
+
+async def test_an_error_is_not_kept(store: Store) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    outcomes: list[int | Exception] = [RuntimeError("statement timeout"), 7]
+
+    async def compute() -> int:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with pytest.raises(RuntimeError):
+        await cache.answer("acme", ("pipeline",), compute)
+    assert await cache.answer("acme", ("pipeline",), compute) == 7

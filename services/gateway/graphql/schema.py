@@ -25,6 +25,7 @@ from services.gateway.graphql.attribution.queries import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
+from services.gateway.graphql.core.answer_cache import ForgetOnMutation
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.limits import OperationLimits
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
@@ -129,6 +130,7 @@ schema = TandemSchema(
         SubscriptionsOverWebSocket,
         OperationLimits,
         OperationMetrics,
+        ForgetOnMutation,
         ErrorCodes,
     ],
 )

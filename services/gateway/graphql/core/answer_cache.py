@@ -1,25 +1,27 @@
-"""Answers of the dashboard's overview queries (`metrics` and `pipeline` only), shared by
-every reader of a tenant until the tenant's read model changes.
+"""Answers of the dashboard's overview fields (`metrics` and `pipeline`), shared by every
+reader of a tenant until the tenant's read model changes.
 
 A live dashboard refetches on every lead change; with many people watching one tenant the
-gateway would compute the same answer once per viewer. Here an answer is kept per
-(tenant, query text, variables) together with the tenant's change marker: the number of
-its leads, the sum of their `last_seq` (every applied event, re-scores included, raises a
-lead's last_seq), the count and sum of its spend rows and its latest config version (an
-SLA rule changes the compliance figures at once, before any lead is touched). Workers
-commit rows, so a changed marker means committed data changed, in whatever order
-transactions commit. Concurrent misses of one key wait for a single computation, and an
-answer older than MAX_AGE_S is recomputed anyway (the SLA figures move with the clock, not
-only with events).
+gateway would compute the same answer once per viewer. The resolvers of those fields
+(their own domains') answer through `cached_answer`: an answer is kept per (tenant, field,
+arguments) together with the tenant's change marker: the number of its leads, the sum of
+their `last_seq` (every applied event, re-scores included, raises a lead's last_seq), the
+count and sum of its spend rows and its latest config version (an SLA rule changes the
+compliance figures at once, before any lead is touched). Workers commit rows, so a changed
+marker means committed data changed, in whatever order transactions commit. Concurrent
+misses of one key wait for a single computation, and an answer older than MAX_AGE_S is
+recomputed anyway (the SLA figures move with the clock, not only with events). The field's
+permission, the period check and the operation's limits (rate and cost) run before the
+resolver, so a cached answer is refused exactly as a computed one would be.
 
 Reading the marker scans the tenant's leads (about 150 ms at 120,000 leads), longer than
 computing the answer, so no request waits for it once the tenant has one: a request finding
 it older than MARKER_TTL_S is served from it and starts the next read in the background.
 A change thus shows within MARKER_TTL_S plus one read for a tenant being looked at (the
 dashboard's trailing refetch, 1.5 s after a burst of changes, sees it), and a marker is
-read at most once per MARKER_TTL_S per tenant, only while someone looks. A write through
-this gateway drops the tenant's marker (`forget`): its author's next read waits for a
-fresh one.
+read at most once per MARKER_TTL_S per tenant, only while someone looks. A mutation
+through this gateway drops the tenant's marker (`ForgetOnMutation`): its author's next read
+waits for a fresh one.
 """
 
 from __future__ import annotations
@@ -28,22 +30,24 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import asyncpg
-import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
+from services.gateway.graphql.core.context import Info, RequestContext
 from shared.db import tenant_tx
 
 log = logging.getLogger("tandem.gateway.overview")
 
-CACHEABLE_FIELDS = frozenset({"metrics", "pipeline", "__typename"})
+T = TypeVar("T")
+
 MARKER_TTL_S = 0.25
 MAX_AGE_S = 10.0
 MAX_ENTRIES = 2_000
-MAX_QUERY_TEXTS = 256
 
 MARKER_SQL = """
 SELECT (SELECT count(*) FROM leads WHERE tenant_id = $1),
@@ -60,65 +64,19 @@ Marker = tuple[object, ...]
 class CachedAnswer:
     marker: Marker
     stored_at: float
-    body: bytes
-
-
-def overview_request(body: bytes) -> tuple[str, str] | None:
-    """(query text, canonical variables) when the body is one query that reads only
-    cacheable fields; None for anything else (mutations, other fields, batches)."""
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(request, dict):
-        return None
-    query, variables = request.get("query"), request.get("variables") or {}
-    if not isinstance(query, str) or not isinstance(variables, dict):
-        return None
-    if request.get("operationName") is not None or not _reads_only_cacheable(query):
-        return None
-    return query, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS).decode()
-
-
-_QUERY_VERDICTS: OrderedDict[str, bool] = OrderedDict()
-
-
-def _reads_only_cacheable(query: str) -> bool:
-    verdict = _QUERY_VERDICTS.get(query)
-    if verdict is None:
-        verdict = _classify(query)
-        _QUERY_VERDICTS[query] = verdict
-        if len(_QUERY_VERDICTS) > MAX_QUERY_TEXTS:
-            _QUERY_VERDICTS.popitem(last=False)
-    return verdict
-
-
-def _classify(query: str) -> bool:
-    try:
-        document = parse(query)
-    except GraphQLError:
-        return False
-    if len(document.definitions) != 1:
-        return False
-    operation = document.definitions[0]
-    if not isinstance(operation, OperationDefinitionNode):
-        return False
-    if operation.operation is not OperationType.QUERY:
-        return False
-    selections = operation.selection_set.selections
-    return all(isinstance(s, FieldNode) and s.name.value in CACHEABLE_FIELDS for s in selections)
+    value: object
 
 
 class OverviewCache:
     def __init__(self, pool: Callable[[], asyncpg.Pool | None]) -> None:
         self._pool = pool
-        self._answers: OrderedDict[tuple[str, str, str], CachedAnswer] = OrderedDict()
+        self._answers: OrderedDict[tuple[str, Hashable], CachedAnswer] = OrderedDict()
         self._markers: dict[str, tuple[float, Marker]] = {}
         self._marker_reads: dict[str, asyncio.Future[Marker]] = {}
         # Bumped by forget: a read begun before a write must not store its marker after it.
         self._generations: dict[str, int] = {}
         self._refreshes: set[asyncio.Task[None]] = set()
-        self._computing: dict[tuple[str, str, str], asyncio.Future[CachedAnswer | None]] = {}
+        self._computing: dict[tuple[str, Hashable], asyncio.Future[CachedAnswer]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -174,54 +132,71 @@ class OverviewCache:
             if self._marker_reads.get(tenant_id) is future:
                 del self._marker_reads[tenant_id]
 
-    async def answer(
-        self,
-        tenant_id: str,
-        query: str,
-        variables: str,
-        compute: Callable[[], Awaitable[bytes | None]],
-        admit: Callable[[], Awaitable[bool]],
-    ) -> bytes | None:
-        """The cached body for this key at the tenant's current marker, or the one
-        `compute` returns (None: not cacheable, e.g. an error answer). A cached body is
-        served only if `admit` lets this request through (the credential's rate limit);
-        otherwise `compute` answers, as for a request that was never cached."""
+    async def answer(self, tenant_id: str, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """The answer kept for this key at the tenant's current marker, or the one `compute`
+        returns (an error raised is not kept: the next request computes again)."""
         marker = await self.marker(tenant_id)
-        key = (tenant_id, query, variables)
-        cached = self._answers.get(key)
+        full = (tenant_id, key)
+        cached = self._answers.get(full)
         if (
             cached is not None
             and cached.marker == marker
             and time.monotonic() - cached.stored_at < MAX_AGE_S
         ):
-            if not await admit():
-                return await compute()
             self.hits += 1
-            self._answers.move_to_end(key)
-            return cached.body
-        pending = self._computing.get(key)
+            self._answers.move_to_end(full)
+            return cast(T, cached.value)
+        pending = self._computing.get(full)
         if pending is not None:
-            shared = await asyncio.shield(pending)
+            try:
+                shared = await asyncio.shield(pending)
+            except Exception:  # that computation failed: this request tries its own
+                shared = None
             if shared is not None and shared.marker == marker:
-                if not await admit():
-                    return await compute()
                 self.hits += 1
-                return shared.body
+                return cast(T, shared.value)
         self.misses += 1
-        future: asyncio.Future[CachedAnswer | None] = asyncio.get_running_loop().create_future()
-        self._computing[key] = future
+        future: asyncio.Future[CachedAnswer] = asyncio.get_running_loop().create_future()
+        self._computing[full] = future
         try:
-            body = await compute()
-            stored = None if body is None else CachedAnswer(marker, time.monotonic(), body)
-            if stored is not None:
-                self._answers[key] = stored
-                if len(self._answers) > MAX_ENTRIES:
-                    self._answers.popitem(last=False)
+            value = await compute()
+            stored = CachedAnswer(marker, time.monotonic(), value)
+            self._answers[full] = stored
+            if len(self._answers) > MAX_ENTRIES:
+                self._answers.popitem(last=False)
             future.set_result(stored)
-            return body
+            return value
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()
             raise
         finally:
-            del self._computing[key]
+            if self._computing.get(full) is future:
+                del self._computing[full]
+
+
+async def cached_answer(info: Info, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+    """`compute()`, shared with the tenant's other readers through the process's overview
+    cache while the tenant's read model stays as it was; computed per request where there
+    is no cache (a WebSocket's subscriptions, tests of the schema alone)."""
+    ctx = info.context
+    if ctx.overview is None or ctx.is_websocket:
+        return await compute()
+    return await ctx.overview.answer(ctx.tenant_id, key, compute)
+
+
+class ForgetOnMutation(SchemaExtension):
+    """A mutation (an SLA limit, a config version, spend) may change an overview answer at
+    once; its author's next read must see it, not a marker up to MARKER_TTL_S old."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        execution = self.execution_context
+        ctx = execution.context
+        if (
+            execution.operation_type is OperationType.MUTATION
+            and isinstance(ctx, RequestContext)
+            and ctx.overview is not None
+            and ctx.principal is not None
+        ):
+            ctx.overview.forget(ctx.principal.tenant_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import strawberry
 
+from services.gateway.graphql.core.answer_cache import cached_answer
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.permissions import read_field
@@ -28,9 +29,13 @@ class Pipeline:
 class PipelineQueries:
     @read_field()
     async def pipeline(self, info: Info) -> Pipeline:
-        rows = await info.context.scope.fetch(
-            "SELECT stage, count(*) AS n FROM leads WHERE tenant_id = $1 GROUP BY stage"
-        )
-        counts = {row["stage"]: int(row["n"]) for row in rows}
-        stages = [PipelineStage(stage=s, count=counts.get(s.value, 0)) for s in Stage]
-        return Pipeline(stages=stages, total=sum(counts.values()))
+        async def compute() -> Pipeline:
+            rows = await info.context.scope.fetch(
+                "SELECT stage, count(*) AS n FROM leads WHERE tenant_id = $1 GROUP BY stage"
+            )
+            counts = {row["stage"]: int(row["n"]) for row in rows}
+            stages = [PipelineStage(stage=s, count=counts.get(s.value, 0)) for s in Stage]
+            return Pipeline(stages=stages, total=sum(counts.values()))
+
+        # The dashboard's overview: one computation per tenant change, not per viewer.
+        return await cached_answer(info, ("pipeline",), compute)

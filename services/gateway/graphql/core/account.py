@@ -28,14 +28,7 @@ from services.gateway.graphql.core.lead import (
 )
 from services.gateway.graphql.core.relay import page_size
 from shared.data_driven import load_model
-from shared.domain import markov
-from shared.domain.attribution import (
-    BUILTIN_MODELS,
-    Credit,
-    credit_conversion,
-    group_credits,
-    opportunity_conversions,
-)
+from shared.domain.accounts import AccountOpportunity, account_attribution
 from shared.domain.events import MARKETING_TOUCHES, Event
 
 ACCOUNT_COLUMNS = (
@@ -46,7 +39,6 @@ _EVENT_FIELDS = (
     "event_id, type, occurred_at, seq, lead_id, anonymous_id, account_id, channel,"
     " campaign_id, content_id, message_id, properties, stitched, config_version"
 )
-_MODELS = {m.name: m for m in BUILTIN_MODELS}
 
 
 @dataclass
@@ -217,23 +209,17 @@ class Account:
             if model is AttributionModel.DATA_DRIVEN:
                 stored = await load_model(conn, ctx.tenant_id, kind.value)
         effects = {} if stored is None else stored.model.effects()
-        rows: list[Credit] = []
-        for o in opportunities:
-            won = o["status"] == "WON"
-            for conversion in opportunity_conversions(
-                o["opportunity_id"],
+        facts = [
+            AccountOpportunity(
+                opportunity_id=o["opportunity_id"],
                 amount=float(o["amount"]),
                 created_at=o["created_at"],
-                won_at=o["closed_at"] if won else None,
+                won_at=o["closed_at"] if o["status"] == "WON" else None,
                 won_amount=None if o["won_amount"] is None else float(o["won_amount"]),
-            ):
-                if conversion.kind != kind.value:
-                    continue
-                if model is AttributionModel.DATA_DRIVEN:
-                    rows.extend(markov.credit_conversion(touches, conversion, effects))
-                else:
-                    rows.extend(credit_conversion(touches, conversion, _MODELS[model.value]))
+            )
+            for o in opportunities
+        ]
+        groups = account_attribution(touches, facts, model.value, kind.value, effects)
         return [
-            AccountChannelCredit(channel=g.key, credit=g.credit, amount=g.amount)
-            for g in group_credits(rows, "CHANNEL")
+            AccountChannelCredit(channel=g.key, credit=g.credit, amount=g.amount) for g in groups
         ]

@@ -84,6 +84,8 @@ def violations(module: str, imported: set[str]) -> list[str]:
                     wrong.append(f"{module} imports another GraphQL domain: {target}")
                 if domain in ("core", "nodes") and other not in ("core", "nodes"):
                     wrong.append(f"{module} (shared GraphQL) imports a domain: {target}")
+                if domain == "core" and other == "nodes":
+                    wrong.append(f"{module} (core) imports the domain types: {target}")
     return wrong
 
 
@@ -104,6 +106,8 @@ def test_every_import_points_down_the_layers() -> None:
         ("shared.kafka", "simulation.generator"),
         ("services.gateway.graphql.leads.queries", "services.gateway.graphql.accounts.queries"),
         ("services.gateway.graphql.core.relay", "services.gateway.graphql.leads.queries"),
+        ("services.gateway.graphql.core.relay", "services.gateway.graphql.nodes.lead"),
+        ("services.gateway.graphql.nodes.lead", "services.gateway.graphql.sla.queries"),
     ],
 )
 def test_an_arrow_up_or_sideways_is_caught(module: str, target: str) -> None:
@@ -118,6 +122,8 @@ def test_an_arrow_up_or_sideways_is_caught(module: str, target: str) -> None:
         ("bench.run", "services.admin.cli"),
         ("services.gateway.graphql.leads.queries", "services.gateway.graphql.core.relay"),
         ("services.gateway.graphql.schema", "services.gateway.graphql.leads.queries"),
+        ("services.gateway.graphql.sla.types", "services.gateway.graphql.nodes.lead"),
+        ("services.gateway.graphql.nodes.lead", "services.gateway.graphql.core.batch"),
     ],
 )
 def test_an_arrow_down_is_allowed(module: str, target: str) -> None:

@@ -1,6 +1,6 @@
 """The Account node (SPEC 17): a company's buying committee, read from the rows the worker
 keeps, with its members, open opportunity, one timeline of its members' events and its
-attribution under every model. In core because `Lead.account` returns it too."""
+attribution under every model. Here because `Lead.account` returns it too."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
@@ -18,7 +18,8 @@ from strawberry.scalars import JSON
 from services.gateway.graphql.core.batch import BatchLoaders
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import AttributionKind, AttributionModel, Stage
-from services.gateway.graphql.core.lead import (
+from services.gateway.graphql.core.relay import page_size
+from services.gateway.graphql.nodes.lead import (
     OPPORTUNITY_COLUMNS,
     FitGrade,
     Lead,
@@ -26,7 +27,6 @@ from services.gateway.graphql.core.lead import (
     camel_keys,
     load_lead,
 )
-from services.gateway.graphql.core.relay import page_size
 from shared.data_driven import load_model
 from shared.domain.accounts import AccountOpportunity, account_attribution
 from shared.domain.events import MARKETING_TOUCHES, Event

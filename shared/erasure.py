@@ -1,7 +1,7 @@
 """Erasing one person (SPEC 10), for `tandem erase` and the `eraseLead` mutation alike.
 
 In one transaction of the tenant, under the same per-lead and per-identity locks the workers
-take (shared/locks.py), `erase_lead` records the suppression entries (shared/privacy.py) and
+take (shared/locks.py), `erase_lead` records the suppression entries (shared/suppression.py) and
 deletes the lead's events, its linked anonymous ids and their held touches, its traits and
 every row derived from them, then recomputes the accounts the lead belonged to
 (shared/account_store.py). Metrics follow by themselves: the day counters are kept by
@@ -18,7 +18,7 @@ import asyncpg
 
 from shared import account_store, locks
 from shared.config_store import current_config
-from shared.privacy import ANONYMOUS, LEAD, subject_hash
+from shared.suppression import ANONYMOUS, LEAD, subject_hash
 
 # Rows of one lead, table by table: (table, condition on $2 = lead id, $3 = its anonymous
 # ids). Tables of a later release that this database does not have yet are skipped.

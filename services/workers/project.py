@@ -37,7 +37,7 @@ from shared.domain.config import TenantConfig
 from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
 from shared.domain.scoring import matrix
-from shared.privacy import drop_suppressed
+from shared.suppression import drop_suppressed
 from shared.validation import to_domain_event
 
 

@@ -1,10 +1,16 @@
-"""What the CRM sync writes and when it waits (services/delivery/crm.py)."""
+"""What the CRM sync writes and when it waits (services/delivery/crm_sync.py)."""
 
 from __future__ import annotations
 
 import httpx
 
-from services.delivery.crm import DEFAULT_FIELD_MAPS, MAX_WAIT_S, changed, retry_after_s, values_of
+from services.delivery.crm_sync import (
+    DEFAULT_FIELD_MAPS,
+    MAX_WAIT_S,
+    changed,
+    retry_after_s,
+    values_of,
+)
 from tests.unit.delivery_samples import AT, LEAD_ROW
 
 

@@ -20,8 +20,8 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from services.gateway.graphql.accounts.queries import AccountQueries
-from services.gateway.graphql.attribution.queries import AttributionQueries
+from services.gateway.graphql.accounts.resolvers import AccountQueries
+from services.gateway.graphql.attribution.resolvers import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
@@ -29,19 +29,19 @@ from services.gateway.graphql.core.answer_cache import ForgetOnMutation
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.limits import OperationLimits
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
-from services.gateway.graphql.datadriven.queries import DataDrivenMutations, DataDrivenQueries
-from services.gateway.graphql.feedback.queries import FeedbackQueries
-from services.gateway.graphql.leads.queries import LeadQueries
+from services.gateway.graphql.datadriven.resolvers import DataDrivenMutations, DataDrivenQueries
+from services.gateway.graphql.feedback.resolvers import FeedbackQueries
+from services.gateway.graphql.leads.resolvers import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
-from services.gateway.graphql.metrics.queries import MetricsQueries
-from services.gateway.graphql.pipeline.queries import PipelineQueries
-from services.gateway.graphql.postmortems.queries import PostMortemQueries
+from services.gateway.graphql.metrics.resolvers import MetricsQueries
+from services.gateway.graphql.pipeline.resolvers import PipelineQueries
+from services.gateway.graphql.postmortems.resolvers import PostMortemQueries
 from services.gateway.graphql.privacy.resolvers import PrivacyMutations
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
-from services.gateway.graphql.review.queries import ReviewQueries
-from services.gateway.graphql.sla.queries import SlaQueries
+from services.gateway.graphql.review.resolvers import ReviewQueries
+from services.gateway.graphql.sla.resolvers import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
-from services.gateway.graphql.viewer.queries import ViewerQueries
+from services.gateway.graphql.viewer.resolvers import ViewerQueries
 from services.gateway.graphql.webhooks.resolvers import WebhookMutations, WebhookQueries
 from services.gateway.metrics import OperationMetrics
 

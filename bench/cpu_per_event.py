@@ -25,9 +25,9 @@ import asyncpg
 from bench import workload
 from bench.procs import ROOT, _process_seconds
 from bench.run import QUICK, SPAN_DAYS, Bench, _own_prefix
-from shared.generator import JourneyGenerator
 from shared.kafka import TOPICS, ensure_topics, make_producer
 from shared.settings import load_settings
+from simulation.generator import JourneyGenerator
 
 
 def _socket_inodes(pid: int) -> set[str]:

@@ -38,9 +38,9 @@ from bench.metrics_sql import METRICS_SQL
 from bench.procs import CpuMeter, Process, Processes, wait_ready
 from services.admin.tenants import create_api_key, create_tenant
 from shared.db import create_pool, tenant_tx
-from shared.generator import JourneyGenerator
 from shared.kafka import TOPICS, TOUCHPOINTS, ensure_topics, make_producer
 from shared.settings import Settings, load_settings
+from simulation.generator import JourneyGenerator
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FRESHNESS_INTERVAL_S = 0.05

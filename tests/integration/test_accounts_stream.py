@@ -23,9 +23,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.domain.accounts import Member, OpenOpportunity, compute_account, resolve_account
 from shared.domain.config import DEFAULT_CONFIG
-from shared.generator import JourneyGenerator
 from shared.kafka import partition_for
 from shared.validation import event_key
+from simulation.generator import JourneyGenerator
 from tests.conftest import REPO, RUN_ID
 from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
 from tests.integration.test_graphql_api import data_of

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from shared.generator import JourneyGenerator
 from shared.kafka import TOUCHPOINTS
 from shared.validation import event_key
+from simulation.generator import JourneyGenerator
 from tests.conftest import REPO, RUN_ID
 from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
 from tests.integration.test_kill_worker import snapshot

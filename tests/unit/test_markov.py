@@ -28,7 +28,7 @@ from shared.domain.markov import (
     lead_path,
     split_credit,
 )
-from shared.generator import JourneyGenerator
+from simulation.generator import JourneyGenerator
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 

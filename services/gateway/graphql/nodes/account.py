@@ -39,6 +39,7 @@ _EVENT_FIELDS = (
     "event_id, type, occurred_at, seq, lead_id, anonymous_id, account_id, channel,"
     " campaign_id, content_id, message_id, properties, stitched, config_version"
 )
+MEMBER_COLUMNS = "account_id, lead_id"
 
 
 @dataclass
@@ -52,9 +53,8 @@ class AccountLoaders(BatchLoaders):
 
     def __post_init__(self) -> None:
         self.accounts = self.row_by_key("accounts", ACCOUNT_COLUMNS, "account_id")
-        members = "account_id, lead_id"
-        self.members = self.rows_by_key("account_members", members, "account_id", "lead_id")
-        self.of_lead = self.row_by_key("account_members", members, "lead_id")
+        self.members = self.rows_by_key("account_members", MEMBER_COLUMNS, "account_id", "lead_id")
+        self.of_lead = self.row_by_key("account_members", MEMBER_COLUMNS, "lead_id")
 
 
 async def load_account(info: Info, account_id: str) -> Account | None:

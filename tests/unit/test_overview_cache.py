@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
 import pytest
+from starlette.requests import Request
+from strawberry.types import ExecutionResult
 
+from services.gateway.auth import Principal
+from services.gateway.context import GatewayContext
 from services.gateway.graphql.core import answer_cache
 from services.gateway.graphql.core.answer_cache import OverviewCache
+from services.gateway.graphql.core.context import RequestContext
+from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.hub import LeadChangeHub
+from services.gateway.graphql.pipeline.resolvers import Pipeline, PipelineStage
+from services.gateway.graphql.schema import schema
 
 
 class Store:
@@ -134,3 +143,57 @@ async def test_an_error_is_not_kept(store: Store) -> None:
     with pytest.raises(RuntimeError):
         await cache.answer("acme", ("pipeline",), compute)
     assert await cache.answer("acme", ("pipeline",), compute) == 7
+
+
+async def execute(cache: OverviewCache, query: str, role: str = "viewer") -> ExecutionResult:
+    """Runs `query` through the schema as a `role` key of acme, in a process that keeps
+    `cache`."""
+    context = RequestContext(
+        cast(GatewayContext, None), cast(LeadChangeHub, None), Request({"type": "http"}), None
+    )
+    context.principal = Principal("acme", role, "key-1")
+    context.overview = cache
+    return await schema.execute(query, context_value=context)
+
+
+async def overview_of(cache: OverviewCache, query: str) -> dict[str, Any]:
+    result = await execute(cache, query)
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    return result.data
+
+
+def pipeline_of(total: int) -> Pipeline:
+    return Pipeline(stages=[PipelineStage(stage=Stage.MQL, count=total)], total=total)
+
+
+async def test_a_query_of_shareable_fields_only_is_answered_whole(store: Store) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    marker = await cache.marker("acme")
+    # The resolver's own kept answer stands in for the database.
+    cache.keep("acme", ("pipeline",), marker, pipeline_of(27))
+    query = "{ pipeline { total } __typename }"
+    assert await overview_of(cache, query) == {"pipeline": {"total": 27}, "__typename": "Query"}
+    cache.keep("acme", ("pipeline",), marker, pipeline_of(5))
+    # Same marker: the whole answer is served without running the resolver again...
+    assert await overview_of(cache, query) == {"pipeline": {"total": 27}, "__typename": "Query"}
+    # ...while a query that is not only shareable fields executes (a fragment spread is
+    # not looked into), its resolver answering from its own kept answer.
+    spread = "{ ...F } fragment F on Query { pipeline { total } }"
+    assert await overview_of(cache, spread) == {"pipeline": {"total": 5}}
+    # A changed marker: the whole answer is no longer served.
+    store.value = 2
+    cache.forget("acme")
+    marker = await cache.marker("acme")
+    cache.keep("acme", ("pipeline",), marker, pipeline_of(9))
+    assert await overview_of(cache, query) == {"pipeline": {"total": 9}, "__typename": "Query"}
+
+
+async def test_a_whole_answer_is_never_served_to_a_role_that_may_not_read(store: Store) -> None:
+    cache = OverviewCache(lambda: cast(asyncpg.Pool, object()))
+    cache.keep("acme", ("pipeline",), await cache.marker("acme"), pipeline_of(27))
+    query = "{ pipeline { total } }"
+    assert await overview_of(cache, query) == {"pipeline": {"total": 27}}
+    refused = await execute(cache, query, role="ingest")
+    assert refused.errors is not None
+    assert refused.errors[0].extensions == {"code": "FORBIDDEN"}

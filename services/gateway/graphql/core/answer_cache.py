@@ -3,16 +3,19 @@ reader of a tenant until the tenant's read model changes.
 
 A live dashboard refetches on every lead change; with many people watching one tenant the
 gateway would compute the same answer once per viewer. The resolvers of those fields
-(their own domains') answer through `cached_answer`: an answer is kept per (tenant, field,
-arguments) together with the tenant's change marker: the number of its leads, the sum of
-their `last_seq` (every applied event, re-scores included, raises a lead's last_seq), the
-count and sum of its spend rows and its latest config version (an SLA rule changes the
-compliance figures at once, before any lead is touched). Workers commit rows, so a changed
-marker means committed data changed, in whatever order transactions commit. Concurrent
-misses of one key wait for a single computation, and an answer older than MAX_AGE_S is
-recomputed anyway (the SLA figures move with the clock, not only with events). The field's
-permission, the period check and the operation's limits (rate and cost) run before the
-resolver, so a cached answer is refused exactly as a computed one would be.
+(their own domains', which declare them with `share_answers`) answer through
+`cached_answer`, and a query that reads nothing else is answered whole, without executing
+it (`SharedAnswers`, after the schema's parse and validation, both cached per query text).
+An answer is kept per (tenant, field and arguments, or query text and variables) together
+with the tenant's change marker: the number of its leads, the sum of their `last_seq`
+(every applied event, re-scores included, raises a lead's last_seq), the count and sum of
+its spend rows and its latest config version (an SLA rule changes the compliance figures
+at once, before any lead is touched). Workers commit rows, so a changed marker means
+committed data changed, in whatever order transactions commit. Concurrent misses of a
+field wait for a single computation, and an answer older than MAX_AGE_S is recomputed
+anyway (the SLA figures move with the clock, not only with events). The operation's rate
+and cost limits run before either cache answers; a field's permission and period check
+run before its resolver, and a whole answer goes only to the roles that may read them.
 
 Reading the marker scans the tenant's leads (about 150 ms at 120,000 leads), longer than
 computing the answer, so no request waits for it once the tenant has one: a request finding
@@ -30,15 +33,20 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
+import orjson
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import FieldNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from services.gateway.graphql.core.context import Info, RequestContext
+from services.gateway.graphql.core.permissions import READ_ROLES
 from shared.db import tenant_tx
 
 log = logging.getLogger("tandem.gateway.overview")
@@ -132,20 +140,32 @@ class OverviewCache:
             if self._marker_reads.get(tenant_id) is future:
                 del self._marker_reads[tenant_id]
 
-    async def answer(self, tenant_id: str, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
-        """The answer kept for this key at the tenant's current marker, or the one `compute`
-        returns (an error raised is not kept: the next request computes again)."""
+    async def kept(self, tenant_id: str, key: Hashable) -> tuple[Marker, object | None]:
+        """The tenant's current marker, and the answer kept for this key at it (or None)."""
         marker = await self.marker(tenant_id)
-        full = (tenant_id, key)
-        cached = self._answers.get(full)
+        cached = self._answers.get((tenant_id, key))
         if (
             cached is not None
             and cached.marker == marker
             and time.monotonic() - cached.stored_at < MAX_AGE_S
         ):
             self.hits += 1
-            self._answers.move_to_end(full)
-            return cast(T, cached.value)
+            self._answers.move_to_end((tenant_id, key))
+            return marker, cached.value
+        return marker, None
+
+    def keep(self, tenant_id: str, key: Hashable, marker: Marker, value: object) -> None:
+        self._answers[(tenant_id, key)] = CachedAnswer(marker, time.monotonic(), value)
+        if len(self._answers) > MAX_ENTRIES:
+            self._answers.popitem(last=False)
+
+    async def answer(self, tenant_id: str, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """The answer kept for this key at the tenant's current marker, or the one `compute`
+        returns (an error raised is not kept: the next request computes again)."""
+        marker, value = await self.kept(tenant_id, key)
+        if value is not None:
+            return cast(T, value)
+        full = (tenant_id, key)
         pending = self._computing.get(full)
         if pending is not None:
             try:
@@ -159,13 +179,10 @@ class OverviewCache:
         future: asyncio.Future[CachedAnswer] = asyncio.get_running_loop().create_future()
         self._computing[full] = future
         try:
-            value = await compute()
-            stored = CachedAnswer(marker, time.monotonic(), value)
-            self._answers[full] = stored
-            if len(self._answers) > MAX_ENTRIES:
-                self._answers.popitem(last=False)
-            future.set_result(stored)
-            return value
+            computed = await compute()
+            self.keep(tenant_id, key, marker, computed)
+            future.set_result(CachedAnswer(marker, time.monotonic(), computed))
+            return computed
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()
@@ -183,6 +200,69 @@ async def cached_answer(info: Info, key: Hashable, compute: Callable[[], Awaitab
     if ctx.overview is None or ctx.is_websocket:
         return await compute()
     return await ctx.overview.answer(ctx.tenant_id, key, compute)
+
+
+# Root query fields whose answers are the tenant's alone (not the caller's), declared by
+# their domains with `share_answers`.
+_SHAREABLE: set[str] = {"__typename"}
+
+
+def share_answers(field_name: str) -> None:
+    """Declares a root query field that every reading role may read (`read_field`) and
+    that answers through `cached_answer`: a query reading only such fields is answered
+    whole from the cache (`SharedAnswers`)."""
+    _SHAREABLE.add(field_name)
+
+
+class SharedAnswers(SchemaExtension):
+    """A query that reads only shareable fields (the dashboard's overview) is answered whole
+    from the tenant's kept result while its marker holds, without executing it: its
+    resolvers would only read their kept answers back. Runs after OperationLimits, so the
+    rate and cost limits count and refuse it as any other operation."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        ctx = execution.context
+        key = _whole_answer_key(execution)
+        if key is None or not isinstance(ctx, RequestContext) or ctx.overview is None:
+            yield
+            return
+        cache, tenant_id = ctx.overview, ctx.tenant_id
+        marker, data = await cache.kept(tenant_id, key)
+        if data is not None:
+            execution.result = GraphQLExecutionResult(data=cast(dict[str, Any], data))
+        yield
+        result = execution.result
+        if data is None and isinstance(result, GraphQLExecutionResult) and not result.errors:
+            cache.keep(tenant_id, key, marker, result.data)
+
+
+def _whole_answer_key(execution: ExecutionContext) -> Hashable | None:
+    """("query", text, variables) for one plain query over shareable fields only, from the
+    document strawberry parsed; None for anything else (and over WebSocket)."""
+    ctx = execution.context
+    document = execution.graphql_document
+    if (
+        document is None
+        or execution.query is None
+        or execution.operation_type is not OperationType.QUERY
+        or not isinstance(ctx, RequestContext)
+        or ctx.is_websocket
+        or ctx.principal is None
+        # Executing checks each field's permission; a whole answer skips execution, so it
+        # is served only to the roles every shareable field admits.
+        or ctx.principal.role not in READ_ROLES
+        or len(document.definitions) != 1
+    ):
+        return None
+    operation = document.definitions[0]
+    if not isinstance(operation, OperationDefinitionNode) or not all(
+        isinstance(s, FieldNode) and s.name.value in _SHAREABLE
+        for s in operation.selection_set.selections
+    ):
+        return None
+    variables = orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)
+    return ("query", execution.query, variables)
 
 
 class ForgetOnMutation(SchemaExtension):

@@ -19,6 +19,7 @@ RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
+COPY simulation ./simulation
 COPY schemas ./schemas
 # --no-deps: nothing is resolved again; everything it needs came from the lock.
 RUN pip install --no-deps . && rm -rf build *.egg-info

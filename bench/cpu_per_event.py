@@ -24,9 +24,9 @@ import asyncpg
 from bench import workload
 from bench.procs import ROOT, WorkCpu
 from bench.run import SPAN_DAYS, Bench, pg_port, scaled
-from shared.generator import JourneyGenerator
 from shared.kafka import make_producer
 from shared.settings import load_settings
+from simulation.generator import JourneyGenerator
 
 
 async def main(argv: list[str] | None = None) -> int:

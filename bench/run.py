@@ -47,9 +47,9 @@ from bench.metrics_sql import METRICS_SQL
 from bench.procs import ROOT, CpuMeter, Process, Processes, WorkCpu, wait_ready
 from services.admin.tenants import create_api_key, create_tenant
 from shared.db import create_pool, tenant_tx
-from shared.generator import JourneyGenerator
 from shared.kafka import TOPICS, TOUCHPOINTS, ensure_topics, make_producer
 from shared.settings import Settings, load_settings
+from simulation.generator import JourneyGenerator
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Written by the browser test of the dashboard's first meaningful paint (SPEC 16).

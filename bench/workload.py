@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from shared.generator import JourneyGenerator
 from shared.kafka import partition_for
 from shared.records import encode_records
 from shared.validation import event_key
+from simulation.generator import JourneyGenerator
 
 HTTP_BATCH = 500
 

@@ -1,8 +1,9 @@
-"""The data-driven attribution model in the read model (SPEC 17): fitting it from a tenant's
-events and opportunities, storing it, and reading it back.
+"""The data-driven attribution model in the read model (SPEC 17): reading a tenant's events
+and opportunities for the fit (shared/domain/data_driven.py), storing the models, and reading
+them back.
 
-Fitting streams the tenant's touches lead by lead through a cursor, so a tenant of any size
-needs memory for one lead's path and the transition counts only. The worker refreshes every
+The tenant's touches stream lead by lead through a cursor, so a tenant of any size needs
+memory for one lead's path and the transition counts only. The worker refreshes every
 tenant it serves at least hourly; admins refresh on demand through GraphQL.
 """
 
@@ -17,20 +18,13 @@ from typing import Any, Final
 import asyncpg
 
 from shared.db import tenant_tx
-from shared.domain.attribution import DATA_DRIVEN, NONE_KEY, PIPELINE, REVENUE, Kind
+from shared.domain.attribution import DATA_DRIVEN, NONE_KEY, PIPELINE, Kind
+from shared.domain.data_driven import KINDS, TenantFit
 from shared.domain.events import MARKETING_TOUCHES
-from shared.domain.markov import (
-    MarkovModel,
-    PathCounts,
-    RemovalEffect,
-    Transition,
-    fit_counts,
-    lead_path,
-)
+from shared.domain.markov import MarkovModel, RemovalEffect, Transition
 
 log = logging.getLogger("tandem.data_driven")
 
-KINDS: Final[tuple[Kind, ...]] = (PIPELINE, REVENUE)
 # A model older than this is refitted by the next sweep; with sweeps every REFRESH_SWEEP_S
 # no model is ever older than an hour.
 REFRESH_SWEEP_S: Final = 600.0
@@ -47,12 +41,8 @@ class StoredModel:
 
 
 async def fit_tenant(conn: asyncpg.Connection, tenant_id: str) -> dict[Kind, MarkovModel]:
-    """Both kinds' chains over the tenant's current read model (inside a transaction).
-
-    A lead's conversion times: its first opportunity's creation (PIPELINE) and its first
-    win (REVENUE); touches are its marketing touches, stitched ones included, in
-    (occurred_at, arrival) order as SPEC 5 sorts them.
-    """
+    """Both kinds' chains over the tenant's current read model (inside a transaction),
+    fitted by shared.domain.data_driven from its touches streamed lead by lead."""
     cutoffs = {
         r["lead_id"]: (r["first_created"], r["first_won"])
         for r in await conn.fetch(
@@ -64,18 +54,7 @@ async def fit_tenant(conn: asyncpg.Connection, tenant_id: str) -> dict[Kind, Mar
             tenant_id,
         )
     }
-    counts: dict[Kind, PathCounts] = {PIPELINE: PathCounts(), REVENUE: PathCounts()}
-    lead: str | None = None
-    touches: list[tuple[datetime, str | None]] = []
-
-    def close_lead() -> None:
-        if lead is None:
-            return
-        for kind, at in zip(KINDS, cutoffs.get(lead, (None, None)), strict=True):
-            path = lead_path(touches, at)
-            if path is not None:
-                counts[kind].add(*path)
-
+    fit = TenantFit(cutoffs)
     cursor = conn.cursor(
         """
         SELECT lead_id, occurred_at, channel FROM events
@@ -87,13 +66,8 @@ async def fit_tenant(conn: asyncpg.Connection, tenant_id: str) -> dict[Kind, Mar
         prefetch=_FETCH,
     )
     async for row in cursor:
-        if row["lead_id"] != lead:
-            close_lead()
-            lead = row["lead_id"]
-            touches = []
-        touches.append((row["occurred_at"], row["channel"]))
-    close_lead()
-    return {kind: fit_counts(c) for kind, c in counts.items()}
+        fit.add(row["lead_id"], row["occurred_at"], row["channel"])
+    return fit.models()
 
 
 async def store_models(

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from services.admin.tenants import TenantError, require_tenant
-from services.delivery.crm import DEFAULT_FIELD_MAPS, TANDEM_FIELDS
+from services.delivery.crm_sync import DEFAULT_FIELD_MAPS, TANDEM_FIELDS
 from shared.settings import load_settings
 
 DEFAULT_ID_TRAITS = {"hubspot": "hubspot_id", "salesforce": "salesforce_id"}

@@ -20,8 +20,8 @@ import orjson
 
 from services.admin.progress import progress
 from services.admin.tenants import SLUG, TenantError, create_api_key, create_tenant
-from shared.generator import JourneyGenerator
 from shared.settings import load_settings
+from simulation.generator import JourneyGenerator
 
 BATCH = 500
 # The demo is a fixed story: the same seed gives the same leads on every machine.

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.delivery import crm, metrics, store
+from services.delivery import crm_sync, metrics, store
 from services.delivery.consume import TOPICS, consume
 from services.delivery.dispatch import Dispatcher
 from services.delivery.settings import DeliverySettings, load_delivery_settings
@@ -110,7 +110,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         if await sweep_action_items(pool, ds.public_url, settings.now().date()):
             dispatcher.wake()
 
-    syncer = crm.CrmSync(pool, ds)
+    syncer = crm_sync.CrmSync(pool, ds)
     tasks = [
         asyncio.create_task(
             consume(consumer, pool, ds.public_url, dispatcher.wake), name="consume"

@@ -166,15 +166,6 @@ async def queue_crm(conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence
     )
 
 
-async def has_crm(conn: asyncpg.Connection, tenant_id: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM crm_connections WHERE tenant_id = $1 AND enabled)",
-            tenant_id,
-        )
-    )
-
-
 async def due_webhooks(pool: asyncpg.Pool, limit: int) -> list[tuple[str, str]]:
     rows = await pool.fetch("SELECT * FROM tandem_due_webhooks($1)", limit)
     return [(r["tenant_id"], r["webhook_id"]) for r in rows]

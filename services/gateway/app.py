@@ -53,7 +53,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await ctx.start()
-        graphql.start()
         try:
             yield
         finally:

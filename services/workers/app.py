@@ -22,7 +22,7 @@ import faust
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
-from services.workers import sla
+from services.workers import compaction, sla
 from services.workers.failures import Outages
 from services.workers.observability import (
     BATCH_EVENTS,
@@ -185,6 +185,14 @@ async def data_driven_refresh() -> None:
             runtime.pool, sorted(runtime.configs.cached_tenants()), settings.now()
         ),
     )
+
+
+@app.timer(interval=compaction.INTERVAL_S)
+async def merge_metric_days() -> None:
+    async def merge() -> None:
+        await compaction.compact(runtime.pool)
+
+    await _periodic("metric day merge", merge)
 
 
 @app.timer(interval=ASSIGNMENT_CHECK_S)

@@ -26,17 +26,18 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.workers import accounts, store
+from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.records import DeadLetter, Incoming
+from shared import account_store, locks
 from shared.db import tenant_tx
 from shared.domain.attribution import Conversion, credit_lead, opportunity_conversions
 from shared.domain.config import TenantConfig
 from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
 from shared.domain.scoring import matrix
-from shared.privacy import drop_suppressed
+from shared.suppression import drop_suppressed
 from shared.validation import to_domain_event
 
 
@@ -109,11 +110,11 @@ class LeadProjector:
         async with tenant_tx(self._pool, tenant_id) as conn:
             # An identity is locked while it is linked, resolved and its held touches are
             # stitched, so a touch is never held behind a link another worker just made.
-            await store.lock(conn, tenant_id, "anon", anonymous | linking)
+            await locks.lock(conn, tenant_id, "anon", anonymous | linking)
             await store.link_identities(conn, tenant_id, links)
             linked = await store.resolve_anonymous(conn, tenant_id, anonymous | linking)
             lead_events = [_route(e, linked) for e in lead_events]
-            await store.lock(
+            await locks.lock(
                 conn,
                 tenant_id,
                 "lead",
@@ -206,7 +207,7 @@ class LeadProjector:
             rows.opportunities,
             rows.credits,
         )
-        await accounts.update_accounts(conn, tenant_id, list(states), current)
+        await account_store.update_accounts(conn, tenant_id, list(states), current)
         return rows.changes(previous, now)
 
 

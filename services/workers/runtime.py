@@ -20,6 +20,7 @@ from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
 from services.workers.quarantine import Quarantine
 from services.workers.records import DeadLetter, Incoming
+from shared import locks
 from shared.db import create_pool, tenant_tx
 from shared.kafka import LEAD_STATE, TRANSITIONS, make_producer
 from shared.settings import Settings
@@ -157,7 +158,7 @@ class Runtime:
         for i in range(0, len(lead_ids), SWEEP_CHUNK):
             chunk = lead_ids[i : i + SWEEP_CHUNK]
             async with tenant_tx(self.pool, tenant_id) as conn:
-                await store.lock(conn, tenant_id, "lead", chunk)
+                await locks.lock(conn, tenant_id, "lead", chunk)
                 await conn.execute(
                     """
                     INSERT INTO events
@@ -202,7 +203,7 @@ class Runtime:
         for i in range(0, len(lead_ids), SWEEP_CHUNK):
             chunk = lead_ids[i : i + SWEEP_CHUNK]
             async with tenant_tx(self.pool, tenant_id) as conn:
-                await store.lock(conn, tenant_id, "lead", chunk)
+                await locks.lock(conn, tenant_id, "lead", chunk)
                 changes = await self.projector.refold(conn, tenant_id, chunk)
                 if changes:
                     await self.publish_changes(changes)

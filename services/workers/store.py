@@ -8,7 +8,6 @@ PostgreSQL empties at commit.
 
 from __future__ import annotations
 
-import hashlib
 import operator
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -152,29 +151,6 @@ CREATE TEMP TABLE IF NOT EXISTS staging_events (
 
 async def prepare_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(STAGING_DDL)
-
-
-def lock_key(tenant_id: str, kind: str, name: str) -> int:
-    """A 64-bit advisory-lock key for one lead or identity of one tenant. The tenant is part
-    of the hashed text (with separators no id can forge), so tenants do not share keys."""
-    digest = hashlib.blake2b(
-        f"{tenant_id}\x1f{kind}\x1f{name}".encode(), digest_size=8, person=b"tandem-lock"
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-async def lock(conn: asyncpg.Connection, tenant_id: str, kind: str, names: Iterable[str]) -> None:
-    """Serialises, until the transaction ends, every writer of these leads (kind "lead") or
-    anonymous identities (kind "anon"): batch projection, re-score and sweeps, in every
-    worker. Nothing wider is locked, so several workers share one tenant. Keys are taken in
-    one sorted order; identities before leads, so no two writers can wait on each other."""
-    keys = sorted({lock_key(tenant_id, kind, n) for n in names})
-    if keys:
-        await conn.execute(
-            "SELECT count(pg_advisory_xact_lock(k))"
-            " FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) AS sorted",
-            keys,
-        )
 
 
 # The event log's own columns, as staged (after the arrival order) and as read back. They

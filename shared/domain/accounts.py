@@ -26,11 +26,23 @@ from typing import Any, Final
 
 import orjson
 
+from shared.domain import markov
+from shared.domain.attribution import (
+    BUILTIN_MODELS,
+    DATA_DRIVEN,
+    Credit,
+    CreditGroup,
+    credit_conversion,
+    group_credits,
+    opportunity_conversions,
+)
 from shared.domain.config import TenantConfig
+from shared.domain.events import Event
 from shared.domain.journey import SUCCESS_PATH, Stage
 from shared.domain.scoring import FitEvidence, fit, grade
 
 MEMBER_ENGAGEMENT_CAP: Final = 50
+_BUILTIN_MODELS: Final = {m.name: m for m in BUILTIN_MODELS}
 ACCOUNT_TRAITS: Final = ("industry", "company_size", "annual_revenue", "country", "company_domain")
 
 # Side stages rank below the success path: a committee with one new AWARE member is further
@@ -142,3 +154,42 @@ def compute_account(
         open_opportunity_id=None if latest is None else latest.opportunity_id,
         traits=traits,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpportunity:
+    """One of the members' opportunities, as attribution converts it."""
+
+    opportunity_id: str
+    amount: float
+    created_at: datetime
+    won_at: datetime | None = None
+    won_amount: float | None = None
+
+
+def account_attribution(
+    touches: Sequence[Event],
+    opportunities: Iterable[AccountOpportunity],
+    model: str,
+    kind: str,
+    effects: Mapping[str, float],
+) -> list[CreditGroup]:
+    """Every member's touches credited for all the account's opportunities of one kind
+    (SPEC 5 positions over the account's touches, not a lead's), by channel. `model` is a
+    built-in model's name or DATA_DRIVEN, which splits by the Markov removal `effects`."""
+    rows: list[Credit] = []
+    for o in opportunities:
+        for conversion in opportunity_conversions(
+            o.opportunity_id,
+            amount=o.amount,
+            created_at=o.created_at,
+            won_at=o.won_at,
+            won_amount=o.won_amount,
+        ):
+            if conversion.kind != kind:
+                continue
+            if model == DATA_DRIVEN:
+                rows.extend(markov.credit_conversion(touches, conversion, effects))
+            else:
+                rows.extend(credit_conversion(touches, conversion, _BUILTIN_MODELS[model]))
+    return group_credits(rows, "CHANNEL")

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-from shared.generator import JourneyGenerator
+from simulation.generator import JourneyGenerator
 from tests.conftest import REPO
 from tests.integration.conftest import EXAMPLE_NOW, Platform
 

@@ -241,6 +241,36 @@ async def test_at_375_px_no_page_scrolls_sideways(browser: Browser, demo: Tenant
     assert console.errors == []
 
 
+async def test_both_lists_filter_by_the_api_stages_and_grades(
+    browser: Browser, demo: Tenant
+) -> None:
+    """The leads (pipeline) and accounts lists offer exactly the API's stages and fit
+    grades, and a stage picked on the accounts list gives the API's count for it."""
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    types = await demo.gql(
+        '{ stage: __type(name: "Stage") { enumValues { name } }'
+        ' grade: __type(name: "FitGrade") { enumValues { name } } }'
+    )
+    stages = [v["name"] for v in types["stage"]["enumValues"]]
+    grades = [v["name"] for v in types["grade"]["enumValues"]]
+    values = "options => options.map(o => o.value)"
+    for name in ("pipeline", "accounts"):
+        await visit(page, demo, name)
+        stage_select = page.get_by_role("combobox", name="Stage", exact=True)
+        grade_select = page.get_by_role("combobox", name="Fit grade", exact=True)
+        await expect(stage_select).to_be_visible()
+        assert await stage_select.locator("option").evaluate_all(values) == ["", *stages], name
+        assert await grade_select.locator("option").evaluate_all(values) == ["", *grades], name
+
+    customers = await demo.gql("{ accounts(stage: CUSTOMER, first: 1) { totalCount } }")
+    await page.get_by_role("combobox", name="Stage", exact=True).select_option("CUSTOMER")
+    await expect(page.locator("[data-account-total]")).to_have_attribute(
+        "data-account-total", str(customers["accounts"]["totalCount"])
+    )
+    assert console.errors == []
+
+
 async def test_a_live_update_arrives_without_reload(
     browser: Browser, platform: Platform, demo: Tenant
 ) -> None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,3 +219,95 @@ async def run_platform(logs_dir: Path) -> AsyncIterator[Platform]:
         gateway.kill(signal.SIGTERM)
         worker.kill(signal.SIGTERM)
         await admin.close()
+
+
+@dataclass
+class WorkerGroup:
+    """Worker processes of a consumer group and topics of their own (its prefix), beside the
+    platform's worker: what scale-out tests run several workers on."""
+
+    platform: Platform
+    prefix: str
+    group: str
+    workers: list[Process]
+
+    @property
+    def touchpoints(self) -> str:
+        return f"{self.prefix}touchpoints.v1"
+
+    async def applied(self, tenant: str) -> int:
+        return int(
+            await self.platform.admin.fetchval(
+                "SELECT count(*) FROM events WHERE tenant_id = $1 AND type <> 'rescore'", tenant
+            )
+        )
+
+    async def wait_applied(
+        self, tenant: str, count: int, alive: list[Process] | None = None
+    ) -> None:
+        """Waits until the tenant has `count` events applied, failing at once if one of
+        the workers meant to be `alive` (all of them unless said) has died."""
+        deadline = time.monotonic() + 240
+        while await self.applied(tenant) < count:
+            for w in self.workers if alive is None else alive:
+                assert w.alive(), w.tail()
+            assert time.monotonic() < deadline, "\n".join(w.tail(20) for w in self.workers)
+            await asyncio.sleep(0.2)
+
+    async def all_joined(self) -> None:
+        """Waits until every worker holds partitions of the group, so that the events produced
+        next are shared between them rather than taken by the first to start."""
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.platform.kafka_bootstrap)
+        await admin.start()
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                described = (await admin.describe_consumer_groups([self.group]))[0].to_object()
+                state = described["groups"][0]
+                if state["state"] == "Stable" and len(state["members"]) >= len(self.workers):
+                    return
+                for w in self.workers:
+                    assert w.alive(), w.tail()
+                assert time.monotonic() < deadline, state
+                await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def start_workers(
+    platform: Platform, tmp_path: Path
+) -> Iterator[Callable[[str, int], WorkerGroup]]:
+    """`start_workers(name, n)` creates the topics of a prefix of its own and starts `n`
+    workers on them in one consumer group; every group started is stopped at the end."""
+    groups: list[WorkerGroup] = []
+    tandem = str(Path(sys.executable).with_name("tandem"))
+
+    def start(name: str, n: int) -> WorkerGroup:
+        prefix, group = f"{name}-{RUN_ID}.", f"{name}-{RUN_ID}"
+        env = {**platform.worker.env, "TANDEM_TOPIC_PREFIX": prefix, "TANDEM_WORKER_GROUP": group}
+        subprocess.run([tandem, "topics"], env=env, check=True, cwd=REPO, capture_output=True)
+        workers = [
+            Process(
+                f"{name}-worker-{i}",
+                [tandem, "worker"],
+                {**env, "TANDEM_WORKER_DATADIR": str(tmp_path / f"{name}-faust-{i}")},
+                tmp_path / f"{name}-worker-{i}.log",
+            )
+            for i in range(n)
+        ]
+        started = WorkerGroup(platform, prefix, group, workers)
+        groups.append(started)
+        for worker in workers:
+            worker.start()
+        return started
+
+    yield start
+    for started in groups:
+        started.stop()

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.workers.accounts import update_accounts
+from shared.account_store import update_accounts
 from shared.db import create_pool
 from shared.domain.config import DEFAULT_CONFIG
 from tests.integration.conftest import Platform

@@ -6,28 +6,21 @@ and those are the accounts the pure rules give over its final lead rows."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.domain.accounts import Member, OpenOpportunity, compute_account, resolve_account
 from shared.domain.config import DEFAULT_CONFIG
-from shared.generator import JourneyGenerator
 from shared.kafka import partition_for
 from shared.validation import event_key
-from tests.conftest import REPO, RUN_ID
-from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
+from simulation.generator import JourneyGenerator
+from tests.integration.conftest import EXAMPLE_NOW, Platform, WorkerGroup
 from tests.integration.test_graphql_api import data_of
 from tests.integration.test_kill_worker import produce
 from tests.integration.test_scale_out import produce as produce_to
@@ -221,7 +214,7 @@ def committees(tenant: str) -> tuple[list[dict[str, Any]], list[list[dict[str, A
 
 @pytest.mark.integration
 async def test_three_workers_writing_one_account_leave_the_single_worker_accounts(
-    platform: Platform, tmp_path: Path
+    platform: Platform, start_workers: Callable[[str, int], WorkerGroup]
 ) -> None:
     shared, _ = await platform.create_tenant("acct-shared")
     alone, _ = await platform.create_tenant("acct-alone")
@@ -231,13 +224,6 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
     for e in waves[0]:
         spread[e.get("account_id", "")].add(partition_for(event_key(e), 8))
     assert min(len(p) for p in spread.values()) >= 6
-
-    async def applied(tenant: str) -> int:
-        return int(
-            await platform.admin.fetchval(
-                "SELECT count(*) FROM events WHERE tenant_id = $1 AND type <> 'rescore'", tenant
-            )
-        )
 
     distinct = len({e["event_id"] for e in base})
     await produce(platform.kafka_bootstrap, retenant(base, alone))
@@ -255,47 +241,18 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
         )
     assert aliased == [0, 3] * (WAVES // 2) + [0]
 
-    prefix = f"acct-scale-{RUN_ID}."
-    env = {
-        **platform.worker.env,
-        "TANDEM_TOPIC_PREFIX": prefix,
-        "TANDEM_WORKER_GROUP": f"acct-scale-{RUN_ID}",
-    }
-    tandem = str(Path(sys.executable).with_name("tandem"))
-    subprocess.run([tandem, "topics"], env=env, check=True, cwd=REPO, capture_output=True)
-    workers = [
-        Process(
-            f"worker-{i}",
-            [tandem, "worker"],
-            {**env, "TANDEM_WORKER_DATADIR": str(tmp_path / f"faust-{i}")},
-            tmp_path / f"worker-{i}.log",
-        )
-        for i in range(3)
-    ]
-
-    async def wait(count: int) -> None:
-        deadline = time.monotonic() + 240
-        while await applied(shared) < count:
-            for w in workers:
-                assert w.alive(), w.tail()
-            assert time.monotonic() < deadline, "\n".join(w.tail(20) for w in workers)
-            await asyncio.sleep(0.2)
-
-    topic = f"{prefix}touchpoints.v1"
-    for worker in workers:
-        worker.start()
+    group = start_workers("acct-scale", 3)
     try:
-        await all_joined(platform.kafka_bootstrap, env["TANDEM_WORKER_GROUP"], workers)
+        await group.all_joined()
         distinct = len({e["event_id"] for e in base})
-        await produce_to(platform.kafka_bootstrap, topic, retenant(base, shared))
-        await wait(distinct)
+        await produce_to(platform.kafka_bootstrap, group.touchpoints, retenant(base, shared))
+        await group.wait_applied(shared, distinct)
         # All waves at once: the workers write the same accounts for as long as they last.
         everything = [e for wave in waves for e in wave]
-        await produce_to(platform.kafka_bootstrap, topic, retenant(everything, shared))
-        await wait(distinct + len(everything))
+        await produce_to(platform.kafka_bootstrap, group.touchpoints, retenant(everything, shared))
+        await group.wait_applied(shared, distinct + len(everything))
     finally:
-        for worker in workers:
-            worker.kill(signal.SIGTERM)
+        group.stop()
 
     want = await accounts_snapshot(platform, alone)
     assert want == await expected_accounts(platform, alone)
@@ -308,26 +265,6 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
     )
     assert domain_members > 0
     assert await accounts_snapshot(platform, shared) == want
-
-
-async def all_joined(bootstrap: str, group: str, workers: list[Process]) -> None:
-    """Waits until every worker holds partitions of the group, so that the events produced
-    next are shared between them rather than taken by the first to start."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            described = (await admin.describe_consumer_groups([group]))[0].to_object()
-            state = described["groups"][0]
-            if state["state"] == "Stable" and len(state["members"]) >= len(workers):
-                return
-            for w in workers:
-                assert w.alive(), w.tail()
-            assert time.monotonic() < deadline, state
-            await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
 
 
 ACCOUNT = """query($id: ID!) { account(id: $id) {

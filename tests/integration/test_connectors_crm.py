@@ -10,7 +10,7 @@ import httpx
 import orjson
 
 from services.gateway.connectors.replay import hubspot_headers, salesforce_headers
-from services.gateway.connectors.settings import save_settings
+from services.gateway.connectors.tenant_settings import save_settings
 from shared.db import create_pool, tenant_tx
 from tests.conftest import REPO
 from tests.integration.conftest import Platform

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.delivery.crm import DEFAULT_FIELD_MAPS
+from services.delivery.crm_sync import DEFAULT_FIELD_MAPS
 from tests.integration.conftest import Platform
 from tests.standins.delivery import Delivery, start_delivery
 from tests.standins.hubspot import MAX_INPUTS, HubSpotStandIn

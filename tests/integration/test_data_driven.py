@@ -17,7 +17,7 @@ from shared import data_driven
 from shared.db import create_pool
 from shared.domain.attribution import UNATTRIBUTED
 from shared.domain.markov import channel_of, fit, split_credit
-from shared.generator import JourneyGenerator
+from simulation.generator import JourneyGenerator
 from tests.integration.conftest import EXAMPLE_NOW, Platform
 from tests.integration.test_graphql_api import codes, data_of, errors_of
 from tests.integration.test_kill_worker import produce

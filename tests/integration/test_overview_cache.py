@@ -8,8 +8,6 @@ from typing import Any
 import httpx
 import orjson
 
-from services.gateway.overview_cache import OverviewCache
-from shared.db import create_pool
 from tests.integration.conftest import Platform
 
 QUERY = (
@@ -82,30 +80,3 @@ async def test_an_ingest_key_is_refused_rather_than_served_from_the_cache(
             headers={"X-API-Key": ingest, "content-type": "application/json"},
         )
     assert answer.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-
-
-async def test_a_cached_answer_is_served_only_within_the_rate_limit(platform: Platform) -> None:
-    tenant, _ = await platform.create_tenant("overview-limit")
-    pool = await create_pool(platform.database_url, max_size=2)
-    cache = OverviewCache(lambda: pool)
-    computed: list[int] = []
-
-    async def compute() -> bytes:
-        computed.append(1)
-        return b'{"data":{"pipeline":{"total":0}}}'
-
-    async def allowed() -> bool:
-        return True
-
-    async def refused() -> bool:
-        return False
-
-    try:
-        first = await cache.answer(tenant, QUERY, "{}", compute, allowed)
-        again = await cache.answer(tenant, QUERY, "{}", compute, allowed)
-        assert first == again and len(computed) == 1
-        # Over the credential's limit the schema answers (and refuses), never the cache.
-        await cache.answer(tenant, QUERY, "{}", compute, refused)
-        assert len(computed) == 2
-    finally:
-        await pool.close()

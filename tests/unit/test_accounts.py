@@ -11,13 +11,16 @@ from hypothesis import strategies as st
 
 from shared.domain.accounts import (
     MEMBER_ENGAGEMENT_CAP,
+    AccountOpportunity,
     Member,
     OpenOpportunity,
+    account_attribution,
     account_domain,
     compute_account,
     resolve_account,
 )
 from shared.domain.config import FitRule, TenantConfig
+from shared.domain.events import Event
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 ICP = TenantConfig(
@@ -101,3 +104,40 @@ def test_account_does_not_depend_on_member_order(members: list[Member]) -> None:
     first = compute_account("A1", members, [], ICP)
     for order in itertools.islice(itertools.permutations(members), 24):
         assert compute_account("A1", list(order), [], ICP) == first
+
+
+def _member_touch(n: int, lead_id: str, channel: str, days: int) -> Event:
+    return Event(
+        event_id=f"t{n}",
+        type="page_view",
+        occurred_at=T0 + timedelta(days=days),
+        seq=n,
+        lead_id=lead_id,
+        channel=channel,
+    )
+
+
+def test_account_attribution_positions_run_over_every_members_touches() -> None:
+    # Two members' touches form one path: first touch credits the first member's channel.
+    touches = [_member_touch(1, "a", "webinar", 1), _member_touch(2, "b", "email", 2)]
+    won = AccountOpportunity("o1", 1000.0, T0 + timedelta(days=3), T0 + timedelta(days=5), 800.0)
+    later = AccountOpportunity("o2", 500.0, T0 + timedelta(days=4))
+    first = account_attribution(touches, [won, later], "FIRST_TOUCH", "PIPELINE", {})
+    assert sorted((g.key, g.credit, g.amount) for g in first) == [
+        ("email", 0.0, 0.0),
+        ("webinar", 2.0, 1500.0),
+    ]
+    linear = account_attribution(touches, [won, later], "LINEAR", "REVENUE", {})
+    assert sorted((g.key, g.credit, g.amount) for g in linear) == [
+        ("email", 0.5, 400.0),
+        ("webinar", 0.5, 400.0),
+    ]
+
+
+def test_account_attribution_data_driven_splits_by_removal_effects() -> None:
+    touches = [_member_touch(1, "a", "webinar", 1), _member_touch(2, "b", "email", 2)]
+    opportunity = AccountOpportunity("o1", 1000.0, T0 + timedelta(days=3))
+    groups = account_attribution(
+        touches, [opportunity], "DATA_DRIVEN", "PIPELINE", {"webinar": 3.0, "email": 1.0}
+    )
+    assert sorted((g.key, g.amount) for g in groups) == [("email", 250.0), ("webinar", 750.0)]

@@ -1,4 +1,4 @@
-"""shared.generator: deterministic, valid and realistic journeys (demo data and the bench)."""
+"""simulation.generator: deterministic, valid and realistic journeys (demo data and the bench)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from shared.domain.config import DEFAULT_CONFIG
 from shared.domain.journey import LeadState, OpportunityStatus, Stage, fold_lead
-from shared.generator import CHANNELS, REJECTION_REASONS, JourneyGenerator
 from shared.validation import event_key, to_domain_event, validate_event
+from simulation.generator import CHANNELS, REJECTION_REASONS, JourneyGenerator
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 LEADS = 600

@@ -19,15 +19,15 @@ from services.gateway.graphql.content.types import (
     ContentItem,
     ContentVersion,
 )
-from services.gateway.graphql.core import library as versioned
 from services.gateway.graphql.core import loaders
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
 from services.gateway.graphql.core.loaders import LoaderScope
-from services.gateway.graphql.feedback.queries import pivot
+from services.gateway.graphql.feedback.resolvers import pivot
 from services.gateway.graphql.messaging.types import MESSAGE_VERSION_COLUMNS, Message
+from services.gateway.graphql.nodes import library as versioned
 from services.gateway.graphql.review.action_items import ActionItem, ActionItemStatus, Team
 from services.gateway.graphql.review.markdown import render
-from services.gateway.graphql.review.queries import closed_groups
+from services.gateway.graphql.review.resolvers import closed_groups
 from services.gateway.graphql.review.types import (
     ClosedDeal,
     ContentSuggestion,

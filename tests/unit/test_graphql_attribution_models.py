@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
-from services.gateway.graphql.attribution.queries import compare
+from services.gateway.graphql.attribution.resolvers import compare
 from services.gateway.graphql.config import resolvers
 from services.gateway.graphql.config.inputs import (
     AttributionModelInput,

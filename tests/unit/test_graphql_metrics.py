@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.gateway.graphql.attribution.queries import compare
+from services.gateway.graphql.attribution.resolvers import compare
 from services.gateway.graphql.metrics.formulas import (
     PeriodAggregates,
     metrics_from,
@@ -16,7 +16,7 @@ from services.gateway.graphql.metrics.formulas import (
     source_quality_from,
     split_days,
 )
-from services.gateway.graphql.metrics.queries import METRICS_SQL
+from services.gateway.graphql.metrics.resolvers import METRICS_SQL
 from tests.worked_example import expected_metrics
 
 # The worked example's period as the read model aggregates it.

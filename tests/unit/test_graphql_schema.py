@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphql import GraphQLEnumType, GraphQLObjectType
 
-from services.gateway.graphql.attribution.queries import GROUP_COLUMNS, AttributionGroup
+from services.gateway.graphql.attribution.resolvers import GROUP_COLUMNS, AttributionGroup
 from services.gateway.graphql.core.permissions import (
     CanRead,
     CanWriteActionItems,

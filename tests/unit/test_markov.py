@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.domain.attribution import NONE_KEY, Conversion
+from shared.domain.data_driven import fit_tenant
 from shared.domain.events import MARKETING_TOUCHES, Event
 from shared.domain.markov import (
     CONVERSION,
@@ -27,7 +28,7 @@ from shared.domain.markov import (
     lead_path,
     split_credit,
 )
-from shared.generator import JourneyGenerator
+from simulation.generator import JourneyGenerator
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -210,3 +211,23 @@ def test_conversion_credit_rows_cover_eligible_touches_only() -> None:
     early = Conversion("O1", "PIPELINE", T0 - timedelta(hours=1), 10.0, T0)
     (only,) = credit_conversion(touches, early, {})
     assert (only.event_id, only.fraction, only.amount) == (None, 1.0, 10.0)
+
+
+def test_a_tenants_fit_cuts_each_leads_path_at_its_own_conversions() -> None:
+    day = timedelta(days=1)
+    touches = [
+        ("a", T0, "webinar"),
+        ("a", T0 + 2 * day, "email"),
+        ("b", T0, "email"),
+        ("c", T0 + 5 * day, None),
+    ]
+    # a: opportunity after its first touch, won after both; b and c never convert.
+    cutoffs = {"a": (T0 + day, T0 + 3 * day)}
+    models = fit_tenant(touches, cutoffs)
+    assert models["PIPELINE"] == fit(
+        [(("webinar",), True), (("email",), False), ((NONE_KEY,), False)]
+    )
+    assert models["REVENUE"] == fit(
+        [(("webinar", "email"), True), (("email",), False), ((NONE_KEY,), False)]
+    )
+    assert fit_tenant([], {}) == {"PIPELINE": fit([]), "REVENUE": fit([])}

@@ -7,7 +7,7 @@ from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
 
 from services.workers.failures import TenantBursts, is_transient, tenant_shares
 from services.workers.records import Incoming, Source
-from services.workers.store import lock_key
+from shared.locks import lock_key
 
 
 def test_a_tenant_is_in_a_burst_only_past_its_own_limit() -> None:

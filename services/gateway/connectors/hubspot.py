@@ -15,13 +15,13 @@ from services.gateway.connectors.common import (
     read_body,
     unauthorized,
 )
-from services.gateway.connectors.crm import CrmBatch, publish_resolved
+from services.gateway.connectors.deal_links import CrmBatch, publish_resolved
 from services.gateway.connectors.hubspot_mapping import (
     HubSpotMapping,
     signature_error,
     to_events,
 )
-from services.gateway.connectors.settings import SETTINGS
+from services.gateway.connectors.tenant_settings import SETTINGS
 from services.gateway.context import GatewayContext
 
 # HubSpot sends at most 100 events per request; this leaves ample room.

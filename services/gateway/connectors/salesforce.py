@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.connectors.common import error, map_messages, read_json, unauthorized
-from services.gateway.connectors.crm import CrmBatch, publish_resolved
+from services.gateway.connectors.deal_links import CrmBatch, publish_resolved
 from services.gateway.connectors.hubspot import TENANT_SLUG
 from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping, to_events
-from services.gateway.connectors.settings import SETTINGS
+from services.gateway.connectors.tenant_settings import SETTINGS
 from services.gateway.context import GatewayContext
 
 MAX_BODY_BYTES = 1_048_576

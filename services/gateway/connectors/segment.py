@@ -31,7 +31,7 @@ from services.gateway.connectors.segment_mapping import (
     to_event,
     translate_field,
 )
-from services.gateway.connectors.settings import SETTINGS
+from services.gateway.connectors.tenant_settings import SETTINGS
 from services.gateway.context import GatewayContext
 from services.gateway.ingest import INGEST_ROLES
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -26,14 +25,12 @@ from services.gateway.auth import (
 )
 from services.gateway.bodies import read_limited
 from services.gateway.context import GatewayContext
+from services.gateway.graphql.core.answer_cache import OverviewCache
 from services.gateway.graphql.core.context import RequestContext
 from services.gateway.graphql.core.errors import BAD_USER_INPUT
 from services.gateway.graphql.core.hub import LeadChangeHub
-from services.gateway.graphql.core.permissions import READ_ROLES
-from services.gateway.graphql.metrics.compaction import LeadDayCompactor
 from services.gateway.graphql.schema import schema
 from services.gateway.limits import GraphQLLimits, SharedRateLimiter, rate_key
-from services.gateway.overview_cache import OverviewCache, overview_request
 from services.gateway.web import graphiql_html
 
 MAX_BODY_BYTES = 256 * 1024
@@ -72,6 +69,7 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         hub: LeadChangeHub,
         limits: GraphQLLimits,
         rate_limiter: SharedRateLimiter,
+        overview: OverviewCache,
     ) -> None:
         super().__init__(
             schema,
@@ -84,6 +82,7 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         self.hub = hub
         self.limits = limits
         self.rate_limiter = rate_limiter
+        self.overview = overview
 
     @property
     def graphql_ide_html(self) -> str:
@@ -106,6 +105,7 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         principal: Principal | None = request.scope.get(_PRINCIPAL)
         context = RequestContext(self.gateway, self.hub, request, response, principal)
         context.limits, context.rate_limiter = self.limits, self.rate_limiter
+        context.overview = self.overview
         if principal is not None:
             credential = credential_from_headers(request.headers)
             context.rate_key = rate_key(principal.subject, credential)
@@ -132,22 +132,17 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
 
 class GraphQLApp:
     """The ASGI app mounted at /graphql; owns the process's lead-change consumer and the
-    merging of metric day rows."""
+    overview fields' shared answers."""
 
     def __init__(self, gateway: GatewayContext) -> None:
         self.gateway = gateway
         self.hub = LeadChangeHub(gateway.settings.kafka_bootstrap)
-        self.compactor = LeadDayCompactor(lambda: gateway.pool)
         limits = GraphQLLimits.from_env()
         self.rate_limiter = SharedRateLimiter(
             lambda: gateway.pool, limits.rate_limit, limits.rate_window_s
         )
-        self.view = TandemGraphQL(gateway, self.hub, limits, self.rate_limiter)
         self.overview = OverviewCache(lambda: gateway.pool)
-
-    def start(self) -> None:
-        """Starts the background work; call once the gateway's pool is up."""
-        self.compactor.start()
+        self.view = TandemGraphQL(gateway, self.hub, limits, self.rate_limiter, self.overview)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -170,57 +165,7 @@ class GraphQLApp:
                     await error_response(400, BAD_USER_INPUT, problem, {})(scope, receive, send)
                     return
                 receive = _replay(body, receive)
-                overview = overview_request(body) if outcome.role in READ_ROLES else None
-                if overview is not None:
-                    counted = rate_key(outcome.subject, credential_from_headers(request.headers))
-                    await self.answer_overview(
-                        scope, receive, send, outcome.tenant_id, counted, overview
-                    )
-                    return
-                if b"mutation" in body:
-                    # A write (an SLA limit, spend) may change the overview at once; the
-                    # writer's next read must see it, not a marker up to MARKER_TTL_S old.
-                    # A false match costs one marker read.
-                    await self.view(scope, receive, send)
-                    self.overview.forget(outcome.tenant_id)
-                    return
         await self.view(scope, receive, send)
-
-    async def answer_overview(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        tenant_id: str,
-        counted: str,
-        request: tuple[str, str],
-    ) -> None:
-        """metrics/pipeline-only queries: one computation per tenant change, not per viewer.
-        A cached answer still counts against the credential's rate limit; over it, or
-        without the limit's store, the schema answers (and refuses) as for any query."""
-        captured: list[Message] = []
-
-        async def admit() -> bool:
-            try:
-                return not await self.rate_limiter.acquire(tenant_id, counted)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                return False
-
-        async def capture(message: Message) -> None:
-            captured.append(message)
-
-        async def compute() -> bytes | None:
-            await self.view(scope, receive, capture)
-            body = b"".join(m.get("body", b"") for m in captured[1:])
-            ok = bool(captured) and captured[0].get("status") == 200 and b'"errors"' not in body
-            return body if ok else None
-
-        body = await self.overview.answer(tenant_id, *request, compute, admit)
-        if body is None:  # computed for this request and not cacheable: answer it as is
-            for message in captured:
-                await send(message)
-            return
-        await Response(body, 200, media_type="application/json")(scope, receive, send)
 
     async def authenticate(self, request: Request) -> Principal | Response:
         outcome = await self.gateway.principal(request)
@@ -232,7 +177,6 @@ class GraphQLApp:
         return error_response(outcome.status_code, error["code"], error["message"], headers)
 
     async def aclose(self) -> None:
-        await self.compactor.aclose()
         await self.hub.aclose()
 
 

@@ -3,44 +3,50 @@ of SPEC 10 and the error codes clients rely on."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import ASTValidationRule
 from starlette.requests import Request
 from strawberry.extensions import (
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from services.gateway.graphql.accounts.queries import AccountQueries
-from services.gateway.graphql.attribution.queries import AttributionQueries
+from services.gateway.graphql.accounts.resolvers import AccountQueries
+from services.gateway.graphql.attribution.resolvers import AttributionQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
+from services.gateway.graphql.core.answer_cache import ForgetOnMutation, SharedAnswers
 from services.gateway.graphql.core.errors import ErrorCodes, bad_input, is_internal
 from services.gateway.graphql.core.limits import OperationLimits
 from services.gateway.graphql.core.scalars import SCALAR_OVERRIDES
-from services.gateway.graphql.datadriven.queries import DataDrivenMutations, DataDrivenQueries
-from services.gateway.graphql.feedback.queries import FeedbackQueries
-from services.gateway.graphql.leads.queries import LeadQueries
+from services.gateway.graphql.datadriven.resolvers import DataDrivenMutations, DataDrivenQueries
+from services.gateway.graphql.feedback.resolvers import FeedbackQueries
+from services.gateway.graphql.leads.resolvers import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
-from services.gateway.graphql.metrics.queries import MetricsQueries
-from services.gateway.graphql.pipeline.queries import PipelineQueries
-from services.gateway.graphql.postmortems.queries import PostMortemQueries
+from services.gateway.graphql.metrics.resolvers import MetricsQueries
+from services.gateway.graphql.pipeline.resolvers import PipelineQueries
+from services.gateway.graphql.postmortems.resolvers import PostMortemQueries
 from services.gateway.graphql.privacy.resolvers import PrivacyMutations, PrivacyQueries
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
-from services.gateway.graphql.review.queries import ReviewQueries
-from services.gateway.graphql.sla.queries import SlaQueries
+from services.gateway.graphql.review.resolvers import ReviewQueries
+from services.gateway.graphql.sla.resolvers import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
-from services.gateway.graphql.viewer.queries import ViewerQueries
+from services.gateway.graphql.viewer.resolvers import ViewerQueries
 from services.gateway.graphql.webhooks.resolvers import WebhookMutations, WebhookQueries
 from services.gateway.metrics import OperationMetrics
 
@@ -49,6 +55,15 @@ log = logging.getLogger("tandem.gateway.graphql")
 MAX_DEPTH = 10
 MAX_ALIASES = 15
 MAX_TOKENS = 2_000
+# A dashboard sends a few dozen query texts over and over; parsing and validating each
+# once (per process, least recently used first out) keeps the overview's shared answers
+# cheap to serve. The validation cache is keyed by the rules too, so the depth and alias
+# rules (QueryDepthLimiter's and MaxAliasesLimiter's own) are made once, not per request.
+QUERY_TEXTS_CACHED = 256
+LIMIT_RULES: list[type[ASTValidationRule]] = [
+    max_depth_rule(MAX_DEPTH, None, None),
+    max_aliases_rule(MAX_ALIASES),
+]
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "graphql" / "schema.graphql"
 
@@ -104,6 +119,21 @@ class SubscriptionsOverWebSocket(SchemaExtension):
         yield
 
 
+class CachedParse(ParserCache):
+    """Strawberry's ParserCache, except that a text it cannot parse (a syntax error, over
+    MAX_TOKENS) is left to the schema's own parse, which answers it as it always has
+    (`BAD_USER_INPUT`); ParserCache would raise it from inside the extension."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
+
+
 class TandemSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -124,12 +154,15 @@ schema = TandemSchema(
     subscription=Subscription,
     scalar_overrides=SCALAR_OVERRIDES,
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: CachedParse(maxsize=QUERY_TEXTS_CACHED),
+        lambda: ValidationCache(maxsize=QUERY_TEXTS_CACHED),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         SubscriptionsOverWebSocket,
         OperationLimits,
+        SharedAnswers,
         OperationMetrics,
+        ForgetOnMutation,
         ErrorCodes,
     ],
 )

@@ -1,10 +1,9 @@
 // Accounts (SPEC 17): buying committees by engagement, and one account's members and timeline.
 import { useState } from "preact/hooks";
+import { StageGradeFilters } from "../filters";
 import { fmt } from "../format";
 import { Card, DataTable, Empty, ErrorNote, Loading, useQuery } from "../ui";
 
-const STAGES = ["NEW", "ENGAGED", "MQL", "SQL", "OPPORTUNITY", "CUSTOMER", "NURTURE", "DISQUALIFIED"];
-const GRADES = ["A", "B", "C", "D"];
 const ACCOUNTS_QUERY = `query Accounts($stage: Stage, $fitGrade: FitGrade) {
   accounts(stage: $stage, fitGrade: $fitGrade, orderBy: ENGAGEMENT_DESC, first: 100) {
     totalCount
@@ -97,24 +96,7 @@ export function AccountsPage() {
       {selected && <AccountView id={selected} onClose={() => setSelected(null)} />}
       <Card title="Accounts by engagement" wide>
         <div class="filters">
-          <label>
-            <span>Stage</span>
-            <select value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
-              <option value="">All stages</option>
-              {STAGES.map((s) => (
-                <option value={s}>{fmt.label(s)}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            <span>Fit grade</span>
-            <select value={grade} onChange={(e) => setGrade((e.target as HTMLSelectElement).value)}>
-              <option value="">All grades</option>
-              {GRADES.map((g) => (
-                <option value={g}>{g}</option>
-              ))}
-            </select>
-          </label>
+          <StageGradeFilters stage={stage} grade={grade} onStage={setStage} onGrade={setGrade} />
         </div>
         {error && <ErrorNote error={error} retry={reload} />}
         {!data ? (

@@ -1,9 +1,8 @@
 import { useState } from "preact/hooks";
+import { GRADES, StageGradeFilters } from "../filters";
 import { fmt } from "../format";
 import { Card, ChartBox, DataTable, Empty, ErrorNote, Loading, PALETTE, useQuery } from "../ui";
 
-const STAGES = ["AWARE", "ENGAGED", "MQL", "SQL", "OPPORTUNITY", "CUSTOMER", "NURTURE", "DISQUALIFIED", "CLOSED_LOST"];
-const GRADES = ["A", "B", "C", "D"];
 const PAGE = 25;
 
 const SUMMARY_QUERY = `query PipelineSummary {
@@ -319,24 +318,7 @@ export function PipelinePage() {
             <span>Search lead id</span>
             <input type="search" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
           </label>
-          <label>
-            <span>Stage</span>
-            <select value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
-              <option value="">All stages</option>
-              {STAGES.map((s) => (
-                <option value={s}>{fmt.label(s)}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            <span>Fit grade</span>
-            <select value={grade} onChange={(e) => setGrade((e.target as HTMLSelectElement).value)}>
-              <option value="">All grades</option>
-              {GRADES.map((g) => (
-                <option value={g}>{g}</option>
-              ))}
-            </select>
-          </label>
+          <StageGradeFilters stage={stage} grade={grade} onStage={setStage} onGrade={setGrade} />
           <button type="submit">Open lead</button>
         </form>
         {error && <ErrorNote error={error} retry={reload} />}

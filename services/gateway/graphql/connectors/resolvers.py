@@ -15,7 +15,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from services.gateway.connectors.overrides import defaults, override_problems
-from services.gateway.connectors.settings import (
+from services.gateway.connectors.tenant_settings import (
     CLEAR_SECRETS,
     CONNECTORS,
     new_secret,

@@ -13,9 +13,9 @@ from services.gateway.graphql.content.types import (
     ContentItem,
     ContentItemInput,
 )
-from services.gateway.graphql.core import library
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.inputs import tags
+from services.gateway.graphql.nodes import library
 
 
 async def _check_linked(conn: asyncpg.Connection, tenant_id: str, state: dict[str, Any]) -> None:

@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 from services.gateway.graphql.core.enums import FunnelStage, LibraryStatus
-from services.gateway.graphql.core.library import LibraryTable, history_fields, version_type
 from services.gateway.graphql.core.relay import Connection, Edge
+from services.gateway.graphql.nodes.library import LibraryTable, history_fields, version_type
 
 # What content_versions keeps of each write, besides tenant, author and time.
 CONTENT_VERSION_COLUMNS = (

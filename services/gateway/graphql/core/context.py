@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from starlette.requests import Request
@@ -21,6 +21,9 @@ from services.gateway.graphql.core.errors import UNAUTHENTICATED, coded
 from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.core.loaders import LoaderRegistry, LoaderScope
 from services.gateway.limits import GraphQLLimits, SharedRateLimiter
+
+if TYPE_CHECKING:
+    from services.gateway.graphql.core.answer_cache import OverviewCache
 
 
 @dataclass
@@ -39,6 +42,8 @@ class RequestContext:
     rate_key: str | None = None
     # Subscriptions running on this context: one WebSocket connection's.
     open_subscriptions: int = 0
+    # The process's shared answers of the overview fields (core/answer_cache.py).
+    overview: OverviewCache | None = None
 
     @property
     def is_websocket(self) -> bool:

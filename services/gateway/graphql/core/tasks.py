@@ -1,4 +1,4 @@
-"""Background tasks of the GraphQL app (the lead-change consumer, the metric day merge)."""
+"""Background tasks of the GraphQL app (the lead-change consumer)."""
 
 from __future__ import annotations
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from services.gateway.graphql.core import library
 from services.gateway.graphql.messaging.types import (
     MESSAGES,
     Message,
     MessageConnection,
     MessageInput,
 )
+from services.gateway.graphql.nodes import library
 
 _LIBRARY = library.LibraryApi(MESSAGES, Message, MessageConnection, MessageInput)
 

@@ -8,8 +8,8 @@ from enum import Enum
 import strawberry
 
 from services.gateway.graphql.core.enums import LibraryStatus
-from services.gateway.graphql.core.library import LibraryTable, history_fields, version_type
 from services.gateway.graphql.core.relay import Connection, Edge
+from services.gateway.graphql.nodes.library import LibraryTable, history_fields, version_type
 
 
 @strawberry.enum

@@ -1,8 +1,8 @@
 """`eraseLead(id)` for admins: the lead's events, identities, traits and derived rows go,
 and its ids are suppressed so that no replay or late event brings it back; an id the tenant
 does not have is NOT_FOUND, so a typo suppresses nobody. `liftSuppression(id)` undoes the
-suppression of a mistaken erasure. The work is services/admin/privacy.py's, shared with
-`tandem erase` and `tandem suppressions lift`."""
+suppression of a mistaken erasure. The work is shared/erasure.py's, shared with `tandem erase`
+and `tandem suppressions lift`."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
@@ -15,13 +15,13 @@ from enum import Enum
 import asyncpg
 import strawberry
 
-from services.admin.privacy import erase, erased_at, lead_known
-from services.admin.privacy import lift_suppression as lift
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
-from shared.privacy import subject_hash
+from shared.erasure import erase, erased_at, lead_known
+from shared.erasure import lift_suppression as lift
+from shared.suppression import subject_hash
 
 
 @strawberry.type(description="What an erasure removed")

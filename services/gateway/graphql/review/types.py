@@ -11,7 +11,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
-from services.gateway.graphql.core.postmortem import PostMortemComparison
+from services.gateway.graphql.nodes.postmortem import PostMortemComparison
 from services.gateway.graphql.review.action_items import ActionItem
 from shared.postmortem_store import post_mortems_of
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import strawberry
 
 from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.lead import Lead, load_lead
+from services.gateway.graphql.nodes.lead import Lead, load_lead
 from shared.domain.sla import ResponseGroup, SlaKind
 
 strawberry.enum(

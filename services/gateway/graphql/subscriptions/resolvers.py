@@ -16,9 +16,9 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.errors import SERVICE_UNAVAILABLE, coded
 from services.gateway.graphql.core.hub import HubUnavailable
-from services.gateway.graphql.core.lead import Lead, load_lead
 from services.gateway.graphql.core.permissions import CanRead
 from services.gateway.graphql.core.scalars import parse_datetime
+from services.gateway.graphql.nodes.lead import Lead, load_lead
 
 log = logging.getLogger("tandem.gateway.subscriptions")
 

@@ -23,7 +23,7 @@ from services.gateway.graphql.core.enums import Stage
 from services.gateway.graphql.core.rows import from_row
 
 if TYPE_CHECKING:
-    from services.gateway.graphql.core.account import Account
+    from services.gateway.graphql.nodes.account import Account
 
 LEAD_COLUMNS = (
     "lead_id, stage, highest_stage, fit_score, fit_grade, disqualified, engagement_score,"
@@ -193,9 +193,9 @@ class Lead:
     @strawberry.field(description="the account (buying committee) the lead belongs to")
     async def account(
         self, info: Info
-    ) -> Annotated[Account, strawberry.lazy("services.gateway.graphql.core.account")] | None:
+    ) -> Annotated[Account, strawberry.lazy("services.gateway.graphql.nodes.account")] | None:
         # Imported here: the Account node returns Leads, so the modules refer to each other.
-        from services.gateway.graphql.core.account import account_of_lead
+        from services.gateway.graphql.nodes.account import account_of_lead
 
         return await account_of_lead(info, str(self.id))
 

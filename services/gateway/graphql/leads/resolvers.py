@@ -9,11 +9,11 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.filters import PageOrder, StageFitFilter, count_field
-from services.gateway.graphql.core.lead import LEAD_COLUMNS, FitGrade, Lead, load_lead
 from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.relay import FIRST_ARGUMENT, Connection, Edge, Keyset, node_query
 from services.gateway.graphql.leads.touches import LeadTouchConnection, lead_touches
+from services.gateway.graphql.nodes.filters import PageOrder, StageFitFilter, count_field
+from services.gateway.graphql.nodes.lead import LEAD_COLUMNS, FitGrade, Lead, load_lead
 
 _ORDER = PageOrder("lead_id", "lead_id > {lead_id}", Keyset("lead", {"lead_id": str}))
 

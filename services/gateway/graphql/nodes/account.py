@@ -1,6 +1,6 @@
 """The Account node (SPEC 17): a company's buying committee, read from the rows the worker
 keeps, with its members, open opportunity, one timeline of its members' events and its
-attribution under every model. In core because `Lead.account` returns it too."""
+attribution under every model. Here because `Lead.account` returns it too."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"
@@ -18,7 +18,8 @@ from strawberry.scalars import JSON
 from services.gateway.graphql.core.batch import BatchLoaders
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import AttributionKind, AttributionModel, Stage
-from services.gateway.graphql.core.lead import (
+from services.gateway.graphql.core.relay import page_size
+from services.gateway.graphql.nodes.lead import (
     OPPORTUNITY_COLUMNS,
     FitGrade,
     Lead,
@@ -26,16 +27,8 @@ from services.gateway.graphql.core.lead import (
     camel_keys,
     load_lead,
 )
-from services.gateway.graphql.core.relay import page_size
 from shared.data_driven import load_model
-from shared.domain import markov
-from shared.domain.attribution import (
-    BUILTIN_MODELS,
-    Credit,
-    credit_conversion,
-    group_credits,
-    opportunity_conversions,
-)
+from shared.domain.accounts import AccountOpportunity, account_attribution
 from shared.domain.events import MARKETING_TOUCHES, Event
 
 ACCOUNT_COLUMNS = (
@@ -46,7 +39,7 @@ _EVENT_FIELDS = (
     "event_id, type, occurred_at, seq, lead_id, anonymous_id, account_id, channel,"
     " campaign_id, content_id, message_id, properties, stitched, config_version"
 )
-_MODELS = {m.name: m for m in BUILTIN_MODELS}
+MEMBER_COLUMNS = "account_id, lead_id"
 
 
 @dataclass
@@ -60,9 +53,8 @@ class AccountLoaders(BatchLoaders):
 
     def __post_init__(self) -> None:
         self.accounts = self.row_by_key("accounts", ACCOUNT_COLUMNS, "account_id")
-        members = "account_id, lead_id"
-        self.members = self.rows_by_key("account_members", members, "account_id", "lead_id")
-        self.of_lead = self.row_by_key("account_members", members, "lead_id")
+        self.members = self.rows_by_key("account_members", MEMBER_COLUMNS, "account_id", "lead_id")
+        self.of_lead = self.row_by_key("account_members", MEMBER_COLUMNS, "lead_id")
 
 
 async def load_account(info: Info, account_id: str) -> Account | None:
@@ -217,23 +209,17 @@ class Account:
             if model is AttributionModel.DATA_DRIVEN:
                 stored = await load_model(conn, ctx.tenant_id, kind.value)
         effects = {} if stored is None else stored.model.effects()
-        rows: list[Credit] = []
-        for o in opportunities:
-            won = o["status"] == "WON"
-            for conversion in opportunity_conversions(
-                o["opportunity_id"],
+        facts = [
+            AccountOpportunity(
+                opportunity_id=o["opportunity_id"],
                 amount=float(o["amount"]),
                 created_at=o["created_at"],
-                won_at=o["closed_at"] if won else None,
+                won_at=o["closed_at"] if o["status"] == "WON" else None,
                 won_amount=None if o["won_amount"] is None else float(o["won_amount"]),
-            ):
-                if conversion.kind != kind.value:
-                    continue
-                if model is AttributionModel.DATA_DRIVEN:
-                    rows.extend(markov.credit_conversion(touches, conversion, effects))
-                else:
-                    rows.extend(credit_conversion(touches, conversion, _MODELS[model.value]))
+            )
+            for o in opportunities
+        ]
+        groups = account_attribution(touches, facts, model.value, kind.value, effects)
         return [
-            AccountChannelCredit(channel=g.key, credit=g.credit, amount=g.amount)
-            for g in group_credits(rows, "CHANNEL")
+            AccountChannelCredit(channel=g.key, credit=g.credit, amount=g.amount) for g in groups
         ]

@@ -22,12 +22,6 @@ from strawberry.dataloader import DataLoader
 from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.enums import AttributionModel, LibraryStatus
 from services.gateway.graphql.core.errors import bad_input, not_found
-from services.gateway.graphql.core.influence import (
-    Influence,
-    InfluenceLoader,
-    Target,
-    influence_loader,
-)
 from services.gateway.graphql.core.inputs import (
     Reader,
     enum_value,
@@ -41,6 +35,12 @@ from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import library_mutation, read_field
 from services.gateway.graphql.core.relay import Edge, Keyset, PageInfo, node_query, page_size
 from services.gateway.graphql.core.rows import enum_of, from_row, without_none
+from services.gateway.graphql.nodes.influence import (
+    Influence,
+    InfluenceLoader,
+    Target,
+    influence_loader,
+)
 from shared.domain import library
 
 V = TypeVar("V")

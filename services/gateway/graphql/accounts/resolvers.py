@@ -10,13 +10,13 @@ from enum import Enum
 
 import strawberry
 
-from services.gateway.graphql.core.account import ACCOUNT_COLUMNS, Account, load_account
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.filters import PageOrder, StageFitFilter, count_field
-from services.gateway.graphql.core.lead import FitGrade
 from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.relay import FIRST_ARGUMENT, Connection, Edge, Keyset, node_query
+from services.gateway.graphql.nodes.account import ACCOUNT_COLUMNS, Account, load_account
+from services.gateway.graphql.nodes.filters import PageOrder, StageFitFilter, count_field
+from services.gateway.graphql.nodes.lead import FitGrade
 
 
 @strawberry.enum(description="The order of the accounts connection; ties by account id")

@@ -20,7 +20,7 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
-from services.workers import store
+from shared import locks
 from shared.db import fetch_dict
 from shared.domain.accounts import (
     Member,
@@ -40,7 +40,7 @@ async def update_accounts(
 
     Workers lock leads, not tenants, so two of them may write members of one account, or
     match a lead by a domain whose account another is changing, at the same time. This step
-    serialises them on keys of the tenant's identities (store.lock_key: the tenant is part
+    serialises them on keys of the tenant's identities (locks.lock_key: the tenant is part
     of the key, so no two tenants share one), held to the commit:
 
     - ("domain", d) by whoever resolves a lead by domain d, and by whoever changes which
@@ -74,7 +74,7 @@ async def update_accounts(
         try:
             async with conn.transaction():
                 for kind in _KINDS:
-                    await store.lock(conn, tenant_id, kind, [n for k, n in held if k == kind])
+                    await locks.lock(conn, tenant_id, kind, [n for k, n in held if k == kind])
                 await _settle(conn, tenant_id, rows, config, held)
             return
         except _Uncovered as uncovered:

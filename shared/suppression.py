@@ -1,6 +1,6 @@
 """Erased people stay erased (SPEC 10): the suppression list and the worker's check of it.
 
-An erasure (services/admin/privacy.py) records a SHA-256 of the lead id and of every
+An erasure (shared/erasure.py) records a SHA-256 of the lead id and of every
 anonymous id linked to it in `erased_subjects`; the worker drops any later event that names
 one of them, so neither a replay of the topic nor a late event brings the person back. The
 list keeps hashes only, so it names nobody.

@@ -14,7 +14,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import not_found
 from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import read_field
-from services.gateway.graphql.core.postmortem import DealPostMortem, PostMortemComparison
+from services.gateway.graphql.nodes.postmortem import DealPostMortem, PostMortemComparison
 from shared.postmortem_store import closed_in, post_mortems_of
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import strawberry
 
 from services.gateway.graphql.core.enums import FunnelStage
-from services.gateway.graphql.core.lead import OpportunityStatus
+from services.gateway.graphql.nodes.lead import OpportunityStatus
 from shared.domain import postmortem as pm
 from shared.domain.sla import SlaOutcome
 

@@ -15,8 +15,8 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info, RequestContext
 from services.gateway.graphql.core.enums import Stage
-from services.gateway.graphql.core.lead import FitGrade
 from services.gateway.graphql.core.relay import Edge, Keyset, PageInfo, page_size
+from services.gateway.graphql.nodes.lead import FitGrade
 
 N = TypeVar("N")
 

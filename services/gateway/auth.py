@@ -38,6 +38,9 @@ class Role(StrEnum):
     SALES = "sales"
     VIEWER = "viewer"
     INGEST = "ingest"
+    # A Segment write key: public by design (it sits in a web page's JavaScript), so it is
+    # accepted by the Segment-compatible endpoints only, for marketing touches and identity.
+    WRITE_KEY = "write_key"
 
 
 ROLES = tuple(r.value for r in Role)

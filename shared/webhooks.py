@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
+from shared.secret_box import box, context_for
+
 
 class WebhookEventType(StrEnum):
     """What a webhook can subscribe to: the delivery service's events and the GraphQL enum
@@ -121,6 +123,15 @@ DEFAULT_TOLERANCE_S = 300
 
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
+
+
+def seal_secret(secret: str, tenant_id: str) -> str:
+    """The signing secret as stored (sealed at rest; shared/secret_box.py)."""
+    return box().seal(secret, context_for("webhooks", "secret", tenant_id))
+
+
+def open_secret(stored: str, tenant_id: str) -> str:
+    return box().open(stored, context_for("webhooks", "secret", tenant_id))
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

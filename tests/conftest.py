@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,10 @@ os.environ.setdefault("TANDEM_TOPIC_PREFIX", f"test-{RUN_ID}.")
 os.environ.setdefault("TANDEM_WEBHOOK_ALLOW_LOOPBACK", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+# Stored secrets are sealed with this key (shared/secret_box.py) unless the environment
+# names one: the tests' own, the same on every run, so that the rows earlier runs left in a
+# shared database still open.
+os.environ.setdefault("TANDEM_SECRETS_KEY", hashlib.sha256(b"tandem tests").hexdigest())
 
 
 # The platform fixtures live here, above both integration and browser tests, so one run

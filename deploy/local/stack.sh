@@ -576,20 +576,22 @@ env_value() {
   fi
 }
 
-# The local stack's own JWT secret: random per checkout, kept across rewrites of the env
-# file so that tokens stay valid. There is no built-in secret anywhere else.
-dev_jwt_secret() {
-  local kept=
-  [[ -f $ENV_FILE ]] && kept=$(sed -n 's/^export TANDEM_JWT_SECRET=//p' "$ENV_FILE")
-  if [[ -n ${TANDEM_JWT_SECRET:-} ]]; then printf '%s' "$TANDEM_JWT_SECRET"
+# The local stack's own keys (the JWT secret, the key sealing stored secrets): random per
+# checkout, kept across rewrites of the env file so that tokens stay valid and sealed
+# secrets still open. There is no built-in key anywhere else.
+dev_key() {
+  local name=$1 kept=
+  [[ -f $ENV_FILE ]] && kept=$(sed -n "s/^export $name=//p" "$ENV_FILE")
+  if [[ -n ${!name:-} ]]; then printf '%s' "${!name}"
   elif [[ -n $kept ]]; then printf '%s' "$kept"
   else od -An -tx1 -N32 /dev/urandom | tr -d ' \n'
   fi
 }
 
 write_env() {
-  local db admin kafka jwt tmp=$ENV_FILE.tmp
-  jwt=$(dev_jwt_secret)
+  local db admin kafka jwt sealing tmp=$ENV_FILE.tmp
+  jwt=$(dev_key TANDEM_JWT_SECRET)
+  sealing=$(dev_key TANDEM_SECRETS_KEY)
   if pg_external; then db=$TANDEM_DATABASE_URL; admin=${TANDEM_DATABASE_ADMIN_URL:-}
   else db=$LOCAL_DB_URL; admin=$LOCAL_DB_ADMIN_URL
   fi
@@ -604,6 +606,7 @@ write_env() {
     fi
     echo "export TANDEM_KAFKA_BOOTSTRAP=$(env_value "$kafka")"
     echo "export TANDEM_JWT_SECRET=$(env_value "$jwt")"
+    echo "export TANDEM_SECRETS_KEY=$(env_value "$sealing")"
   } >"$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$ENV_FILE"

@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services.admin import privacy
 
     privacy.register(sub, tenant)
+    from services.admin import sealing
+
+    sealing.register(sub)
     return parser
 
 

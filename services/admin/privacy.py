@@ -26,6 +26,7 @@ from services.workers import accounts, store
 from shared.config_store import current_config
 from shared.db import create_pool, tenant_tx
 from shared.privacy import ANONYMOUS, LEAD, subject_hash
+from shared.secret_box import HASHED_COLUMNS, SEALED_COLUMNS
 from shared.settings import load_settings
 
 # Rows of one lead, table by table: (table, condition on $2 = lead id, $3 = its anonymous
@@ -212,8 +213,14 @@ async def export_rows(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator
     """One NDJSON line per row of the tenant: {"table": ..., "row": {...}}. Streams with a
     cursor, so a large tenant never sits in memory whole."""
     for table in await tenant_tables(conn):
+        # Stored secrets (sealed or hashed) never leave the database: an export is a file
+        # that travels, and a credential in it would outlive any rotation.
+        withheld = {*SEALED_COLUMNS.get(table, ()), *HASHED_COLUMNS.get(table, ())}
         async for row in conn.cursor(f"SELECT * FROM {table} WHERE tenant_id = $1", tenant_id):
-            line = {"table": table, "row": dict(row)}
+            line = {
+                "table": table,
+                "row": {k: v for k, v in row.items() if k not in withheld},
+            }
             yield orjson.dumps(line, default=_json_default) + b"\n"
 
 

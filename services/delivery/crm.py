@@ -33,6 +33,7 @@ import httpx
 from services.delivery import metrics
 from services.delivery.settings import DeliverySettings
 from shared.db import as_columns, tenant_tx
+from shared.secret_box import box, context_for
 
 log = logging.getLogger("tandem.delivery.crm")
 
@@ -255,7 +256,9 @@ class CrmSync:
             tenant_id=row["tenant_id"],
             provider=provider,
             base_url=(row["base_url"] or default).rstrip("/"),
-            token=row["token"],
+            token=box().open(
+                row["token"], context_for("crm_connections", "token", row["tenant_id"])
+            ),
             object_type=row["object_type"],
             id_trait=row["id_trait"],
             field_map=dict(row["field_map"]) or DEFAULT_FIELD_MAPS[provider],

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from shared.db import tenant_tx
+from shared.webhooks import open_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +263,7 @@ async def record_and_claim(
             r["attempts"] + 1,
             r["created_at"],
             r["url"],
-            r["secret"],
+            open_secret(r["secret"], tenant_id),
         )
         for r in rows
     ]

@@ -15,9 +15,11 @@ from typing import Any
 import asyncpg
 
 from shared.db import tenant_tx
+from shared.secret_box import box, context_for
 
 CONNECTORS = ("segment", "hubspot", "salesforce")
-# Connectors whose secret keys an HMAC and must be kept in clear; the others keep a hash.
+# Connectors whose secret keys an HMAC and must be kept (sealed, shared/secret_box.py); the
+# others keep a hash.
 CLEAR_SECRETS = frozenset({"hubspot"})
 TTL_S = 5.0
 
@@ -26,7 +28,8 @@ TTL_S = 5.0
 class ConnectorSettings:
     connector: str
     enabled: bool
-    # HubSpot's client secret, kept in clear because the signature is an HMAC keyed by it.
+    # HubSpot's client secret, stored sealed and opened here: the signature is an HMAC
+    # keyed by it.
     secret: str | None = None
     # SHA-256 of a secret that is only ever compared (Salesforce).
     secret_hash: bytes | None = None
@@ -40,6 +43,14 @@ class ConnectorSettings:
 
 def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def _context(tenant_id: str) -> str:
+    return context_for("connector_settings", "secret", tenant_id)
+
+
+def _open(stored: str | None, tenant_id: str) -> str | None:
+    return None if stored is None else box().open(stored, _context(tenant_id))
 
 
 def default_settings(connector: str) -> ConnectorSettings:
@@ -62,7 +73,7 @@ async def read_settings(
     return ConnectorSettings(
         connector=connector,
         enabled=row["enabled"],
-        secret=row["secret"],
+        secret=_open(row["secret"], tenant_id),
         secret_hash=row["secret_hash"],
         mappings=dict(row["mappings"]),
     )
@@ -83,10 +94,13 @@ async def save_settings(
     if connector not in CONNECTORS:
         raise ValueError(f"unknown connector {connector!r}")
     current = await read_settings(conn, tenant_id, connector)
-    clear, hashed = current.secret, current.secret_hash
+    sealed = None if current.secret is None else box().seal(current.secret, _context(tenant_id))
+    hashed = current.secret_hash
     if secret is not None:
-        clear, hashed = (
-            (secret, None) if connector in CLEAR_SECRETS else (None, hash_secret(secret))
+        sealed, hashed = (
+            (box().seal(secret, _context(tenant_id)), None)
+            if connector in CLEAR_SECRETS
+            else (None, hash_secret(secret))
         )
     await conn.execute(
         "INSERT INTO connector_settings (tenant_id, connector, enabled, secret, secret_hash,"
@@ -100,7 +114,7 @@ async def save_settings(
         tenant_id,
         connector,
         current.enabled if enabled is None else enabled,
-        clear,
+        sealed,
         hashed,
         secret is not None,
         current.mappings if mappings is None else mappings,

@@ -30,6 +30,7 @@ from shared.webhooks import (
     WebhookEventType,
     check_url,
     new_secret,
+    seal_secret,
 )
 
 strawberry.enum(
@@ -261,7 +262,7 @@ class WebhookMutations:
                 new_id("wh"),
                 url,
                 types,
-                secret,
+                seal_secret(secret, info.context.tenant_id),
                 input.slack_format,
                 threshold,
             )
@@ -322,6 +323,6 @@ class WebhookMutations:
                 f" WHERE tenant_id = $1 AND webhook_id = $2 RETURNING {WEBHOOK_COLUMNS}",
                 info.context.tenant_id,
                 str(id),
-                secret,
+                seal_secret(secret, info.context.tenant_id),
             )
         return WebhookWithSecret(webhook=Webhook.from_record(row), secret=secret)

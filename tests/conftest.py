@@ -18,8 +18,9 @@ if TYPE_CHECKING:
 # chosen before anything imports the project: a run never reads a dev platform's topics.
 RUN_ID = uuid.uuid4().hex[:8]
 os.environ.setdefault("TANDEM_TOPIC_PREFIX", f"test-{RUN_ID}.")
-# Webhook receivers in tests listen on loopback, which production refuses by default.
-os.environ.setdefault("TANDEM_WEBHOOK_ALLOW_LOOPBACK", "1")
+# Webhook receivers and CRM stand-ins in tests listen on 127.0.0.1, which production
+# refuses: that address, and no other special one, is allowed.
+os.environ.setdefault("TANDEM_EGRESS_ALLOW_NETWORKS", "127.0.0.1/32,::1/128")
 
 REPO = Path(__file__).resolve().parents[1]
 # Stored secrets are sealed with this key (shared/secret_box.py) unless the environment

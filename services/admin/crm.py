@@ -8,12 +8,12 @@ import json
 import os
 import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from services.admin.tenants import TenantError
 from services.delivery.crm import DEFAULT_FIELD_MAPS, TANDEM_FIELDS
+from shared.egress import EgressPolicy, UrlRefused, check_stored_url
 from shared.secret_box import box, context_for
 from shared.settings import load_settings
 
@@ -64,9 +64,12 @@ async def set_connection(
     if not token.strip():
         raise TenantError(f"the CRM token is empty: {TOKEN_HELP}")
     if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TenantError(f"--base-url {base_url!r} must be an http(s) URL")
+        # Refused now rather than at each sync; the delivery service checks the addresses
+        # the name resolves to on every request.
+        try:
+            check_stored_url(base_url, EgressPolicy.from_env())
+        except UrlRefused as exc:
+            raise TenantError(f"--base-url {base_url!r}: {exc}") from exc
     kind = object_type or DEFAULT_OBJECTS[provider]
     if kind not in OBJECTS[provider]:
         raise TenantError(f"--object for {provider} must be one of {', '.join(OBJECTS[provider])}")

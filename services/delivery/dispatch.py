@@ -28,7 +28,8 @@ import httpx
 from services.delivery import metrics, store
 from services.delivery.retry import next_attempt_at
 from services.delivery.settings import DeliverySettings
-from shared.webhooks import SIGNATURE_HEADER, UrlRefused, check_url, signature
+from shared.egress import UrlRefused, pinned_client
+from shared.webhooks import SIGNATURE_HEADER, signature
 
 log = logging.getLogger("tandem.delivery")
 
@@ -166,8 +167,12 @@ class Dispatcher:
             max_connections=self._settings.per_endpoint_concurrency,
             max_keepalive_connections=self._settings.per_endpoint_concurrency,
         )
-        client = httpx.AsyncClient(
-            limits=limits, timeout=self._settings.timeout_s, follow_redirects=False
+        # Each request is sent to the address its host was checked to resolve to.
+        client = pinned_client(
+            self._settings.url_policy,
+            limits=limits,
+            timeout=self._settings.timeout_s,
+            follow_redirects=False,
         )
         if current is not None:
             self._spawn(current[1].aclose())
@@ -184,7 +189,6 @@ class Dispatcher:
         error: str | None = None
         permanent = False
         try:
-            await check_url(claimed.url, self._settings.url_policy)
             timestamp = int(time.time())
             response = await self._client(key, claimed.url).post(
                 claimed.url,

@@ -37,7 +37,6 @@ def delivery_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         **os.environ,
         "TANDEM_FIXED_NOW": "2026-11-20T00:00:00+00:00",
         "TANDEM_DELIVERY_GROUP": f"test-{RUN_ID}-delivery-{uuid.uuid4().hex[:6]}",
-        "TANDEM_WEBHOOK_ALLOW_LOOPBACK": "1",
         "TANDEM_WEBHOOK_TIMEOUT_S": "3",
         # The restart test bounds its repeats by it.
         "TANDEM_WEBHOOK_CONCURRENCY": "4",

@@ -24,14 +24,8 @@ from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.core.rows import from_row
-from shared.webhooks import (
-    UrlPolicy,
-    UrlRefused,
-    WebhookEventType,
-    check_url,
-    new_secret,
-    seal_secret,
-)
+from shared.egress import EgressPolicy, UrlRefused, check_url
+from shared.webhooks import WebhookEventType, new_secret, seal_secret
 
 strawberry.enum(
     WebhookEventType, description="What a webhook can subscribe to; the value is the body's `type`"
@@ -169,7 +163,7 @@ def attempt_loader(scope: LoaderScope) -> DataLoader[str, list[WebhookAttempt]]:
 async def _checked_url(url: str, path: str) -> str:
     url = url.strip()
     try:
-        await check_url(url, UrlPolicy.from_env())
+        await check_url(url, EgressPolicy.from_env())
     except UrlRefused as exc:
         raise bad_input(f"`{path}`: {exc}", [(path, str(exc))]) from exc
     return url

@@ -25,6 +25,7 @@ import jwt
 import orjson
 from starlette.websockets import WebSocket, WebSocketState
 
+from services.gateway.limits import BoundedTtlCache
 from shared.settings import Settings
 
 log = logging.getLogger("tandem.auth")
@@ -165,15 +166,36 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-async def authenticate(pool: asyncpg.Pool, credential: str | None, jwts: JwtVerifier) -> Principal:
-    # Keys are looked up on every request, never cached: a revoked key stops at once.
+# Keys that did not authenticate, remembered briefly so that a flood of them (or one bad
+# key retried in a loop) costs no database lookup each; bounded, whatever is sent.
+REFUSED_KEYS_MAX = 50_000
+REFUSED_KEYS_TTL_S = 60.0
+
+
+def refused_keys() -> BoundedTtlCache[bytes, str]:
+    return BoundedTtlCache(REFUSED_KEYS_MAX, REFUSED_KEYS_TTL_S)
+
+
+async def authenticate(
+    pool: asyncpg.Pool,
+    credential: str | None,
+    jwts: JwtVerifier,
+    refused: BoundedTtlCache[bytes, str] | None = None,
+) -> Principal:
+    # Valid keys are looked up on every request, never cached: a revoked key stops at once.
+    # Keys are random, so one that was unknown never becomes valid: those are remembered.
     if not credential:
         raise AuthError("missing credential: send X-API-Key or Authorization: Bearer")
     if credential.startswith(f"{KEY_PREFIX}_"):
+        digest = hash_key(credential)
+        if refused is not None and refused.get(digest) is not None:
+            raise AuthError("unknown or revoked API key")
         row = await pool.fetchrow(
-            "SELECT tenant_id, role, key_id FROM tandem_authenticate($1)", hash_key(credential)
+            "SELECT tenant_id, role, key_id FROM tandem_authenticate($1)", digest
         )
         if row is None:
+            if refused is not None:
+                refused.put(digest, "refused")
             raise AuthError("unknown or revoked API key")
         return Principal(row["tenant_id"], row["role"], f"key:{row['key_id']}")
     return jwts.verify(credential)

@@ -4,8 +4,10 @@ A batch must not cost a settings read, and an admin's change is honoured within 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -14,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from services.gateway.limits import BoundedTtlCache
 from shared.db import tenant_tx
 from shared.secret_box import box, context_for
 
@@ -22,6 +25,7 @@ CONNECTORS = ("segment", "hubspot", "salesforce")
 # others keep a hash.
 CLEAR_SECRETS = frozenset({"hubspot"})
 TTL_S = 5.0
+MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -128,21 +132,60 @@ def new_secret() -> str:
 
 
 class SettingsCache:
-    """A tenant's settings of one connector, reused for TTL_S."""
+    """A tenant's settings of one connector, reused for TTL_S; at most MAX_CACHED of them
+    (the least recently used go first)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cache: BoundedTtlCache[tuple[str, str], ConnectorSettings] = BoundedTtlCache(
+            MAX_CACHED, TTL_S, clock
+        )
+
+    async def get(self, pool: asyncpg.Pool, tenant_id: str, connector: str) -> ConnectorSettings:
+        cached = self._cache.get((tenant_id, connector))
+        if cached is not None:
+            return cached
+        async with tenant_tx(pool, tenant_id) as conn:
+            settings = await read_settings(conn, tenant_id, connector)
+        self._cache.put((tenant_id, connector), settings)
+        return settings
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+class KnownTenants:
+    """The slugs of the tenants that exist, read whole (one statement, no tenant
+    transaction). A connector request naming any other slug costs neither a transaction
+    nor an entry in any cache: it waits for the next read of the list, and the list is read
+    at most once every MIN_REFRESH_S however many such requests arrive (so a tenant created
+    a moment ago is found within a second). Known slugs are re-read every REFRESH_S."""
+
+    REFRESH_S = 10.0
+    MIN_REFRESH_S = 1.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, ConnectorSettings]] = {}
+        self._slugs: frozenset[str] = frozenset()
+        self._loaded_at = -math.inf
+        self._lock = asyncio.Lock()
+        self.loads = 0
 
-    async def get(self, pool: asyncpg.Pool, tenant_id: str, connector: str) -> ConnectorSettings:
-        now = self._clock()
-        cached = self._cache.get((tenant_id, connector))
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with tenant_tx(pool, tenant_id) as conn:
-            settings = await read_settings(conn, tenant_id, connector)
-        self._cache[(tenant_id, connector)] = (now + TTL_S, settings)
-        return settings
+    async def contains(self, pool: asyncpg.Pool, slug: str) -> bool:
+        asked = self._clock()
+        if slug in self._slugs and asked - self._loaded_at <= self.REFRESH_S:
+            return True
+        async with self._lock:
+            if self._loaded_at < asked:  # no read of the list began since this request came
+                wait = self._loaded_at + self.MIN_REFRESH_S - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                started = self._clock()
+                rows = await pool.fetch("SELECT tandem_known_tenants() AS slug")
+                self._slugs = frozenset(r["slug"] for r in rows)
+                self._loaded_at = started
+                self.loads += 1
+        return slug in self._slugs
 
 
 SETTINGS = SettingsCache()
+KNOWN_TENANTS = KnownTenants()

@@ -116,7 +116,9 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
             context.request.headers
         )
         try:
-            context.principal = await authenticate(context.pool, credential, self.gateway.jwt)
+            context.principal = await authenticate(
+                context.pool, credential, self.gateway.jwt, self.gateway.refused
+            )
         except AuthError as exc:
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
@@ -126,7 +128,8 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         # Subscriptions end (close code 4401) within 5 s of the key's revocation or expiry.
         assert isinstance(context.request, WebSocket)
         watch_credential(
-            context.request, lambda: authenticate(context.pool, credential, self.gateway.jwt)
+            context.request,
+            lambda: authenticate(context.pool, credential, self.gateway.jwt, self.gateway.refused),
         )
 
 

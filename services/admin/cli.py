@@ -185,6 +185,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
     from services.gateway.app import create_app
     from services.gateway.auth import ConfigurationError
+    from services.gateway.graphql.sockets import MAX_MESSAGE_BYTES
 
     settings = load_settings()
     configure_logging()
@@ -202,6 +203,8 @@ def _gateway(args: argparse.Namespace) -> int:
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # A GraphQL message is small; a socket sending more is refused (close code 1009).
+        ws_max_size=MAX_MESSAGE_BYTES,
     )
     return 0
 

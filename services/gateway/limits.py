@@ -123,6 +123,9 @@ class GraphQLLimits:
     # Operations per tenant and credential per window, in total over every gateway replica.
     rate_limit: int = 3_000
     rate_window_s: int = 60
+    # Open WebSockets per credential and per tenant, in each gateway process.
+    sockets_per_credential: int = 20
+    sockets_per_tenant: int = 200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> GraphQLLimits:
@@ -130,6 +133,8 @@ class GraphQLLimits:
             statement_timeout_ms=_env_int(env, "TANDEM_GRAPHQL_STATEMENT_TIMEOUT_MS", 5_000, 1),
             rate_limit=_env_int(env, "TANDEM_GRAPHQL_RATE_LIMIT", 3_000, 1),
             rate_window_s=_env_int(env, "TANDEM_GRAPHQL_RATE_WINDOW_S", 60, 1),
+            sockets_per_credential=_env_int(env, "TANDEM_WS_MAX_PER_CREDENTIAL", 20, 1),
+            sockets_per_tenant=_env_int(env, "TANDEM_WS_MAX_PER_TENANT", 200, 1),
         )
 
 

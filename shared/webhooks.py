@@ -35,6 +35,8 @@ class WebhookEventType(StrEnum):
 WEBHOOK_EVENT_TYPES = tuple(t.value for t in WebhookEventType)
 
 
+# Webhooks per tenant.
+MAX_WEBHOOKS = 50
 SIGNATURE_HEADER = "Tandem-Signature"
 # Receivers should refuse signatures older than this (replay protection).
 DEFAULT_TOLERANCE_S = 300

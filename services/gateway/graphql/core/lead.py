@@ -35,6 +35,10 @@ OPPORTUNITY_COLUMNS = (
     " lost_reason, competitor"
 )
 
+# Opportunities a Lead answers (far above any real lead's): each holds a Lead again, so the
+# cost limit weighs the list by this bound.
+MAX_LEAD_OPPORTUNITIES = 50
+
 
 @dataclass
 class LeadLoaders(BatchLoaders):
@@ -185,10 +189,12 @@ class Lead:
         rows = await info.context.loaders.of(LeadLoaders).transitions.load(str(self.id))
         return [StageTransition.from_row(row) for row in rows]
 
-    @strawberry.field(description="the lead's opportunities, oldest first")
+    @strawberry.field(
+        description=f"the lead's opportunities, oldest first (at most {MAX_LEAD_OPPORTUNITIES})"
+    )
     async def opportunities(self, info: Info) -> list[Opportunity]:
         rows = await info.context.loaders.of(LeadLoaders).opportunities.load(str(self.id))
-        return [Opportunity.from_row(row) for row in rows]
+        return [Opportunity.from_row(row) for row in rows[:MAX_LEAD_OPPORTUNITIES]]
 
     @strawberry.field(description="the account (buying committee) the lead belongs to")
     async def account(

@@ -25,7 +25,7 @@ from services.gateway.graphql.core.permissions import admin_field, admin_mutatio
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.core.rows import from_row
 from shared.egress import EgressPolicy, UrlRefused, check_url
-from shared.webhooks import WebhookEventType, new_secret, seal_secret
+from shared.webhooks import MAX_WEBHOOKS, WebhookEventType, new_secret, seal_secret
 
 strawberry.enum(
     WebhookEventType, description="What a webhook can subscribe to; the value is the body's `type`"
@@ -46,7 +46,6 @@ DELIVERY_COLUMNS = (
     "delivery_id, webhook_id, event_id, event_type, status, attempts AS attempt_count,"
     " created_at, next_attempt_at, completed_at, last_status_code, last_error, body"
 )
-MAX_WEBHOOKS = 50
 
 
 @strawberry.type(description="One try to deliver: its answer and how long it took")

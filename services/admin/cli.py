@@ -315,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     from services.admin import sealing
 
     sealing.register(sub)
+    from services.admin import quotas
+
+    quotas.register(tenant)
     return parser
 
 

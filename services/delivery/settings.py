@@ -24,6 +24,8 @@ class DeliverySettings:
     crm_interval_s: float
     hubspot_base_url: str
     salesforce_base_url: str
+    # Finished deliveries (and their attempts) older than this are purged.
+    retention_days: float
 
 
 def load_delivery_settings() -> DeliverySettings:
@@ -44,4 +46,5 @@ def load_delivery_settings() -> DeliverySettings:
         crm_interval_s=float(env.get("TANDEM_CRM_SYNC_INTERVAL_S", "5")),
         hubspot_base_url=env.get("TANDEM_HUBSPOT_BASE_URL", "https://api.hubapi.com").rstrip("/"),
         salesforce_base_url=env.get("TANDEM_SALESFORCE_BASE_URL", "").rstrip("/"),
+        retention_days=float(env.get("TANDEM_DELIVERY_RETENTION_DAYS", "30")),
     )

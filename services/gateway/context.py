@@ -23,6 +23,7 @@ from services.gateway.auth import (
 )
 from services.gateway.limits import RateLimiter, rate_key
 from services.gateway.metrics import AUTH_FAILURES
+from services.gateway.quotas import IntakeQuotas
 from shared.db import create_pool
 from shared.kafka import TOUCHPOINTS, make_producer
 from shared.records import Record
@@ -45,6 +46,7 @@ class GatewayContext:
         self.limiter = RateLimiter(rate=200.0, burst=400.0)
         self.failures = RateLimiter(rate=AUTH_FAILURES_PER_S, burst=AUTH_FAILURES_BURST)
         self.refused = refused_keys()
+        self.quotas = IntakeQuotas()
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self._producer_task: asyncio.Task[None] | None = None

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from services.gateway.bodies import BodyRefused, read_body
 from services.gateway.context import GatewayContext
 from services.gateway.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUESTS_REFUSED
+from services.gateway.quotas import QuotaExceeded
 from services.gateway.rejection_reasons import RejectionReasons, reason_errors
 from shared.kafka import TOUCHPOINTS, TOUCHPOINTS_BULK
 from shared.records import encode_records
@@ -118,6 +119,22 @@ async def accept_events(
             accepted.append(event)
 
     if accepted:
+        assert ctx.pool is not None
+        try:
+            await ctx.quotas.take(ctx.pool, tenant_id, len(accepted))
+        except QuotaExceeded as exc:
+            return _error(
+                429, "QUOTA_EXCEEDED", str(exc), **{"Retry-After": str(exc.retry_after_s)}
+            )
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            log.warning("intake quota unavailable", extra={"error": repr(exc)})
+            return _error(
+                503,
+                "QUOTA_UNAVAILABLE",
+                "the tenant's intake quota could not be checked; nothing of this request was"
+                " accepted, retry",
+                **{"Retry-After": RETRY_AFTER_S},
+            )
         try:
             await ctx.publish_events(
                 encode_records(accepted, await ctx.touchpoint_partitions()), topic

@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.webhooks import seal_secret
 from tests.conftest import RUN_ID
 from tests.integration.conftest import Platform, Process, _free_port
 
@@ -112,7 +113,7 @@ async def add_webhook(
         webhook_id,
         url,
         event_types,
-        secret,
+        seal_secret(secret, tenant),
         slack,
         threshold,
     )

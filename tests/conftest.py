@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 # names one: the tests' own, the same on every run, so that the rows earlier runs left in a
 # shared database still open.
 os.environ.setdefault("TANDEM_SECRETS_KEY", hashlib.sha256(b"tandem tests").hexdigest())
+# The operator's token for the gateway's /metrics.
+os.environ.setdefault("TANDEM_METRICS_TOKEN", f"metrics-{RUN_ID}")
 
 
 # The platform fixtures live here, above both integration and browser tests, so one run

@@ -576,9 +576,9 @@ env_value() {
   fi
 }
 
-# The local stack's own keys (the JWT secret, the key sealing stored secrets): random per
-# checkout, kept across rewrites of the env file so that tokens stay valid and sealed
-# secrets still open. There is no built-in key anywhere else.
+# The local stack's own keys (the JWT secret, the key sealing stored secrets, the metrics
+# scrape token): random per checkout, kept across rewrites of the env file so that tokens
+# stay valid and sealed secrets still open. There is no built-in key anywhere else.
 dev_key() {
   local name=$1 kept=
   [[ -f $ENV_FILE ]] && kept=$(sed -n "s/^export $name=//p" "$ENV_FILE")
@@ -589,9 +589,10 @@ dev_key() {
 }
 
 write_env() {
-  local db admin kafka jwt sealing tmp=$ENV_FILE.tmp
+  local db admin kafka jwt sealing metrics tmp=$ENV_FILE.tmp
   jwt=$(dev_key TANDEM_JWT_SECRET)
   sealing=$(dev_key TANDEM_SECRETS_KEY)
+  metrics=$(dev_key TANDEM_METRICS_TOKEN)
   if pg_external; then db=$TANDEM_DATABASE_URL; admin=${TANDEM_DATABASE_ADMIN_URL:-}
   else db=$LOCAL_DB_URL; admin=$LOCAL_DB_ADMIN_URL
   fi
@@ -607,6 +608,7 @@ write_env() {
     echo "export TANDEM_KAFKA_BOOTSTRAP=$(env_value "$kafka")"
     echo "export TANDEM_JWT_SECRET=$(env_value "$jwt")"
     echo "export TANDEM_SECRETS_KEY=$(env_value "$sealing")"
+    echo "export TANDEM_METRICS_TOKEN=$(env_value "$metrics")"
   } >"$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$ENV_FILE"

@@ -426,3 +426,15 @@ async def test_mutations_change_only_own_tenant(platform: Platform, world: World
         [world.a, world.b],
     )
     assert {r["tenant_id"]: r["n"] for r in rows}[world.b] == 1
+
+
+async def test_functions_running_as_their_owner_search_pg_temp_last(platform: Platform) -> None:
+    """A SECURITY DEFINER function must never resolve a name to a caller's temporary
+    object: its search_path is pg_catalog, public, and pg_temp last."""
+    rows = await platform.admin.fetch(
+        "SELECT p.proname, p.proconfig FROM pg_proc p"
+        " WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace"
+    )
+    assert rows
+    for row in rows:
+        assert "search_path=pg_catalog, public, pg_temp" in (row["proconfig"] or []), dict(row)

@@ -17,6 +17,7 @@ from services.gateway.auth import (
     AuthError,
     JwtVerifier,
     Principal,
+    TenantBirths,
     authenticate,
     credential_from_headers,
     refused_keys,
@@ -46,6 +47,7 @@ class GatewayContext:
         self.limiter = RateLimiter(rate=200.0, burst=400.0)
         self.failures = RateLimiter(rate=AUTH_FAILURES_PER_S, burst=AUTH_FAILURES_BURST)
         self.refused = refused_keys()
+        self.births = TenantBirths()
         self.quotas = IntakeQuotas()
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -81,6 +83,12 @@ class GatewayContext:
         if self.pool:
             await self.pool.close()
 
+    async def authenticate(self, credential: str | None) -> Principal:
+        """The credential's principal (AuthError if none), with the gateway's bounded
+        memory of refused keys and of when tenants were created."""
+        assert self.pool is not None
+        return await authenticate(self.pool, credential, self.jwt, self.refused, self.births)
+
     def address_refused(self, request: Request) -> Response | None:
         """429 when the caller's address failed to authenticate too often lately."""
         wait = self.failures.wait(client_address(request))
@@ -108,7 +116,7 @@ class GatewayContext:
             return refused
         credential = credential_from_headers(request.headers)
         try:
-            principal = await authenticate(self.pool, credential, self.jwt, self.refused)
+            principal = await self.authenticate(credential)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             log.warning("credential store unavailable", extra={"error": repr(exc)})
             AUTH_FAILURES.labels("unavailable").inc()

@@ -21,7 +21,6 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from services.gateway.auth import (
     AuthError,
     Principal,
-    authenticate,
     credential_from_headers,
     watch_credential,
 )
@@ -160,9 +159,7 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
             websocket.headers
         )
         try:
-            context.principal = await authenticate(
-                context.pool, credential, self.gateway.jwt, self.gateway.refused
-            )
+            context.principal = await self.gateway.authenticate(credential)
         except AuthError as exc:
             self.gateway.failures.acquire(address)
             raise ConnectionRejectionError(
@@ -176,7 +173,7 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         state["slot"] = (context.principal.tenant_id, context.rate_key)
 
         def recheck() -> Awaitable[Principal]:
-            return authenticate(context.pool, credential, self.gateway.jwt, self.gateway.refused)
+            return self.gateway.authenticate(credential)
 
         # Subscriptions end (close code 4401) within 5 s of the key's revocation or expiry;
         # the sockets of one credential share each check.

@@ -41,6 +41,8 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
 HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
     "api_keys": ("key_hash",),
     "connector_settings": ("secret_hash",),
+    # the key of the tenant's keyed hashes of erased people
+    "tenants": ("erasure_key",),
 }
 
 

@@ -25,7 +25,7 @@ import orjson
 from services.workers import accounts, store
 from shared.config_store import current_config
 from shared.db import create_pool, tenant_tx
-from shared.privacy import ANONYMOUS, LEAD, subject_hash
+from shared.privacy import ANONYMOUS, LEAD, erasure_key, subject_hash
 from shared.secret_box import HASHED_COLUMNS, SEALED_COLUMNS
 from shared.settings import load_settings
 
@@ -62,12 +62,13 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
         conn, tenant_id, "lead", [lead_id, *await _fellow_members(conn, tenant_id, lead_id)]
     )
     anonymous = sorted(set(anonymous) | set(await _anonymous_ids(conn, tenant_id, lead_id)))
+    key = await erasure_key(conn, tenant_id)
     await conn.execute(
         "INSERT INTO erased_subjects (tenant_id, kind, subject_hash)"
         " SELECT $1, k, h FROM unnest($2::text[], $3::bytea[]) AS u(k, h) ON CONFLICT DO NOTHING",
         tenant_id,
         [LEAD] + [ANONYMOUS] * len(anonymous),
-        [subject_hash(lead_id)] + [subject_hash(a) for a in anonymous],
+        [subject_hash(key, lead_id)] + [subject_hash(key, a) for a in anonymous],
     )
     member_of = [
         r["account_id"]

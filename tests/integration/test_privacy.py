@@ -292,3 +292,37 @@ async def test_stored_secrets_are_sealed_rotated_and_never_exported(platform: Pl
         line["table"] for line in lines
     }
     assert not any("key_hash" in line["row"] or "secret_hash" in line["row"] for line in lines)
+
+
+async def test_erased_people_are_kept_as_keyed_hashes_only(platform: Platform) -> None:
+    import hashlib
+    import hmac
+
+    tenant, admin_key = await platform.create_tenant("keyed")
+    other, _ = await platform.create_tenant("keyed")
+    run = uuid.uuid4().hex[:8]
+    lead = f"ann-{run}@example.com"
+    await platform.post_events(admin_key, _journey(lead, f"anon-k-{run}", "email", 100, f"k{run}"))
+    await platform.wait_for(lambda: _has_lead(platform, tenant, lead), 60, "the lead")
+    erased = _tandem("erase", tenant, lead)
+    assert erased.returncode == 0, erased.stderr
+    stored = {
+        bytes(r["subject_hash"])
+        for r in await platform.admin.fetch(
+            "SELECT subject_hash FROM erased_subjects WHERE tenant_id = $1 AND kind = 'lead'",
+            tenant,
+        )
+    }
+    keys = {
+        r["tenant_id"]: bytes(r["erasure_key"])
+        for r in await platform.admin.fetch(
+            "SELECT tenant_id, erasure_key FROM tenants WHERE tenant_id = ANY($1::text[])",
+            [tenant, other],
+        )
+    }
+    # hashing a guessed email does not find it; only the tenant's key does
+    assert hashlib.sha256(lead.encode()).digest() not in stored
+    assert stored == {hmac.new(keys[tenant], lead.encode(), hashlib.sha256).digest()}
+    assert len(keys[tenant]) == 32 and keys[tenant] != keys[other]
+    exported = _tandem("tenant", "export", tenant)
+    assert exported.returncode == 0 and b"erasure_key" not in exported.stdout

@@ -8,6 +8,12 @@
 #
 # TANDEM_DATABASE_URL / TANDEM_KAFKA_BOOTSTRAP pointing elsewhere mean "use that, start
 # nothing"; set to the values this script itself writes, they mean the local stack.
+#
+# TANDEM_KAFKA_SASL=1 (not the default) starts the broker from
+# deploy/kafka/server-sasl.properties: a SASL/SCRAM listener for partners on port 19094
+# and the StandardAuthorizer with ACLs. Its SCRAM users are created when the broker's
+# storage is first formatted, from TANDEM_KAFKA_SCRAM_USERS="partner-acme=password,...";
+# grant each one its tenant's topics with deploy/kafka/PrefixAcl.java.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -367,10 +373,24 @@ kafka_java() {
 }
 
 kafka_render_conf() {
-  local tpl
-  tpl=$(<"$KAFKA_TEMPLATE_DIR/server.properties")
-  printf '# Rendered from deploy/kafka/server.properties by stack.sh; edit the template.\n%s\n' \
-    "${tpl//@KAFKA_DATA_DIR@/$KAFKA_DATA}" >"$KAFKA_CONF"
+  local name=server.properties tpl
+  [[ ${TANDEM_KAFKA_SASL:-} == 1 ]] && name=server-sasl.properties
+  tpl=$(<"$KAFKA_TEMPLATE_DIR/$name")
+  tpl=${tpl//@KAFKA_DATA_DIR@/$KAFKA_DATA}
+  tpl=${tpl//@PLAINTEXT_PORT@/19092}
+  tpl=${tpl//@CONTROLLER_PORT@/19093}
+  tpl=${tpl//@SASL_PORT@/19094}
+  printf '# Rendered from deploy/kafka/%s by stack.sh; edit the template.\n%s\n' \
+    "$name" "$tpl" >"$KAFKA_CONF"
+}
+
+# --add-scram arguments for TANDEM_KAFKA_SCRAM_USERS (name=password,...), SASL stack only.
+kafka_scram_args() {
+  [[ ${TANDEM_KAFKA_SASL:-} == 1 && -n ${TANDEM_KAFKA_SCRAM_USERS:-} ]] || return 0
+  local pair
+  for pair in ${TANDEM_KAFKA_SCRAM_USERS//,/ }; do
+    printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "${pair%%=*}" "${pair#*=}"
+  done
 }
 
 # Formats once; the cluster id is kept so a wiped data folder comes back as the same cluster.
@@ -386,7 +406,9 @@ kafka_format() {
   fi
   log "kafka: formatting storage in $(rel "$KAFKA_DATA") (cluster id $id) ..."
   mkdir -p "$KAFKA_DATA"
-  if ! kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" --standalone >>"$KAFKA_LOG" 2>&1; then
+  local scram=()
+  mapfile -t scram < <(kafka_scram_args)
+  if ! kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" --standalone "${scram[@]}" >>"$KAFKA_LOG" 2>&1; then
     tail_log "$KAFKA_LOG"
     die "kafka: storage format failed (remove $(rel "$KAFKA_DATA") if it holds a half-formatted folder)"
   fi

@@ -36,6 +36,12 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
+def _unavailable(code: str, what: str) -> JSONResponse:
+    """503: `what` failed, and nothing of the request was accepted."""
+    message = f"{what}; nothing of this request was accepted, retry"
+    return _error(503, code, message, **{"Retry-After": RETRY_AFTER_S})
+
+
 async def post_events(request: Request) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     principal = await ctx.principal(request)
@@ -97,12 +103,8 @@ async def accept_events(
                     reasons = await REJECTION_REASONS.allowed(ctx.pool, tenant_id)
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                     log.warning("tenant config unavailable", extra={"error": repr(exc)})
-                    return _error(
-                        503,
-                        "CONFIG_UNAVAILABLE",
-                        "the tenant's rejection reasons could not be read; nothing of this "
-                        "request was accepted, retry",
-                        **{"Retry-After": RETRY_AFTER_S},
+                    return _unavailable(
+                        "CONFIG_UNAVAILABLE", "the tenant's rejection reasons could not be read"
                     )
             errors = reason_errors(event, reasons)
         if errors:
@@ -128,12 +130,8 @@ async def accept_events(
             )
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             log.warning("intake quota unavailable", extra={"error": repr(exc)})
-            return _error(
-                503,
-                "QUOTA_UNAVAILABLE",
-                "the tenant's intake quota could not be checked; nothing of this request was"
-                " accepted, retry",
-                **{"Retry-After": RETRY_AFTER_S},
+            return _unavailable(
+                "QUOTA_UNAVAILABLE", "the tenant's intake quota could not be checked"
             )
         try:
             await ctx.publish_events(
@@ -144,12 +142,7 @@ async def accept_events(
                 "kafka unavailable; batch refused",
                 extra={"tenant_id": tenant_id, "error": repr(exc)},
             )
-            return _error(
-                503,
-                "KAFKA_UNAVAILABLE",
-                "the event log is unavailable; nothing of this request was accepted, retry",
-                **{"Retry-After": RETRY_AFTER_S},
-            )
+            return _unavailable("KAFKA_UNAVAILABLE", "the event log is unavailable")
     EVENTS_ACCEPTED.inc(len(accepted))
     EVENTS_REJECTED.inc(len(rejected))
     return len(accepted), rejected

@@ -36,7 +36,6 @@ ALERTS = f"{_PREFIX}alerts.v1"
 PARTNER_TOPIC_PATTERN = re.compile(
     "^" + re.escape(f"{_PREFIX}partner.") + r"([a-z0-9][a-z0-9-]{1,62})\.touchpoints\.v1$"
 )
-PARTNER_PARTITIONS = 4
 
 
 def partner_topic(tenant_id: str) -> str:

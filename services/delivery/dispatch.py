@@ -29,7 +29,8 @@ from services.delivery import metrics, store
 from services.delivery.retry import next_attempt_at
 from services.delivery.settings import DeliverySettings
 from shared.egress import UrlRefused, pinned_client
-from shared.webhooks import SIGNATURE_HEADER, signature
+from shared.secret_box import SecretsKeyError
+from shared.webhooks import SIGNATURE_HEADER, open_secret, signature
 
 log = logging.getLogger("tandem.delivery")
 
@@ -196,7 +197,9 @@ class Dispatcher:
                 headers={
                     "content-type": "application/json",
                     "user-agent": USER_AGENT,
-                    SIGNATURE_HEADER: signature(claimed.secret, timestamp, claimed.body),
+                    SIGNATURE_HEADER: signature(
+                        open_secret(claimed.secret, claimed.tenant_id), timestamp, claimed.body
+                    ),
                     "Idempotency-Key": claimed.event_id,
                     "Tandem-Event-Id": claimed.event_id,
                     "Tandem-Event-Type": claimed.event_type,
@@ -207,6 +210,10 @@ class Dispatcher:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except SecretsKeyError as exc:
+            # The key that sealed the signing secret is missing here: an operator's fix
+            # (TANDEM_SECRETS_KEY / _OLD_KEYS), so the delivery is retried, never unsigned.
+            error = f"signing secret cannot be opened: {exc}"
         except UrlRefused as exc:
             # The address is refused by policy; retrying would not change that.
             error, permanent = str(exc), True

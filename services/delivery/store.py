@@ -12,7 +12,6 @@ from typing import Any
 import asyncpg
 
 from shared.db import tenant_tx
-from shared.webhooks import open_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +35,7 @@ class Claimed:
     attempt: int
     created_at: datetime
     url: str
-    secret: str
+    secret: str  # as stored: sealed (shared/secret_box.py), opened when an attempt signs
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +262,7 @@ async def record_and_claim(
             r["attempts"] + 1,
             r["created_at"],
             r["url"],
-            open_secret(r["secret"], tenant_id),
+            r["secret"],
         )
         for r in rows
     ]

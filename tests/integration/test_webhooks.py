@@ -601,3 +601,37 @@ async def test_delivery_logs_are_purged_after_the_retention_period(platform: Pla
         "SELECT delivery_id FROM webhook_attempts WHERE tenant_id = $1 ORDER BY 1", tenant
     )
     assert [r["delivery_id"] for r in attempts] == ["old-pending", "recent"]
+
+
+async def test_a_secret_sealed_under_a_missing_key_is_retried_never_sent_unsigned(
+    platform: Platform, delivery: Delivery
+) -> None:
+    receiver = await Receiver().start()
+    try:
+        tenant, _ = await platform.create_tenant("unsealable")
+        webhook_id, _ = await add_webhook(platform.admin, tenant, receiver.url, ["lead.mql"])
+        # sealed by a key this deployment does not hold (an old key dropped too early)
+        await platform.admin.execute(
+            "UPDATE webhooks SET secret = 'enc:v1:0badc0de:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'"
+            " WHERE tenant_id = $1 AND webhook_id = $2",
+            tenant,
+            webhook_id,
+        )
+        await platform.admin.execute(
+            "INSERT INTO webhook_deliveries (tenant_id, delivery_id, webhook_id, event_id,"
+            " event_type, body) VALUES ($1, 'd-unsealable', $2, 'e-1', 'lead.mql', '{}')",
+            tenant,
+            webhook_id,
+        )
+
+        async def attempted() -> bool:
+            rows = await delivery_rows(platform.admin, webhook_id)
+            return bool(rows and rows[0]["attempts"] >= 1)
+
+        await platform.wait_for(attempted, 60, "an attempt of the delivery")
+        [row] = await delivery_rows(platform.admin, webhook_id)
+        assert row["status"] == "PENDING"
+        assert "signing secret cannot be opened" in row["last_error"]
+        assert receiver.requests == []
+    finally:
+        await receiver.stop()

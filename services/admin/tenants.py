@@ -30,7 +30,7 @@ async def create_tenant(admin_dsn: str, slug: str, name: str | None = None) -> s
             )
             if inserted is None:
                 raise TenantError(f"tenant {slug!r} exists already")
-            return await _insert_key(conn, slug, "admin")
+            return await insert_key(conn, slug, "admin")
     finally:
         await conn.close()
 
@@ -42,12 +42,14 @@ async def create_api_key(admin_dsn: str, slug: str, role: str) -> str:
     try:
         if not await conn.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", slug):
             raise TenantError(f"no tenant {slug!r}")
-        return await _insert_key(conn, slug, role)
+        return await insert_key(conn, slug, role)
     finally:
         await conn.close()
 
 
-async def _insert_key(conn: asyncpg.Connection, slug: str, role: str) -> str:
+async def insert_key(conn: asyncpg.Connection, slug: str, role: str) -> str:
+    """A new key of `role` for the tenant (stored as its hash); returns the key, to be
+    shown once."""
     key_id, key, key_hash = new_api_key()
     await conn.execute(
         "INSERT INTO api_keys (tenant_id, key_id, key_hash, role) VALUES ($1, $2, $3, $4)",

@@ -264,3 +264,22 @@ async def _gql(platform: Platform, key: str, query: str, variables: Any = None) 
             headers={"X-API-Key": key},
         )
     return response.json()
+
+
+async def test_an_admin_creates_a_write_key_through_graphql(platform: Platform) -> None:
+    tenant, admin_key = await platform.create_tenant("segwkgql")
+    viewer = await platform.api_key(tenant, "viewer")
+    create = "mutation { createWriteKey { id key } }"
+    denied = await _gql(platform, viewer, create)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    created = (await _gql(platform, admin_key, create))["data"]["createWriteKey"]
+    assert created["key"].startswith(f"tdm_{created['id']}_")
+    role = await platform.admin.fetchval(
+        "SELECT role FROM api_keys WHERE tenant_id = $1 AND key_id = $2", tenant, created["id"]
+    )
+    assert role == "write_key"
+    page = {"anonymousId": "a-gql", "messageId": "gql-page-1", "name": "Home"}
+    response = await _post(
+        platform, "/v1/page", orjson.dumps(page), {"authorization": _basic(created["key"])}
+    )
+    assert response.status_code == 200, response.text

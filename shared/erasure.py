@@ -21,7 +21,7 @@ import asyncpg
 
 from shared import account_store, locks
 from shared.config_store import current_config
-from shared.suppression import ANONYMOUS, LEAD, subject_hash
+from shared.suppression import ANONYMOUS, LEAD, erasure_key, subject_hash, subject_hashes
 
 # Rows of one lead, table by table: (table, condition on $2 = lead id, $3 = its anonymous
 # ids). Tables of a later release that this database does not have yet are skipped.
@@ -56,14 +56,15 @@ async def erase_lead(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
         conn, tenant_id, "lead", [lead_id, *await _fellow_members(conn, tenant_id, lead_id)]
     )
     anonymous = sorted(set(anonymous) | set(await _anonymous_ids(conn, tenant_id, lead_id)))
+    key = await erasure_key(conn, tenant_id)
     await conn.execute(
         "INSERT INTO erased_subjects (tenant_id, kind, subject_hash, lead_hash)"
         " SELECT $1, k, h, $4 FROM unnest($2::text[], $3::bytea[]) AS u(k, h)"
         " ON CONFLICT DO NOTHING",
         tenant_id,
         [LEAD] + [ANONYMOUS] * len(anonymous),
-        [subject_hash(lead_id)] + [subject_hash(a) for a in anonymous],
-        subject_hash(lead_id),
+        [subject_hash(key, lead_id)] + [subject_hash(key, a) for a in anonymous],
+        subject_hash(key, lead_id),
     )
     member_of = [
         r["account_id"]
@@ -112,11 +113,11 @@ async def lead_known(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> 
 async def erased_at(conn: asyncpg.Connection, tenant_id: str, lead_id: str) -> datetime | None:
     """When the lead was erased, if its suppression is in force."""
     value: datetime | None = await conn.fetchval(
-        "SELECT erased_at FROM erased_subjects WHERE tenant_id = $1 AND kind = $2"
-        " AND subject_hash = $3",
+        "SELECT max(erased_at) FROM erased_subjects WHERE tenant_id = $1 AND kind = $2"
+        " AND subject_hash = ANY($3::bytea[])",
         tenant_id,
         LEAD,
-        subject_hash(lead_id),
+        await suppressed_hashes(conn, tenant_id, lead_id),
     )
     return value
 
@@ -126,12 +127,19 @@ async def lift_suppression(conn: asyncpg.Connection, tenant_id: str, subject_id:
     anonymous id; returns the entries removed. Later events naming them are applied again;
     what was erased or dropped meanwhile stays gone."""
     status = await conn.execute(
-        "DELETE FROM erased_subjects WHERE tenant_id = $1 AND (subject_hash = $2"
-        " OR lead_hash = $2)",
+        "DELETE FROM erased_subjects WHERE tenant_id = $1 AND (subject_hash = ANY($2::bytea[])"
+        " OR lead_hash = ANY($2::bytea[]))",
         tenant_id,
-        subject_hash(subject_id),
+        await suppressed_hashes(conn, tenant_id, subject_id),
     )
     return int(status.split()[-1])
+
+
+async def suppressed_hashes(
+    conn: asyncpg.Connection, tenant_id: str, subject_id: str
+) -> list[bytes]:
+    """Every hash under which the tenant may have recorded `subject_id`'s suppression."""
+    return subject_hashes(await erasure_key(conn, tenant_id), subject_id)
 
 
 async def _tables(conn: asyncpg.Connection, names: list[str]) -> set[str]:

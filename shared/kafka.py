@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,23 @@ LEAD_STATE = f"{_PREFIX}lead-state.v1"
 TRANSITIONS = f"{_PREFIX}journey-transitions.v1"
 ATTRIBUTION = f"{_PREFIX}attribution.v1"
 ALERTS = f"{_PREFIX}alerts.v1"
+# A partner writing events directly writes its own tenant's topic only (a prefixed ACL on
+# `partner.<tenant>.`); the workers read every such topic by pattern and take the tenant
+# from the topic's name, never from what the records say.
+PARTNER_TOPIC_PATTERN = re.compile(
+    "^" + re.escape(f"{_PREFIX}partner.") + r"([a-z0-9][a-z0-9-]{1,62})\.touchpoints\.v1$"
+)
+
+
+def partner_topic(tenant_id: str) -> str:
+    return f"{_PREFIX}partner.{tenant_id}.touchpoints.v1"
+
+
+def topic_tenant(topic: str) -> str | None:
+    """The tenant whose partner topic `topic` is; None for the shared topics."""
+    match = PARTNER_TOPIC_PATTERN.match(topic)
+    return match[1] if match else None
+
 
 # A record may carry up to this many bytes; the gateway splits larger partition batches.
 MAX_RECORD_BYTES = 900_000

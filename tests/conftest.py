@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -17,10 +18,17 @@ if TYPE_CHECKING:
 # chosen before anything imports the project: a run never reads a dev platform's topics.
 RUN_ID = uuid.uuid4().hex[:8]
 os.environ.setdefault("TANDEM_TOPIC_PREFIX", f"test-{RUN_ID}.")
-# Webhook receivers in tests listen on loopback, which production refuses by default.
-os.environ.setdefault("TANDEM_WEBHOOK_ALLOW_LOOPBACK", "1")
+# Webhook receivers and CRM stand-ins in tests listen on 127.0.0.1, which production
+# refuses: that address, and no other special one, is allowed.
+os.environ.setdefault("TANDEM_EGRESS_ALLOW_NETWORKS", "127.0.0.1/32,::1/128")
 
 REPO = Path(__file__).resolve().parents[1]
+# Stored secrets are sealed with this key (shared/secret_box.py) unless the environment
+# names one: the tests' own, the same on every run, so that the rows earlier runs left in a
+# shared database still open.
+os.environ.setdefault("TANDEM_SECRETS_KEY", hashlib.sha256(b"tandem tests").hexdigest())
+# The operator's token for the gateway's /metrics.
+os.environ.setdefault("TANDEM_METRICS_TOKEN", f"metrics-{RUN_ID}")
 
 
 # The platform fixtures live here, above both integration and browser tests, so one run

@@ -62,8 +62,9 @@ demo_key_works() {
 }
 
 start_all() {
-  # Webhook receivers on this machine are allowed locally, when saved (gateway) and sent to.
-  export TANDEM_WEBHOOK_ALLOW_LOOPBACK=${TANDEM_WEBHOOK_ALLOW_LOOPBACK:-1}
+  # Webhook receivers and CRM stand-ins on this machine's loopback address are allowed
+  # locally, when saved (gateway) and sent to; nothing else of the special networks.
+  export TANDEM_EGRESS_ALLOW_NETWORKS=${TANDEM_EGRESS_ALLOW_NETWORKS:-127.0.0.1/32,::1/128}
   # The owner role (BYPASSRLS) is for migrations and the admin CLI (the demo below); the
   # long-running processes (worker, gateway, delivery) get the application role only.
   start worker env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" worker

@@ -8,6 +8,12 @@
 #
 # TANDEM_DATABASE_URL / TANDEM_KAFKA_BOOTSTRAP pointing elsewhere mean "use that, start
 # nothing"; set to the values this script itself writes, they mean the local stack.
+#
+# TANDEM_KAFKA_SASL=1 (not the default) starts the broker from
+# deploy/kafka/server-sasl.properties: a SASL/SCRAM listener for partners on port 19094
+# and the StandardAuthorizer with ACLs. Its SCRAM users are created when the broker's
+# storage is first formatted, from TANDEM_KAFKA_SCRAM_USERS="partner-acme=password,...";
+# grant each one its tenant's topics with deploy/kafka/PrefixAcl.java.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
@@ -367,10 +373,24 @@ kafka_java() {
 }
 
 kafka_render_conf() {
-  local tpl
-  tpl=$(<"$KAFKA_TEMPLATE_DIR/server.properties")
-  printf '# Rendered from deploy/kafka/server.properties by stack.sh; edit the template.\n%s\n' \
-    "${tpl//@KAFKA_DATA_DIR@/$KAFKA_DATA}" >"$KAFKA_CONF"
+  local name=server.properties tpl
+  [[ ${TANDEM_KAFKA_SASL:-} == 1 ]] && name=server-sasl.properties
+  tpl=$(<"$KAFKA_TEMPLATE_DIR/$name")
+  tpl=${tpl//@KAFKA_DATA_DIR@/$KAFKA_DATA}
+  tpl=${tpl//@PLAINTEXT_PORT@/19092}
+  tpl=${tpl//@CONTROLLER_PORT@/19093}
+  tpl=${tpl//@SASL_PORT@/19094}
+  printf '# Rendered from deploy/kafka/%s by stack.sh; edit the template.\n%s\n' \
+    "$name" "$tpl" >"$KAFKA_CONF"
+}
+
+# --add-scram arguments for TANDEM_KAFKA_SCRAM_USERS (name=password,...), SASL stack only.
+kafka_scram_args() {
+  [[ ${TANDEM_KAFKA_SASL:-} == 1 && -n ${TANDEM_KAFKA_SCRAM_USERS:-} ]] || return 0
+  local pair
+  for pair in ${TANDEM_KAFKA_SCRAM_USERS//,/ }; do
+    printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "${pair%%=*}" "${pair#*=}"
+  done
 }
 
 # Formats once; the cluster id is kept so a wiped data folder comes back as the same cluster.
@@ -386,7 +406,9 @@ kafka_format() {
   fi
   log "kafka: formatting storage in $(rel "$KAFKA_DATA") (cluster id $id) ..."
   mkdir -p "$KAFKA_DATA"
-  if ! kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" --standalone >>"$KAFKA_LOG" 2>&1; then
+  local scram=()
+  mapfile -t scram < <(kafka_scram_args)
+  if ! kafka_java kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" --standalone "${scram[@]}" >>"$KAFKA_LOG" 2>&1; then
     tail_log "$KAFKA_LOG"
     die "kafka: storage format failed (remove $(rel "$KAFKA_DATA") if it holds a half-formatted folder)"
   fi
@@ -576,20 +598,23 @@ env_value() {
   fi
 }
 
-# The local stack's own JWT secret: random per checkout, kept across rewrites of the env
-# file so that tokens stay valid. There is no built-in secret anywhere else.
-dev_jwt_secret() {
-  local kept=
-  [[ -f $ENV_FILE ]] && kept=$(sed -n 's/^export TANDEM_JWT_SECRET=//p' "$ENV_FILE")
-  if [[ -n ${TANDEM_JWT_SECRET:-} ]]; then printf '%s' "$TANDEM_JWT_SECRET"
+# The local stack's own keys (the JWT secret, the key sealing stored secrets, the metrics
+# scrape token): random per checkout, kept across rewrites of the env file so that tokens
+# stay valid and sealed secrets still open. There is no built-in key anywhere else.
+dev_key() {
+  local name=$1 kept=
+  [[ -f $ENV_FILE ]] && kept=$(sed -n "s/^export $name=//p" "$ENV_FILE")
+  if [[ -n ${!name:-} ]]; then printf '%s' "${!name}"
   elif [[ -n $kept ]]; then printf '%s' "$kept"
   else od -An -tx1 -N32 /dev/urandom | tr -d ' \n'
   fi
 }
 
 write_env() {
-  local db admin kafka jwt tmp=$ENV_FILE.tmp
-  jwt=$(dev_jwt_secret)
+  local db admin kafka jwt sealing metrics tmp=$ENV_FILE.tmp
+  jwt=$(dev_key TANDEM_JWT_SECRET)
+  sealing=$(dev_key TANDEM_SECRETS_KEY)
+  metrics=$(dev_key TANDEM_METRICS_TOKEN)
   if pg_external; then db=$TANDEM_DATABASE_URL; admin=${TANDEM_DATABASE_ADMIN_URL:-}
   else db=$LOCAL_DB_URL; admin=$LOCAL_DB_ADMIN_URL
   fi
@@ -604,6 +629,8 @@ write_env() {
     fi
     echo "export TANDEM_KAFKA_BOOTSTRAP=$(env_value "$kafka")"
     echo "export TANDEM_JWT_SECRET=$(env_value "$jwt")"
+    echo "export TANDEM_SECRETS_KEY=$(env_value "$sealing")"
+    echo "export TANDEM_METRICS_TOKEN=$(env_value "$metrics")"
   } >"$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$ENV_FILE"

@@ -14,7 +14,7 @@ from datetime import datetime
 import asyncpg
 
 from services.admin.tenants import TenantError, require_tenant
-from services.gateway.auth import KEY_PREFIX
+from services.gateway.auth import KEY_PREFIX, key_id_of
 
 
 @dataclass(frozen=True)
@@ -42,13 +42,6 @@ async def list_keys(admin_dsn: str, slug: str) -> list[KeyInfo]:
     finally:
         await conn.close()
     return [KeyInfo(**dict(row)) for row in rows]
-
-
-def key_id_of(text: str) -> str:
-    """The id in `abc123`, its prefix `tdm_abc123_` or a whole key `tdm_abc123_...`."""
-    if text.startswith(f"{KEY_PREFIX}_"):
-        return text.split("_")[1]
-    return text
 
 
 async def revoke_key(admin_dsn: str, key: str, *, confirmed: bool) -> tuple[str, str, str]:

@@ -35,7 +35,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 def _show_new_key(intro: str, key: str) -> int:
     """Prints a new API key after `intro` and its id: the only time the key is shown."""
-    from services.admin.apikeys import key_id_of
+    from services.gateway.auth import key_id_of
 
     print(f"{intro} {key_id_of(key)} (the key is shown once, keep it safe):")
     print(key)
@@ -207,6 +207,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
     from services.gateway.app import create_app
     from services.gateway.auth import ConfigurationError
+    from services.gateway.graphql.sockets import MAX_MESSAGE_BYTES
 
     settings = load_settings()
     configure_logging()
@@ -227,6 +228,8 @@ def _gateway(args: argparse.Namespace) -> int:
         # Forwarded headers are believed only from these proxies, never from any client.
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
+        # A GraphQL message is small; a socket sending more is refused (close code 1009).
+        ws_max_size=MAX_MESSAGE_BYTES,
     )
     return 0
 
@@ -338,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     from services.admin import privacy
 
     privacy.register(sub, tenant)
+    from services.admin import sealing
+
+    sealing.register(sub)
+    from services.admin import quotas
+
+    quotas.register(tenant)
     return parser
 
 

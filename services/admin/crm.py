@@ -5,18 +5,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sys
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from services.admin.tenants import TenantError, require_tenant
 from services.delivery.crm_sync import DEFAULT_FIELD_MAPS, TANDEM_FIELDS
+from shared.egress import EgressPolicy, UrlRefused, check_stored_url
+from shared.secret_box import box, context_for
 from shared.settings import load_settings
 
 DEFAULT_ID_TRAITS = {"hubspot": "hubspot_id", "salesforce": "salesforce_id"}
 DEFAULT_OBJECTS = {"hubspot": "contacts", "salesforce": "Lead"}
 OBJECTS = {"hubspot": ("contacts",), "salesforce": ("Lead", "Contact")}
+# A token on the command line would sit in `ps` and the shell's history.
+TOKEN_ENV = "TANDEM_CRM_TOKEN"
+TOKEN_HELP = f"pipe it into --token-stdin, or set {TOKEN_ENV}"
+
+
+def read_token(from_stdin: bool) -> str:
+    """The CRM token from standard input (--token-stdin) or TANDEM_CRM_TOKEN."""
+    token = sys.stdin.readline() if from_stdin else os.environ.get(TOKEN_ENV, "")
+    if not token.strip():
+        raise TenantError(f"no CRM token given: {TOKEN_HELP}")
+    return token.strip()
 
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
@@ -48,11 +62,14 @@ async def set_connection(
     if provider not in DEFAULT_FIELD_MAPS:
         raise TenantError(f"provider must be one of {', '.join(DEFAULT_FIELD_MAPS)}")
     if not token.strip():
-        raise TenantError("--token must not be empty")
+        raise TenantError(f"the CRM token is empty: {TOKEN_HELP}")
     if base_url is not None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TenantError(f"--base-url {base_url!r} must be an http(s) URL")
+        # Refused now rather than at each sync; the delivery service checks the addresses
+        # the name resolves to on every request.
+        try:
+            check_stored_url(base_url, EgressPolicy.from_env())
+        except UrlRefused as exc:
+            raise TenantError(f"--base-url {base_url!r}: {exc}") from exc
     kind = object_type or DEFAULT_OBJECTS[provider]
     if kind not in OBJECTS[provider]:
         raise TenantError(f"--object for {provider} must be one of {', '.join(OBJECTS[provider])}")
@@ -71,7 +88,7 @@ async def set_connection(
             slug,
             provider,
             base_url,
-            token.strip(),
+            box().seal(token.strip(), context_for("crm_connections", "token", slug)),
             kind,
             id_trait or DEFAULT_ID_TRAITS[provider],
             json.dumps(fields),
@@ -103,7 +120,11 @@ def register(sub: Any) -> None:
     put = actions.add_parser("set", help="turn a tenant's sync on, or change it")
     put.add_argument("slug")
     put.add_argument("provider", choices=sorted(DEFAULT_FIELD_MAPS))
-    put.add_argument("--token", required=True, help="the CRM's Bearer token")
+    put.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help=f"read the CRM's Bearer token from standard input (else from {TOKEN_ENV})",
+    )
     put.add_argument("--base-url", help="API base URL (Salesforce: the org's instance URL)")
     put.add_argument("--id-trait", help="lead trait holding the CRM record id")
     put.add_argument("--object", help="Salesforce: Lead or Contact")
@@ -125,7 +146,7 @@ def _set(args: argparse.Namespace) -> int:
             load_settings().database_admin_url,
             args.slug,
             args.provider,
-            token=args.token,
+            token=read_token(args.token_stdin),
             base_url=args.base_url,
             id_trait=args.id_trait,
             object_type=args.object,

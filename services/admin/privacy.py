@@ -26,9 +26,16 @@ import orjson
 
 from services.admin.tenants import TenantError, require_tenant
 from shared.db import create_pool, tenant_tx
-from shared.erasure import erase, erase_lead, erased_at, lead_known, lift_suppression
+from shared.erasure import (
+    erase,
+    erase_lead,
+    erased_at,
+    lead_known,
+    lift_suppression,
+    suppressed_hashes,
+)
+from shared.secret_box import HASHED_COLUMNS, SEALED_COLUMNS
 from shared.settings import load_settings
-from shared.suppression import subject_hash
 
 
 class _Rollback(Exception):
@@ -87,10 +94,13 @@ async def list_suppressions(
             return list(
                 await conn.fetch(
                     "SELECT kind, subject_hash, lead_hash, erased_at FROM erased_subjects"
-                    " WHERE tenant_id = $1 AND ($2::bytea IS NULL OR subject_hash = $2"
-                    " OR lead_hash = $2) ORDER BY erased_at, kind DESC, subject_hash",
+                    " WHERE tenant_id = $1 AND ($2::bytea[] IS NULL"
+                    " OR subject_hash = ANY($2) OR lead_hash = ANY($2))"
+                    " ORDER BY erased_at, kind DESC, subject_hash",
                     tenant_id,
-                    subject_hash(subject_id) if subject_id is not None else None,
+                    None
+                    if subject_id is None
+                    else await suppressed_hashes(conn, tenant_id, subject_id),
                 )
             )
     finally:
@@ -146,8 +156,14 @@ async def export_rows(conn: asyncpg.Connection, tenant_id: str) -> AsyncIterator
     """One NDJSON line per row of the tenant: {"table": ..., "row": {...}}. Streams with a
     cursor, so a large tenant never sits in memory whole."""
     for table in await tenant_tables(conn):
+        # Stored secrets (sealed or hashed) never leave the database: an export is a file
+        # that travels, and a credential in it would outlive any rotation.
+        withheld = {*SEALED_COLUMNS.get(table, ()), *HASHED_COLUMNS.get(table, ())}
         async for row in conn.cursor(f"SELECT * FROM {table} WHERE tenant_id = $1", tenant_id):
-            line = {"table": table, "row": dict(row)}
+            line = {
+                "table": table,
+                "row": {k: v for k, v in row.items() if k not in withheld},
+            }
             yield orjson.dumps(line, default=_json_default) + b"\n"
 
 

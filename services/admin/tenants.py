@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.gateway.auth import ROLES, new_api_key
+from services.gateway.auth import ROLES, insert_key
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -39,7 +39,7 @@ async def create_tenant(admin_dsn: str, slug: str, name: str | None = None) -> s
             )
             if inserted is None:
                 raise TenantError(f"tenant {slug!r} exists already")
-            return await _insert_key(conn, slug, "admin")
+            return await insert_key(conn, slug, "admin")
     finally:
         await conn.close()
 
@@ -71,18 +71,6 @@ async def create_api_key(admin_dsn: str, slug: str, role: str) -> str:
     conn = await asyncpg.connect(admin_dsn)
     try:
         await require_tenant(conn, slug)
-        return await _insert_key(conn, slug, role)
+        return await insert_key(conn, slug, role)
     finally:
         await conn.close()
-
-
-async def _insert_key(conn: asyncpg.Connection, slug: str, role: str) -> str:
-    key_id, key, key_hash = new_api_key()
-    await conn.execute(
-        "INSERT INTO api_keys (tenant_id, key_id, key_hash, role) VALUES ($1, $2, $3, $4)",
-        slug,
-        key_id,
-        key_hash,
-        role,
-    )
-    return key

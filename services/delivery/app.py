@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 import orjson
@@ -19,7 +20,7 @@ from services.delivery import crm_sync, metrics, store
 from services.delivery.consume import TOPICS, consume
 from services.delivery.dispatch import Dispatcher
 from services.delivery.settings import DeliverySettings, load_delivery_settings
-from services.delivery.sweeps import sweep_action_items
+from services.delivery.sweeps import purge_delivery_logs, sweep_action_items
 from shared.db import create_pool
 from shared.kafka import security_options
 from shared.settings import Settings, load_settings
@@ -110,6 +111,11 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         if await sweep_action_items(pool, ds.public_url, settings.now().date()):
             dispatcher.wake()
 
+    async def retention() -> None:
+        purged = await purge_delivery_logs(pool, ds.retention_days, datetime.now(UTC))
+        if purged:
+            log.info("delivery logs purged", extra={"deliveries": purged})
+
     syncer = crm_sync.CrmSync(pool, ds)
     tasks = [
         asyncio.create_task(
@@ -120,6 +126,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
             _every("action items", ds.sweep_interval_s, action_items), name="sweep"
         ),
         asyncio.create_task(_every("crm sync", ds.crm_interval_s, syncer.run_once), name="crm"),
+        asyncio.create_task(_every("retention", ds.sweep_interval_s, retention), name="retention"),
         asyncio.create_task(_every("backlog", BACKLOG_INTERVAL_S, backlog), name="backlog"),
     ]
     tasks.append(asyncio.create_task(_http(tasks, ds.http_port), name="http"))

@@ -33,6 +33,8 @@ import httpx
 from services.delivery import metrics
 from services.delivery.settings import DeliverySettings
 from shared.db import as_columns, tenant_tx
+from shared.egress import UrlRefused, pinned_client
+from shared.secret_box import box, context_for
 
 log = logging.getLogger("tandem.delivery.crm")
 
@@ -199,7 +201,8 @@ class CrmSync:
     def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings) -> None:
         self._pool = pool
         self._settings = settings
-        self._client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
+        # A tenant's CRM base URL is an address it chose: the webhooks' egress policy holds.
+        self._client = pinned_client(settings.url_policy, timeout=TIMEOUT_S, follow_redirects=False)
         self._running: dict[tuple[str, str], asyncio.Task[None]] = {}
         # Each running sync holds a pooled connection (its lock): leave the rest to webhooks.
         self._slots = asyncio.Semaphore(SYNC_SLOTS)
@@ -223,6 +226,11 @@ class CrmSync:
         try:
             async with self._slots, self._pool.acquire() as lock_conn:
                 await self._sync_locked(lock_conn, tenant_id, provider)
+        except UrlRefused as exc:
+            log.warning(
+                "crm base URL refused by the egress policy; not syncing",
+                extra={"tenant_id": tenant_id, "provider": provider, "error": str(exc)},
+            )
         except (httpx.HTTPError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.warning(
                 "crm sync failed; retrying at the next tick",
@@ -255,7 +263,9 @@ class CrmSync:
             tenant_id=row["tenant_id"],
             provider=provider,
             base_url=(row["base_url"] or default).rstrip("/"),
-            token=row["token"],
+            token=box().open(
+                row["token"], context_for("crm_connections", "token", row["tenant_id"])
+            ),
             object_type=row["object_type"],
             id_trait=row["id_trait"],
             field_map=dict(row["field_map"]) or DEFAULT_FIELD_MAPS[provider],

@@ -28,7 +28,9 @@ import httpx
 from services.delivery import metrics, store
 from services.delivery.retry import next_attempt_at
 from services.delivery.settings import DeliverySettings
-from shared.webhooks import SIGNATURE_HEADER, UrlRefused, check_url, signature
+from shared.egress import UrlRefused, pinned_client
+from shared.secret_box import SecretsKeyError
+from shared.webhooks import SIGNATURE_HEADER, open_secret, signature
 
 log = logging.getLogger("tandem.delivery")
 
@@ -166,8 +168,12 @@ class Dispatcher:
             max_connections=self._settings.per_endpoint_concurrency,
             max_keepalive_connections=self._settings.per_endpoint_concurrency,
         )
-        client = httpx.AsyncClient(
-            limits=limits, timeout=self._settings.timeout_s, follow_redirects=False
+        # Each request is sent to the address its host was checked to resolve to.
+        client = pinned_client(
+            self._settings.url_policy,
+            limits=limits,
+            timeout=self._settings.timeout_s,
+            follow_redirects=False,
         )
         if current is not None:
             self._spawn(current[1].aclose())
@@ -184,7 +190,6 @@ class Dispatcher:
         error: str | None = None
         permanent = False
         try:
-            await check_url(claimed.url, self._settings.url_policy)
             timestamp = int(time.time())
             response = await self._client(key, claimed.url).post(
                 claimed.url,
@@ -192,7 +197,9 @@ class Dispatcher:
                 headers={
                     "content-type": "application/json",
                     "user-agent": USER_AGENT,
-                    SIGNATURE_HEADER: signature(claimed.secret, timestamp, claimed.body),
+                    SIGNATURE_HEADER: signature(
+                        open_secret(claimed.secret, claimed.tenant_id), timestamp, claimed.body
+                    ),
                     "Idempotency-Key": claimed.event_id,
                     "Tandem-Event-Id": claimed.event_id,
                     "Tandem-Event-Type": claimed.event_type,
@@ -203,6 +210,10 @@ class Dispatcher:
             status_code = response.status_code
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except SecretsKeyError as exc:
+            # The key that sealed the signing secret is missing here: an operator's fix
+            # (TANDEM_SECRETS_KEY / _OLD_KEYS), so the delivery is retried, never unsigned.
+            error = f"signing secret cannot be opened: {exc}"
         except UrlRefused as exc:
             # The address is refused by policy; retrying would not change that.
             error, permanent = str(exc), True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from shared.webhooks import UrlPolicy
+from shared.egress import EgressPolicy
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class DeliverySettings:
     group_id: str
     http_port: int
     public_url: str
-    url_policy: UrlPolicy
+    url_policy: EgressPolicy
     timeout_s: float
     retry_base_s: float
     retry_max_s: float
@@ -24,6 +24,8 @@ class DeliverySettings:
     crm_interval_s: float
     hubspot_base_url: str
     salesforce_base_url: str
+    # Finished deliveries (and their attempts) older than this are purged.
+    retention_days: float
 
 
 def load_delivery_settings() -> DeliverySettings:
@@ -33,7 +35,7 @@ def load_delivery_settings() -> DeliverySettings:
         group_id=env.get("TANDEM_DELIVERY_GROUP", "tandem-delivery"),
         http_port=int(env.get("TANDEM_DELIVERY_HTTP_PORT", "8001")),
         public_url=env.get("TANDEM_PUBLIC_URL", f"http://127.0.0.1:{gateway_port}").rstrip("/"),
-        url_policy=UrlPolicy.from_env(),
+        url_policy=EgressPolicy.from_env(),
         timeout_s=float(env.get("TANDEM_WEBHOOK_TIMEOUT_S", "10")),
         retry_base_s=float(env.get("TANDEM_WEBHOOK_RETRY_BASE_S", "10")),
         retry_max_s=float(env.get("TANDEM_WEBHOOK_RETRY_MAX_S", "3600")),
@@ -44,4 +46,5 @@ def load_delivery_settings() -> DeliverySettings:
         crm_interval_s=float(env.get("TANDEM_CRM_SYNC_INTERVAL_S", "5")),
         hubspot_base_url=env.get("TANDEM_HUBSPOT_BASE_URL", "https://api.hubapi.com").rstrip("/"),
         salesforce_base_url=env.get("TANDEM_SALESFORCE_BASE_URL", "").rstrip("/"),
+        retention_days=float(env.get("TANDEM_DELIVERY_RETENTION_DAYS", "30")),
     )

@@ -35,7 +35,7 @@ class Claimed:
     attempt: int
     created_at: datetime
     url: str
-    secret: str
+    secret: str  # as stored: sealed (shared/secret_box.py), opened when an attempt signs
 
 
 @dataclass(frozen=True, slots=True)

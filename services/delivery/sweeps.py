@@ -1,9 +1,11 @@
-"""action_item.due: open action items whose due date has passed, once per item and due
-date (a moved due date is a new reminder), for tenants with a webhook that wants them."""
+"""The delivery service's sweeps. action_item.due: open action items whose due date has
+passed, once per item and due date (a moved due date is a new reminder), for tenants with a
+webhook that wants them. Retention: finished deliveries older than the retention period
+(30 days by default) are purged with their attempts."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
@@ -52,3 +54,21 @@ async def sweep_action_items(pool: asyncpg.Pool, public_url: str, today: date) -
         if found:
             recorded += await record_tenant(pool, tenant_id, found, public_url=public_url, now=now)
     return recorded
+
+
+# Deliveries deleted per statement: a purge never holds many rows' locks at once.
+PURGE_BATCH = 5_000
+
+
+async def purge_delivery_logs(pool: asyncpg.Pool, retention_days: float, now: datetime) -> int:
+    """Deletes the finished deliveries (and their attempts) completed more than
+    `retention_days` ago, in batches; returns how many went."""
+    before = now - timedelta(days=retention_days)
+    purged = 0
+    while True:
+        gone = int(
+            await pool.fetchval("SELECT tandem_purge_delivery_logs($1, $2)", before, PURGE_BATCH)
+        )
+        purged += gone
+        if gone < PURGE_BATCH:
+            return purged

@@ -1,8 +1,10 @@
 """Credentials: API keys (stored as SHA-256 hashes) and HS256 JWTs (SPEC 10).
 
 JWTs are verified by PyJWT with the algorithm pinned to HS256 (a token naming `none` or an
-asymmetric algorithm is refused before any key is tried), `exp` required, and `aud` / `iss`
-checked when TANDEM_JWT_AUDIENCE / TANDEM_JWT_ISSUER are set. Keys rotate by `kid`: a token
+asymmetric algorithm is refused before any key is tried), `exp` and `iat` required, and
+`aud` / `iss` checked when TANDEM_JWT_AUDIENCE / TANDEM_JWT_ISSUER are set. The token's
+tenant must exist, and have existed when the token was issued: a token of a deleted tenant
+stays refused when its slug is created again. Keys rotate by `kid`: a token
 whose header names a `kid` is checked with that key of TANDEM_JWT_SECRETS only; a token
 without one with TANDEM_JWT_SECRET. There is no built-in secret: the gateway refuses to
 start without one (see `JwtVerifier.require_keys`).
@@ -17,6 +19,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +28,8 @@ import jwt
 import orjson
 from starlette.websockets import WebSocket, WebSocketState
 
+from services.gateway.limits import BoundedTtlCache
+from shared.db import tenant_tx
 from shared.settings import Settings
 
 log = logging.getLogger("tandem.auth")
@@ -38,6 +43,9 @@ class Role(StrEnum):
     SALES = "sales"
     VIEWER = "viewer"
     INGEST = "ingest"
+    # A Segment write key: public by design (it sits in a web page's JavaScript), so it is
+    # accepted by the Segment-compatible endpoints only, for marketing touches and identity.
+    WRITE_KEY = "write_key"
 
 
 ROLES = tuple(r.value for r in Role)
@@ -59,6 +67,7 @@ class Principal:
     tenant_id: str
     role: str
     subject: str  # key id or JWT subject; recorded as the author of config changes
+    issued_at: float | None = None  # a JWT's `iat`; None for API keys
 
 
 class AuthError(Exception):
@@ -77,6 +86,27 @@ def new_api_key() -> tuple[str, str, bytes]:
     key_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     return key_id, key, hash_key(key)
+
+
+def key_id_of(text: str) -> str:
+    """The id in `abc123`, its prefix `tdm_abc123_` or a whole key `tdm_abc123_...`."""
+    if text.startswith(f"{KEY_PREFIX}_"):
+        return text.split("_")[1]
+    return text
+
+
+async def insert_key(conn: asyncpg.Connection, slug: str, role: str) -> str:
+    """A new key of `role` for the tenant (stored as its hash); returns the key, to be
+    shown once."""
+    key_id, key, key_hash = new_api_key()
+    await conn.execute(
+        "INSERT INTO api_keys (tenant_id, key_id, key_hash, role) VALUES ($1, $2, $3, $4)",
+        slug,
+        key_id,
+        key_hash,
+        role,
+    )
+    return key
 
 
 def hash_key(key: str) -> bytes:
@@ -136,10 +166,12 @@ class JwtVerifier:
                 algorithms=[ALGORITHM],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp"] + (["aud"] if self.audience else [])},
+                options={"require": ["exp", "iat"] + (["aud"] if self.audience else [])},
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("token expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise AuthError("token issued in the future") from exc
         except jwt.InvalidSignatureError as exc:
             raise AuthError("bad token signature") from exc
         except (jwt.InvalidAudienceError, jwt.InvalidIssuerError) as exc:
@@ -149,7 +181,12 @@ class JwtVerifier:
         tenant, role = claims.get("tenant"), claims.get("role")
         if not isinstance(tenant, str) or role not in ROLES:
             raise AuthError("token lacks a tenant or a known role")
-        return Principal(tenant_id=tenant, role=str(role), subject=str(claims.get("sub", "jwt")))
+        return Principal(
+            tenant_id=tenant,
+            role=str(role),
+            subject=str(claims.get("sub", "jwt")),
+            issued_at=float(claims["iat"]),
+        )
 
 
 def credential_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -162,18 +199,76 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-async def authenticate(pool: asyncpg.Pool, credential: str | None, jwts: JwtVerifier) -> Principal:
-    # Keys are looked up on every request, never cached: a revoked key stops at once.
+# Keys that did not authenticate, remembered briefly so that a flood of them (or one bad
+# key retried in a loop) costs no database lookup each; bounded, whatever is sent.
+REFUSED_KEYS_MAX = 50_000
+REFUSED_KEYS_TTL_S = 60.0
+
+
+def refused_keys() -> BoundedTtlCache[bytes, str]:
+    return BoundedTtlCache(REFUSED_KEYS_MAX, REFUSED_KEYS_TTL_S)
+
+
+class TenantBirths:
+    """When each tenant was created (None: no such tenant), read once per TTL_S per tenant,
+    at most MAX_TENANTS remembered: what a JWT's tenant is checked against."""
+
+    TTL_S = 5.0
+    MAX_TENANTS = 10_000
+
+    def __init__(self) -> None:
+        self._born: BoundedTtlCache[str, tuple[datetime | None]] = BoundedTtlCache(
+            self.MAX_TENANTS, self.TTL_S
+        )
+
+    async def created_at(self, pool: asyncpg.Pool, tenant_id: str) -> datetime | None:
+        found = self._born.get(tenant_id)
+        if found is None:
+            async with tenant_tx(pool, tenant_id) as conn:
+                when = await conn.fetchval(
+                    "SELECT created_at FROM tenants WHERE tenant_id = $1", tenant_id
+                )
+            found = (when,)
+            self._born.put(tenant_id, found)
+        return found[0]
+
+    async def check(self, pool: asyncpg.Pool, principal: Principal) -> None:
+        created = await self.created_at(pool, principal.tenant_id)
+        if created is None:
+            raise AuthError("token of a tenant that does not exist")
+        # `iat` is in whole seconds: a token issued in the second its tenant was created
+        # is that tenant's.
+        if principal.issued_at is not None and principal.issued_at < int(created.timestamp()):
+            raise AuthError("token issued before its tenant was created (a deleted tenant's)")
+
+
+async def authenticate(
+    pool: asyncpg.Pool,
+    credential: str | None,
+    jwts: JwtVerifier,
+    refused: BoundedTtlCache[bytes, str] | None = None,
+    births: TenantBirths | None = None,
+) -> Principal:
+    # Valid keys are looked up on every request, never cached: a revoked key stops at once.
+    # Keys are random, so one that was unknown never becomes valid: those are remembered.
     if not credential:
         raise AuthError("missing credential: send X-API-Key or Authorization: Bearer")
     if credential.startswith(f"{KEY_PREFIX}_"):
+        digest = hash_key(credential)
+        if refused is not None and refused.get(digest) is not None:
+            raise AuthError("unknown or revoked API key")
         row = await pool.fetchrow(
-            "SELECT tenant_id, role, key_id FROM tandem_authenticate($1)", hash_key(credential)
+            "SELECT tenant_id, role, key_id FROM tandem_authenticate($1)", digest
         )
         if row is None:
+            if refused is not None:
+                refused.put(digest, "refused")
             raise AuthError("unknown or revoked API key")
         return Principal(row["tenant_id"], row["role"], f"key:{row['key_id']}")
-    return jwts.verify(credential)
+    principal = jwts.verify(credential)
+    if births is not None:
+        await births.check(pool, principal)
+    return principal
 
 
 def watch_credential(

@@ -10,18 +10,21 @@ from collections.abc import Sequence
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
 from services.gateway.auth import (
     AuthError,
     JwtVerifier,
     Principal,
+    TenantBirths,
     authenticate,
     credential_from_headers,
+    refused_keys,
 )
 from services.gateway.limits import RateLimiter, rate_key
 from services.gateway.metrics import AUTH_FAILURES
+from services.gateway.quotas import IntakeQuotas
 from shared.db import create_pool
 from shared.kafka import TOUCHPOINTS, make_producer
 from shared.records import Record
@@ -31,6 +34,10 @@ from shared.tracing import kafka_headers
 log = logging.getLogger("tandem.gateway")
 
 SEND_DEADLINE_S = 4.5
+# Failed authentications per client address: checked before any credential is, so a flood
+# of guesses from one address is refused without a database lookup.
+AUTH_FAILURES_PER_S = 10.0
+AUTH_FAILURES_BURST = 100.0
 
 
 class GatewayContext:
@@ -38,6 +45,10 @@ class GatewayContext:
         self.settings = settings
         self.jwt = JwtVerifier.from_settings(settings)
         self.limiter = RateLimiter(rate=200.0, burst=400.0)
+        self.failures = RateLimiter(rate=AUTH_FAILURES_PER_S, burst=AUTH_FAILURES_BURST)
+        self.refused = refused_keys()
+        self.births = TenantBirths()
+        self.quotas = IntakeQuotas()
         self.pool: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self._producer_task: asyncio.Task[None] | None = None
@@ -72,11 +83,40 @@ class GatewayContext:
         if self.pool:
             await self.pool.close()
 
+    async def authenticate(self, credential: str | None) -> Principal:
+        """The credential's principal (AuthError if none), with the gateway's bounded
+        memory of refused keys and of when tenants were created."""
+        assert self.pool is not None
+        return await authenticate(self.pool, credential, self.jwt, self.refused, self.births)
+
+    def address_refused(self, request: Request) -> Response | None:
+        """429 when the caller's address failed to authenticate too often lately."""
+        wait = self.failures.wait(client_address(request))
+        if not wait:
+            return None
+        AUTH_FAILURES.labels("address_limited").inc()
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "RATE_LIMITED",
+                    "message": "too many failed authentications from this address",
+                }
+            },
+            429,
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+
+    def authentication_failed(self, request: Request) -> None:
+        self.failures.acquire(client_address(request))
+
     async def principal(self, request: Request) -> Principal | Response:
         assert self.pool is not None
+        refused = self.address_refused(request)
+        if refused is not None:
+            return refused
         credential = credential_from_headers(request.headers)
         try:
-            principal = await authenticate(self.pool, credential, self.jwt)
+            principal = await self.authenticate(credential)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
             log.warning("credential store unavailable", extra={"error": repr(exc)})
             AUTH_FAILURES.labels("unavailable").inc()
@@ -86,6 +126,7 @@ class GatewayContext:
                 headers={"Retry-After": "5"},
             )
         except AuthError as exc:
+            self.authentication_failed(request)
             AUTH_FAILURES.labels("unauthenticated").inc()
             return JSONResponse(
                 {"error": {"code": "UNAUTHENTICATED", "message": str(exc)}},
@@ -151,6 +192,10 @@ class GatewayContext:
         if self.producer is None:
             raise KafkaConnectionError("producer not connected yet")
         return self.producer
+
+
+def client_address(request: HTTPConnection) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def _discard(producer: AIOKafkaProducer) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from services.gateway.bodies import BodyRefused, read_body
 from services.gateway.context import GatewayContext
 from services.gateway.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED, REQUESTS_REFUSED
+from services.gateway.quotas import QuotaExceeded
 from services.gateway.rejection_reasons import RejectionReasons, reason_errors
 from shared.kafka import TOUCHPOINTS, TOUCHPOINTS_BULK
 from shared.records import encode_records
@@ -33,6 +34,12 @@ LANES = {"live": TOUCHPOINTS, "bulk": TOUCHPOINTS_BULK}
 def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse:
     REQUESTS_REFUSED.labels(code).inc()
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+def _unavailable(code: str, what: str) -> JSONResponse:
+    """503: `what` failed, and nothing of the request was accepted."""
+    message = f"{what}; nothing of this request was accepted, retry"
+    return _error(503, code, message, **{"Retry-After": RETRY_AFTER_S})
 
 
 async def post_events(request: Request) -> Response:
@@ -96,12 +103,8 @@ async def accept_events(
                     reasons = await REJECTION_REASONS.allowed(ctx.pool, tenant_id)
                 except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
                     log.warning("tenant config unavailable", extra={"error": repr(exc)})
-                    return _error(
-                        503,
-                        "CONFIG_UNAVAILABLE",
-                        "the tenant's rejection reasons could not be read; nothing of this "
-                        "request was accepted, retry",
-                        **{"Retry-After": RETRY_AFTER_S},
+                    return _unavailable(
+                        "CONFIG_UNAVAILABLE", "the tenant's rejection reasons could not be read"
                     )
             errors = reason_errors(event, reasons)
         if errors:
@@ -118,6 +121,18 @@ async def accept_events(
             accepted.append(event)
 
     if accepted:
+        assert ctx.pool is not None
+        try:
+            await ctx.quotas.take(ctx.pool, tenant_id, len(accepted))
+        except QuotaExceeded as exc:
+            return _error(
+                429, "QUOTA_EXCEEDED", str(exc), **{"Retry-After": str(exc.retry_after_s)}
+            )
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+            log.warning("intake quota unavailable", extra={"error": repr(exc)})
+            return _unavailable(
+                "QUOTA_UNAVAILABLE", "the tenant's intake quota could not be checked"
+            )
         try:
             await ctx.publish_events(
                 encode_records(accepted, await ctx.touchpoint_partitions()), topic
@@ -127,12 +142,7 @@ async def accept_events(
                 "kafka unavailable; batch refused",
                 extra={"tenant_id": tenant_id, "error": repr(exc)},
             )
-            return _error(
-                503,
-                "KAFKA_UNAVAILABLE",
-                "the event log is unavailable; nothing of this request was accepted, retry",
-                **{"Retry-After": RETRY_AFTER_S},
-            )
+            return _unavailable("KAFKA_UNAVAILABLE", "the event log is unavailable")
     EVENTS_ACCEPTED.inc(len(accepted))
     EVENTS_REJECTED.inc(len(rejected))
     return len(accepted), rejected

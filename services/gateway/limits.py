@@ -7,12 +7,48 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import asyncpg
 
 from shared.db import tenant_tx
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class BoundedTtlCache(Generic[K, V]):
+    """At most `max_entries` values, each for `ttl_s`; the least recently used goes first.
+    For what callers who have not authenticated can make a process remember: its memory
+    stays bounded however many distinct keys they send."""
+
+    def __init__(
+        self, max_entries: int, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_entries, self.ttl_s, self._clock = max_entries, ttl_s, clock
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = (self._clock() + self.ttl_s, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 @dataclass
@@ -23,24 +59,44 @@ class _Bucket:
 
 @dataclass
 class RateLimiter:
-    """A token bucket per key: `rate` requests per second sustained, bursts up to `burst`."""
+    """A token bucket per key: `rate` requests per second sustained, bursts up to `burst`.
+    At most `max_keys` buckets are kept (least recently used dropped): a forgotten key
+    starts again with a full bucket, which is what an idle one would have anyway."""
 
     rate: float
     burst: float
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    max_keys: int = 100_000
+    _buckets: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict)
 
-    def acquire(self, key: str, now: float | None = None) -> float:
-        """Takes one token; returns 0 when allowed, else the seconds until one is free."""
-        now = time.monotonic() if now is None else now
+    def _bucket(self, key: str, now: float) -> _Bucket:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(self.burst, now)
+            while len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.stamp) * self.rate)
         bucket.stamp = now
+        return bucket
+
+    def acquire(self, key: str, now: float | None = None) -> float:
+        """Takes one token; returns 0 when allowed, else the seconds until one is free."""
+        bucket = self._bucket(key, time.monotonic() if now is None else now)
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return 0.0
         return (1 - bucket.tokens) / self.rate
+
+    def wait(self, key: str, now: float | None = None) -> float:
+        """The seconds until `key` has a token again (0: it has one); takes nothing."""
+        if key not in self._buckets:
+            return 0.0
+        bucket = self._bucket(key, time.monotonic() if now is None else now)
+        return 0.0 if bucket.tokens >= 1 else (1 - bucket.tokens) / self.rate
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -67,6 +123,9 @@ class GraphQLLimits:
     # Operations per tenant and credential per window, in total over every gateway replica.
     rate_limit: int = 3_000
     rate_window_s: int = 60
+    # Open WebSockets per credential and per tenant, in each gateway process.
+    sockets_per_credential: int = 20
+    sockets_per_tenant: int = 200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> GraphQLLimits:
@@ -74,6 +133,8 @@ class GraphQLLimits:
             statement_timeout_ms=_env_int(env, "TANDEM_GRAPHQL_STATEMENT_TIMEOUT_MS", 5_000, 1),
             rate_limit=_env_int(env, "TANDEM_GRAPHQL_RATE_LIMIT", 3_000, 1),
             rate_window_s=_env_int(env, "TANDEM_GRAPHQL_RATE_WINDOW_S", 60, 1),
+            sockets_per_credential=_env_int(env, "TANDEM_WS_MAX_PER_CREDENTIAL", 20, 1),
+            sockets_per_tenant=_env_int(env, "TANDEM_WS_MAX_PER_TENANT", 200, 1),
         )
 
 

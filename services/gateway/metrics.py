@@ -2,9 +2,10 @@
 
 Labels are bounded: route templates (never raw paths), methods, status codes, GraphQL
 operation types and root fields of the schema, error and rejection codes. No tenant label:
-the number of tenants is not bounded, and /metrics must name none of them. /metrics answers
-an admin credential of any tenant or the scrape token TANDEM_METRICS_TOKEN (Bearer), and
-nothing else (401 without a word about what is inside).
+the number of tenants is not bounded, and /metrics must name none of them. /metrics is the
+platform's, not a tenant's: it answers the operator's scrape token TANDEM_METRICS_TOKEN
+(Bearer) only; a tenant's credential, even an admin's, gets 403, and anything else 401
+without a word about what is inside.
 """
 
 from __future__ import annotations
@@ -181,7 +182,7 @@ def _root_field(ctx: Any, operation: str) -> str:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """GET /metrics: for the scrape token or an admin credential; 401 / 403 otherwise."""
+    """GET /metrics: for the operator's scrape token; 401 / 403 otherwise."""
     gateway: GatewayContext = request.app.state.ctx
     token = gateway.settings.metrics_token
     credential = credential_from_headers(request.headers)
@@ -189,8 +190,14 @@ async def metrics_endpoint(request: Request) -> Response:
         principal = await gateway.principal(request)
         if isinstance(principal, Response):
             return principal
-        if principal.role != "admin":
-            return JSONResponse(
-                {"error": {"code": "FORBIDDEN", "message": "metrics are for admins"}}, 403
-            )
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "FORBIDDEN",
+                    "message": "the platform's metrics are read with the operator's metrics"
+                    " token (TANDEM_METRICS_TOKEN), not a tenant's credential",
+                }
+            },
+            403,
+        )
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

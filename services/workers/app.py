@@ -14,11 +14,12 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, cast
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
@@ -35,7 +36,14 @@ from services.workers.records import DeadLetter, Incoming, read_record
 from services.workers.runtime import Runtime
 from services.workers.watchdog import AssignmentWatchdog
 from shared import data_driven
-from shared.kafka import TENANT_CONFIG, TOUCHPOINTS, TOUCHPOINTS_BULK, faust_credentials
+from shared.kafka import (
+    PARTNER_TOPIC_PATTERN,
+    TENANT_CONFIG,
+    TOUCHPOINTS,
+    TOUCHPOINTS_BULK,
+    faust_credentials,
+    security_options,
+)
 from shared.settings import load_settings
 from shared.tracing import consume_span
 
@@ -47,6 +55,8 @@ BULK_BATCH_RECORDS = 4
 BATCH_WITHIN_S = 0.05
 EXIT_UNHANDLED = 70
 GC_THRESHOLD = 100_000
+# A new tenant's partner topic is found within this long (Faust cannot subscribe by pattern).
+PARTNER_DISCOVERY_MS = 5_000
 ASSIGNMENT_CHECK_S = 10.0
 # SPEC 7 wants a breach out within 60 s of its deadline; a sweep this often leaves room for
 # a slow sweep and a retry.
@@ -84,15 +94,21 @@ health = HealthServer(
 
 
 async def handle_batch(events: Sequence[EventT[bytes]]) -> None:
+    await handle_records(
+        (e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
+    )
+
+
+async def handle_records(
+    records: Iterable[tuple[bytes | None, bytes | None, str, int, int]],
+) -> None:
+    """(value, key, topic, partition, offset) records: decoded, validated, handled."""
     await runtime.ready()
     now = settings.now()
     incoming: list[Incoming] = []
     dead: list[DeadLetter] = []
-    for event in events:
-        message = event.message
-        good, bad = read_record(
-            event.value, event.key, message.topic, message.partition, message.offset, now=now
-        )
+    for value, key, topic, partition, offset in records:
+        good, bad = read_record(value, key, topic, partition, offset, now=now)
         incoming.extend(good)
         dead.extend(bad)
     BATCH_EVENTS.observe(len(incoming) + len(dead))
@@ -134,6 +150,44 @@ async def _take_turn(topic: str, events: Sequence[EventT[bytes]]) -> None:
             print(f"tandem worker: {exc!r}", file=sys.stderr, flush=True)
             logging.shutdown()
             os._exit(EXIT_UNHANDLED)
+
+
+@app.task
+async def apply_partner_topics() -> None:
+    """Every tenant's partner topic (`partner.<tenant>.touchpoints.v1`), subscribed by
+    pattern with a consumer of its own (Faust's subscriptions are by name only): read as
+    the live topic is, the tenant taken from each topic's name (records.read_record), the
+    offsets committed once a batch is handled."""
+    await runtime.ready()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{app.conf.id}-partners",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=PARTNER_DISCOVERY_MS,
+        **security_options(),
+    )
+    consumer.subscribe(pattern=PARTNER_TOPIC_PATTERN.pattern)
+    await consumer.start()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1_000, max_records=BATCH_RECORDS)
+            records = [r for batch in batches.values() for r in batch]
+            if not records:
+                continue
+            async with _turns:
+                try:
+                    await handle_records(
+                        (r.value, r.key, r.topic, r.partition, r.offset) for r in records
+                    )
+                except Exception as exc:
+                    # As for the Faust agents: offsets stay uncommitted, the worker stops.
+                    log.critical("partner batch could not be handled; stopping", exc_info=exc)
+                    logging.shutdown()
+                    os._exit(EXIT_UNHANDLED)
+            await consumer.commit()
+    finally:
+        await consumer.stop()
 
 
 @app.agent(config_topic)

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from shared.kafka import topic_tenant
 from shared.records import MalformedRecord, decode_record, key_tenant
 from shared.validation import validate_event
 
@@ -57,15 +58,18 @@ def read_record(
 ) -> tuple[list[Incoming], list[DeadLetter]]:
     """Decodes one record (one event or an array of events) and validates each event.
 
-    An event whose tenant is not the one its record's key names is refused: only the
-    gateway and trusted producers may write these topics, and none of them mixes tenants
-    under one key, so a mismatch is a forgery or a bug, never data to apply."""
+    The tenant of a record on a partner topic (`partner.<tenant>.touchpoints.v1`) is the
+    topic's: the broker lets a partner write its own tenant's topic only, so an event there
+    naming another tenant is a forgery, refused (`tenant_mismatch`) whatever its key says.
+    On the shared topics (the gateway's alone), an event whose tenant is not the one its
+    record's key names is refused too: the gateway never mixes tenants under one key."""
     try:
         items = decode_record(value)
     except MalformedRecord as exc:
         source = Source(topic, partition, offset, None)
         return [], [DeadLetter(source, "malformed", str(exc), value or b"", key_tenant(key))]
-    claimed = key_tenant(key)
+    owner = topic_tenant(topic)
+    claimed = owner if owner is not None else key_tenant(key)
     good: list[Incoming] = []
     bad: list[DeadLetter] = []
     for index, item in items:
@@ -84,7 +88,8 @@ def read_record(
                 )
             )
         elif claimed is not None and item["tenant_id"] != claimed:
-            error = f"event of tenant {item['tenant_id']!r} in a record keyed for {claimed!r}"
+            where = "on the partner topic of" if owner is not None else "in a record keyed for"
+            error = f"event of tenant {item['tenant_id']!r} {where} {claimed!r}"
             bad.append(DeadLetter(source, "tenant_mismatch", error, orjson.dumps(item), claimed))
         else:
             good.append(Incoming(item, source))

@@ -198,3 +198,88 @@ async def test_refusals(platform: Platform) -> None:
     await platform.wait_events(tenant, 1)
     stored = await platform.admin.fetch("SELECT event_id FROM events WHERE tenant_id = $1", tenant)
     assert [r["event_id"] for r in stored] == ["ok-1"]
+
+
+async def test_write_key_sends_touches_and_identity_only(platform: Platform) -> None:
+    """A write key is public: whatever the tenant maps a track name to, it writes no sales
+    outcome; the touches and identity of the same batch are applied."""
+    tenant, admin_key = await platform.create_tenant("segwk")
+    write_key = await platform.api_key(tenant, "write_key")
+    mapped = await _gql(
+        platform,
+        admin_key,
+        "mutation($input: ConnectorInput!) { updateConnector(input: $input) { mappings } }",
+        {
+            "input": {
+                "connector": "SEGMENT",
+                "mappings": {"event_names": {"Order Completed": "deal_won"}},
+            }
+        },
+    )
+    assert "errors" not in mapped, mapped
+    won = {
+        "type": "track",
+        "userId": "L-wk",
+        "event": "Order Completed",
+        "messageId": "won-1",
+        "properties": {"opportunity_id": "o-1", "amount": 1_000_000},
+    }
+    page = {"type": "page", "anonymousId": "a-wk", "messageId": "page-1", "name": "Home"}
+    ident = {"type": "identify", "userId": "L-wk", "anonymousId": "a-wk", "messageId": "id-1"}
+    body = orjson.dumps({"batch": [page, won, ident]})
+    headers = {"authorization": _basic(write_key), "content-type": "application/json"}
+
+    async def refused_with_reason() -> bool:
+        response = await _post(platform, "/v1/batch", body, headers)
+        doc = response.json()
+        return response.status_code == 400 and [r["id"] for r in doc["rejected"]] == ["won-1"]
+
+    # the tenant's map reaches the intake within the settings cache's few seconds
+    await platform.wait_for(refused_with_reason, 30, "the write key's refusal of deal_won")
+    doc = (await _post(platform, "/v1/batch", body, headers)).json()
+    assert doc["accepted"] == 2
+    assert "write key" in doc["rejected"][0]["errors"][0]["reason"]
+    await platform.wait_events(tenant, 2)
+    stored = await platform.admin.fetch("SELECT type FROM events WHERE tenant_id = $1", tenant)
+    assert sorted(r["type"] for r in stored) == ["identify", "page_view"]
+    # an ingest key keeps sending what the tenant maps, sales outcomes included
+    ingest = await platform.api_key(tenant, "ingest")
+    response = await _post(
+        platform, "/v1/batch", orjson.dumps({"batch": [won]}), {"authorization": _basic(ingest)}
+    )
+    assert response.status_code == 200, response.text
+    # elsewhere a write key is no credential: not for /v1/events, not for GraphQL
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        events = await client.post("/v1/events", json=[], headers={"X-API-Key": write_key})
+        assert events.status_code == 403
+    read = await _gql(platform, write_key, "{ viewer { tenant } }")
+    assert read["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def _gql(platform: Platform, key: str, query: str, variables: Any = None) -> Any:
+    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"X-API-Key": key},
+        )
+    return response.json()
+
+
+async def test_an_admin_creates_a_write_key_through_graphql(platform: Platform) -> None:
+    tenant, admin_key = await platform.create_tenant("segwkgql")
+    viewer = await platform.api_key(tenant, "viewer")
+    create = "mutation { createWriteKey { id key } }"
+    denied = await _gql(platform, viewer, create)
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    created = (await _gql(platform, admin_key, create))["data"]["createWriteKey"]
+    assert created["key"].startswith(f"tdm_{created['id']}_")
+    role = await platform.admin.fetchval(
+        "SELECT role FROM api_keys WHERE tenant_id = $1 AND key_id = $2", tenant, created["id"]
+    )
+    assert role == "write_key"
+    page = {"anonymousId": "a-gql", "messageId": "gql-page-1", "name": "Home"}
+    response = await _post(
+        platform, "/v1/page", orjson.dumps(page), {"authorization": _basic(created["key"])}
+    )
+    assert response.status_code == 200, response.text

@@ -242,6 +242,12 @@ async def test_cli_sets_the_connection_and_mapping(platform: Platform) -> None:
     )
     with pytest.raises(TenantError, match="field must be one of"):
         parse_mapping(["score=X"])
+    # a tenant's CRM address is under the outbound policy: no metadata service, no NAT64
+    for refused in ("http://169.254.169.254/latest", "https://[64:ff9b::a9fe:a9fe]/"):
+        with pytest.raises(TenantError, match="resolves to"):
+            await set_connection(
+                platform.admin_url, tenant, "salesforce", token="t", base_url=refused
+            )
     with pytest.raises(TenantError, match="must be one of Lead, Contact"):
         await set_connection(
             platform.admin_url, tenant, "salesforce", token="t", object_type="Deal"

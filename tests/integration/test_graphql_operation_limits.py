@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
@@ -28,6 +29,7 @@ from shared.db import create_pool
 from shared.settings import load_settings
 from tests.integration.conftest import Platform, Process, _free_port
 
+WS_PER_CREDENTIAL = 20
 RATE_LIMIT = 250  # per credential and window; each replica reserves 2 at a time
 CHEAP = '{ lead(id: "nobody") { id } }'
 
@@ -214,3 +216,70 @@ async def test_two_replicas_admit_the_limit_exactly_and_refuse_without_a_store(
     )
     result = await schema.execute(CHEAP, context_value=context)
     assert result.errors and (result.errors[0].extensions or {})["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def _init(ws: ClientConnection, key: str) -> dict[str, Any]:
+    """connection_init's answer: the ack, or the close the gateway answers it with."""
+    await ws.send(orjson.dumps({"type": "connection_init", "payload": {"apiKey": key}}).decode())
+    try:
+        return dict(orjson.loads(await asyncio.wait_for(ws.recv(), 10)))
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None
+        return {"closed": closed.rcvd.code, "reason": closed.rcvd.reason}
+
+
+async def test_websockets_per_credential_are_capped_and_large_messages_refused(
+    platform: Platform,
+) -> None:
+    tenant, _ = await platform.create_tenant("gql-sockets")
+    key = await platform.api_key(tenant, "viewer")
+    url = platform.gateway_url.replace("http://", "ws://") + "/graphql"
+    opened: list[ClientConnection] = []
+    try:
+        for _ in range(WS_PER_CREDENTIAL):
+            ws = await connect(
+                url, subprotocols=["graphql-transport-ws"], local_addr=("127.0.0.6", 0)
+            )  # type: ignore[list-item]
+            opened.append(ws)
+            assert (await _init(ws, key))["type"] == "connection_ack"
+        async with connect(
+            url, subprotocols=["graphql-transport-ws"], local_addr=("127.0.0.6", 0)
+        ) as extra:  # type: ignore[list-item]
+            refused = await _init(extra, key)
+        assert refused["closed"] == 4429 and "per credential" in refused["reason"]
+        # another credential of the tenant has sockets of its own
+        other = await platform.api_key(tenant, "viewer")
+        async with ws_session(platform.gateway_url, other) as ws:
+            # a message over 256 KiB closes the socket (1009: message too big)
+            payload = {"query": CHEAP, "variables": {"p": "x" * (300 * 1024)}}
+            big = {"id": "big", "type": "subscribe", "payload": payload}
+            await ws.send(orjson.dumps(big).decode())
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        # a socket closed gives its slot back
+        await opened.pop().close()
+
+        async def slot_free() -> bool:
+            async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+                return (await _init(ws, key)).get("type") == "connection_ack"
+
+        await platform.wait_for(slot_free, 10, "the closed socket's slot")
+    finally:
+        for ws in opened:
+            await ws.close()
+
+
+async def test_connection_inits_are_rate_limited_per_address(platform: Platform) -> None:
+    url = platform.gateway_url.replace("http://", "ws://") + "/graphql"
+    codes = []
+    for _ in range(60):
+        async with connect(
+            url, subprotocols=["graphql-transport-ws"], local_addr=("127.0.0.7", 0)
+        ) as ws:  # type: ignore[list-item]
+            answer = await _init(ws, "tdm_nobody_guess")
+        codes.append(answer.get("closed"))
+        if answer.get("closed") == 4429:
+            break
+    # bad keys are refused (4403) until the address has used up its connection_inits
+    assert codes[0] == 4403 and codes[-1] == 4429, codes

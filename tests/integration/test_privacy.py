@@ -301,3 +301,130 @@ async def test_erase_export_and_delete_from_the_command_line(platform: Platform)
 
 async def _has_lead(platform: Platform, tenant: str, lead: str) -> bool:
     return lead in await platform.leads(tenant)
+
+
+async def test_stored_secrets_are_sealed_rotated_and_never_exported(platform: Platform) -> None:
+    """A webhook's signing secret, HubSpot's client secret and a CRM token are stored sealed
+    (the database holds no clear copy), `tandem secrets rotate` re-seals them under a new
+    key, and `tandem tenant export` carries none of them, nor any hash."""
+    from shared.secret_box import SecretBox, context_for
+
+    tenant, admin_key = await platform.create_tenant("sealed")
+    created = await _graphql(
+        platform,
+        admin_key,
+        "mutation($input: WebhookInput!) { createWebhook(input: $input) { secret } }",
+        input={"url": "http://127.0.0.1:9/hook", "eventTypes": ["LEAD_MQL"]},
+    )
+    webhook_secret = created["data"]["createWebhook"]["secret"]
+    hubspot_secret = f"hubspot-client-{uuid.uuid4().hex}"
+    stored = await _graphql(
+        platform,
+        admin_key,
+        "mutation($s: String!)"
+        " { setConnectorSecret(connector: HUBSPOT, secret: $s) { secretSet } }",
+        s=hubspot_secret,
+    )
+    assert stored["data"]["setConnectorSecret"]["secretSet"] is True
+    token = f"pat-{uuid.uuid4().hex}"
+    # the token never on the command line: from standard input (or TANDEM_CRM_TOKEN)
+    on_argv = _tandem("crm", "set", tenant, "hubspot", "--token", token)
+    assert on_argv.returncode == 2
+    tandem = str(Path(sys.executable).with_name("tandem"))
+    piped = subprocess.run(
+        [tandem, "crm", "set", tenant, "hubspot", "--token-stdin"],
+        input=f"{token}\n".encode(),
+        capture_output=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert piped.returncode == 0, piped.stderr
+
+    async def stored_text() -> str:
+        rows = [
+            await platform.admin.fetchval(
+                "SELECT secret FROM webhooks WHERE tenant_id = $1", tenant
+            ),
+            await platform.admin.fetchval(
+                "SELECT secret FROM connector_settings WHERE tenant_id = $1", tenant
+            ),
+            await platform.admin.fetchval(
+                "SELECT token FROM crm_connections WHERE tenant_id = $1", tenant
+            ),
+        ]
+        return " ".join(rows)
+
+    before = await stored_text()
+    for clear in (webhook_secret, hubspot_secret, token):
+        assert clear not in before
+    assert before.count("enc:v1:") == 3
+
+    # a new key; the old one still opens what it sealed until rotate re-seals it
+    old_key = os.environ["TANDEM_SECRETS_KEY"]
+    new_key = uuid.uuid4().hex + uuid.uuid4().hex
+    rotated = subprocess.run(
+        [tandem, "secrets", "rotate"],
+        capture_output=True,
+        env={**os.environ, "TANDEM_SECRETS_KEY": new_key, "TANDEM_SECRETS_OLD_KEYS": old_key},
+        timeout=120,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    new_box = SecretBox.from_env({"TANDEM_SECRETS_KEY": new_key})
+    token_row = await platform.admin.fetchval(
+        "SELECT token FROM crm_connections WHERE tenant_id = $1", tenant
+    )
+    assert token_row.startswith(f"enc:v1:{new_box.current_id}:")
+    assert new_box.open(token_row, context_for("crm_connections", "token", tenant)) == token
+    # back under the tests' key, so the platform's processes keep opening them
+    back = subprocess.run(
+        [tandem, "secrets", "rotate"],
+        capture_output=True,
+        env={**os.environ, "TANDEM_SECRETS_OLD_KEYS": new_key},
+        timeout=120,
+    )
+    assert back.returncode == 0, back.stderr
+
+    exported = _tandem("tenant", "export", tenant)
+    assert exported.returncode == 0, exported.stderr
+    text = exported.stdout.decode()
+    for secret in (webhook_secret, hubspot_secret, token, "enc:v1:"):
+        assert secret not in text
+    lines = [orjson.loads(line) for line in exported.stdout.splitlines()]
+    assert {"webhooks", "connector_settings", "crm_connections", "api_keys"} <= {
+        line["table"] for line in lines
+    }
+    assert not any("key_hash" in line["row"] or "secret_hash" in line["row"] for line in lines)
+
+
+async def test_erased_people_are_kept_as_keyed_hashes_only(platform: Platform) -> None:
+    import hashlib
+    import hmac
+
+    tenant, admin_key = await platform.create_tenant("keyed")
+    other, _ = await platform.create_tenant("keyed")
+    run = uuid.uuid4().hex[:8]
+    lead = f"ann-{run}@example.com"
+    await platform.post_events(admin_key, _journey(lead, f"anon-k-{run}", "email", 100, f"k{run}"))
+    await platform.wait_for(lambda: _has_lead(platform, tenant, lead), 60, "the lead")
+    erased = _tandem("erase", tenant, lead)
+    assert erased.returncode == 0, erased.stderr
+    stored = {
+        bytes(r["subject_hash"])
+        for r in await platform.admin.fetch(
+            "SELECT subject_hash FROM erased_subjects WHERE tenant_id = $1 AND kind = 'lead'",
+            tenant,
+        )
+    }
+    keys = {
+        r["tenant_id"]: bytes(r["erasure_key"])
+        for r in await platform.admin.fetch(
+            "SELECT tenant_id, erasure_key FROM tenants WHERE tenant_id = ANY($1::text[])",
+            [tenant, other],
+        )
+    }
+    # hashing a guessed email does not find it; only the tenant's key does
+    assert hashlib.sha256(lead.encode()).digest() not in stored
+    assert stored == {hmac.new(keys[tenant], lead.encode(), hashlib.sha256).digest()}
+    assert len(keys[tenant]) == 32 and keys[tenant] != keys[other]
+    exported = _tandem("tenant", "export", tenant)
+    assert exported.returncode == 0 and b"erasure_key" not in exported.stdout

@@ -7,6 +7,7 @@ its transaction, because row-level security is enabled and forced on every tenan
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from dataclasses import dataclass
@@ -283,6 +284,9 @@ MUTATIONS = [
 
 
 def _token(claims: dict[str, Any], secret: str | None = None) -> str:
+    # Issued now unless the test says otherwise (`iat` is required).
+    if isinstance(claims, dict) and "tenant" in claims:
+        claims = {"iat": int(time.time()), **claims}
     return encode_jwt(claims, secret or load_settings().jwt_secret)
 
 
@@ -426,3 +430,46 @@ async def test_mutations_change_only_own_tenant(platform: Platform, world: World
         [world.a, world.b],
     )
     assert {r["tenant_id"]: r["n"] for r in rows}[world.b] == 1
+
+
+async def test_functions_running_as_their_owner_search_pg_temp_last(platform: Platform) -> None:
+    """A SECURITY DEFINER function must never resolve a name to a caller's temporary
+    object: its search_path is pg_catalog, public, and pg_temp last."""
+    rows = await platform.admin.fetch(
+        "SELECT p.proname, p.proconfig FROM pg_proc p"
+        " WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace"
+    )
+    assert rows
+    for row in rows:
+        assert "search_path=pg_catalog, public, pg_temp" in (row["proconfig"] or []), dict(row)
+
+
+async def test_a_deleted_tenants_token_stays_refused_when_its_slug_returns(
+    platform: Platform,
+) -> None:
+    from services.admin.privacy import delete_tenant
+    from services.admin.tenants import create_tenant
+
+    tenant, _ = await platform.create_tenant("reborn")
+    old = _token({"tenant": tenant, "role": "admin", "exp": int(time.time()) + 600})
+    assert (await gql(platform, old, "{ viewer { tenant } }", bearer=True)).status_code == 200
+    await delete_tenant(platform.database_url, tenant)
+
+    async def refused() -> bool:
+        response = await gql(platform, old, "{ viewer { tenant } }", bearer=True)
+        return response.status_code == 401
+
+    await platform.wait_for(refused, 30, "the deleted tenant's token to be refused")
+    # the slug is taken again by someone else: the old token is still not theirs
+    await asyncio.sleep(1.1)  # `iat` is in whole seconds: the new tenant is strictly newer
+    await create_tenant(platform.admin_url, tenant)
+    fresh = _token({"tenant": tenant, "role": "admin", "exp": int(time.time()) + 600})
+
+    async def fresh_works() -> bool:
+        response = await gql(platform, fresh, "{ viewer { tenant } }", bearer=True)
+        return response.status_code == 200
+
+    await platform.wait_for(fresh_works, 30, "a token of the new tenant")
+    response = await gql(platform, old, "{ viewer { tenant } }", bearer=True)
+    assert response.status_code == 401
+    assert "before its tenant was created" in response.text

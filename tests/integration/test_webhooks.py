@@ -560,3 +560,78 @@ async def test_metrics_count_deliveries_and_the_backlog(
             assert gauge in samples and samples[gauge] >= 0
     finally:
         await receiver.stop()
+
+
+async def test_delivery_logs_are_purged_after_the_retention_period(platform: Platform) -> None:
+    """Finished deliveries older than the retention period go with their attempts; newer
+    ones, and any still pending however old, stay."""
+    from services.delivery.sweeps import purge_delivery_logs
+    from shared.db import create_pool
+
+    tenant, _ = await platform.create_tenant("retention")
+    webhook_id, _ = await add_webhook(platform.admin, tenant, "http://127.0.0.1:9/x", ["lead.mql"])
+    now = datetime.now(UTC)
+    rows = {"old-done": ("DELIVERED", 40), "old-failed": ("FAILED", 31),
+            "recent": ("DELIVERED", 5), "old-pending": ("PENDING", 45)}  # fmt: skip
+    for delivery_id, (status, age_days) in rows.items():
+        at = now - timedelta(days=age_days)
+        await platform.admin.execute(
+            "INSERT INTO webhook_deliveries (tenant_id, delivery_id, webhook_id, event_id,"
+            " event_type, body, status, attempts, created_at, next_attempt_at, completed_at)"
+            " VALUES ($1, $2, $3, $2, 'lead.mql', '{}', $4, 1, $5::timestamptz, $5,"
+            " CASE WHEN $4::text = 'PENDING' THEN NULL ELSE $5::timestamptz END)",
+            tenant, delivery_id, webhook_id, status, at,
+        )  # fmt: skip
+        await platform.admin.execute(
+            "INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, started_at,"
+            " status_code, latency_ms) VALUES ($1, $2, 1, $3, 200, 5)",
+            tenant, delivery_id, at,
+        )  # fmt: skip
+    pool = await create_pool(platform.database_url, max_size=2)
+    try:
+        # the application's role: the purge needs no owner credentials
+        assert await purge_delivery_logs(pool, 30, now) >= 2
+    finally:
+        await pool.close()
+    left = await platform.admin.fetch(
+        "SELECT delivery_id FROM webhook_deliveries WHERE tenant_id = $1 ORDER BY 1", tenant
+    )
+    assert [r["delivery_id"] for r in left] == ["old-pending", "recent"]
+    attempts = await platform.admin.fetch(
+        "SELECT delivery_id FROM webhook_attempts WHERE tenant_id = $1 ORDER BY 1", tenant
+    )
+    assert [r["delivery_id"] for r in attempts] == ["old-pending", "recent"]
+
+
+async def test_a_secret_sealed_under_a_missing_key_is_retried_never_sent_unsigned(
+    platform: Platform, delivery: Delivery
+) -> None:
+    receiver = await Receiver().start()
+    try:
+        tenant, _ = await platform.create_tenant("unsealable")
+        webhook_id, _ = await add_webhook(platform.admin, tenant, receiver.url, ["lead.mql"])
+        # sealed by a key this deployment does not hold (an old key dropped too early)
+        await platform.admin.execute(
+            "UPDATE webhooks SET secret = 'enc:v1:0badc0de:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'"
+            " WHERE tenant_id = $1 AND webhook_id = $2",
+            tenant,
+            webhook_id,
+        )
+        await platform.admin.execute(
+            "INSERT INTO webhook_deliveries (tenant_id, delivery_id, webhook_id, event_id,"
+            " event_type, body) VALUES ($1, 'd-unsealable', $2, 'e-1', 'lead.mql', '{}')",
+            tenant,
+            webhook_id,
+        )
+
+        async def attempted() -> bool:
+            rows = await delivery_rows(platform.admin, webhook_id)
+            return bool(rows and rows[0]["attempts"] >= 1)
+
+        await platform.wait_for(attempted, 60, "an attempt of the delivery")
+        [row] = await delivery_rows(platform.admin, webhook_id)
+        assert row["status"] == "PENDING"
+        assert "signing secret cannot be opened" in row["last_error"]
+        assert receiver.requests == []
+    finally:
+        await receiver.stop()

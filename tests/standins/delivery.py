@@ -18,6 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
+from shared.webhooks import seal_secret
 from tests.conftest import RUN_ID
 from tests.integration.conftest import Platform, Process, _free_port
 
@@ -37,7 +38,6 @@ def delivery_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         **os.environ,
         "TANDEM_FIXED_NOW": "2026-11-20T00:00:00+00:00",
         "TANDEM_DELIVERY_GROUP": f"test-{RUN_ID}-delivery-{uuid.uuid4().hex[:6]}",
-        "TANDEM_WEBHOOK_ALLOW_LOOPBACK": "1",
         "TANDEM_WEBHOOK_TIMEOUT_S": "3",
         # The restart test bounds its repeats by it.
         "TANDEM_WEBHOOK_CONCURRENCY": "4",
@@ -113,7 +113,7 @@ async def add_webhook(
         webhook_id,
         url,
         event_types,
-        secret,
+        seal_secret(secret, tenant),
         slack,
         threshold,
     )

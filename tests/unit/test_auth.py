@@ -36,7 +36,8 @@ def claims(**extra: Any) -> dict[str, Any]:
     # Ten minutes from when the token is made, not from collection: in a full run the unit
     # tests start long after the modules were imported.
     later = int(time.time()) + 600
-    return {"tenant": "acme", "role": "admin", "sub": "ann", "exp": later, **extra}
+    now = int(time.time())
+    return {"tenant": "acme", "role": "admin", "sub": "ann", "exp": later, "iat": now, **extra}
 
 
 def refused(check: JwtVerifier, token: str, why: str) -> None:
@@ -120,3 +121,11 @@ def test_the_gateway_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
         )
         assert done.returncode == 2, done.stderr
         assert "refusing to start" in done.stderr and why in done.stderr
+
+
+def test_a_token_says_when_it_was_issued() -> None:
+    no_iat = {k: v for k, v in claims().items() if k != "iat"}
+    refused(verifier(), encode_jwt(no_iat, SECRET), "iat")
+    refused(verifier(), encode_jwt(claims(iat=int(time.time()) + 3600), SECRET), "future")
+    issued = int(time.time()) - 5
+    assert verifier().verify(encode_jwt(claims(iat=issued), SECRET)).issued_at == issued

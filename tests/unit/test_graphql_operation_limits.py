@@ -15,7 +15,12 @@ from services.gateway.context import GatewayContext
 from services.gateway.graphql.core.context import RequestContext
 from services.gateway.graphql.core.errors import is_internal, with_code
 from services.gateway.graphql.core.hub import LeadChangeHub
-from services.gateway.graphql.core.limits import LIST_SIZE, MAX_COST, operation_cost
+from services.gateway.graphql.core.limits import (
+    MAX_COST,
+    MAX_CREDIT_WORK,
+    MAX_LEAD_OPPORTUNITIES,
+    operation_cost,
+)
 from services.gateway.graphql.core.periods import MAX_PERIOD_DAYS, check_period
 from services.gateway.graphql.schema import schema
 from services.gateway.limits import GraphQLLimits, rate_key
@@ -53,9 +58,22 @@ def test_a_page_costs_its_size_times_what_each_item_selects() -> None:
     # Without `first`, the default page of 100; scalars cost nothing, page info 1.
     assert cost("{ leads { edges { node { id } } } }") == 1 + 1 + 100
     assert cost("{ leads { totalCount pageInfo { hasNextPage } edges { cursor } } }") == 3
-    # A list without paging counts LIST_SIZE items.
-    nested = 1 + 1 + 500 * (1 + 1 + (1 + LIST_SIZE * (1 + 1)))
+    # A list without paging counts its largest length: a lead's opportunities, at most 50.
+    nested = 1 + 1 + 500 * (1 + 1 + (1 + MAX_LEAD_OPPORTUNITIES * (1 + 1)))
     assert cost(f"{{ leads(first: 500) {{ {NESTED} }} }}") == nested > MAX_COST
+
+
+def test_account_members_are_a_page_and_its_attribution_weighs_its_work() -> None:
+    members = '{ account(id: "a") { members { lead { id opportunities { id } } } } }'
+    # account 1 + members (1 + 100 * (lead 1 + opportunities (1 + 50 * 0)))
+    assert cost(members) == 1 + 1 + 100 * (1 + 1)
+    assert cost(members.replace("members", "members(first: 500)")) == 1 + 1 + 500 * 2
+    credit = "attribution(model: LINEAR, kind: REVENUE) { channel amount }"
+    one = cost(f'{{ account(id: "a") {{ {credit} }} }}')
+    assert one == 1 + 1 + MAX_CREDIT_WORK // 1_000
+    # every account of a page crediting its touches in Python: refused before it runs
+    page = f"{{ accounts(first: 500) {{ edges {{ node {{ {credit} }} }} }} }}"
+    assert cost(page) > MAX_COST
 
 
 def test_variables_fragments_and_aliases_count_like_the_text_they_stand_for() -> None:

@@ -119,11 +119,12 @@ def test_secrets_only_by_reference_and_owner_credentials_only_in_the_job() -> No
                     assert name.startswith("tandem-migrate"), name
 
 
-def test_only_the_gateway_and_partners_write_the_event_topics() -> None:
+def test_only_the_gateway_writes_the_shared_event_topics_and_partners_their_own() -> None:
     users = _of("KafkaUser")
     assert {"tandem-gateway", "tandem-worker", "tandem-migrate"} <= {
         u["metadata"]["name"] for u in users
     }
+    partners = 0
     for user in users:
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
         name = user["metadata"]["name"]
@@ -131,4 +132,45 @@ def test_only_the_gateway_and_partners_write_the_event_topics() -> None:
             resource = acl["resource"]
             writes = resource["type"] == "topic" and "Write" in acl["operations"]
             if writes and (resource["name"] in EVENT_TOPICS or resource["name"] == "*"):
-                assert name == "tandem-gateway" or name.startswith("partner-"), (name, acl)
+                assert name == "tandem-gateway", (name, acl)
+            if name.startswith("partner-") and writes:
+                # one tenant's partner topics: `partner.<tenant>.` as a prefix, nothing wider
+                tenant = name.removeprefix("partner-")
+                assert resource == {
+                    "type": "topic",
+                    "name": f"partner.{tenant}.",
+                    "patternType": "prefix",
+                }, acl
+                partners += 1
+    assert partners >= 1
+
+
+def test_delivery_egress_reaches_no_private_or_metadata_network() -> None:
+    policies = [
+        p
+        for p in _of("NetworkPolicy")
+        if "Egress" in p["spec"]["policyTypes"]
+        and p["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")
+        == "tandem-delivery"
+    ]
+    assert len(policies) == 1
+    blocks = [
+        peer["ipBlock"]
+        for rule in policies[0]["spec"]["egress"]
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    ]
+    assert {b["cidr"] for b in blocks} == {"0.0.0.0/0", "::/0"}
+    excluded = {cidr for b in blocks for cidr in b["except"]}
+    needed = {"10.0.0.0/8", "169.254.0.0/16", "127.0.0.0/8", "64:ff9b::/96", "fc00::/7"}
+    assert needed <= excluded
+
+
+def test_the_secrets_key_comes_from_a_secret() -> None:
+    for name, spec in _pod_specs():
+        if name not in ("tandem-gateway", "tandem-delivery"):
+            continue
+        env = {e["name"]: e for c in spec["containers"] for e in c.get("env", [])}
+        assert (
+            env["TANDEM_SECRETS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "tandem-secrets-key"
+        )

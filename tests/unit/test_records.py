@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 from services.workers.records import read_record
 from services.workers.store import LEADS, Table
-from shared.kafka import murmur2, partition_for, partitioner
+from shared.kafka import (
+    TOUCHPOINTS,
+    murmur2,
+    partition_for,
+    partitioner,
+    partner_topic,
+    topic_tenant,
+)
 from shared.records import MalformedRecord, decode_record, encode_records, key_tenant
 from shared.validation import event_key
 
@@ -187,3 +194,19 @@ def test_the_producers_place_a_keyed_record_as_aiokafkas_default(key: bytes, n: 
 
 def test_an_unkeyed_record_goes_to_an_available_partition() -> None:
     assert {partitioner(None, [0, 1, 2, 3], [2]) for _ in range(20)} == {2}
+
+
+def test_a_partner_topic_names_its_tenant_whatever_the_record_says() -> None:
+    topic = partner_topic("acme")
+    assert topic_tenant(topic) == "acme" and topic_tenant(TOUCHPOINTS) is None
+    assert topic_tenant(topic.replace("acme", "Not_A_Slug")) is None
+    # acme's own events on acme's topic are applied, keyed or not
+    good, bad = read_record(orjson.dumps(view("acme", "L1", 1)), None, topic, 0, 0, now=NOW)
+    assert len(good) == 1 and bad == []
+    # an event naming globex on acme's topic is a forgery: dead-lettered, whatever its key
+    forged = orjson.dumps([view("acme", "L1", 1), view("globex", "L9", 2)])
+    for key in (None, b"globex", b"globex:L9"):
+        good, bad = read_record(forged, key, topic, 0, 3, now=NOW)
+        assert [i.tenant_id for i in good] == ["acme"]
+        assert [(d.reason, d.tenant_id) for d in bad] == [("tenant_mismatch", "acme")]
+        assert "partner topic of 'acme'" in bad[0].error

@@ -1,5 +1,5 @@
-"""Webhook signatures and the URL policy (shared/webhooks.py), as the delivery service and
-the webhook mutations use them."""
+"""Webhook signatures (shared/webhooks.py) and the outbound URL policy (shared/egress.py),
+as the delivery service and the webhook mutations use them."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.webhooks import (
-    UrlPolicy,
+from shared.egress import (
+    EgressPolicy,
     UrlRefused,
     check_address,
     check_syntax,
     check_url,
-    signature,
-    verify,
 )
+from shared.webhooks import signature, verify
 
-LOOPBACK = UrlPolicy(allow_loopback=True)
+LOOPBACK = EgressPolicy.from_env({"TANDEM_EGRESS_ALLOW_NETWORKS": "127.0.0.1/32,::1/128"})
 
 
 def test_signature_is_the_stripe_scheme() -> None:
@@ -67,6 +66,15 @@ def test_malformed_or_metadata_urls_are_refused(url: str) -> None:
         "0.0.0.0",
         "224.0.0.1",
         "::ffff:169.254.169.254",
+        "::ffff:127.0.0.2",
+        # NAT64 hands the embedded IPv4 address to a gateway: refused whole
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::5db8:d822",
+        "64:ff9b:1::a00:1",
+        # 6to4 and Teredo carrying a private or link-local IPv4 address
+        "2002:a00:1::1",
+        "2002:a9fe:a9fe::1",
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",
     ],
 )
 def test_private_link_local_and_metadata_addresses_are_refused(address: str) -> None:
@@ -74,18 +82,24 @@ def test_private_link_local_and_metadata_addresses_are_refused(address: str) -> 
         check_address(address, LOOPBACK)
 
 
-def test_loopback_only_when_allowed() -> None:
+def test_special_networks_only_by_an_explicit_allow_list() -> None:
     with pytest.raises(UrlRefused):
-        check_address("127.0.0.1", UrlPolicy())
+        check_address("127.0.0.1", EgressPolicy())
     check_address("127.0.0.1", LOOPBACK)
     check_address("::1", LOOPBACK)
-    check_address("10.1.2.3", UrlPolicy(allow_private=True))
-    check_address("93.184.216.34", UrlPolicy())
+    # allowing the stand-ins' address allows no other loopback or private address
+    with pytest.raises(UrlRefused):
+        check_address("127.0.0.2", LOOPBACK)
+    with pytest.raises(UrlRefused):
+        check_address("10.1.2.3", LOOPBACK)
+    check_address("10.1.2.3", EgressPolicy.from_env({"TANDEM_WEBHOOK_ALLOW_PRIVATE": "1"}))
+    check_address("93.184.216.34", EgressPolicy())
+    check_address("2002:5db8:d822::1", EgressPolicy())  # 6to4 of a public address
 
 
 async def test_literal_addresses_are_checked_after_resolution() -> None:
     with pytest.raises(UrlRefused):
         await check_url("http://169.254.169.254/latest", LOOPBACK)
     with pytest.raises(UrlRefused):
-        await check_url("http://localhost:9/x", UrlPolicy())
+        await check_url("http://localhost:9/x", EgressPolicy())
     await check_url("http://127.0.0.1:9/x", LOOPBACK)

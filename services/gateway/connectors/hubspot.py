@@ -21,7 +21,7 @@ from services.gateway.connectors.hubspot_mapping import (
     signature_error,
     to_events,
 )
-from services.gateway.connectors.tenant_settings import SETTINGS
+from services.gateway.connectors.tenant_settings import KNOWN_TENANTS, SETTINGS
 from services.gateway.context import GatewayContext
 
 # HubSpot sends at most 100 events per request; this leaves ample room.
@@ -34,14 +34,19 @@ async def post_hubspot(request: Request) -> Response:
     tenant_id = request.path_params["tenant"]
     # An unknown tenant answers exactly like a bad signature: nothing confirms it exists.
     refused = unauthorized("signature does not verify", scheme="HubSpot-Signature-v3")
-    if not TENANT_SLUG.match(tenant_id):
+    assert ctx.pool is not None
+    limited = ctx.address_refused(request)
+    if limited is not None:
+        return limited
+    if not TENANT_SLUG.match(tenant_id) or not await KNOWN_TENANTS.contains(ctx.pool, tenant_id):
+        ctx.authentication_failed(request)
         return refused
     body = await read_body(request, MAX_BODY_BYTES)
     if isinstance(body, Response):
         return body
-    assert ctx.pool is not None
     settings = await SETTINGS.get(ctx.pool, tenant_id, "hubspot")
     if settings.secret is None:
+        ctx.authentication_failed(request)
         return refused
     problem = signature_error(
         settings.secret,
@@ -53,6 +58,7 @@ async def post_hubspot(request: Request) -> Response:
         int(time.time() * 1000),
     )
     if problem is not None:
+        ctx.authentication_failed(request)
         return unauthorized(problem, scheme="HubSpot-Signature-v3")
     if not settings.enabled:
         return error(403, "CONNECTOR_DISABLED", "the HubSpot connector is disabled")

@@ -15,7 +15,7 @@ from services.gateway.connectors.common import error, map_messages, read_json, u
 from services.gateway.connectors.deal_links import CrmBatch, publish_resolved
 from services.gateway.connectors.hubspot import TENANT_SLUG
 from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping, to_events
-from services.gateway.connectors.tenant_settings import SETTINGS
+from services.gateway.connectors.tenant_settings import KNOWN_TENANTS, SETTINGS
 from services.gateway.context import GatewayContext
 
 MAX_BODY_BYTES = 1_048_576
@@ -42,12 +42,21 @@ async def post_salesforce(request: Request) -> Response:
     ctx: GatewayContext = request.app.state.ctx
     tenant_id = request.path_params["tenant"]
     refused = unauthorized("unknown tenant or wrong connector secret", scheme="Bearer")
-    secret = _presented_secret(request)
-    if secret is None or not TENANT_SLUG.match(tenant_id):
-        return refused
     assert ctx.pool is not None
+    limited = ctx.address_refused(request)
+    if limited is not None:
+        return limited
+    secret = _presented_secret(request)
+    if (
+        secret is None
+        or not TENANT_SLUG.match(tenant_id)
+        or not await KNOWN_TENANTS.contains(ctx.pool, tenant_id)
+    ):
+        ctx.authentication_failed(request)
+        return refused
     settings = await SETTINGS.get(ctx.pool, tenant_id, "salesforce")
     if not settings.secret_matches(secret):
+        ctx.authentication_failed(request)
         return refused
     if not settings.enabled:
         return error(403, "CONNECTOR_DISABLED", "the Salesforce connector is disabled")

@@ -1,8 +1,11 @@
 """Segment-compatible intake (SPEC 14): /v1/batch and the single-message calls.
 
 Segment's libraries authenticate with HTTP Basic, the write key as user name and an empty
-password; here the write key is a Tandem API key of role ingest or admin. Limits are
-Segment's: 32 KB per message, 500 KB per request (after gzip is inflated).
+password; here the write key is a Tandem API key of role `write_key` (or, as before, ingest
+or admin). A `write_key` is public by nature, so it writes marketing touches and identity
+only: a message that maps to a sales outcome, a decision, spend or feedback is refused with
+its reason while the rest of the batch is applied. Limits are Segment's: 32 KB per message,
+500 KB per request (after gzip is inflated).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from services.gateway.auth import Principal
+from services.gateway.auth import Principal, Role
 from services.gateway.connectors.common import (
     Batch,
     error,
@@ -34,9 +37,13 @@ from services.gateway.connectors.segment_mapping import (
 from services.gateway.connectors.tenant_settings import SETTINGS
 from services.gateway.context import GatewayContext
 from services.gateway.ingest import INGEST_ROLES
+from shared.domain.events import IDENTITY_TYPES, MARKETING_TOUCHES
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
+SEGMENT_ROLES = INGEST_ROLES | {Role.WRITE_KEY.value}
+# What a public write key may produce: whoever reads a page's source holds the key.
+WRITE_KEY_TYPES = MARKETING_TOUCHES | IDENTITY_TYPES
 
 
 def write_key(request: Request) -> str | None:
@@ -67,9 +74,16 @@ async def _principal(ctx: GatewayContext, request: Request) -> Principal | Respo
         if principal.status_code == 401:
             return unauthorized("unknown or revoked write key")
         return principal
-    if principal.role not in INGEST_ROLES:
+    if principal.role not in SEGMENT_ROLES:
         return error(403, "FORBIDDEN", f"role {principal.role!r} may not send events")
     return principal
+
+
+def write_key_refusal(event: dict[str, Any]) -> str:
+    return (
+        f"a write key sends marketing touches and identity only, not {event.get('type')!r}:"
+        " send sales outcomes with an ingest key or through a CRM connector"
+    )
 
 
 def _message_id(message: dict[str, Any]) -> str | None:
@@ -112,6 +126,9 @@ async def _intake(request: Request, kind: str | None) -> Response:
     for index, event in map_messages(batch, messages, "a message", to_mapped, _message_id):
         if isinstance(event, Unmapped):
             batch.ignored += 1
+            continue
+        if principal.role == Role.WRITE_KEY and event.get("type") not in WRITE_KEY_TYPES:
+            batch.reject(index, event.get("event_id"), "event", write_key_refusal(event))
             continue
         batch.events.append((index, event))
     return await publish(ctx, principal.tenant_id, "segment", batch, translate_field)

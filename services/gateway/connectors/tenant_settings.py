@@ -4,8 +4,10 @@ A batch must not cost a settings read, and an admin's change is honoured within 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -14,19 +16,24 @@ from typing import Any
 
 import asyncpg
 
+from services.gateway.limits import BoundedTtlCache
 from shared.db import tenant_tx
+from shared.secret_box import box, context_for
 
 CONNECTORS = ("segment", "hubspot", "salesforce")
-# Connectors whose secret keys an HMAC and must be kept in clear; the others keep a hash.
+# Connectors whose secret keys an HMAC and must be kept (sealed, shared/secret_box.py); the
+# others keep a hash.
 CLEAR_SECRETS = frozenset({"hubspot"})
 TTL_S = 5.0
+MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
 class ConnectorSettings:
     connector: str
     enabled: bool
-    # HubSpot's client secret, kept in clear because the signature is an HMAC keyed by it.
+    # HubSpot's client secret, stored sealed and opened here: the signature is an HMAC
+    # keyed by it.
     secret: str | None = None
     # SHA-256 of a secret that is only ever compared (Salesforce).
     secret_hash: bytes | None = None
@@ -40,6 +47,14 @@ class ConnectorSettings:
 
 def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def _context(tenant_id: str) -> str:
+    return context_for("connector_settings", "secret", tenant_id)
+
+
+def _open(stored: str | None, tenant_id: str) -> str | None:
+    return None if stored is None else box().open(stored, _context(tenant_id))
 
 
 def default_settings(connector: str) -> ConnectorSettings:
@@ -62,7 +77,7 @@ async def read_settings(
     return ConnectorSettings(
         connector=connector,
         enabled=row["enabled"],
-        secret=row["secret"],
+        secret=_open(row["secret"], tenant_id),
         secret_hash=row["secret_hash"],
         mappings=dict(row["mappings"]),
     )
@@ -83,10 +98,13 @@ async def save_settings(
     if connector not in CONNECTORS:
         raise ValueError(f"unknown connector {connector!r}")
     current = await read_settings(conn, tenant_id, connector)
-    clear, hashed = current.secret, current.secret_hash
+    sealed = None if current.secret is None else box().seal(current.secret, _context(tenant_id))
+    hashed = current.secret_hash
     if secret is not None:
-        clear, hashed = (
-            (secret, None) if connector in CLEAR_SECRETS else (None, hash_secret(secret))
+        sealed, hashed = (
+            (box().seal(secret, _context(tenant_id)), None)
+            if connector in CLEAR_SECRETS
+            else (None, hash_secret(secret))
         )
     await conn.execute(
         "INSERT INTO connector_settings (tenant_id, connector, enabled, secret, secret_hash,"
@@ -100,7 +118,7 @@ async def save_settings(
         tenant_id,
         connector,
         current.enabled if enabled is None else enabled,
-        clear,
+        sealed,
         hashed,
         secret is not None,
         current.mappings if mappings is None else mappings,
@@ -114,21 +132,60 @@ def new_secret() -> str:
 
 
 class SettingsCache:
-    """A tenant's settings of one connector, reused for TTL_S."""
+    """A tenant's settings of one connector, reused for TTL_S; at most MAX_CACHED of them
+    (the least recently used go first)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cache: BoundedTtlCache[tuple[str, str], ConnectorSettings] = BoundedTtlCache(
+            MAX_CACHED, TTL_S, clock
+        )
+
+    async def get(self, pool: asyncpg.Pool, tenant_id: str, connector: str) -> ConnectorSettings:
+        cached = self._cache.get((tenant_id, connector))
+        if cached is not None:
+            return cached
+        async with tenant_tx(pool, tenant_id) as conn:
+            settings = await read_settings(conn, tenant_id, connector)
+        self._cache.put((tenant_id, connector), settings)
+        return settings
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+class KnownTenants:
+    """The slugs of the tenants that exist, read whole (one statement, no tenant
+    transaction). A connector request naming any other slug costs neither a transaction
+    nor an entry in any cache: it waits for the next read of the list, and the list is read
+    at most once every MIN_REFRESH_S however many such requests arrive (so a tenant created
+    a moment ago is found within a second). Known slugs are re-read every REFRESH_S."""
+
+    REFRESH_S = 10.0
+    MIN_REFRESH_S = 1.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, ConnectorSettings]] = {}
+        self._slugs: frozenset[str] = frozenset()
+        self._loaded_at = -math.inf
+        self._lock = asyncio.Lock()
+        self.loads = 0
 
-    async def get(self, pool: asyncpg.Pool, tenant_id: str, connector: str) -> ConnectorSettings:
-        now = self._clock()
-        cached = self._cache.get((tenant_id, connector))
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with tenant_tx(pool, tenant_id) as conn:
-            settings = await read_settings(conn, tenant_id, connector)
-        self._cache[(tenant_id, connector)] = (now + TTL_S, settings)
-        return settings
+    async def contains(self, pool: asyncpg.Pool, slug: str) -> bool:
+        asked = self._clock()
+        if slug in self._slugs and asked - self._loaded_at <= self.REFRESH_S:
+            return True
+        async with self._lock:
+            if self._loaded_at < asked:  # no read of the list began since this request came
+                wait = self._loaded_at + self.MIN_REFRESH_S - self._clock()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                started = self._clock()
+                rows = await pool.fetch("SELECT tandem_known_tenants() AS slug")
+                self._slugs = frozenset(r["slug"] for r in rows)
+                self._loaded_at = started
+                self.loads += 1
+        return slug in self._slugs
 
 
 SETTINGS = SettingsCache()
+KNOWN_TENANTS = KnownTenants()

@@ -4,6 +4,7 @@ graphql-transport-ws with the credential in connection_init or the handshake hea
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -19,22 +20,29 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from services.gateway.auth import (
     AuthError,
     Principal,
-    authenticate,
     credential_from_headers,
     watch_credential,
 )
 from services.gateway.bodies import read_limited
-from services.gateway.context import GatewayContext
+from services.gateway.context import GatewayContext, client_address
 from services.gateway.graphql.core.answer_cache import OverviewCache
 from services.gateway.graphql.core.context import RequestContext
 from services.gateway.graphql.core.errors import BAD_USER_INPUT
 from services.gateway.graphql.core.hub import LeadChangeHub
 from services.gateway.graphql.schema import schema
-from services.gateway.limits import GraphQLLimits, SharedRateLimiter, rate_key
+from services.gateway.graphql.sockets import (
+    INITS_BURST,
+    INITS_PER_S,
+    WS_TOO_MANY,
+    SharedCheck,
+    SocketSlots,
+)
+from services.gateway.limits import GraphQLLimits, RateLimiter, SharedRateLimiter, rate_key
 from services.gateway.web import graphiql_html
 
 MAX_BODY_BYTES = 256 * 1024
 _PRINCIPAL = "tandem.principal"
+_SOCKET = "tandem.socket"
 # Headers of the gateway's 401 and 429 answers that keep their meaning on /graphql.
 _PASSED_HEADERS = ("www-authenticate", "retry-after")
 _CREDENTIAL_PARAMS = ("apiKey", "x-api-key", "X-API-Key", "authorization", "Authorization")
@@ -83,6 +91,9 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         self.limits = limits
         self.rate_limiter = rate_limiter
         self.overview = overview
+        self.slots = SocketSlots(limits.sockets_per_credential, limits.sockets_per_tenant)
+        self.inits = RateLimiter(rate=INITS_PER_S, burst=INITS_BURST)
+        self.shared_check = SharedCheck()
 
     @property
     def graphql_ide_html(self) -> str:
@@ -90,6 +101,9 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
         return graphiql_html()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -111,23 +125,59 @@ class TandemGraphQL(GraphQL[RequestContext, None]):
             context.rate_key = rate_key(principal.subject, credential)
         return context
 
+    async def _socket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket, holding its slot from its admission (on_ws_connect) to its end. A
+        socket refused for a limit is closed with WS_TOO_MANY instead of strawberry's 4403."""
+        state: dict[str, Any] = {}
+        scope[_SOCKET] = state
+
+        async def send_with_code(message: Message) -> None:
+            if message["type"] == "websocket.close" and "close" in state:
+                code, reason = state["close"]
+                message = {**message, "code": code, "reason": reason}
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_with_code)
+        finally:
+            if "slot" in state:
+                self.slots.give_back(*state["slot"])
+
+    def _refuse(self, state: dict[str, Any], reason: str) -> ConnectionRejectionError:
+        state["close"] = (WS_TOO_MANY, reason[:120])
+        return ConnectionRejectionError({"code": "RATE_LIMITED", "message": reason})
+
     async def on_ws_connect(self, context: RequestContext) -> None:
+        websocket = context.request
+        assert isinstance(websocket, WebSocket)
+        state: dict[str, Any] = websocket.scope.setdefault(_SOCKET, {})
+        address = client_address(websocket)
+        # Each connection_init authenticates: per address, both are bounded first.
+        if self.inits.acquire(address) or self.gateway.failures.wait(address):
+            raise self._refuse(state, "too many connection_init messages from this address")
         credential = credential_from_params(context.connection_params) or credential_from_headers(
-            context.request.headers
+            websocket.headers
         )
         try:
-            context.principal = await authenticate(context.pool, credential, self.gateway.jwt)
+            context.principal = await self.gateway.authenticate(credential)
         except AuthError as exc:
+            self.gateway.failures.acquire(address)
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
             ) from exc
         # Every operation of the connection counts against the credential's rate limit.
         context.rate_key = rate_key(context.principal.subject, credential)
-        # Subscriptions end (close code 4401) within 5 s of the key's revocation or expiry.
-        assert isinstance(context.request, WebSocket)
-        watch_credential(
-            context.request, lambda: authenticate(context.pool, credential, self.gateway.jwt)
-        )
+        refused = self.slots.take(context.principal.tenant_id, context.rate_key)
+        if refused is not None:
+            raise self._refuse(state, refused)
+        state["slot"] = (context.principal.tenant_id, context.rate_key)
+
+        def recheck() -> Awaitable[Principal]:
+            return self.gateway.authenticate(credential)
+
+        # Subscriptions end (close code 4401) within 5 s of the key's revocation or expiry;
+        # the sockets of one credential share each check.
+        watch_credential(websocket, lambda: self.shared_check.check(credential or "", recheck))
 
 
 class GraphQLApp:

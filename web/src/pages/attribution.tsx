@@ -20,9 +20,14 @@ interface Row {
   models: { model: string; credit: number; amount: number }[];
 }
 
+// A cell a spreadsheet would read as a formula (=, +, -, @, tab or CR first) is kept as
+// text with a leading apostrophe: a campaign named `=HYPERLINK(...)` by a visitor's UTM
+// tags must not run in the reader's spreadsheet.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvCell(value: string | number): string {
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const text = typeof value === "string" && FORMULA_START.test(value) ? `'${value}` : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function toCsv(rows: Row[], groupBy: string): string {

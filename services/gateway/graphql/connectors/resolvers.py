@@ -14,6 +14,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
+from services.gateway.auth import Role, insert_key, key_id_of
 from services.gateway.connectors.overrides import defaults, override_problems
 from services.gateway.connectors.tenant_settings import (
     CLEAR_SECRETS,
@@ -49,6 +50,17 @@ class ConnectorSettings:
     defaults: JSON = strawberry.field(description="the documented defaults they apply to")
     updated_at: datetime | None
     updated_by: str | None
+
+
+@strawberry.type(
+    description="A new Segment write key, shown this once. It is public by nature (it goes "
+    "in your web pages): it sends marketing touches and identity only"
+)
+class WriteKey:
+    id: str = strawberry.field(
+        description="the key's id, its visible prefix `tdm_<id>_`: list or revoke it by this"
+    )
+    key: str
 
 
 @strawberry.type(description="Settings and the newly generated secret, shown this once")
@@ -143,6 +155,12 @@ class ConnectorMutations:
             )
         await _save(info, connector, secret=secret)
         return await _settings(info, connector)
+
+    @admin_mutation("A new Segment write key (`tandem apikey create SLUG --role write_key`)")
+    async def create_write_key(self, info: Info) -> WriteKey:
+        async with info.context.tx() as conn:
+            key = await insert_key(conn, info.context.tenant_id, Role.WRITE_KEY.value)
+        return WriteKey(id=key_id_of(key), key=key)
 
     @admin_mutation("Generate a new secret (Salesforce relays), replacing the old one at once")
     async def rotate_connector_secret(self, info: Info, connector: Connector) -> ConnectorSecret:

@@ -5,7 +5,8 @@ subscriptions one connection runs. Depth, aliases and tokens are bounded in `sch
 The cost of an operation counts the objects it may return: a field returning an object
 costs 1 plus what is selected in it; scalars and enums cost nothing; a list multiplies what
 is selected in each item by the number of items it may hold: the `first` of its connection
-(100 when not given, at most 500), or LIST_SIZE for a list without paging. A page of 500
+or list (100 when not given, at most 500), for a list without paging its largest possible
+length (LIST_BOUNDS), or LIST_SIZE for the small ones a tenant's configuration bounds. A page of 500
 leads with their transitions and opportunities costs 1,502; the same with each
 opportunity's lead and its opportunities 11,502, refused."""
 
@@ -46,11 +47,33 @@ from services.gateway.graphql.core.errors import (
     coded,
 )
 from services.gateway.graphql.core.relay import DEFAULT_PAGE, MAX_PAGE
+from shared.webhooks import MAX_WEBHOOKS
 
 log = logging.getLogger("tandem.gateway.graphql")
 
 MAX_COST = 10_000
 LIST_SIZE = 10
+# Opportunities a Lead answers (far above any real lead's): each holds a Lead again, so the
+# cost limit weighs the list by this bound.
+MAX_LEAD_OPPORTUNITIES = 50
+# Touches times opportunities credited by one Account.attribution: a few milliseconds of
+# Python, whatever the size of the account.
+MAX_CREDIT_WORK = 100_000
+# The largest length of the lists without paging whose items hold objects (what a list of
+# leaves holds costs nothing): weighed by how long they can be, never by a typical length.
+# Lists bounded by a tenant's configuration (rules, models) keep LIST_SIZE.
+LIST_BOUNDS: dict[tuple[str, str], int] = {
+    ("Lead", "opportunities"): MAX_LEAD_OPPORTUNITIES,
+    ("Query", "webhooks"): MAX_WEBHOOKS,
+    # rows by channel, campaign or content: the widest grouping a page of rows
+    ("Query", "attributionComparison"): MAX_PAGE,
+    ("Query", "feedback"): MAX_PAGE,
+}
+# Fields computed in Python per request, weighed by the objects their work amounts to: an
+# account's attribution credits up to MAX_CREDIT_WORK touch-opportunity pairs.
+FIELD_WEIGHTS: dict[tuple[str, str], int] = {
+    ("Account", "attribution"): MAX_CREDIT_WORK // 1_000,
+}
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 
 
@@ -118,13 +141,15 @@ class _CostWalker:
         if definition is None:  # __typename and introspection
             return 0
         named = get_named_type(definition.type)
+        weight = FIELD_WEIGHTS.get((parent.name, node.name.value), 0)
         if is_leaf_type(named):
-            return 0
+            return weight
         first = self.page_size(node, definition)
         if _is_list(definition.type):
-            items = first if first is not None else (page if page is not None else LIST_SIZE)
-            return 1 + items * self.selections(node.selection_set, named, page=None)
-        return 1 + self.selections(node.selection_set, named, page=first)
+            bound = LIST_BOUNDS.get((parent.name, node.name.value), LIST_SIZE)
+            items = first if first is not None else (page if page is not None else bound)
+            return 1 + weight + items * self.selections(node.selection_set, named, page=None)
+        return 1 + weight + self.selections(node.selection_set, named, page=first)
 
     def page_size(self, node: FieldNode, definition: GraphQLField) -> int | None:
         """The page a field with a `first` argument asks for, within 0..MAX_PAGE (a larger

@@ -18,6 +18,8 @@ from strawberry.scalars import JSON
 from services.gateway.graphql.core.batch import BatchLoaders
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import AttributionKind, AttributionModel, Stage
+from services.gateway.graphql.core.errors import QUERY_TOO_COSTLY, coded
+from services.gateway.graphql.core.limits import MAX_CREDIT_WORK
 from services.gateway.graphql.core.relay import page_size
 from services.gateway.graphql.nodes.lead import (
     OPPORTUNITY_COLUMNS,
@@ -134,9 +136,12 @@ class Account:
             open_opportunity_id=row["open_opportunity_id"],
         )
 
-    @strawberry.field(description="the buying committee, by lead id")
-    async def members(self, info: Info) -> list[AccountMember]:
-        lead_ids = await member_ids(info, str(self.id))
+    @strawberry.field(
+        description="the buying committee, by lead id (the first `first`, 100 by default)"
+    )
+    async def members(self, info: Info, first: int | None = None) -> list[AccountMember]:
+        # Each member is a Lead the caller may expand: a page, counted by the cost limit.
+        lead_ids = (await member_ids(info, str(self.id)))[: page_size(first)]
         out = []
         for lead_id in lead_ids:
             lead = await load_lead(info, lead_id)
@@ -189,22 +194,36 @@ class Account:
         ctx = info.context
         lead_ids = await member_ids(info, str(self.id))
         async with ctx.tx() as conn:
+            # Credited here, in the request, on the loop every tenant shares: the work
+            # (touches times opportunities) is bounded, and refused beyond the bound.
+            opportunities = await conn.fetch(
+                "SELECT opportunity_id, amount, created_at, status, closed_at, won_amount"
+                " FROM opportunities WHERE tenant_id = $1 AND lead_id = ANY($2::text[])"
+                " LIMIT $3",
+                ctx.tenant_id,
+                lead_ids,
+                MAX_CREDIT_WORK + 1,
+            )
+            most_touches = MAX_CREDIT_WORK // max(1, len(opportunities))
             touches = [
                 Event(**dict(r))
                 for r in await conn.fetch(
                     f"SELECT {_EVENT_FIELDS} FROM events WHERE tenant_id = $1"
-                    " AND lead_id = ANY($2::text[]) AND type = ANY($3::text[])",
+                    " AND lead_id = ANY($2::text[]) AND type = ANY($3::text[]) LIMIT $4",
                     ctx.tenant_id,
                     lead_ids,
                     sorted(MARKETING_TOUCHES),
+                    most_touches + 1,
                 )
             ]
-            opportunities = await conn.fetch(
-                "SELECT opportunity_id, amount, created_at, status, closed_at, won_amount"
-                " FROM opportunities WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-                ctx.tenant_id,
-                lead_ids,
-            )
+            if len(opportunities) * max(1, len(touches)) > MAX_CREDIT_WORK:
+                raise coded(
+                    f"the account has too many touches and opportunities to credit in one"
+                    f" request ({len(opportunities)} opportunities, more than {most_touches}"
+                    " touches); ask `attribution` by period, which reads the stored credit",
+                    QUERY_TOO_COSTLY,
+                    limit=MAX_CREDIT_WORK,
+                )
             stored = None
             if model is AttributionModel.DATA_DRIVEN:
                 stored = await load_model(conn, ctx.tenant_id, kind.value)

@@ -20,6 +20,7 @@ from strawberry.scalars import JSON
 from services.gateway.graphql.core.batch import BatchLoaders
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import Stage
+from services.gateway.graphql.core.limits import MAX_LEAD_OPPORTUNITIES
 from services.gateway.graphql.core.rows import from_row
 
 if TYPE_CHECKING:
@@ -185,10 +186,12 @@ class Lead:
         rows = await info.context.loaders.of(LeadLoaders).transitions.load(str(self.id))
         return [StageTransition.from_row(row) for row in rows]
 
-    @strawberry.field(description="the lead's opportunities, oldest first")
+    @strawberry.field(
+        description=f"the lead's opportunities, oldest first (at most {MAX_LEAD_OPPORTUNITIES})"
+    )
     async def opportunities(self, info: Info) -> list[Opportunity]:
         rows = await info.context.loaders.of(LeadLoaders).opportunities.load(str(self.id))
-        return [Opportunity.from_row(row) for row in rows]
+        return [Opportunity.from_row(row) for row in rows[:MAX_LEAD_OPPORTUNITIES]]
 
     @strawberry.field(description="the account (buying committee) the lead belongs to")
     async def account(

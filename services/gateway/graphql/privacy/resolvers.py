@@ -19,9 +19,8 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input, not_found
 from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
-from shared.erasure import erase, erased_at, lead_known
+from shared.erasure import erase, erased_at, lead_known, suppressed_hashes
 from shared.erasure import lift_suppression as lift
-from shared.suppression import subject_hash
 
 
 @strawberry.type(description="What an erasure removed")
@@ -84,14 +83,15 @@ class PrivacyQueries:
     ) -> SuppressionConnection:
         limit = page_size(first)
         position = _CURSORS.position(after) or (None, None, None)
+        hashes = None if id is None else await info.context.scope.run(suppressed_hashes, str(id))
         rows = await info.context.scope.fetch(
             "SELECT kind, encode(subject_hash, 'hex') AS id_hash,"
             " encode(lead_hash, 'hex') AS lead_hash, erased_at FROM erased_subjects"
-            " WHERE tenant_id = $1 AND ($2::bytea IS NULL OR subject_hash = $2"
-            " OR lead_hash = $2) AND ($3::timestamptz IS NULL"
+            " WHERE tenant_id = $1 AND ($2::bytea[] IS NULL OR subject_hash = ANY($2)"
+            " OR lead_hash = ANY($2)) AND ($3::timestamptz IS NULL"
             " OR (erased_at, kind, encode(subject_hash, 'hex')) > ($3, $4, $5))"
             " ORDER BY erased_at, kind, encode(subject_hash, 'hex') LIMIT $6",
-            None if id is None else subject_hash(str(id)),
+            hashes,
             *position,
             limit + 1,
         )

@@ -24,13 +24,8 @@ from services.gateway.graphql.core.loaders import LoaderScope
 from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.relay import Connection, Edge, Keyset, page_size
 from services.gateway.graphql.core.rows import from_row
-from shared.webhooks import (
-    UrlPolicy,
-    UrlRefused,
-    WebhookEventType,
-    check_url,
-    new_secret,
-)
+from shared.egress import EgressPolicy, UrlRefused, check_url
+from shared.webhooks import MAX_WEBHOOKS, WebhookEventType, new_secret, seal_secret
 
 strawberry.enum(
     WebhookEventType, description="What a webhook can subscribe to; the value is the body's `type`"
@@ -51,7 +46,6 @@ DELIVERY_COLUMNS = (
     "delivery_id, webhook_id, event_id, event_type, status, attempts AS attempt_count,"
     " created_at, next_attempt_at, completed_at, last_status_code, last_error, body"
 )
-MAX_WEBHOOKS = 50
 
 
 @strawberry.type(description="One try to deliver: its answer and how long it took")
@@ -168,7 +162,7 @@ def attempt_loader(scope: LoaderScope) -> DataLoader[str, list[WebhookAttempt]]:
 async def _checked_url(url: str, path: str) -> str:
     url = url.strip()
     try:
-        await check_url(url, UrlPolicy.from_env())
+        await check_url(url, EgressPolicy.from_env())
     except UrlRefused as exc:
         raise bad_input(f"`{path}`: {exc}", [(path, str(exc))]) from exc
     return url
@@ -261,7 +255,7 @@ class WebhookMutations:
                 new_id("wh"),
                 url,
                 types,
-                secret,
+                seal_secret(secret, info.context.tenant_id),
                 input.slack_format,
                 threshold,
             )
@@ -322,6 +316,6 @@ class WebhookMutations:
                 f" WHERE tenant_id = $1 AND webhook_id = $2 RETURNING {WEBHOOK_COLUMNS}",
                 info.context.tenant_id,
                 str(id),
-                secret,
+                seal_secret(secret, info.context.tenant_id),
             )
         return WebhookWithSecret(webhook=Webhook.from_record(row), secret=secret)

@@ -13,7 +13,8 @@ Why this shape:
   single dot product.
 - The evaluation trains on the older 80 % of labelled leads by creation date and reports
   on the newest 20 %, as the leads to come will be newer than any the model saw; the model
-  that is stored is then refitted on every labelled lead the same way.
+  that is stored is then refitted on every labelled lead with the same regularisation
+  and calibration.
 """
 
 from __future__ import annotations
@@ -101,9 +102,11 @@ def train(
         return Insufficient(len(examples), positives)
     older, newest = time_split(examples)
     ordered = [*older, *newest]
-    evaluated = _fit(older, version)
+    evaluated, chosen = _fit(older, version)
     evaluation = evaluate(evaluated, newest)
-    model = _fit(ordered, version)
+    # The refit on every lead keeps the regularisation and calibration chosen without the
+    # holdout: choosing them again would cost as much as the rest of training.
+    model, _ = _fit(ordered, version, chosen)
     everyone = [e.features for e in ordered] + list(population)
     probabilities = np.sort(_probabilities(model, everyone))
     step = max(1, len(probabilities) // QUANTILES)
@@ -183,7 +186,11 @@ def matrix(rows: Sequence[Mapping[str, float]], names: Sequence[str]) -> Matrix:
     return x
 
 
-def _fit(examples: Sequence[Example], version: int) -> LinearModel:
+def _fit(
+    examples: Sequence[Example], version: int, chosen: tuple[float, float, float] | None = None
+) -> tuple[LinearModel, tuple[float, float, float]]:
+    """The calibrated model of `examples`, and its (C, Platt slope, Platt offset): chosen by
+    cross-validation unless given."""
     rows = [e.features for e in examples]
     y = np.array([e.positive for e in examples], dtype=np.int8)
     names = vocabulary(rows)
@@ -193,11 +200,13 @@ def _fit(examples: Sequence[Example], version: int) -> LinearModel:
     keep = scales > 1e-9
     names = [n for n, k in zip(names, keep, strict=True) if k]
     z = (x[:, keep] - means[keep]) / scales[keep]
-    c, slope, offset = _choose_c_and_calibration(z, y)
+    if chosen is None:
+        chosen = _choose_c_and_calibration(z, y)
+    c, slope, offset = chosen
     lr = LogisticRegression(C=c, max_iter=500).fit(z, y)
     weights = lr.coef_[0] * slope
     intercept = float(lr.intercept_[0]) * slope + offset
-    return LinearModel(
+    model = LinearModel(
         version=version,
         features=tuple(names),
         means=tuple(float(v) for v in means[keep]),
@@ -206,6 +215,7 @@ def _fit(examples: Sequence[Example], version: int) -> LinearModel:
         intercept=intercept,
         quantiles=(),
     )
+    return model, chosen
 
 
 def _choose_c_and_calibration(z: Matrix, y: NDArray[np.int8]) -> tuple[float, float, float]:

@@ -191,17 +191,18 @@ def features(
     latest = touches[end - 1].occurred_at
     early_end = bisect_left(touches, min(history.created_at + EARLY, cut), hi=end, key=_when)
     recent_start = bisect_right(touches, latest - RECENT, hi=end, key=_when)
-    counts: Counter[str] = Counter()
     for window, lo, hi in (("early", 0, early_end), ("recent", recent_start, end)):
+        types: Counter[str] = Counter()
+        channels: Counter[str] = Counter()
         for i in range(lo, hi):
             touch = touches[i]
-            counts[f"{window}:{touch.type}"] += 1
-            counts[f"{window}_channel:{touch.channel or NO_CHANNEL}"] += 1
-    for key, count in counts.items():
-        out[key] = float(min(count, COUNT_CAP))
-        if not key.startswith(("early_channel:", "recent_channel:")):
-            window, kind = key.split(":", 1)
+            types[touch.type] += 1
+            channels[touch.channel or NO_CHANNEL] += 1
+        for kind, count in types.items():
+            out[f"{window}:{kind}"] = float(min(count, COUNT_CAP))
             out[f"{window}_any:{kind}"] = 1.0
+        for channel, count in channels.items():
+            out[f"{window}_channel:{channel}"] = float(min(count, COUNT_CAP))
     out[f"first_channel={touches[0].channel or NO_CHANNEL}"] = 1.0
     out["days_active"] = max(0.0, (latest - history.created_at).total_seconds() / 86400)
     return _with_account(out, account)

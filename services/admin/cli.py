@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_quarantine_commands(sub)
 
+    from services.admin.models import add_commands as add_models_commands
+
+    add_models_commands(sub)
+
     gateway = sub.add_parser("gateway", help="run the HTTP/GraphQL gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import orjson
 
 from shared.domain.forecast import OpportunityHistory
 from shared.domain.predictive import LinearModel, Prediction
@@ -45,8 +46,8 @@ async def upsert_predictions(
         """
         INSERT INTO lead_predictions (tenant_id, lead_id, model_version, probability,
             percentile, tier, factors, scored_at)
-        SELECT $1, u.lead_id, $2, u.probability, u.percentile, u.tier, u.factors, $8
-        FROM unnest($3::text[], $4::float8[], $5::int[], $6::int[], $7::jsonb[])
+        SELECT $1, u.lead_id, $2, u.probability, u.percentile, u.tier, u.factors::jsonb, $8
+        FROM unnest($3::text[], $4::float8[], $5::int[], $6::int[], $7::text[])
             AS u(lead_id, probability, percentile, tier, factors)
         JOIN leads l ON l.tenant_id = $1 AND l.lead_id = u.lead_id
         ON CONFLICT (tenant_id, lead_id) DO UPDATE SET
@@ -60,8 +61,11 @@ async def upsert_predictions(
         [p.probability for _, p in predictions],
         [p.percentile for _, p in predictions],
         [p.tier for _, p in predictions],
+        # As JSON text: a list of lists would be read as a two-dimensional array.
         [
-            [{"feature": f.feature, "contribution": f.contribution} for f in p.factors]
+            orjson.dumps(
+                [{"feature": f.feature, "contribution": f.contribution} for f in p.factors]
+            ).decode()
             for _, p in predictions
         ],
         now,

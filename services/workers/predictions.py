@@ -1,17 +1,15 @@
 """Stream step: the predicted probability of each lead that changed (SPEC 18).
 
 Runs in the batch's transaction right after the lead rows are replaced, so a lead's
-prediction is as fresh as its stage and score, and a replay writes the same row. The
-tenant's current model is cached per worker and its version re-checked at most every
-`REFRESH_S` seconds, so a model the models job stores reaches every worker within that
-time; between checks the step costs one account query per batch and, per lead, one dot
-product over the features its recent touches give (bisected, not its whole history).
+prediction is as fresh as its stage and score, and a replay writes the same row. Per batch
+the step costs a version lookup and one account query; per lead, one dot product over the
+features of its first 14 days and last 30 days of activity (bisected, not its whole
+history).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
@@ -29,28 +27,25 @@ from shared.domain.predictive import (
 )
 from shared.prediction_store import current_version, load_model, upsert_predictions
 
-REFRESH_S: Final = 30.0
 _LOST: Final = frozenset({Stage.CLOSED_LOST, Stage.DISQUALIFIED})
 
 
 class Predictions:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        # tenant -> (checked at, current model or None)
-        self._models: dict[str, tuple[float, LinearModel | None]] = {}
+    """The step, with each tenant's current model cached: every batch reads the tenant's
+    current version (one lookup on the primary key), and the model is loaded again only
+    when a new version was stored, so the next batch after training uses it."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, LinearModel] = {}
 
     async def model(self, conn: asyncpg.Connection, tenant_id: str) -> LinearModel | None:
-        cached = self._models.get(tenant_id)
-        now = self._clock()
-        if cached is not None and now - cached[0] < REFRESH_S:
-            return cached[1]
         version = await current_version(conn, tenant_id)
-        model = cached[1] if cached is not None else None
         if version is None:
-            model = None
-        elif model is None or model.version != version:
-            model = await load_model(conn, tenant_id, version)
-        self._models[tenant_id] = (now, model)
+            self._models.pop(tenant_id, None)
+            return None
+        model = self._models.get(tenant_id)
+        if model is None or model.version != version:
+            model = self._models[tenant_id] = await load_model(conn, tenant_id, version)
         return model
 
     async def write(

@@ -35,6 +35,7 @@ from services.gateway.graphql.messaging.resolvers import MessagingMutations, Mes
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
 from services.gateway.graphql.postmortems.queries import PostMortemQueries
+from services.gateway.graphql.predictions.queries import PredictionMutations, PredictionQueries
 from services.gateway.graphql.privacy.resolvers import PrivacyMutations
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.queries import ReviewQueries
@@ -61,6 +62,7 @@ Query = merge_types(
         MetricsQueries,
         AttributionQueries,
         DataDrivenQueries,
+        PredictionQueries,
         SlaQueries,
         ConfigQueries,
         MessagingQueries,
@@ -82,6 +84,7 @@ Mutation = merge_types(
         ContentMutations,
         ActionItemMutations,
         DataDrivenMutations,
+        PredictionMutations,
         WebhookMutations,
         ConnectorMutations,
         PrivacyMutations,

@@ -24,6 +24,7 @@ from services.gateway.graphql.core.rows import from_row
 
 if TYPE_CHECKING:
     from services.gateway.graphql.core.account import Account
+    from services.gateway.graphql.core.prediction import LeadPrediction
 
 LEAD_COLUMNS = (
     "lead_id, stage, highest_stage, fit_score, fit_grade, disqualified, engagement_score,"
@@ -198,6 +199,20 @@ class Lead:
         from services.gateway.graphql.core.account import account_of_lead
 
         return await account_of_lead(info, str(self.id))
+
+    @strawberry.field(
+        description="the predicted probability of becoming a customer and why; null until "
+        "the tenant has a model"
+    )
+    async def prediction(
+        self, info: Info
+    ) -> (
+        Annotated[LeadPrediction, strawberry.lazy("services.gateway.graphql.core.prediction")]
+        | None
+    ):
+        from services.gateway.graphql.core.prediction import prediction_of_lead
+
+        return await prediction_of_lead(info, str(self.id))
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Lead:

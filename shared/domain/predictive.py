@@ -408,6 +408,10 @@ def history_from_events(
 # A proposal gives this many points per unit of log-odds: ten points make the odds of
 # becoming a customer about e (2.7) times larger.
 POINTS_PER_LOG_ODDS: Final = 10
+# A proposal people can review: the traits that move the odds most, and none whose effect
+# is smaller than a fifth of a log-odds unit (2 points).
+MAX_FIT_RULES: Final = 20
+MIN_FIT_POINTS: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +433,8 @@ def propose(model: LinearModel) -> Proposal:
     trait becomes a `gte` rule at one standard deviation above the tenant's average (or
     `lte` below it when more is worse), worth what that difference is worth to the model;
     each touch type gets the engagement points one more such touch is worth to the model,
-    counting both the first-14-days and the last-30-days windows a touch falls in."""
+    counting both the first-14-days and the last-30-days windows a touch falls in. Only the
+    20 fit rules worth most are kept, none under 2 points."""
     fit_rules: list[tuple[float, FitRule]] = []
     per_type: dict[str, float] = {}
     for name, w, m, s in zip(model.features, model.weights, model.means, model.scales, strict=True):
@@ -438,12 +443,12 @@ def propose(model: LinearModel) -> Proposal:
             attribute, eq, value = name[len("trait:") :].partition("=")
             if eq:
                 points = round(POINTS_PER_LOG_ODDS * per_unit)
-                if points:
+                if abs(points) >= MIN_FIT_POINTS:
                     fit_rules.append((abs(per_unit), FitRule(attribute, "eq", value, points)))
             else:
                 # The feature is log1p(value): one deviation away from the average.
                 points = round(POINTS_PER_LOG_ODDS * abs(per_unit) * s)
-                if points:
+                if points >= MIN_FIT_POINTS:
                     edge = m + s if per_unit > 0 else max(0.0, m - s)
                     op = "gte" if per_unit > 0 else "lte"
                     threshold = round(math.expm1(edge), 2)
@@ -457,4 +462,4 @@ def propose(model: LinearModel) -> Proposal:
         for kind in sorted(per_type)
         if (points := round(POINTS_PER_LOG_ODDS * per_type[kind]))
     )
-    return Proposal(tuple(rule for _, rule in fit_rules), engagement_rules)
+    return Proposal(tuple(rule for _, rule in fit_rules[:MAX_FIT_RULES]), engagement_rules)

@@ -4,8 +4,9 @@ horizon, learned from the tenant's own history by stage and age in stage.
 Learning looks back from the instant of the forecast (`as_of`) and uses only what was known
 then: at weekly snapshots whose horizon had already ended by `as_of`, every opportunity open
 at the snapshot is an observation of (stage, age in stage) and whether it was won within the
-horizon after it. Rates are shrunk towards the stage's rate and that towards the fixed
-stage probabilities, so a rare combination does not swing the forecast. With fewer than 30
+horizon after it. A cell's rate is shrunk towards its stage's rate (scaled by how deals of
+that age in stage fare overall), and a stage's rate towards the fixed stage probabilities,
+so a rare combination does not swing the forecast. With fewer than 30
 closed opportunities the fixed probabilities (20/40/60/80/90 % by stage order) are used.
 
 Expected revenue is the sum of probability times amount; its 80 % interval treats each
@@ -133,6 +134,7 @@ class StageModel:
         self.learned = closed >= MIN_CLOSED
         self._cells: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
         self._stages: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._ages: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
         if not self.learned:
             return
         first = min(o.created_at for o in known)
@@ -146,12 +148,10 @@ class StageModel:
                     continue
                 stage, since = o.stage_at(snapshot)
                 won = 1.0 if o.won and o.closed_at is not None and o.closed_at <= end else 0.0
-                cell = self._cells[(stage, age_bucket(_days(snapshot - since)))]
-                cell[0] += won
-                cell[1] += 1
-                total = self._stages[stage]
-                total[0] += won
-                total[1] += 1
+                age = age_bucket(_days(snapshot - since))
+                for counts in (self._cells[(stage, age)], self._stages[stage], self._ages[age]):
+                    counts[0] += won
+                    counts[1] += 1
             snapshot -= WEEK
 
     def stage_probability(self, stage: str) -> float:
@@ -162,10 +162,22 @@ class StageModel:
         return (won + SHRINK * prior) / (n + SHRINK)
 
     def probability(self, stage: str, age_days: float) -> float:
-        prior = self.stage_probability(stage)
+        """The cell's rate, shrunk towards the stage's rate scaled by how deals of that age
+        in stage fare against all deals: a deal that has sat long in any stage is less
+        likely to close, which few observations of one stage alone could not show."""
+        stage_rate = self.stage_probability(stage)
         if not self.learned:
-            return prior
-        won, n = self._cells.get((stage, age_bucket(age_days)), (0.0, 0.0))
+            return stage_rate
+        bucket = age_bucket(age_days)
+        won_all = sum(c[0] for c in self._ages.values())
+        n_all = sum(c[1] for c in self._ages.values())
+        prior = stage_rate
+        if won_all > 0 and n_all > 0:
+            overall = won_all / n_all
+            won_age, n_age = self._ages.get(bucket, (0.0, 0.0))
+            age_rate = (won_age + SHRINK * overall) / (n_age + SHRINK)
+            prior = min(1.0, stage_rate * age_rate / overall)
+        won, n = self._cells.get((stage, bucket), (0.0, 0.0))
         return (won + SHRINK * prior) / (n + SHRINK)
 
     def observations(self, stage: str) -> int:

@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create a demo tenant and send it realistic journeys")
     demo.add_argument("--slug", default="demo")
     demo.add_argument("--url", default=None, help="gateway base URL")
-    demo.add_argument("--leads", type=int, default=300)
+    demo.add_argument("--leads", type=int, default=1200)
     demo.set_defaults(fn=_demo)
     from services.admin import importer
 

@@ -24,6 +24,7 @@ from shared.domain.predictive import (
 from shared.generator import JourneyGenerator
 from shared.validation import to_domain_event
 from tests.integration.conftest import EXAMPLE_NOW, Platform
+from tests.integration.test_admin_cli import ok, tandem
 from tests.integration.test_graphql_api import codes, data_of, errors_of
 from tests.integration.test_kill_worker import produce
 
@@ -191,3 +192,26 @@ async def test_from_events_to_lead_prediction(platform: Platform) -> None:
         forecast["expectedRevenue"]
     )
     assert 0 < len(forecast["backtest"]["weeks"]) <= 12
+
+
+@pytest.mark.integration
+async def test_below_the_minimum_the_cli_says_how_many_outcomes_there_are(
+    platform: Platform,
+) -> None:
+    tenant, admin = await platform.create_tenant("predict-few")
+    events = list(JourneyGenerator(tenant, seed=32, now=NOW, span_days=120).events(60, spend=False))
+    await produce(platform.kafka_bootstrap, events)
+    await platform.wait_events(tenant, len(events), timeout=120)
+
+    out = ok("models", "train", "--tenant", tenant)
+    card = (await data_of(platform, admin, MODEL))["predictiveModel"]
+    assert card["status"] == "INSUFFICIENT_DATA" and card["auc"] is None
+    assert card["labelledLeads"] < 200 or card["positives"] < 20
+    assert out.strip() == (
+        f"{tenant}: not enough outcomes to learn from: {card['labelledLeads']} labelled leads"
+        f" and {card['positives']} customers (at least 200 and 20 needed)"
+    )
+    assert (await data_of(platform, admin, PROPOSAL))["scoringProposal"] is None
+    page = (await data_of(platform, admin, RANKED, {"after": None}))["leads"]
+    assert page["edges"] and all(e["node"]["prediction"] is None for e in page["edges"])
+    assert "no tenant" in tandem("models", "train", "--tenant", f"{tenant}-missing").stderr

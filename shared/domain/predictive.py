@@ -9,10 +9,12 @@ its label was decided for a labelled lead (so nothing that happened at or after 
 decision can teach the model the answer), the moment it is scored otherwise. The same
 function serves training and the stream, so the model sees the same kind of lead in both.
 
-Time itself is not a feature that can leak: "days since creation" is measured to the
-latest touch the lead made before the cut-off, and "the last 30 days" end there too, not at
-the cut-off, because a lead that reached day 90 without a win is negative by definition and
-a clock read at its cut-off would teach the model the definition instead of the lead.
+Time itself is not a feature that can leak. A lead that reached day 90 without a win is
+negative by definition, and a win cuts a lead off in the middle of its activity, so a clock
+read at the cut-off, or how long the lead has been active by then, would teach the model the
+definition of the label instead of the lead. So the lead's age is read as how many of its
+first 14 days it was active (the days from its creation to its latest touch in them), and
+"the last 30 days" end at its latest touch, not at the cut-off.
 
 A model is a linear function over standardised features (a logistic regression whose
 calibration is folded into its weights), so applying it in the stream is one dot product
@@ -204,7 +206,9 @@ def features(
         for channel, count in channels.items():
             out[f"{window}_channel:{channel}"] = float(min(count, COUNT_CAP))
     out[f"first_channel={touches[0].channel or NO_CHANNEL}"] = 1.0
-    out["days_active"] = max(0.0, (latest - history.created_at).total_seconds() / 86400)
+    if early_end:
+        last_early = touches[early_end - 1].occurred_at
+        out["days_active"] = max(0.0, (last_early - history.created_at).total_seconds() / 86400)
     return _with_account(out, account)
 
 
@@ -230,7 +234,7 @@ def describe(feature: str) -> str:
     if feature.startswith("first_channel="):
         return f"first touch channel = {_channel_words(feature.split('=', 1)[1])}"
     if feature == "days_active":
-        return "days from creation to latest touch"
+        return "days active in first 14 days"
     if feature == "account_members":
         return "people from the same account (log scale)"
     if feature == "account_engagement":

@@ -102,13 +102,17 @@ def test_an_undecided_lead_is_scored_with_everything_up_to_now() -> None:
     assert x["first_channel=paid_search"] == 1.0
     assert x["recent_channel:email"] == 1.0
     assert x["account_members"] == pytest.approx(np.log1p(3))
-    assert x["days_active"] == pytest.approx(20.0)
+    assert x["days_active"] == pytest.approx(0.0)  # active on its first day only, of 14
 
 
 def test_features_do_not_tell_when_the_label_was_decided() -> None:
-    """A lead won on day 40 and the same lead timed out on day 90 look alike: the timing of
-    the decision is the label's, not the lead's."""
-    touches = (Touch(days(1), "page_view", "email"), Touch(days(10), "webinar_attended", "webinar"))
+    """A lead won on day 40 and the same lead timed out on day 90, active until day 35,
+    look alike: the timing of the decision is the label's, not the lead's."""
+    touches = (
+        Touch(days(1), "page_view", "email"),
+        Touch(days(10), "webinar_attended", "webinar"),
+        Touch(days(35), "page_view", "email"),
+    )
     won = LeadHistory(T0, touches, customer_at=days(40))
     timed_out = LeadHistory(T0, touches)
     assert features(won, cutoff(won, days(200))) == features(

@@ -137,22 +137,28 @@ class StageModel:
         self._ages: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
         if not self.learned:
             return
+        # Snapshot k is at base - k weeks; each opportunity is visited only at the
+        # snapshots it was open at, so the cost is its open weeks, not all of them.
+        base = as_of - horizon
         first = min(o.created_at for o in known)
-        snapshot = as_of - horizon
-        for _ in range(MAX_SNAPSHOTS):
-            if snapshot < first:
-                break
-            end = snapshot + horizon
-            for o in known:
-                if not o.is_open(snapshot):
-                    continue
+        if first > base:
+            return
+        snapshots = min(MAX_SNAPSHOTS, math.floor(_weeks(base - first)) + 1)
+        for o in known:
+            # Open at snapshot k: created_at <= base - k weeks < closed_at.
+            newest = (
+                0 if o.closed_at is None else max(0, math.floor(_weeks(base - o.closed_at)) + 1)
+            )
+            oldest = min(snapshots - 1, math.floor(_weeks(base - o.created_at)))
+            for k in range(newest, oldest + 1):
+                snapshot = base - k * WEEK
                 stage, since = o.stage_at(snapshot)
+                end = snapshot + horizon
                 won = 1.0 if o.won and o.closed_at is not None and o.closed_at <= end else 0.0
                 age = age_bucket(_days(snapshot - since))
                 for counts in (self._cells[(stage, age)], self._stages[stage], self._ages[age]):
                     counts[0] += won
                     counts[1] += 1
-            snapshot -= WEEK
 
     def stage_probability(self, stage: str) -> float:
         prior = self.fallback.get(stage, FALLBACK[0])
@@ -272,3 +278,7 @@ def _as_known_at(o: OpportunityHistory, t: datetime) -> OpportunityHistory:
 
 def _days(delta: timedelta) -> float:
     return delta.total_seconds() / 86400
+
+
+def _weeks(delta: timedelta) -> float:
+    return delta / WEEK

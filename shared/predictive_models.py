@@ -80,6 +80,52 @@ async def train_tenant(
         _, config = await current_config(conn, tenant_id)
         histories, accounts = await load_histories(conn, tenant_id)
     bar.update(task, description=f"{tenant_id}: features", total=len(histories), completed=0)
+    # The CPU-bound parts run in a thread: the gateway serves other requests meanwhile
+    # when an admin retrains from the dashboard.
+    built = await asyncio.to_thread(_examples, histories, accounts, config, now, bar, task)
+    bar.update(task, description=f"{tenant_id}: training", completed=len(histories))
+    result = await asyncio.to_thread(
+        train, [*built.older, *built.newest], list(built.unlabelled.values())
+    )
+    if isinstance(result, Insufficient):
+        version = await _store(pool, tenant_id, now, result, None)
+        bar.update(task, description=f"{tenant_id}: not enough outcomes yet")
+        return Outcome(tenant_id, version, "INSUFFICIENT_DATA", result.labelled, result.positives)
+    proposal = await asyncio.to_thread(_proposal, result, histories, built.cuts, config)
+    version = await _store(pool, tenant_id, now, result, proposal)
+    model = replace(result.model, version=version)
+    bar.update(task, description=f"{tenant_id}: scoring leads")
+    rows = {e.lead_id: e.features for e in built.older + built.newest} | built.unlabelled
+    await write_predictions(pool, tenant_id, model, rows, now)
+    bar.update(task, description=f"{tenant_id}: model version {version} stored")
+    return Outcome(
+        tenant_id,
+        version,
+        "READY",
+        result.labelled,
+        result.positives,
+        result.evaluation.auc,
+        result.evaluation.rules_auc,
+    )
+
+
+@dataclass(frozen=True)
+class _Examples:
+    older: list[Example]
+    # With the tenant's rule score at each lead's cut-off, for the rules' AUC.
+    newest: list[Example]
+    unlabelled: dict[str, dict[str, float]]
+    cuts: dict[str, datetime]
+
+
+def _examples(
+    histories: Mapping[str, LeadHistory],
+    accounts: Mapping[str, str],
+    config: TenantConfig,
+    now: datetime,
+    bar: Any,
+    task: Any,
+) -> _Examples:
     labelled: list[Example] = []
     cuts: dict[str, datetime] = {}
     unlabelled: dict[str, dict[str, float]] = {}
@@ -95,37 +141,12 @@ async def train_tenant(
             labelled.append(Example(x, decided.positive, history.created_at, 0.0, lead_id))
         if i % 2000 == 0:
             bar.update(task, completed=i)
-    bar.update(task, description=f"{tenant_id}: training", completed=len(histories))
     older, newest = time_split(labelled)
     newest = [
         replace(e, rule_score=rule_score(histories[e.lead_id], cuts[e.lead_id], config))
         for e in newest
     ]
-    async with tenant_tx(pool, tenant_id) as conn:
-        version = 1 + await conn.fetchval(
-            "SELECT coalesce(max(version), 0) FROM predictive_models WHERE tenant_id = $1",
-            tenant_id,
-        )
-    result = await asyncio.to_thread(train, [*older, *newest], list(unlabelled.values()), version)
-    if isinstance(result, Insufficient):
-        await _store(pool, tenant_id, version, now, result, None)
-        bar.update(task, description=f"{tenant_id}: not enough outcomes yet")
-        return Outcome(tenant_id, version, "INSUFFICIENT_DATA", result.labelled, result.positives)
-    proposal = _proposal(result, histories, cuts, config)
-    await _store(pool, tenant_id, version, now, result, proposal)
-    bar.update(task, description=f"{tenant_id}: scoring leads")
-    rows = {e.lead_id: e.features for e in labelled} | unlabelled
-    await write_predictions(pool, tenant_id, result.model, rows, now)
-    bar.update(task, description=f"{tenant_id}: model version {version} stored")
-    return Outcome(
-        tenant_id,
-        version,
-        "READY",
-        result.labelled,
-        result.positives,
-        result.evaluation.auc,
-        result.evaluation.rules_auc,
-    )
+    return _Examples(older, newest, unlabelled, cuts)
 
 
 def _proposal(
@@ -153,11 +174,12 @@ def _proposal(
 async def _store(
     pool: asyncpg.Pool,
     tenant_id: str,
-    version: int,
     now: datetime,
     result: Trained | Insufficient,
     proposal: dict[str, Any] | None,
-) -> None:
+) -> int:
+    """Stores the run as the tenant's next version and returns it. Runs that end at once
+    (the nightly job and an admin's retrain) take their numbers one after the other."""
     if isinstance(result, Insufficient):
         values: tuple[Any, ...] = (
             "INSUFFICIENT_DATA",
@@ -167,7 +189,6 @@ async def _store(
             None,
             None,
             [],
-            None,
         )
     else:
         e = result.evaluation
@@ -182,9 +203,19 @@ async def _store(
                 {"predicted": b.predicted, "actual": b.actual, "leads": b.leads}
                 for b in e.calibration
             ],
-            result.model.to_dict(),
         )
     async with tenant_tx(pool, tenant_id) as conn:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('predictive_models:' || $1, 0))",
+            tenant_id,
+        )
+        version: int = 1 + await conn.fetchval(
+            "SELECT coalesce(max(version), 0) FROM predictive_models WHERE tenant_id = $1",
+            tenant_id,
+        )
+        model = None if isinstance(result, Insufficient) else result.model.to_dict()
+        if model is not None:
+            model["version"] = version
         await conn.execute(
             """
             INSERT INTO predictive_models (tenant_id, version, trained_at, status,
@@ -195,8 +226,10 @@ async def _store(
             version,
             now,
             *values,
+            model,
             proposal,
         )
+    return version
 
 
 async def write_predictions(

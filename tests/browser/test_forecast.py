@@ -119,3 +119,16 @@ async def test_a_viewer_sees_the_model_but_no_buttons(browser: Browser, trained:
     await expect(page.get_by_role("button", name="Train the model now")).to_have_count(0)
     await expect(page.get_by_role("button", name="Apply the proposed rules")).to_have_count(0)
     assert console.errors == []
+
+
+async def test_at_375_px_the_forecast_page_does_not_scroll_sideways(
+    browser: Browser, trained: Tenant
+) -> None:
+    page, console = await open_page(browser, width=375)
+    await sign_in(page, trained)
+    await visit_forecast(page, trained)
+    await page.locator("[data-model-auc]").wait_for()
+    await page.locator("[data-proposal]").wait_for()
+    await screenshot(page, "forecast-375px")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert console.errors == []

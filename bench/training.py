@@ -26,6 +26,7 @@ from shared.domain.predictive import (
     AccountContext,
     LeadHistory,
     Touch,
+    complete,
     cutoff,
     features,
     label,
@@ -56,9 +57,9 @@ class SimulatedLead:
 
 
 def simulate(
-    n: int, seed: int = 7, now: datetime = NOW, after_win: bool = False
+    n: int, seed: int = 7, now: datetime = NOW, after_win: bool = False, span_days: float = 300
 ) -> list[SimulatedLead]:
-    """`n` leads created over the 300 days before `now`. Their true log-odds of becoming a
+    """`n` leads created over the `span_days` before `now`. Their true log-odds of becoming a
     customer within 90 days are a known linear function of industry, seniority, company size
     and touches in their first 14 days; wins and losses come 15 to 85 days after creation,
     after those touches. With `after_win`, customers also attend events after the win,
@@ -66,7 +67,7 @@ def simulate(
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        created = now - timedelta(days=rng.uniform(0, 300))
+        created = now - timedelta(days=rng.uniform(0, span_days))
         industry = rng.choice(INDUSTRIES)
         seniority = rng.choice(SENIORITIES)
         size = int(math.exp(rng.gauss(4.5, 1.5))) + 1
@@ -141,7 +142,7 @@ def examples(
         if decided.positive is None:
             unlabelled.append(x)
         else:
-            labelled.append(Example(x, decided.positive, h.created_at))
+            labelled.append(Example(x, decided.positive, h.created_at, complete=complete(h, now)))
             truth.append(lead.true_probability)
     return labelled, unlabelled, truth
 

@@ -52,6 +52,8 @@ class Example:
     created_at: datetime
     rule_score: float = 0.0
     lead_id: str = ""
+    # Its 90 days have passed: whatever its outcome, it would be labelled by now.
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +102,14 @@ def train(
     positives = sum(1 for e in examples if e.positive)
     if len(examples) < MIN_LABELLED or positives < MIN_POSITIVES:
         return Insufficient(len(examples), positives)
-    older, newest = time_split(examples)
+    older, newest = time_split(learning_set(examples))
     ordered = [*older, *newest]
     evaluated, chosen = _fit(older, version)
     evaluation = evaluate(evaluated, newest)
     # The refit on every lead keeps the regularisation and calibration chosen without the
     # holdout: choosing them again would cost as much as the rest of training.
     model, _ = _fit(ordered, version, chosen)
-    everyone = [e.features for e in ordered] + list(population)
+    everyone = [e.features for e in examples] + list(population)
     probabilities = np.sort(_probabilities(model, everyone))
     step = max(1, len(probabilities) // QUANTILES)
     quantiles = tuple(float(v) for v in probabilities[::step])
@@ -121,6 +123,20 @@ def train(
         quantiles,
     )
     return Trained(model, evaluation, len(examples), positives, tuple(newest), evaluated)
+
+
+def learning_set(examples: Sequence[Example]) -> Sequence[Example]:
+    """The complete examples, when there are enough of them to learn from.
+
+    A lead younger than 90 days is labelled only if it already won or was lost, and wins
+    come sooner than the day-90 deadline that makes most negatives: among young leads the
+    customers are over-represented, and a model learning from them would overstate every
+    probability (and its evaluation would compare it with inflated outcomes). Leads whose 90
+    days have passed are all labelled, whatever their outcome."""
+    complete = [e for e in examples if e.complete]
+    if len(complete) >= MIN_LABELLED and sum(1 for e in complete if e.positive) >= MIN_POSITIVES:
+        return complete
+    return examples
 
 
 def time_split(examples: Sequence[Example]) -> tuple[list[Example], list[Example]]:

@@ -33,13 +33,22 @@ from shared.domain.predictive import (
     LeadHistory,
     LinearModel,
     Touch,
+    complete,
     cutoff,
     features,
     label,
     propose,
     rule_score,
 )
-from shared.learning import Example, Insufficient, Trained, auc, time_split, train
+from shared.learning import (
+    Example,
+    Insufficient,
+    Trained,
+    auc,
+    learning_set,
+    time_split,
+    train,
+)
 from shared.prediction_store import upsert_predictions
 
 WRITE_CHUNK = 5000
@@ -84,9 +93,7 @@ async def train_tenant(
     # when an admin retrains from the dashboard.
     built = await asyncio.to_thread(_examples, histories, accounts, config, now, bar, task)
     bar.update(task, description=f"{tenant_id}: training", completed=len(histories))
-    result = await asyncio.to_thread(
-        train, [*built.older, *built.newest], list(built.unlabelled.values())
-    )
+    result = await asyncio.to_thread(train, built.labelled, list(built.unlabelled.values()))
     if isinstance(result, Insufficient):
         version = await _store(pool, tenant_id, now, result, None)
         bar.update(task, description=f"{tenant_id}: not enough outcomes yet")
@@ -95,7 +102,7 @@ async def train_tenant(
     version = await _store(pool, tenant_id, now, result, proposal)
     model = replace(result.model, version=version)
     bar.update(task, description=f"{tenant_id}: scoring leads")
-    rows = {e.lead_id: e.features for e in built.older + built.newest} | built.unlabelled
+    rows = {e.lead_id: e.features for e in built.labelled} | built.unlabelled
     await write_predictions(pool, tenant_id, model, rows, now)
     bar.update(task, description=f"{tenant_id}: model version {version} stored")
     return Outcome(
@@ -111,9 +118,7 @@ async def train_tenant(
 
 @dataclass(frozen=True)
 class _Examples:
-    older: list[Example]
-    # With the tenant's rule score at each lead's cut-off, for the rules' AUC.
-    newest: list[Example]
+    labelled: list[Example]
     unlabelled: dict[str, dict[str, float]]
     cuts: dict[str, datetime]
 
@@ -138,15 +143,20 @@ def _examples(
         if decided.positive is None:
             unlabelled[lead_id] = x
         else:
-            labelled.append(Example(x, decided.positive, history.created_at, 0.0, lead_id))
+            labelled.append(
+                Example(
+                    x, decided.positive, history.created_at, 0.0, lead_id, complete(history, now)
+                )
+            )
         if i % 2000 == 0:
             bar.update(task, completed=i)
-    older, newest = time_split(labelled)
-    newest = [
-        replace(e, rule_score=rule_score(histories[e.lead_id], cuts[e.lead_id], config))
-        for e in newest
+    # The rules' score is needed on the holdout only: the newest of the leads learned from.
+    _, newest = time_split(learning_set(labelled))
+    scores = {e.lead_id: rule_score(histories[e.lead_id], cuts[e.lead_id], config) for e in newest}
+    labelled = [
+        replace(e, rule_score=scores[e.lead_id]) if e.lead_id in scores else e for e in labelled
     ]
-    return _Examples(older, newest, unlabelled, cuts)
+    return _Examples(labelled, unlabelled, cuts)
 
 
 def _proposal(

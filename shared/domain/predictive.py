@@ -135,6 +135,11 @@ def label(history: LeadHistory, now: datetime) -> Label:
     return Label(False, deadline) if deadline <= now else UNLABELLED
 
 
+def complete(history: LeadHistory, now: datetime) -> bool:
+    """Its 90 days have passed: the lead is labelled whatever its outcome."""
+    return history.created_at + HORIZON <= now
+
+
 def cutoff(history: LeadHistory, now: datetime) -> datetime:
     """Features see only what happened before this instant: the label's decision for a
     labelled lead, `now` included for one that is not."""

@@ -54,10 +54,11 @@ FORECAST = """query { forecast(horizonDays: 90) { expectedRevenue low high learn
     backtest { weeks { asOf forecast actual } mape } } }"""
 
 
-def expected_labels(tenant: str) -> tuple[int, int]:
-    """Labelled leads and customers as the pure rules count them over the same journeys."""
+def expected_labels(tenant: str) -> tuple[int, int, int]:
+    """Labelled leads and customers as the pure rules count them over the same journeys,
+    and the holdout's size: a fifth of the labelled leads whose 90 days have passed."""
     generator = JourneyGenerator(tenant, seed=31, now=NOW, span_days=365)
-    labelled = positives = 0
+    labelled = positives = complete = complete_positives = 0
     for journey in generator.journeys(LEADS):
         lead_id = next((e["lead_id"] for e in journey if e.get("lead_id")), None)
         if lead_id is None:
@@ -84,7 +85,11 @@ def expected_labels(tenant: str) -> tuple[int, int]:
         if decided.positive is not None:
             labelled += 1
             positives += decided.positive
-    return labelled, positives
+            if history.created_at + timedelta(days=90) <= NOW:
+                complete += 1
+                complete_positives += decided.positive
+    assert complete >= 200 and complete_positives >= 20, "the model learns from complete leads"
+    return labelled, positives, round(complete * 0.2)
 
 
 def fresh_lead(tenant: str) -> list[dict[str, Any]]:
@@ -123,11 +128,11 @@ async def test_from_events_to_lead_prediction(platform: Platform) -> None:
     assert (await data_of(platform, viewer, MODEL))["predictiveModel"]["status"] == "NOT_TRAINED"
     assert codes(await errors_of(platform, viewer, TRAIN)) == {"FORBIDDEN"}
     card = (await data_of(platform, admin, TRAIN))["trainPredictiveModel"]
-    labelled, positives = expected_labels(tenant)
+    labelled, positives, holdout = expected_labels(tenant)
     assert (card["labelledLeads"], card["positives"]) == (labelled, positives)
     assert card["status"] == "READY" and card["version"] == 1
     assert card["auc"] is not None and card["rulesAuc"] is not None and card["auc"] > 0.6
-    assert sum(b["leads"] for b in card["calibration"]) == round(labelled * 0.2)
+    assert sum(b["leads"] for b in card["calibration"]) == holdout
     assert card["factors"] and all(" " in f["feature"] for f in card["factors"])
     assert (await data_of(platform, viewer, MODEL))["predictiveModel"] == card
 

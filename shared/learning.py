@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from shared.domain.predictive import MIN_LABELLED, MIN_POSITIVES, LinearModel
 
@@ -38,6 +39,7 @@ FOLDS: Final = 3
 HOLDOUT_SHARE: Final = 0.2
 BUCKETS: Final = 10
 QUANTILES: Final = 1000
+CV_SAMPLE: Final = 30_000
 
 Matrix = NDArray[np.float64]
 
@@ -102,6 +104,19 @@ def train(
     positives = sum(1 for e in examples if e.positive)
     if len(examples) < MIN_LABELLED or positives < MIN_POSITIVES:
         return Insufficient(len(examples), positives)
+    # One thread: the matrices are narrow, and on a machine the stream workers keep busy
+    # the library's threads contended for the cores (nine cross-validation fits took 15 s
+    # instead of 0.7 s).
+    with threadpool_limits(limits=1):
+        return _train(examples, population, version, positives)
+
+
+def _train(
+    examples: Sequence[Example],
+    population: Sequence[Mapping[str, float]],
+    version: int,
+    positives: int,
+) -> Trained:
     older, newest = time_split(learning_set(examples))
     ordered = [*older, *newest]
     evaluated, chosen = _fit(older, version)
@@ -237,6 +252,11 @@ def _fit(
 def _choose_c_and_calibration(z: Matrix, y: NDArray[np.int8]) -> tuple[float, float, float]:
     """The regularisation with the best out-of-fold log loss, and the Platt scaling
     (slope, offset of the log-odds) fitted on that regularisation's out-of-fold scores."""
+    if len(y) > CV_SAMPLE:
+        # Thirty thousand leads settle both choices as well as all of them would, at a
+        # fraction of the nine fits' cost.
+        rows = np.sort(np.random.default_rng(0).choice(len(y), CV_SAMPLE, replace=False))
+        z, y = z[rows], y[rows]
     folds = min(FOLDS, int(y.sum()), int(len(y) - y.sum()))
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(z, y))
     best: tuple[float, float, NDArray[np.float64]] | None = None

@@ -341,10 +341,11 @@ class LinearModel:
         return Prediction(p, percentile, tier(percentile), factors)
 
     def percentile(self, p: float) -> int:
-        """The share of the tenant's leads (at training) scored below `p`, 0 to 100."""
+        """The share of the tenant's leads (at training) scored below `p`, 0 to 99: the best
+        lead is better than 99 % of the others, not than all of them, itself included."""
         if not self.quantiles:
             return 50
-        return round(100 * bisect_right(self.quantiles, p) / len(self.quantiles))
+        return min(99, round(100 * bisect_right(self.quantiles, p) / len(self.quantiles)))
 
     def weights_in_words(self) -> list[tuple[str, float]]:
         """Each feature's weight (log-odds per standard deviation), largest effect first."""

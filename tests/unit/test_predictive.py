@@ -174,6 +174,12 @@ def test_prediction_is_a_dot_product_and_its_factors_are_the_largest_terms() -> 
     assert LinearModel.from_dict(model.to_dict()).predict(x) == prediction
 
 
+def test_the_best_lead_is_in_the_99th_percentile() -> None:
+    model = LinearModel(1, ("a",), (0.0,), (1.0,), (1.0,), 0.0, (0.1, 0.2, 0.3))
+    assert model.percentile(0.99) == 99 and model.percentile(0.0) == 0
+    assert model.percentile(0.25) == 67
+
+
 def test_tiers_are_quartiles_best_first() -> None:
     assert [tier(p) for p in (100, 75, 74, 50, 49, 25, 24, 0)] == [1, 1, 2, 2, 3, 3, 4, 4]
 

@@ -33,7 +33,7 @@ class LeadPrediction:
         description="of becoming a customer within 90 days of creation, 0 to 1"
     )
     percentile: int = strawberry.field(
-        description="share of the tenant's leads predicted lower, 0 to 100"
+        description="share of the tenant's leads predicted lower, 0 to 99"
     )
     tier: int = strawberry.field(description="1 (top quartile) to 4 (bottom quartile)")
     factors: list[PredictionFactor] = strawberry.field(

@@ -683,8 +683,11 @@ class _Journey:
             "opportunity_created", properties={"opportunity_id": opportunity_id, "amount": amount}
         )
         outcome = rng.random()
-        # Win rates of a healthy B2B funnel: about one in three closed deals, better with fit.
-        won = outcome < 0.1 + 0.35 * fit
+        # Win rates of a healthy B2B funnel: about one in three closed deals, better with fit
+        # and with behaviour: a lead who came to webinars or events closes more often, which
+        # the default scoring rules do not weigh (a learned model finds it).
+        live = sum(self.points.get(t, 0) for t in ("webinar_attended", "event_attended"))
+        won = outcome < 0.1 + 0.35 * fit + 0.1 * min(live // _POINTS["webinar_attended"], 2)
         lost = not won and outcome < 0.8
         stages = _OPPORTUNITY_STAGES[: rng.randint(1 if lost else 2, 4)]
         for stage in stages:

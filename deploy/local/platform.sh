@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs Tandem's own processes (workers, gateway, delivery) on top of the stack that stack.sh started.
+# Runs Tandem's own processes (workers, gateway, delivery, nightly models) on top of the stack that stack.sh started.
 #   platform.sh run   foreground: start, load the demo tenant, print URLs and key; Ctrl-C stops all
 #   platform.sh up    the same in the background, returning when the gateway is ready
 #   platform.sh down  stop the processes started by up
@@ -77,6 +77,10 @@ start_all() {
     "$BIN/tandem" demo --slug demo --url "$URL" | tee "$STATE/demo.out"
     grep -o 'tdm_[A-Za-z0-9_-]*' "$STATE/demo.out" | head -n 1 >"$STATE/demo.key"
   fi
+  # The predictive lead models (SPEC 18), off the hot path: once the demo's events have been
+  # applied, then nightly.
+  start models env -u TANDEM_DATABASE_ADMIN_URL bash -c \
+    "sleep 120; while :; do '$BIN/tandem' models train; sleep 86400; done"
   cat <<MSG
 
   Tandem is running.
@@ -92,13 +96,13 @@ MSG
 
 case ${1:-} in
   run)
-    trap 'echo; stop delivery; stop gateway; stop worker; bash "$ROOT/deploy/local/stack.sh" down; exit 0' INT TERM
+    trap 'echo; stop models; stop delivery; stop gateway; stop worker; bash "$ROOT/deploy/local/stack.sh" down; exit 0' INT TERM
     start_all
     log "Ctrl-C stops the platform and the stack"
     while running gateway && running worker && running delivery; do sleep 1; done
-    log "a process exited; see .state/logs"; stop delivery; stop gateway; stop worker; exit 1
+    log "a process exited; see .state/logs"; stop models; stop delivery; stop gateway; stop worker; exit 1
     ;;
   up) start_all ;;
-  down) stop delivery; stop gateway; stop worker ;;
+  down) stop models; stop delivery; stop gateway; stop worker ;;
   *) echo "usage: $0 run|up|down" >&2; exit 2 ;;
 esac

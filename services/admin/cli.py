@@ -318,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_quarantine_commands(sub)
 
+    from services.admin.models import add_commands as add_models_commands
+
+    add_models_commands(sub)
+
     gateway = sub.add_parser("gateway", help="run the HTTP/GraphQL gateway")
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int)
@@ -330,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create a demo tenant and send it realistic journeys")
     demo.add_argument("--slug", default="demo")
     demo.add_argument("--url", default=None, help="gateway base URL")
-    demo.add_argument("--leads", type=int, default=300)
+    demo.add_argument("--leads", type=int, default=1200)
     demo.set_defaults(fn=_demo)
     from services.admin import importer
 

@@ -29,13 +29,17 @@ SEED = 20_261_120
 MAX_ATTEMPTS = 8
 # How long to wait for the workers to show the events before summarising without them.
 SETTLE_S = 30.0
+# A year of history: enough leads reach an outcome (won, lost, or 90 days old) for the
+# predictive model and the forecast's backtest, with as many leads in the last 90 days as
+# the dashboard's default period has always shown.
+SPAN_DAYS = 365
 
 
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-async def load_demo(slug: str, url: str | None, leads: int = 300) -> int:
+async def load_demo(slug: str, url: str | None, leads: int = 1200) -> int:
     settings = load_settings()
     base = (url or f"http://127.0.0.1:{settings.http_port}").rstrip("/")
     if not SLUG.match(slug):
@@ -48,7 +52,9 @@ async def load_demo(slug: str, url: str | None, leads: int = 300) -> int:
         _progress(f"[demo] tenant {slug} exists already; created a fresh admin key")
     print(f"demo admin API key: {key}", flush=True)
 
-    generator = JourneyGenerator(slug, seed=SEED, now=datetime.now(UTC), include_tenant_id=False)
+    generator = JourneyGenerator(
+        slug, seed=SEED, now=datetime.now(UTC), span_days=SPAN_DAYS, include_tenant_id=False
+    )
     events = generator.time_ordered(leads)
     _progress(f"[demo] sending {len(events)} events of {leads} leads to {base}/v1/events")
     started = time.monotonic()

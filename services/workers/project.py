@@ -6,7 +6,8 @@ the anonymous identities and then the leads it touches (never the whole tenant):
   2. append the events to the event log; the (tenant, event id) key drops redeliveries;
   3. move held anonymous touches to leads that were identified just now;
   4. refold every lead that gained an event, from its whole ordered history, with the
-     pure domain rules; replace its rows (lead, transitions, opportunities, credits);
+     pure domain rules; replace its rows (lead, transitions, opportunities, credits),
+     then its account and its prediction under the tenant's current model;
   5. hand the changes to the caller, which publishes them to the derived topics before the
      transaction commits (a crash before the commit replays the batch; downstream readers
      key by lead and transition ordinal, so a repeated message is harmless).
@@ -29,6 +30,7 @@ import orjson
 from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
+from services.workers.predictions import Predictions
 from services.workers.records import DeadLetter, Incoming
 from shared import account_store, locks
 from shared.db import tenant_tx
@@ -72,6 +74,7 @@ class LeadProjector:
         self._configs = configs
         self._now = now
         self._cache = cache
+        self._predictions = Predictions()
 
     async def project(self, incoming: Sequence[Incoming], publish: Publish) -> list[DeadLetter]:
         """Applies the events; returns dead letters for those of unknown tenants."""
@@ -208,6 +211,10 @@ class LeadProjector:
             rows.credits,
         )
         await account_store.update_accounts(conn, tenant_id, list(states), current)
+        # After the accounts: a lead's prediction reads its account's members.
+        await self._predictions.write(
+            conn, tenant_id, {lead: state for lead, (state, _) in states.items()}, now
+        )
         return rows.changes(previous, now)
 
 

@@ -5,6 +5,7 @@ import { connectLive, type LiveStatus } from "./live";
 import { AccountsPage } from "./pages/accounts";
 import { AttributionPage } from "./pages/attribution";
 import { ContentPage } from "./pages/content";
+import { ForecastPage } from "./pages/forecast";
 import { OverviewPage } from "./pages/overview";
 import { PipelinePage } from "./pages/pipeline";
 import { ReviewPage } from "./pages/review";
@@ -18,6 +19,7 @@ const PAGES = [
   { path: "overview", label: "Overview", view: OverviewPage, period: true },
   { path: "pipeline", label: "Pipeline", view: PipelinePage, period: false },
   { path: "accounts", label: "Accounts", view: AccountsPage, period: false },
+  { path: "forecast", label: "Forecast", view: ForecastPage, period: false },
   { path: "attribution", label: "Attribution", view: AttributionPage, period: true },
   { path: "sla", label: "SLA", view: SlaPage, period: true },
   { path: "review", label: "Weekly review", view: ReviewPage, period: false },

@@ -41,6 +41,7 @@ from services.gateway.graphql.messaging.resolvers import MessagingMutations, Mes
 from services.gateway.graphql.metrics.resolvers import MetricsQueries
 from services.gateway.graphql.pipeline.resolvers import PipelineQueries
 from services.gateway.graphql.postmortems.resolvers import PostMortemQueries
+from services.gateway.graphql.predictions.resolvers import PredictionMutations, PredictionQueries
 from services.gateway.graphql.privacy.resolvers import PrivacyMutations, PrivacyQueries
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.resolvers import ReviewQueries
@@ -76,6 +77,7 @@ Query = merge_types(
         MetricsQueries,
         AttributionQueries,
         DataDrivenQueries,
+        PredictionQueries,
         SlaQueries,
         ConfigQueries,
         MessagingQueries,
@@ -98,6 +100,7 @@ Mutation = merge_types(
         ContentMutations,
         ActionItemMutations,
         DataDrivenMutations,
+        PredictionMutations,
         WebhookMutations,
         ConnectorMutations,
         PrivacyMutations,

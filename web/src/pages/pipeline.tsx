@@ -25,6 +25,7 @@ const LEAD_QUERY = `query Lead($id: ID!) {
     id stage highestStage fitScore fitGrade disqualified engagementScore score matrix
     createdAt mqlAt sqlAt opportunityAt customerAt accountId firstTouchChannel scoredAt
     traits fitEvidence engagementEvidence
+    prediction { probability percentile tier factors { feature contribution } }
     transitions { fromStage toStage at eventId reason }
     opportunities { id amount status stage createdAt closedAt lostReason }
   }
@@ -176,6 +177,38 @@ function PostMortemView({ id }: { id: string }) {
   );
 }
 
+interface Prediction {
+  probability: number;
+  percentile: number;
+  tier: number;
+  factors: { feature: string; contribution: number }[];
+}
+
+/** The model's probability for the lead and the five features that moved it most. */
+function PredictionView({ prediction: p }: { prediction: Prediction | null }) {
+  if (!p) return null;
+  return (
+    <>
+      <h3>Predicted to buy</h3>
+      <p data-lead-prediction={p.probability}>
+        <strong>{fmt.pct(p.probability)}</strong> chance of becoming a customer within 90 days of creation: better than{" "}
+        {p.percentile}% of leads (tier {p.tier} of 4).
+      </p>
+      <DataTable
+        caption="What moved the prediction most"
+        rowKey={(f) => f.feature}
+        rows={p.factors}
+        empty="Nothing sets this lead apart from the average lead."
+        columns={[
+          { label: "Feature", value: (f) => <span data-lead-factor>{f.feature}</span> },
+          { label: "Effect", value: (f) => (f.contribution > 0 ? "raises" : "lowers") },
+          { label: "Log-odds", value: (f) => (f.contribution > 0 ? "+" : "") + f.contribution.toFixed(2), numeric: true },
+        ]}
+      />
+    </>
+  );
+}
+
 function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
   const [postMortem, setPostMortem] = useState<string | null>(null);
   const { data, error, reload } = useQuery<{ lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
@@ -201,6 +234,7 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
         <div><dt>First touch</dt><dd>{lead.firstTouchChannel ? fmt.label(lead.firstTouchChannel) : "–"}</dd></div>
         <div><dt>Created</dt><dd>{fmt.dateTime(lead.createdAt)}</dd></div>
       </dl>
+      <PredictionView prediction={lead.prediction as Prediction | null} />
       <h3>Timeline</h3>
       <ol class="timeline">
         {(lead.transitions as { fromStage: string | null; toStage: string; at: string; eventId: string; reason: string }[]).map((t) => (

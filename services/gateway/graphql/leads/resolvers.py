@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 import strawberry
 
 from services.gateway.graphql.core.context import Info
@@ -16,9 +18,29 @@ from services.gateway.graphql.nodes.filters import PageOrder, StageFitFilter, co
 from services.gateway.graphql.nodes.lead import LEAD_COLUMNS, FitGrade, Lead, load_lead
 
 _ORDER = PageOrder("lead_id", "lead_id > {lead_id}", Keyset("lead", {"lead_id": str}))
+# Leads without a prediction rank last (as -1), then by id.
+_PREDICTED = "coalesce(predicted, -1)"
+_PREDICTED_ORDER = PageOrder(
+    f"{_PREDICTED} DESC, lead_id",
+    f"({_PREDICTED} < {{predicted}} OR ({_PREDICTED} = {{predicted}} AND lead_id > {{lead_id}}))",
+    Keyset("lead_predicted", {"predicted": float, "lead_id": str}),
+)
+_WITH_PREDICTION = (
+    "(SELECT l.*, p.probability AS predicted FROM leads l LEFT JOIN lead_predictions p"
+    " ON p.tenant_id = l.tenant_id AND p.lead_id = l.lead_id) AS leads"
+)
 
 
-@strawberry.type(description="Leads in the order of their ids")
+@strawberry.enum(description="The order of a page of leads")
+class LeadOrder(Enum):
+    ID = "ID"
+    PREDICTED_DESC = strawberry.enum_value(
+        "PREDICTED_DESC",
+        description="highest predicted probability first; leads without one last",
+    )
+
+
+@strawberry.type(description="A page of leads in the order asked for")
 class LeadConnection(Connection[Edge[Lead]]):
     filters: strawberry.Private[StageFitFilter]
     total_count = count_field("how many leads match the filters, over every page")
@@ -36,10 +58,16 @@ class LeadQueries:
         fit_grade: FitGrade | None = None,
         first: int | None = None,
         after: str | None = None,
+        order_by: LeadOrder = LeadOrder.ID,
     ) -> LeadConnection:
-        filters = StageFitFilter("leads", stage, fit_grade)
+        if order_by is LeadOrder.PREDICTED_DESC:
+            filters = StageFitFilter(_WITH_PREDICTION, stage, fit_grade)
+            columns, order = f"{LEAD_COLUMNS}, {_PREDICTED} AS predicted", _PREDICTED_ORDER
+        else:
+            filters = StageFitFilter("leads", stage, fit_grade)
+            columns, order = LEAD_COLUMNS, _ORDER
         edges, page_info = await filters.page(
-            info.context, LEAD_COLUMNS, _ORDER, (first, after), Lead.from_row
+            info.context, columns, order, (first, after), Lead.from_row
         )
         return LeadConnection(edges=edges, page_info=page_info, filters=filters)
 

@@ -25,6 +25,7 @@ from services.gateway.graphql.core.rows import from_row
 
 if TYPE_CHECKING:
     from services.gateway.graphql.nodes.account import Account
+    from services.gateway.graphql.nodes.prediction import LeadPrediction
 
 LEAD_COLUMNS = (
     "lead_id, stage, highest_stage, fit_score, fit_grade, disqualified, engagement_score,"
@@ -201,6 +202,20 @@ class Lead:
         from services.gateway.graphql.nodes.account import account_of_lead
 
         return await account_of_lead(info, str(self.id))
+
+    @strawberry.field(
+        description="the predicted probability of becoming a customer and why; null until "
+        "the tenant has a model"
+    )
+    async def prediction(
+        self, info: Info
+    ) -> (
+        Annotated[LeadPrediction, strawberry.lazy("services.gateway.graphql.nodes.prediction")]
+        | None
+    ):
+        from services.gateway.graphql.nodes.prediction import prediction_of_lead
+
+        return await prediction_of_lead(info, str(self.id))
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Lead:

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.delivery import crm, metrics, store
+from services.delivery import crm, metrics, monday, store
 from services.delivery.consume import TOPICS, consume
 from services.delivery.dispatch import Dispatcher
 from services.delivery.settings import DeliverySettings, load_delivery_settings
@@ -111,6 +111,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
             dispatcher.wake()
 
     syncer = crm.CrmSync(pool, ds)
+    boards = monday.MondaySync(pool, ds, settings.now)
     tasks = [
         asyncio.create_task(
             consume(consumer, pool, ds.public_url, dispatcher.wake), name="consume"
@@ -120,6 +121,9 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
             _every("action items", ds.sweep_interval_s, action_items), name="sweep"
         ),
         asyncio.create_task(_every("crm sync", ds.crm_interval_s, syncer.run_once), name="crm"),
+        asyncio.create_task(
+            _every("monday.com sync", ds.monday_interval_s, boards.run_once), name="monday"
+        ),
         asyncio.create_task(_every("backlog", BACKLOG_INTERVAL_S, backlog), name="backlog"),
     ]
     tasks.append(asyncio.create_task(_http(tasks, ds.http_port), name="http"))
@@ -140,6 +144,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
     await syncer.close()
+    await boards.close()
     await consumer.stop()
     await pool.close()
     return 1 if failed else 0

@@ -24,6 +24,11 @@ class DeliverySettings:
     crm_interval_s: float
     hubspot_base_url: str
     salesforce_base_url: str
+    monday_base_url: str
+    # How often boards are checked for changes, and the least time between two rounds of
+    # changes sent to one board.
+    monday_interval_s: float
+    monday_min_interval_s: float
 
 
 def load_delivery_settings() -> DeliverySettings:
@@ -44,4 +49,7 @@ def load_delivery_settings() -> DeliverySettings:
         crm_interval_s=float(env.get("TANDEM_CRM_SYNC_INTERVAL_S", "5")),
         hubspot_base_url=env.get("TANDEM_HUBSPOT_BASE_URL", "https://api.hubapi.com").rstrip("/"),
         salesforce_base_url=env.get("TANDEM_SALESFORCE_BASE_URL", "").rstrip("/"),
+        monday_base_url=env.get("TANDEM_MONDAY_BASE_URL", "https://api.monday.com").rstrip("/"),
+        monday_interval_s=float(env.get("TANDEM_MONDAY_SYNC_INTERVAL_S", "5")),
+        monday_min_interval_s=float(env.get("TANDEM_MONDAY_MIN_INTERVAL_S", "60")),
     )

@@ -16,9 +16,10 @@ import asyncpg
 
 from shared.db import tenant_tx
 
-CONNECTORS = ("segment", "hubspot", "salesforce")
-# Connectors whose secret keys an HMAC and must be kept in clear; the others keep a hash.
-CLEAR_SECRETS = frozenset({"hubspot"})
+CONNECTORS = ("segment", "hubspot", "salesforce", "monday")
+# Connectors whose secret must be kept in clear (HubSpot's keys an HMAC, Monday.com's is the
+# API token Tandem presents); the others keep a hash.
+CLEAR_SECRETS = frozenset({"hubspot", "monday"})
 TTL_S = 5.0
 
 

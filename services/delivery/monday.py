@@ -1,0 +1,687 @@
+"""Monday.com sync: the tenant's board kept current where the teams work.
+
+- Group `Shared numbers`: one item per figure (lead volume this week and last week, the
+  three conversion rates, leads per pipeline stage, marketing-sourced and -influenced
+  revenue), with the columns Value, Previous period, Change and Updated at. Group `Action
+  items`: the weekly review's action items (title, owner, team, due date, status); a status
+  changed on the board comes back through the board's webhook (the gateway's
+  /v1/connectors/monday/{tenant}).
+- Per board, at most one round of changes a minute (`min_interval_s`): a round computes every
+  item's column values, compares them with what the board was last sent (`monday_items`),
+  and sends only the changed ones, batched as aliased `create_item` /
+  `change_multiple_column_values` mutations in a few requests. A change is on the board
+  within the minute: a board that sent a round less than a minute ago waits exactly until
+  its minute is over, then sends.
+- Monday.com's limits: a 429 waits its `Retry-After`; `COMPLEXITY_BUDGET_EXHAUSTED` waits its
+  `retry_in_seconds`; and each request reads `complexity { after reset_in_x_seconds }`, so a
+  budget about to run out waits for its reset instead of earning the error. Every wait is
+  the board's own task's: each tenant's board syncs in its own task, so a failing or
+  throttled board never holds up another tenant's.
+- Setup, once per board: the two groups, Tandem's columns (fixed ids, so the mapping needs no
+  lookup afterwards) and a webhook on status changes are created, and their ids stored.
+- Order of effects in a round: requests to Monday.com first, then `monday_items` written per
+  batch with what the board acknowledged; a batch lost before its write is sent again the
+  next round (its changes still differ), so an item may be updated twice but never missed.
+  An item the board failed to create is not recorded and is created on a later round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+import httpx
+import orjson
+
+from services.delivery.settings import DeliverySettings
+from services.gateway.graphql.metrics.formulas import PeriodAggregates, metrics_from, split_days
+from services.gateway.graphql.metrics.queries import METRICS_SQL
+from shared.db import tenant_tx
+from shared.monday import (
+    ACTION_ITEMS,
+    COLUMNS,
+    GROUPS,
+    SHARED_NUMBERS,
+    STATUS_COLUMN,
+    STATUS_LABELS,
+    TEAM_LABELS,
+)
+
+log = logging.getLogger("tandem.delivery.monday")
+
+STAGE_NAMES = {
+    "AWARE": "Aware",
+    "ENGAGED": "Engaged",
+    "MQL": "Marketing qualified",
+    "SQL": "Sales qualified",
+    "OPPORTUNITY": "Opportunity",
+    "CUSTOMER": "Customer",
+    "NURTURE": "Nurture",
+    "DISQUALIFIED": "Disqualified",
+    "CLOSED_LOST": "Closed lost",
+}
+
+BATCH = 20  # mutations per request
+TIMEOUT_S = 30.0
+MAX_WAIT_S = 120.0
+# Below this much budget left, wait for its reset rather than earn COMPLEXITY_BUDGET_EXHAUSTED.
+LOW_BUDGET = 100_000
+MAX_TRIES = 8  # a request throttled this many times in a row waits for the next round
+# A board whose round failed (a refused token, a deleted board) is tried again after this
+# long, doubling up to FAILED_MAX_S: its own pause, no one else's.
+FAILED_FIRST_S = 2.0
+FAILED_MAX_S = 300.0
+ACTION_ITEM_WEEKS = 8
+MAX_ACTION_ITEMS = 500
+SYNC_SLOTS = 3
+
+Kind = Literal["count", "rate", "money"]
+
+
+class Throttled(Exception):
+    def __init__(self, wait_s: float, why: str) -> None:
+        super().__init__(f"{why}; retry in {wait_s:g} s")
+        self.wait_s = wait_s
+
+
+class MondayError(Exception):
+    """A request Monday.com answered with errors for the whole request."""
+
+
+# --- what the board shows (pure) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    name: str
+    kind: Kind
+    value: float | None
+    previous: float | None
+
+
+def _number(kind: Kind, value: float | None) -> str:
+    if value is None:
+        return ""
+    if kind == "rate":
+        return f"{value * 100:.1f}%"
+    if kind == "money":
+        return f"{value:,.0f}"
+    return f"{value:,.0f}"
+
+
+def change_text(kind: Kind, value: float | None, previous: float | None) -> str:
+    """The change against the previous period in plain words: points for a rate, the
+    difference and its percentage otherwise; empty when either side is unknown."""
+    if value is None or previous is None:
+        return ""
+    if kind == "rate":
+        return f"{(value - previous) * 100:+.1f} pts"
+    diff = value - previous
+    text = f"{diff:+,.0f}"
+    if previous:
+        text += f" ({diff / previous * 100:+.1f}%)"
+    return text
+
+
+def figure_columns(figure: Figure) -> dict[str, Any]:
+    """A figure's column values, without the time (added only when they change)."""
+    return {
+        "tandem_value": _number(figure.kind, figure.value),
+        "tandem_previous": _number(figure.kind, figure.previous),
+        "tandem_change": change_text(figure.kind, figure.value, figure.previous),
+    }
+
+
+def action_item_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    due: date | None = row["due_date"]
+    return {
+        "name": row["title"],
+        "tandem_owner": row["owner"],
+        "tandem_team": TEAM_LABELS[row["team"]],
+        "tandem_due": {"date": due.isoformat()} if due else {},
+        STATUS_COLUMN: {"label": STATUS_LABELS[row["status"]]},
+    }
+
+
+def week_start(now: datetime) -> datetime:
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight - timedelta(days=midnight.weekday())
+
+
+def figures_of(
+    weeks: Sequence[Mapping[str, Any]],
+    stages: Mapping[str, int],
+    sourced: Sequence[float],
+    influenced: Sequence[float],
+) -> list[Figure]:
+    """The figures from the metrics of this week so far, last week and the week before
+    (`weeks`, in that order), the leads per stage now, and the marketing-sourced and
+    -influenced revenue of this week and last week."""
+    this, last, before = weeks
+    out = [
+        Figure(
+            "leads_this_week",
+            "Lead volume, this week",
+            "count",
+            this["leads_created"],
+            last["leads_created"],
+        ),
+        Figure(
+            "leads_last_week",
+            "Lead volume, last week",
+            "count",
+            last["leads_created"],
+            before["leads_created"],
+        ),
+        Figure(
+            "mql_to_sql",
+            "MQL to SQL rate",
+            "rate",
+            this["mql_to_sql_rate"],
+            last["mql_to_sql_rate"],
+        ),
+        Figure(
+            "lead_to_opportunity",
+            "Lead to opportunity rate",
+            "rate",
+            this["lead_to_opportunity_rate"],
+            last["lead_to_opportunity_rate"],
+        ),
+        Figure(
+            "opportunity_to_customer",
+            "Opportunity to customer rate",
+            "rate",
+            this["opportunity_to_customer_rate"],
+            last["opportunity_to_customer_rate"],
+        ),
+    ]
+    for stage, name in STAGE_NAMES.items():
+        out.append(
+            Figure(f"stage_{stage}", f"Leads at stage: {name}", "count", stages.get(stage, 0), None)
+        )
+    out.append(Figure("sourced", "Marketing-sourced revenue", "money", sourced[0], sourced[1]))
+    out.append(
+        Figure("influenced", "Marketing-influenced revenue", "money", influenced[0], influenced[1])
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An item as the board should show it."""
+
+    key: str
+    group: str
+    name: str
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Op:
+    wanted: Wanted
+    item_id: str | None  # None: to create
+    send: dict[str, Any]  # the column values to send (JSON-encoded on the wire)
+
+
+def plan(
+    wanted: Sequence[Wanted], sent: Mapping[str, tuple[str, dict[str, Any]]], stamp: str
+) -> list[Op]:
+    """What to send: a new item whole, a known one only its changed columns; a figure's
+    `Updated at` is stamped only when its numbers change. `sent` maps keys to (item id,
+    columns last sent)."""
+    ops: list[Op] = []
+    for item in wanted:
+        known = sent.get(item.key)
+        columns = dict(item.columns)
+        if item.group == SHARED_NUMBERS:
+            columns.pop("name", None)
+        if known is None:
+            send = {k: v for k, v in columns.items() if k != "name"}
+            if item.group == SHARED_NUMBERS:
+                send["tandem_updated"] = stamp
+            ops.append(Op(item, None, send))
+            continue
+        item_id, previous = known
+        delta = {k: v for k, v in columns.items() if previous.get(k) != v}
+        if not delta:
+            continue
+        if item.group == SHARED_NUMBERS:
+            delta["tandem_updated"] = stamp
+        ops.append(Op(item, item_id, delta))
+    return ops
+
+
+# --- Monday.com's API -------------------------------------------------------------------
+
+
+@dataclass
+class Budget:
+    after: int | None = None
+    reset_in_s: float = 0.0
+
+    def wait_s(self) -> float:
+        """How long to wait before the next request: until the reset when little is left."""
+        if self.after is not None and self.after < LOW_BUDGET:
+            return min(MAX_WAIT_S, self.reset_in_s)
+        return 0.0
+
+
+class MondayApi:
+    """`POST {base}/v2` with `{query, variables}` and the token in `Authorization`."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, token: str) -> None:
+        self._client, self._url, self._token = client, f"{base_url.rstrip('/')}/v2", token
+        self.budget = Budget()
+
+    async def call(
+        self, query: str, variables: Mapping[str, Any] | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(data, errors), waiting out every limit met on the way (this board's wait
+        alone): Monday.com answers application errors with HTTP 200 and `errors[]`,
+        alongside whatever data it could give (a batch's other mutations)."""
+        for _ in range(MAX_TRIES):
+            try:
+                return await self._call_once(query, variables)
+            except Throttled as exc:
+                log.info("monday.com asked to wait", extra={"wait_s": exc.wait_s, "why": str(exc)})
+                await asyncio.sleep(exc.wait_s)
+        raise Throttled(0, "still throttled after every try")
+
+    async def _call_once(
+        self, query: str, variables: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        wait = self.budget.wait_s()
+        if wait:
+            await asyncio.sleep(wait)
+            self.budget = Budget()
+        response = await self._client.post(
+            self._url,
+            json={"query": query, "variables": dict(variables or {})},
+            headers={"authorization": self._token, "api-version": "2025-04"},
+        )
+        if response.status_code == 429:
+            raise Throttled(_seconds(response.headers.get("retry-after"), 60.0), "rate limited")
+        if response.status_code != 200:
+            raise MondayError(f"Monday.com answered {response.status_code}: {response.text[:300]}")
+        doc = response.json()
+        errors = list(doc.get("errors") or [])
+        for error in errors:
+            extensions = error.get("extensions") or {}
+            if extensions.get("code") == "COMPLEXITY_BUDGET_EXHAUSTED":
+                raise Throttled(
+                    _seconds(extensions.get("retry_in_seconds"), 60.0), "complexity budget spent"
+                )
+        data = doc.get("data") or {}
+        complexity = data.get("complexity") or {}
+        if "after" in complexity:
+            self.budget = Budget(
+                int(complexity["after"]), float(complexity.get("reset_in_x_seconds") or 0)
+            )
+        if errors and not any(v is not None for k, v in data.items() if k != "complexity"):
+            raise MondayError("; ".join(str(e.get("message")) for e in errors)[:500])
+        return data, errors
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        return min(MAX_WAIT_S, max(0.0, float(value)))
+    except (TypeError, ValueError):
+        return default
+
+
+COMPLEXITY = "complexity { after reset_in_x_seconds }"
+
+
+def batch_mutation(
+    board_id: str, ops: Sequence[Op], group_ids: Mapping[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """One request for a batch of ops: aliased mutations, `column_values` as JSON strings."""
+    params = ["$board: ID!"]
+    fields = [COMPLEXITY]
+    variables: dict[str, Any] = {"board": board_id}
+    for n, op in enumerate(ops):
+        variables[f"v{n}"] = orjson.dumps(op.send).decode()
+        if op.item_id is None:
+            params += [f"$g{n}: String!", f"$n{n}: String!", f"$v{n}: JSON!"]
+            variables[f"g{n}"] = group_ids[op.wanted.group]
+            variables[f"n{n}"] = op.wanted.name
+            fields.append(
+                f"m{n}: create_item(board_id: $board, group_id: $g{n}, item_name: $n{n},"
+                f" column_values: $v{n}, create_labels_if_missing: true) {{ id }}"
+            )
+        else:
+            params += [f"$i{n}: ID!", f"$v{n}: JSON!"]
+            variables[f"i{n}"] = op.item_id
+            fields.append(
+                f"m{n}: change_multiple_column_values(board_id: $board, item_id: $i{n},"
+                f" column_values: $v{n}, create_labels_if_missing: true) {{ id }}"
+            )
+    return f"mutation ({', '.join(params)}) {{ {' '.join(fields)} }}", variables
+
+
+# --- the sync ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Board:
+    tenant_id: str
+    board_id: str
+    token: str
+    groups: dict[str, str]
+    set_up: bool
+    last_sent_at: datetime | None
+
+
+class MondaySync:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: DeliverySettings, now: Callable[[], datetime]
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._now = now  # the clock the figures' periods are read by
+        self._client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(SYNC_SLOTS)
+        # tenant → (monotonic time before which its board is not tried, the last pause)
+        self._failed: dict[str, tuple[float, float]] = {}
+
+    async def run_once(self) -> None:
+        """Starts a task for every tenant with a board and none running."""
+        tenants = await self._pool.fetch("SELECT tandem_monday_tenants() AS tenant_id")
+        now = time.monotonic()
+        for row in tenants:
+            tenant_id = row["tenant_id"]
+            if self._failed.get(tenant_id, (0.0, 0.0))[0] > now:
+                continue
+            task = self._running.get(tenant_id)
+            if task is None or task.done():
+                self._running[tenant_id] = asyncio.create_task(self._board_task(tenant_id))
+
+    async def close(self) -> None:
+        for task in self._running.values():
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await self._client.aclose()
+
+    async def _board_task(self, tenant_id: str) -> None:
+        try:
+            board = await self._board(tenant_id)
+            if board is None:
+                return
+            if board.last_sent_at is not None:
+                # At most one round a minute: wait for the board's minute to be over.
+                due = board.last_sent_at + timedelta(seconds=self._settings.monday_min_interval_s)
+                wait = (due - datetime.now(UTC)).total_seconds()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            async with self._slots, self._pool.acquire() as lock_conn:
+                key = f"monday\x1f{tenant_id}"
+                if not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                    return  # another delivery process is syncing this board
+                try:
+                    await self._round(tenant_id)
+                finally:
+                    await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+            self._failed.pop(tenant_id, None)
+        except (
+            httpx.HTTPError,
+            OSError,
+            MondayError,
+            Throttled,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        ) as exc:
+            pause = min(FAILED_MAX_S, 2 * self._failed.get(tenant_id, (0.0, FAILED_FIRST_S / 2))[1])
+            self._failed[tenant_id] = (time.monotonic() + pause, pause)
+            log.warning(
+                "monday.com sync failed; trying the board again later",
+                extra={"tenant_id": tenant_id, "error": repr(exc), "retry_in_s": pause},
+            )
+            await self._note_error(tenant_id, str(exc))
+
+    async def _note_error(self, tenant_id: str, error: str) -> None:
+        try:
+            async with tenant_tx(self._pool, tenant_id) as conn:
+                await conn.execute(
+                    "UPDATE monday_boards SET last_error = $2 WHERE tenant_id = $1",
+                    tenant_id,
+                    error[:500],
+                )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            pass
+
+    async def _board(self, tenant_id: str) -> Board | None:
+        async with tenant_tx(self._pool, tenant_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT b.board_id, b.groups, b.set_up_for, b.last_sent_at, c.secret AS token"
+                " FROM monday_boards b JOIN connector_settings c"
+                " ON c.tenant_id = b.tenant_id AND c.connector = 'monday'"
+                " WHERE b.tenant_id = $1 AND c.enabled AND c.secret IS NOT NULL",
+                tenant_id,
+            )
+        if row is None:
+            return None
+        set_up = row["set_up_for"] == row["board_id"]
+        return Board(
+            tenant_id,
+            row["board_id"],
+            row["token"],
+            dict(row["groups"]) if set_up else {},
+            set_up,
+            row["last_sent_at"] if set_up else None,
+        )
+
+    async def _round(self, tenant_id: str) -> None:
+        board = await self._board(tenant_id)
+        if board is None:
+            return
+        api = MondayApi(self._client, self._settings.monday_base_url, board.token)
+        groups = board.groups if board.set_up else await self._set_up(api, board)
+        now = self._now()
+        async with tenant_tx(self._pool, tenant_id) as conn:
+            wanted = await wanted_items(conn, tenant_id, now)
+            sent = {
+                r["item_key"]: (r["item_id"], dict(r["sent"]))
+                for r in await conn.fetch(
+                    "SELECT item_key, item_id, sent FROM monday_items"
+                    " WHERE tenant_id = $1 AND board_id = $2",
+                    tenant_id,
+                    board.board_id,
+                )
+            }
+        ops = plan(wanted, sent, now.strftime("%Y-%m-%d %H:%M UTC"))
+        if not ops:
+            return
+        done = 0
+        for start in range(0, len(ops), BATCH):
+            done += await self._send(api, board, groups, ops[start : start + BATCH])
+        async with tenant_tx(self._pool, tenant_id) as conn:
+            await conn.execute(
+                "UPDATE monday_boards SET last_sent_at = now(), last_error = NULL"
+                " WHERE tenant_id = $1",
+                tenant_id,
+            )
+        log.info(
+            "monday.com board updated",
+            extra={"tenant_id": tenant_id, "items": done, "refused": len(ops) - done},
+        )
+
+    async def _send(
+        self, api: MondayApi, board: Board, groups: Mapping[str, str], ops: Sequence[Op]
+    ) -> int:
+        """Sends one batch (waiting out the limits it meets) and records what the board
+        acknowledged; the number of items acknowledged."""
+        query, variables = batch_mutation(board.board_id, ops, groups)
+        data, errors = await api.call(query, variables)
+        for error in errors:
+            log.warning(
+                "monday.com refused an item",
+                extra={"tenant_id": board.tenant_id, "error": error.get("message")},
+            )
+        rows: list[tuple[str, str, dict[str, Any]]] = []
+        for n, op in enumerate(ops):
+            result = data.get(f"m{n}")
+            if not result:
+                continue
+            merged = {**op.wanted.columns, **op.send}
+            rows.append((op.wanted.key, str(result["id"]), merged))
+        if rows:
+            async with tenant_tx(self._pool, board.tenant_id) as conn:
+                await conn.execute(
+                    "INSERT INTO monday_items (tenant_id, board_id, item_key, item_id, sent)"
+                    " SELECT $1, $2, k, i, s FROM unnest($3::text[], $4::text[], $5::jsonb[])"
+                    " AS u(k, i, s)"
+                    " ON CONFLICT (tenant_id, board_id, item_key) DO UPDATE"
+                    " SET item_id = EXCLUDED.item_id, sent = EXCLUDED.sent, sent_at = now()",
+                    board.tenant_id,
+                    board.board_id,
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                    [r[2] for r in rows],
+                )
+        return len(rows)
+
+    async def _set_up(self, api: MondayApi, board: Board) -> dict[str, str]:
+        """The groups, columns and status webhook on the board, created where missing."""
+        data, _ = await api.call(
+            f"query ($board: [ID!]) {{ {COMPLEXITY}"
+            " boards(ids: $board) { id groups { id title } columns { id title type } } }",
+            {"board": [board.board_id]},
+        )
+        found = data.get("boards") or []
+        if not found:
+            raise MondayError(f"board {board.board_id} not found or not shared with the token")
+        groups = {g["title"]: g["id"] for g in found[0]["groups"] or []}
+        columns = {c["id"] for c in found[0]["columns"] or []}
+        missing_groups = [g for g in GROUPS if g not in groups]
+        missing_columns = [c for c in COLUMNS if c not in columns]
+        if missing_groups or missing_columns:
+            params = ["$board: ID!"]
+            fields = [COMPLEXITY]
+            variables: dict[str, Any] = {"board": board.board_id}
+            for n, title in enumerate(missing_groups):
+                params.append(f"$g{n}: String!")
+                variables[f"g{n}"] = title
+                fields.append(f"g{n}: create_group(board_id: $board, group_name: $g{n}) {{ id }}")
+            for n, column_id in enumerate(missing_columns):
+                title, kind = COLUMNS[column_id]
+                params += [f"$c{n}: String!", f"$t{n}: String!"]
+                variables[f"c{n}"], variables[f"t{n}"] = column_id, title
+                fields.append(
+                    f"c{n}: create_column(board_id: $board, id: $c{n}, title: $t{n},"
+                    f" column_type: {kind}) {{ id }}"
+                )
+            created, errors = await api.call(
+                f"mutation ({', '.join(params)}) {{ {' '.join(fields)} }}", variables
+            )
+            if errors:
+                raise MondayError(f"setting up the board failed: {errors[0].get('message')}")
+            for n, title in enumerate(missing_groups):
+                groups[title] = created[f"g{n}"]["id"]
+        url = f"{self._settings.public_url}/v1/connectors/monday/{board.tenant_id}"
+        hook, errors = await api.call(
+            f"mutation ($board: ID!, $url: String!, $config: JSON) {{ {COMPLEXITY}"
+            " create_webhook(board_id: $board, url: $url, event: change_status_column_value,"
+            " config: $config) { id } }",
+            {"board": board.board_id, "url": url, "config": f'{{"columnId": "{STATUS_COLUMN}"}}'},
+        )
+        if errors or not hook.get("create_webhook"):
+            raise MondayError(f"the board webhook could not be created: {errors}")
+        ids = {g: groups[g] for g in GROUPS}
+        async with tenant_tx(self._pool, board.tenant_id) as conn:
+            await conn.execute(
+                "UPDATE monday_boards SET groups = $2, webhook_id = $3, set_up_for = board_id,"
+                " last_sent_at = NULL WHERE tenant_id = $1 AND board_id = $4",
+                board.tenant_id,
+                ids,
+                str(hook["create_webhook"]["id"]),
+                board.board_id,
+            )
+        log.info("monday.com board set up", extra={"tenant_id": board.tenant_id})
+        return ids
+
+
+# --- reading Tandem's numbers -----------------------------------------------------------
+
+SOURCED_SQL = """
+SELECT coalesce(sum(o.won_amount), 0)::float8 FROM opportunities o
+JOIN leads l ON l.tenant_id = o.tenant_id AND l.lead_id = o.lead_id
+WHERE o.tenant_id = $1 AND o.status = 'WON' AND o.closed_at >= $2 AND o.closed_at < $3
+  AND coalesce(l.first_touch_channel, 'outbound') <> 'outbound'
+"""
+INFLUENCED_SQL = """
+SELECT coalesce(sum(amount), 0)::float8 FROM attribution_credits
+WHERE tenant_id = $1 AND model = 'LINEAR' AND kind = 'REVENUE' AND channel IS NOT NULL
+  AND converted_at >= $2 AND converted_at < $3
+"""
+
+
+async def _metrics(
+    conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime, now: datetime
+) -> dict[str, Any]:
+    """The SPEC 6 metrics over [start, end), as the `metrics` query computes them."""
+    days = split_days(start, end)
+    row = await conn.fetchrow(
+        METRICS_SQL,
+        tenant_id,
+        start,
+        end,
+        now,
+        days.first_day,
+        days.end_day,
+        days.head_end,
+        days.tail_start,
+    )
+    assert row is not None
+    return vars(metrics_from(PeriodAggregates(**dict(row))))
+
+
+async def wanted_items(conn: asyncpg.Connection, tenant_id: str, now: datetime) -> list[Wanted]:
+    """Every item the board should show now, read in the caller's tenant transaction."""
+    this = week_start(now)
+    last, before = this - timedelta(days=7), this - timedelta(days=14)
+    end = max(now, this + timedelta(seconds=1))
+    weeks = [
+        await _metrics(conn, tenant_id, this, end, now),
+        await _metrics(conn, tenant_id, last, this, now),
+        await _metrics(conn, tenant_id, before, last, now),
+    ]
+    stages = {
+        r["stage"]: r["n"]
+        for r in await conn.fetch(
+            "SELECT stage, count(*) AS n FROM leads WHERE tenant_id = $1 GROUP BY stage",
+            tenant_id,
+        )
+    }
+    sourced = [
+        await conn.fetchval(SOURCED_SQL, tenant_id, this, end),
+        await conn.fetchval(SOURCED_SQL, tenant_id, last, this),
+    ]
+    influenced = [
+        await conn.fetchval(INFLUENCED_SQL, tenant_id, this, end),
+        await conn.fetchval(INFLUENCED_SQL, tenant_id, last, this),
+    ]
+    out = [
+        Wanted(f.key, SHARED_NUMBERS, f.name, figure_columns(f))
+        for f in figures_of(weeks, stages, sourced, influenced)
+    ]
+    actions = await conn.fetch(
+        "SELECT action_item_id, title, owner, team, due_date, status FROM action_items"
+        " WHERE tenant_id = $1 AND (week_start >= $2 OR status IN ('OPEN', 'IN_PROGRESS'))"
+        " ORDER BY week_start DESC, action_item_id LIMIT $3",
+        tenant_id,
+        (this - timedelta(weeks=ACTION_ITEM_WEEKS)).date(),
+        MAX_ACTION_ITEMS,
+    )
+    out += [
+        Wanted(f"action:{r['action_item_id']}", ACTION_ITEMS, r["title"], action_item_columns(r))
+        for r in actions
+    ]
+    return out

@@ -42,6 +42,8 @@ class Role(StrEnum):
 
 ROLES = tuple(r.value for r in Role)
 KEY_PREFIX = "tdm"
+# A share link's token (`/app/share/<token>`): read-only, for the pages the link names.
+SHARE_PREFIX = "tsl"
 ALGORITHM = "HS256"
 # RFC 7518 3.2: an HS256 key at least as long as the hash output (32 bytes).
 MIN_SECRET_BYTES = 32
@@ -173,6 +175,13 @@ async def authenticate(pool: asyncpg.Pool, credential: str | None, jwts: JwtVeri
         if row is None:
             raise AuthError("unknown or revoked API key")
         return Principal(row["tenant_id"], row["role"], f"key:{row['key_id']}")
+    if credential.startswith(f"{SHARE_PREFIX}_"):
+        row = await pool.fetchrow(
+            "SELECT tenant_id, link_id FROM tandem_share_authenticate($1)", hash_key(credential)
+        )
+        if row is None:
+            raise AuthError("unknown, revoked or expired share link")
+        return Principal(row["tenant_id"], Role.VIEWER.value, f"share:{row['link_id']}")
     return jwts.verify(credential)
 
 

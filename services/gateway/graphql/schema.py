@@ -38,6 +38,7 @@ from services.gateway.graphql.postmortems.queries import PostMortemQueries
 from services.gateway.graphql.privacy.resolvers import PrivacyMutations
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.queries import ReviewQueries
+from services.gateway.graphql.sharing.resolvers import ShareMutations, ShareQueries
 from services.gateway.graphql.sla.queries import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 from services.gateway.graphql.viewer.queries import ViewerQueries
@@ -72,6 +73,7 @@ Query = merge_types(
         ViewerQueries,
         WebhookQueries,
         ConnectorQueries,
+        ShareQueries,
     ),
 )
 Mutation = merge_types(
@@ -85,6 +87,7 @@ Mutation = merge_types(
         WebhookMutations,
         ConnectorMutations,
         PrivacyMutations,
+        ShareMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LeadSubscriptions,))

@@ -42,6 +42,7 @@ import orjson
 from services.delivery.settings import DeliverySettings
 from services.gateway.graphql.metrics.formulas import PeriodAggregates, metrics_from, split_days
 from services.gateway.graphql.metrics.queries import METRICS_SQL
+from services.gateway.graphql.review.wins import TopCampaign, top_campaign
 from shared.db import tenant_tx
 from shared.monday import (
     ACTION_ITEMS,
@@ -202,6 +203,9 @@ def figures_of(
             last["opportunity_to_customer_rate"],
         ),
     ]
+    out.append(
+        Figure("deals_won", "Deals won, this week", "count", this["deals_won"], last["deals_won"])
+    )
     for stage, name in STAGE_NAMES.items():
         out.append(
             Figure(f"stage_{stage}", f"Leads at stage: {name}", "count", stages.get(stage, 0), None)
@@ -221,6 +225,20 @@ class Wanted:
     group: str
     name: str
     columns: dict[str, Any]
+
+
+def top_campaign_item(this: TopCampaign | None, last: TopCampaign | None) -> Wanted:
+    """A win to celebrate on the board: the campaign that sourced the most pipeline."""
+
+    def named(top: TopCampaign | None) -> str:
+        return "" if top is None else f"{top.campaign_id} ({_number('money', top.pipeline)})"
+
+    return Wanted(
+        "top_campaign",
+        SHARED_NUMBERS,
+        "Campaign that sourced the most pipeline, this week",
+        {"tandem_value": named(this), "tandem_previous": named(last), "tandem_change": ""},
+    )
 
 
 @dataclass(frozen=True)
@@ -672,6 +690,12 @@ async def wanted_items(conn: asyncpg.Connection, tenant_id: str, now: datetime) 
         Wanted(f.key, SHARED_NUMBERS, f.name, figure_columns(f))
         for f in figures_of(weeks, stages, sourced, influenced)
     ]
+    out.append(
+        top_campaign_item(
+            await top_campaign(conn, tenant_id, this, end),
+            await top_campaign(conn, tenant_id, last, this),
+        )
+    )
     actions = await conn.fetch(
         "SELECT action_item_id, title, owner, team, due_date, status FROM action_items"
         " WHERE tenant_id = $1 AND (week_start >= $2 OR status IN ('OPEN', 'IN_PROGRESS'))"

@@ -153,6 +153,8 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
         "Leads at stage: Marketing qualified",
         "Marketing-sourced revenue",
         "Marketing-influenced revenue",
+        "Deals won, this week",
+        "Campaign that sourced the most pipeline, this week",
     }
     action = board.item_named("Call back the webinar MQLs", "Action items")
     assert action is not None

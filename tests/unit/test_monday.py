@@ -22,9 +22,11 @@ from services.delivery.monday import (
     change_text,
     figure_columns,
     plan,
+    top_campaign_item,
     week_start,
 )
 from services.gateway.connectors.monday import token_problem
+from services.gateway.graphql.review.wins import TopCampaign
 from shared.monday import ACTION_ITEMS, SHARED_NUMBERS, STATUS_LABELS, status_of_label
 
 STAMP = "2026-11-20 10:00 UTC"
@@ -74,6 +76,17 @@ def test_every_status_label_maps_back_to_its_status(status: str) -> None:
 def test_a_label_of_no_status_maps_to_none() -> None:
     assert status_of_label("Working on it") == "IN_PROGRESS"
     assert status_of_label("Maybe later") is None
+
+
+def test_the_top_campaign_is_a_win_on_the_board() -> None:
+    spring = TopCampaign(campaign_id="spring", pipeline=12_500, opportunities=3)
+    item = top_campaign_item(spring, None)
+    assert item.group == SHARED_NUMBERS
+    assert item.columns == {
+        "tandem_value": "spring (12,500)",
+        "tandem_previous": "",
+        "tandem_change": "",
+    }
 
 
 def test_week_start_is_monday_midnight_utc() -> None:

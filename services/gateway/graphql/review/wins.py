@@ -53,6 +53,29 @@ class Wins:
     fastest_responses: list[FastResponse]
 
 
+async def top_campaign(
+    conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime
+) -> TopCampaign | None:
+    """The campaign with the most first-touch pipeline credit in [start, end)."""
+    top = await conn.fetchrow(
+        "SELECT campaign_id, sum(amount)::float8 AS pipeline,"
+        " count(DISTINCT opportunity_id) AS opportunities FROM attribution_credits"
+        " WHERE tenant_id = $1 AND model = 'FIRST_TOUCH' AND kind = 'PIPELINE'"
+        "  AND converted_at >= $2 AND converted_at < $3 AND campaign_id IS NOT NULL"
+        " GROUP BY campaign_id ORDER BY pipeline DESC, campaign_id LIMIT 1",
+        tenant_id,
+        start,
+        end,
+    )
+    if top is None:
+        return None
+    return TopCampaign(
+        campaign_id=top["campaign_id"],
+        pipeline=top["pipeline"],
+        opportunities=top["opportunities"],
+    )
+
+
 async def wins_of_week(
     conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime
 ) -> Wins:
@@ -92,16 +115,7 @@ async def wins_of_week(
             and len(content[lead]) < MAX_PER_DEAL
         ):
             content[lead].append(WinContent(content_id=row["content_id"], title=row["title"]))
-    top = await conn.fetchrow(
-        "SELECT campaign_id, sum(amount)::float8 AS pipeline,"
-        " count(DISTINCT opportunity_id) AS opportunities FROM attribution_credits"
-        " WHERE tenant_id = $1 AND model = 'FIRST_TOUCH' AND kind = 'PIPELINE'"
-        "  AND converted_at >= $2 AND converted_at < $3 AND campaign_id IS NOT NULL"
-        " GROUP BY campaign_id ORDER BY pipeline DESC, campaign_id LIMIT 1",
-        tenant_id,
-        start,
-        end,
-    )
+    top = await top_campaign(conn, tenant_id, start, end)
     fastest = await conn.fetch(
         "SELECT lead_id, mql_at, sla_response_at,"
         " extract(epoch FROM sla_response_at - mql_at)::float8 / 3600 AS hours FROM leads"
@@ -125,13 +139,7 @@ async def wins_of_week(
             )
             for r in won
         ],
-        top_campaign=None
-        if top is None
-        else TopCampaign(
-            campaign_id=top["campaign_id"],
-            pipeline=top["pipeline"],
-            opportunities=top["opportunities"],
-        ),
+        top_campaign=top,
         fastest_responses=[
             FastResponse(
                 lead_id=r["lead_id"],

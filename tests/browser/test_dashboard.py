@@ -522,3 +522,69 @@ async def test_an_admin_manages_webhooks_and_connectors(
     found = await axe_violations(page)
     assert found == [], found
     assert console.errors == []
+
+
+# What the focused element is and whether its focus can be seen (an outline of at least
+# 2 px or a focus shadow), for the keyboard test.
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const s = getComputedStyle(e);
+  const r = e.getBoundingClientRect();
+  return {
+    name: (e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].innerText)
+      || e.innerText || e.id || e.tagName).trim().slice(0, 60),
+    id: e.id,
+    indicated: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+      || s.boxShadow !== 'none',
+    shown: r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0,
+  };
+}"""
+
+
+async def tab_to(
+    page: Page, name: str, limit: int = 60, key: str = "Tab"
+) -> list[dict[str, object]]:
+    """Presses `key` (Tab, or Shift+Tab) until the element named `name` has focus; every
+    element passed on the way must show its focus."""
+    seen: list[dict[str, object]] = []
+    for _ in range(limit):
+        await page.keyboard.press(key)
+        focused = await page.evaluate(FOCUSED)
+        assert focused is not None, f"focus left the page before reaching {name!r}: {seen}"
+        assert focused["indicated"] and focused["shown"], f"focus not visible on {focused}"
+        seen.append(focused)
+        if focused["name"] == name or focused["id"] == name:
+            return seen
+    raise AssertionError(f"{name!r} not reached by Tab: {seen}")
+
+
+async def test_the_keyboard_alone_signs_in_and_moves_between_pages_with_visible_focus(
+    browser: Browser, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await page.goto(f"{demo.gateway_url}/app/")
+    await tab_to(page, "api-key")
+    await page.keyboard.type(demo.admin_key)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("navigation", name="Dashboard pages").wait_for()
+    await page.locator('[data-metric="leadsCreated"]').first.wait_for()
+
+    # The first stop is the skip link, shown when focused; it takes focus to the content.
+    skip = await tab_to(page, "Skip to content", limit=1)
+    assert skip[-1]["shown"]
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+
+    await tab_to(page, "Pipeline", key="Shift+Tab")  # back up into the navigation
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Pipeline")
+    assert await page.evaluate("location.hash") == "#/pipeline"
+    await page.locator('[data-grade="A"]').wait_for()
+    await tab_to(page, "Search lead id")
+    await page.keyboard.type("L0000001")
+    await tab_to(page, "Open lead")
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-lead="L0000001"]')).to_be_visible()
+    await screenshot(page, "keyboard-lead-opened")
+    assert console.errors == []

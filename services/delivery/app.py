@@ -19,7 +19,7 @@ from services.delivery import crm, metrics, monday, store
 from services.delivery.consume import TOPICS, consume
 from services.delivery.dispatch import Dispatcher
 from services.delivery.settings import DeliverySettings, load_delivery_settings
-from services.delivery.sweeps import sweep_action_items
+from services.delivery.sweeps import WinsSweep, sweep_action_items
 from shared.db import create_pool
 from shared.kafka import security_options
 from shared.settings import Settings, load_settings
@@ -106,8 +106,13 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
     async def backlog() -> None:
         metrics.observe_backlog(*await store.backlog(pool))
 
+    wins = WinsSweep()
+
     async def action_items() -> None:
-        if await sweep_action_items(pool, ds.public_url, settings.now().date()):
+        today = settings.now().date()
+        if await sweep_action_items(pool, ds.public_url, today):
+            dispatcher.wake()
+        if await wins.sweep(pool, ds.public_url, today):
             dispatcher.wake()
 
     syncer = crm.CrmSync(pool, ds)

@@ -6,7 +6,7 @@ import { fmt } from "../format";
 import { failed, Field, FormNote, NONE, type Outcome, problemFor } from "../forms";
 import { DataTable, ErrorNote, Loading, useQuery } from "../ui";
 
-const EVENT_TYPES = ["LEAD_STAGE_CHANGED", "LEAD_MQL", "LEAD_SCORE_CHANGED", "SLA_BREACHED", "DEAL_WON", "DEAL_LOST", "ACTION_ITEM_DUE"];
+const EVENT_TYPES = ["LEAD_STAGE_CHANGED", "LEAD_MQL", "LEAD_SCORE_CHANGED", "SLA_BREACHED", "DEAL_WON", "DEAL_LOST", "ACTION_ITEM_DUE", "REVIEW_WINS"];
 const WEBHOOK_FIELDS = "id url eventTypes slackFormat scoreThreshold enabled createdAt";
 export const WEBHOOKS_QUERY = `query Webhooks {
   webhooks { ${WEBHOOK_FIELDS} }

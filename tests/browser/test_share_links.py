@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import httpx
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import Tenant, open_page, screenshot
+from tests.browser.conftest import Tenant, open_page, screenshot, sign_in
 from tests.integration.conftest import EXAMPLE_NOW, Platform
 
 CREATE = """mutation ($pages: [SharePage!]!, $expiresAt: DateTime!) {
@@ -105,3 +105,28 @@ async def test_a_revoked_link_stops_its_open_view_and_opens_no_more(
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     links = (await demo.gql("{ shareLinks { id active } }"))["shareLinks"]
     assert {"id": link_id, "active": False} in links
+
+
+async def test_an_admin_makes_and_revokes_a_link_in_settings(
+    browser: Browser, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    await page.goto(f"{demo.gateway_url}/app/#/settings")
+    await page.get_by_role("heading", name="Share links").wait_for()
+    await page.get_by_label("Pipeline").check()
+    await page.get_by_role("button", name="Create share link").click()
+    url = await page.locator("[data-share-url]").inner_text()
+    assert url.startswith(f"{demo.gateway_url}/app/share/tsl_")
+
+    viewer, _ = await open_page(browser)
+    await viewer.goto(url)
+    nav = viewer.get_by_role("navigation", name="Dashboard pages")
+    await expect(nav.get_by_role("link")).to_have_text(["Overview", "Pipeline"])
+
+    links = (await demo.gql("{ shareLinks { id active } }"))["shareLinks"]
+    newest = links[0]["id"]
+    await page.locator(f'tr:has([data-share-status="{newest}"])').get_by_role("button").click()
+    await expect(page.locator(f'[data-share-status="{newest}"]')).to_have_text("Revoked")
+    await expect(viewer.locator("[data-share-ended]")).to_be_visible(timeout=15_000)
+    assert console.errors == []

@@ -61,6 +61,8 @@ class Principal:
     tenant_id: str
     role: str
     subject: str  # key id or JWT subject; recorded as the author of config changes
+    # A share link's pages (SharePage values): it reads only what those pages show.
+    pages: frozenset[str] | None = None
 
 
 class AuthError(Exception):
@@ -177,11 +179,17 @@ async def authenticate(pool: asyncpg.Pool, credential: str | None, jwts: JwtVeri
         return Principal(row["tenant_id"], row["role"], f"key:{row['key_id']}")
     if credential.startswith(f"{SHARE_PREFIX}_"):
         row = await pool.fetchrow(
-            "SELECT tenant_id, link_id FROM tandem_share_authenticate($1)", hash_key(credential)
+            "SELECT tenant_id, link_id, pages FROM tandem_share_authenticate($1)",
+            hash_key(credential),
         )
         if row is None:
             raise AuthError("unknown, revoked or expired share link")
-        return Principal(row["tenant_id"], Role.VIEWER.value, f"share:{row['link_id']}")
+        return Principal(
+            row["tenant_id"],
+            Role.VIEWER.value,
+            f"share:{row['link_id']}",
+            frozenset(row["pages"]),
+        )
     return jwts.verify(credential)
 
 

@@ -57,6 +57,9 @@ async def test_a_shared_overview_is_read_only_and_updates_live(
     await expect(metric).to_have_attribute("data-value", str(int(before + 1)), timeout=30_000)
     assert await page.evaluate("window.__notReloaded") is True
     await screenshot(page, "shared-overview-after-live-update")
+    await nav.get_by_role("link", name="Pipeline").click()
+    await page.locator('[data-grade="A"]').wait_for()
+    await page.get_by_role("button", name="Open lead").wait_for()
     assert console.errors == []
 
     # Framed nowhere until the tenant allows a site; then by that site alone.

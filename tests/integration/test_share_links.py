@@ -45,6 +45,11 @@ async def test_a_share_link_reads_its_tenant_read_only_until_revoked(platform: P
         await errors_of(platform, token, CREATE, {"pages": ["SLA"], "expiresAt": LATER})
     ) == {"FORBIDDEN"}
     assert codes(await errors_of(platform, token, "{ shareLinks { id } }")) == {"FORBIDDEN"}
+    # It reads what its pages show, and nothing else (the Overview shows no lead).
+    assert "pipeline" in await data_of(platform, token, "{ pipeline { total } }")
+    lead_read = await errors_of(platform, token, '{ lead(id: "L-1") { id traits } }')
+    assert codes(lead_read) == {"FORBIDDEN"}
+    assert lead_read[0]["message"] == "this share link does not show that page"
     assert codes(
         await errors_of(platform, viewer, CREATE, {"pages": ["SLA"], "expiresAt": LATER})
     ) == {"FORBIDDEN"}

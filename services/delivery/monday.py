@@ -40,6 +40,7 @@ import httpx
 import orjson
 
 from services.delivery.settings import DeliverySettings
+from services.gateway.connectors.settings import read_settings
 from services.gateway.graphql.metrics.formulas import PeriodAggregates, metrics_from, split_days
 from services.gateway.graphql.metrics.queries import METRICS_SQL
 from services.gateway.graphql.review.wins import TopCampaign, top_campaign
@@ -455,6 +456,10 @@ class MondaySync:
             Throttled,
             asyncpg.PostgresError,
             asyncpg.InterfaceError,
+            # An answer not of the documented shape: this board waits, the others go on.
+            ValueError,
+            KeyError,
+            TypeError,
         ) as exc:
             pause = min(FAILED_MAX_S, 2 * self._failed.get(tenant_id, (0.0, FAILED_FIRST_S / 2))[1])
             self._failed[tenant_id] = (time.monotonic() + pause, pause)
@@ -478,19 +483,20 @@ class MondaySync:
     async def _board(self, tenant_id: str) -> Board | None:
         async with tenant_tx(self._pool, tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT b.board_id, b.groups, b.set_up_for, b.last_sent_at, c.secret AS token"
-                " FROM monday_boards b JOIN connector_settings c"
-                " ON c.tenant_id = b.tenant_id AND c.connector = 'monday'"
-                " WHERE b.tenant_id = $1 AND c.enabled AND c.secret IS NOT NULL",
+                "SELECT board_id, groups, set_up_for, last_sent_at FROM monday_boards"
+                " WHERE tenant_id = $1",
                 tenant_id,
             )
-        if row is None:
+            # The token through the connector settings' own reader, as every connector
+            # secret is read.
+            connector = await read_settings(conn, tenant_id, "monday")
+        if row is None or not connector.enabled or connector.secret is None:
             return None
         set_up = row["set_up_for"] == row["board_id"]
         return Board(
             tenant_id,
             row["board_id"],
-            row["token"],
+            connector.secret,
             dict(row["groups"]) if set_up else {},
             set_up,
             row["last_sent_at"] if set_up else None,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Platform
-from tests.integration.test_graphql_api import data_of
+from tests.integration.test_graphql_api import codes, data_of, errors_of
 from tests.standins.delivery import Delivery, start_delivery
 from tests.standins.monday import Board, MondayStandIn
 
@@ -212,3 +212,39 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
         "SELECT last_error FROM monday_boards WHERE tenant_id = $1", broken
     )
     assert failing and "401" in failing
+
+
+async def test_monday_settings_are_checked_and_their_secrets_never_shown(
+    platform: Platform,
+) -> None:
+    tenant, admin = await platform.create_tenant("monday-cfg")
+    bad = await errors_of(
+        platform,
+        admin,
+        UPDATE,
+        {"input": {"connector": "MONDAY", "boardId": "boards/12", "token": "short"}},
+    )
+    assert codes(bad) == {"BAD_USER_INPUT"}
+    fields = {f["path"] for f in bad[0]["extensions"]["fields"]}
+    assert fields == {"input.boardId", "input.token"}
+    other = await errors_of(
+        platform, admin, UPDATE, {"input": {"connector": "HUBSPOT", "boardId": "12"}}
+    )
+    assert codes(other) == {"BAD_USER_INPUT"}
+    first = await errors_of(
+        platform, admin, UPDATE, {"input": {"connector": "MONDAY", "signingSecret": "s" * 32}}
+    )
+    assert codes(first) == {"BAD_USER_INPUT"}  # a board first
+    await data_of(
+        platform,
+        admin,
+        UPDATE,
+        {"input": {"connector": "MONDAY", "boardId": "12", "token": TOKEN}},
+    )
+    listed = await data_of(platform, admin, "{ connectors { connector boardId secretSet } }")
+    assert {"connector": "MONDAY", "boardId": "12", "secretSet": True} in listed["connectors"]
+    assert TOKEN not in str(listed)
+    viewer = await platform.api_key(tenant, "viewer")
+    assert codes(await errors_of(platform, viewer, UPDATE, {"input": {"connector": "MONDAY"}})) == {
+        "FORBIDDEN"
+    }

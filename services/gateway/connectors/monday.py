@@ -34,6 +34,9 @@ log = logging.getLogger("tandem.connectors.monday")
 MAX_BODY_BYTES = 65_536
 TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 TTL_S = 5.0
+# Only tenants with a board are remembered, at most this many: a stream of unknown tenant
+# names costs no memory.
+MAX_CACHED = 10_000
 AUTHOR = "Monday.com"
 
 
@@ -61,11 +64,11 @@ async def _hook(ctx: GatewayContext, tenant_id: str) -> Hook:
             " ON c.tenant_id = b.tenant_id AND c.connector = 'monday' WHERE b.tenant_id = $1",
             tenant_id,
         )
-    hook = (
-        Hook(False, None, None)
-        if row is None
-        else Hook(row["enabled"], row["board_id"], row["signing_secret"])
-    )
+    if row is None:
+        return Hook(False, None, None)
+    hook = Hook(row["enabled"], row["board_id"], row["signing_secret"])
+    if len(_CACHE) >= MAX_CACHED:
+        _CACHE.clear()
     _CACHE[tenant_id] = (now + TTL_S, hook)
     return hook
 

@@ -17,8 +17,8 @@
   budget about to run out waits for its reset instead of earning the error. Every wait is
   the board's own task's: each tenant's board syncs in its own task, so a failing or
   throttled board never holds up another tenant's.
-- Setup, once per board: the two groups, Tandem's columns (fixed ids, so the mapping needs no
-  lookup afterwards) and a webhook on status changes are created, and their ids stored.
+- Setup, once per board: the two groups and Tandem's columns are found by title or created,
+  a webhook on status changes is created, and their ids stored (`monday_boards.layout`).
 - Order of effects in a round: requests to Monday.com first, then `monday_items` written per
   batch with what the board acknowledged; a batch lost before its write is sent again the
   next round (its changes still differ), so an item may be updated twice but never missed.
@@ -79,6 +79,7 @@ MAX_TRIES = 8  # a request throttled this many times in a row waits for the next
 # long, doubling up to FAILED_MAX_S: its own pause, no one else's.
 FAILED_FIRST_S = 2.0
 FAILED_MAX_S = 300.0
+WEBHOOK_RETRY_S = 600.0  # a board without its status webhook asks again this often
 ACTION_ITEM_WEEKS = 8
 MAX_ACTION_ITEMS = 500
 SYNC_SLOTS = 3
@@ -358,18 +359,16 @@ def _seconds(value: Any, default: float) -> float:
 COMPLEXITY = "complexity { after reset_in_x_seconds }"
 
 
-def batch_mutation(
-    board_id: str, ops: Sequence[Op], group_ids: Mapping[str, str]
-) -> tuple[str, dict[str, Any]]:
+def batch_mutation(board_id: str, ops: Sequence[Op], layout: Layout) -> tuple[str, dict[str, Any]]:
     """One request for a batch of ops: aliased mutations, `column_values` as JSON strings."""
     params = ["$board: ID!"]
     fields = [COMPLEXITY]
     variables: dict[str, Any] = {"board": board_id}
     for n, op in enumerate(ops):
-        variables[f"v{n}"] = orjson.dumps(op.send).decode()
+        variables[f"v{n}"] = orjson.dumps(layout.board_values(op.send)).decode()
         if op.item_id is None:
             params += [f"$g{n}: String!", f"$n{n}: String!", f"$v{n}: JSON!"]
-            variables[f"g{n}"] = group_ids[op.wanted.group]
+            variables[f"g{n}"] = layout.groups[op.wanted.group]
             variables[f"n{n}"] = op.wanted.name
             fields.append(
                 f"m{n}: create_item(board_id: $board, group_id: $g{n}, item_name: $n{n},"
@@ -387,14 +386,55 @@ def batch_mutation(
 
 # --- the sync ---------------------------------------------------------------------------
 
+# Monday.com's column types that can hold each of Tandem's (a text Tandem writes fits a
+# long text; a status is "color" in older answers).
+_FITTING_TYPES = {
+    "text": {"text", "long_text"},
+    "date": {"date"},
+    "status": {"status", "color"},
+}
+
+
+def column_layout(columns: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Tandem's columns (by their id) found on the board: by the same id, else by title
+    (any case) when the column's type fits. Those not found are to be created."""
+    by_id = {str(c["id"]): c for c in columns}
+    by_title = {str(c["title"]).strip().lower(): c for c in columns}
+    found: dict[str, str] = {}
+    for column_id, (title, kind) in COLUMNS.items():
+        column = by_id.get(column_id) or by_title.get(title.lower())
+        if column is not None and column.get("type") in _FITTING_TYPES[kind]:
+            found[column_id] = str(column["id"])
+    return found
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where Tandem's groups (title → id) and columns (Tandem's id → the board's) are."""
+
+    groups: dict[str, str]
+    columns: dict[str, str]
+
+    def doc(self) -> dict[str, Any]:
+        return {"groups": self.groups, "columns": self.columns}
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> Layout:
+        return cls(dict(doc.get("groups") or {}), dict(doc.get("columns") or {}))
+
+    def board_values(self, send: Mapping[str, Any]) -> dict[str, Any]:
+        """Column values keyed by the board's column ids (the item's name stays `name`)."""
+        return {k if k == "name" else self.columns[k]: v for k, v in send.items()}
+
 
 @dataclass(frozen=True)
 class Board:
     tenant_id: str
     board_id: str
     token: str
-    groups: dict[str, str]
+    layout: Layout
     set_up: bool
+    webhook_id: str | None
     last_sent_at: datetime | None
 
 
@@ -410,6 +450,8 @@ class MondaySync:
         self._slots = asyncio.Semaphore(SYNC_SLOTS)
         # tenant → (monotonic time before which its board is not tried, the last pause)
         self._failed: dict[str, tuple[float, float]] = {}
+        # tenant → when its board's webhook was last tried (monotonic)
+        self._webhook_tried: dict[str, float] = {}
 
     async def run_once(self) -> None:
         """Starts a task for every tenant with a board and none running."""
@@ -483,7 +525,7 @@ class MondaySync:
     async def _board(self, tenant_id: str) -> Board | None:
         async with tenant_tx(self._pool, tenant_id) as conn:
             row = await conn.fetchrow(
-                "SELECT board_id, groups, set_up_for, last_sent_at FROM monday_boards"
+                "SELECT board_id, layout, set_up_for, last_sent_at, webhook_id FROM monday_boards"
                 " WHERE tenant_id = $1",
                 tenant_id,
             )
@@ -497,8 +539,9 @@ class MondaySync:
             tenant_id,
             row["board_id"],
             connector.secret,
-            dict(row["groups"]) if set_up else {},
+            Layout.of(row["layout"]),
             set_up,
+            row["webhook_id"] if set_up else None,
             row["last_sent_at"] if set_up else None,
         )
 
@@ -507,7 +550,9 @@ class MondaySync:
         if board is None:
             return
         api = MondayApi(self._client, self._settings.monday_base_url, board.token)
-        groups = board.groups if board.set_up else await self._set_up(api, board)
+        layout = board.layout if board.set_up else await self._set_up(api, board)
+        if board.set_up and board.webhook_id is None:
+            await self._retry_webhook(api, board)
         now = self._now()
         async with tenant_tx(self._pool, tenant_id) as conn:
             wanted = await wanted_items(conn, tenant_id, now)
@@ -525,7 +570,7 @@ class MondaySync:
             return
         done = 0
         for start in range(0, len(ops), BATCH):
-            done += await self._send(api, board, groups, ops[start : start + BATCH])
+            done += await self._send(api, board, layout, ops[start : start + BATCH])
         async with tenant_tx(self._pool, tenant_id) as conn:
             await conn.execute(
                 "UPDATE monday_boards SET last_sent_at = now(), last_error = NULL"
@@ -537,12 +582,10 @@ class MondaySync:
             extra={"tenant_id": tenant_id, "items": done, "refused": len(ops) - done},
         )
 
-    async def _send(
-        self, api: MondayApi, board: Board, groups: Mapping[str, str], ops: Sequence[Op]
-    ) -> int:
+    async def _send(self, api: MondayApi, board: Board, layout: Layout, ops: Sequence[Op]) -> int:
         """Sends one batch (waiting out the limits it meets) and records what the board
         acknowledged; the number of items acknowledged."""
-        query, variables = batch_mutation(board.board_id, ops, groups)
+        query, variables = batch_mutation(board.board_id, ops, layout)
         data, errors = await api.call(query, variables)
         for error in errors:
             log.warning(
@@ -572,8 +615,10 @@ class MondaySync:
                 )
         return len(rows)
 
-    async def _set_up(self, api: MondayApi, board: Board) -> dict[str, str]:
-        """The groups, columns and status webhook on the board, created where missing."""
+    async def _set_up(self, api: MondayApi, board: Board) -> Layout:
+        """The groups and columns on the board: those already there (by title) are used,
+        the missing ones created. Then the status webhook, without which the numbers still
+        go out (its failure is noted and it is tried again later, see _round)."""
         data, _ = await api.call(
             f"query ($board: [ID!]) {{ {COMPLEXITY}"
             " boards(ids: $board) { id groups { id title } columns { id title type } } }",
@@ -583,7 +628,7 @@ class MondaySync:
         if not found:
             raise MondayError(f"board {board.board_id} not found or not shared with the token")
         groups = {g["title"]: g["id"] for g in found[0]["groups"] or []}
-        columns = {c["id"] for c in found[0]["columns"] or []}
+        columns = column_layout(found[0]["columns"] or [])
         missing_groups = [g for g in GROUPS if g not in groups]
         missing_columns = [c for c in COLUMNS if c not in columns]
         if missing_groups or missing_columns:
@@ -608,28 +653,66 @@ class MondaySync:
             if errors:
                 raise MondayError(f"setting up the board failed: {errors[0].get('message')}")
             for n, title in enumerate(missing_groups):
-                groups[title] = created[f"g{n}"]["id"]
-        url = f"{self._settings.public_url}/v1/connectors/monday/{board.tenant_id}"
-        hook, errors = await api.call(
-            f"mutation ($board: ID!, $url: String!, $config: JSON) {{ {COMPLEXITY}"
-            " create_webhook(board_id: $board, url: $url, event: change_status_column_value,"
-            " config: $config) { id } }",
-            {"board": board.board_id, "url": url, "config": f'{{"columnId": "{STATUS_COLUMN}"}}'},
-        )
-        if errors or not hook.get("create_webhook"):
-            raise MondayError(f"the board webhook could not be created: {errors}")
-        ids = {g: groups[g] for g in GROUPS}
+                groups[title] = str(created[f"g{n}"]["id"])
+            for n, column_id in enumerate(missing_columns):
+                columns[column_id] = str(created[f"c{n}"]["id"])
+        layout = Layout({g: groups[g] for g in GROUPS}, columns)
+        webhook_id = await self._status_webhook(api, board, layout)
         async with tenant_tx(self._pool, board.tenant_id) as conn:
             await conn.execute(
-                "UPDATE monday_boards SET groups = $2, webhook_id = $3, set_up_for = board_id,"
+                "UPDATE monday_boards SET layout = $2, webhook_id = $3, set_up_for = board_id,"
                 " last_sent_at = NULL WHERE tenant_id = $1 AND board_id = $4",
                 board.tenant_id,
-                ids,
-                str(hook["create_webhook"]["id"]),
+                layout.doc(),
+                webhook_id,
                 board.board_id,
             )
         log.info("monday.com board set up", extra={"tenant_id": board.tenant_id})
-        return ids
+        return layout
+
+    async def _retry_webhook(self, api: MondayApi, board: Board) -> None:
+        now = time.monotonic()
+        if self._webhook_tried.get(board.tenant_id, 0.0) > now - WEBHOOK_RETRY_S:
+            return
+        self._webhook_tried[board.tenant_id] = now
+        webhook_id = await self._status_webhook(api, board, board.layout)
+        if webhook_id is not None:
+            async with tenant_tx(self._pool, board.tenant_id) as conn:
+                await conn.execute(
+                    "UPDATE monday_boards SET webhook_id = $2, last_error = NULL"
+                    " WHERE tenant_id = $1 AND board_id = $3",
+                    board.tenant_id,
+                    webhook_id,
+                    board.board_id,
+                )
+
+    async def _status_webhook(self, api: MondayApi, board: Board, layout: Layout) -> str | None:
+        """The board's webhook on Tandem's Status column; None when Monday.com refused it
+        (it could not reach this service, say)."""
+        url = f"{self._settings.public_url}/v1/connectors/monday/{board.tenant_id}"
+        config = orjson.dumps({"columnId": layout.columns[STATUS_COLUMN]}).decode()
+        try:
+            hook, errors = await api.call(
+                f"mutation ($board: ID!, $url: String!, $config: JSON) {{ {COMPLEXITY}"
+                " create_webhook(board_id: $board, url: $url, event: change_status_column_value,"
+                " config: $config) { id } }",
+                {"board": board.board_id, "url": url, "config": config},
+            )
+        except MondayError as exc:
+            hook, errors = {}, [{"message": str(exc)}]
+        created = hook.get("create_webhook")
+        if errors or not created:
+            log.warning(
+                "monday.com board webhook not created; status changes on the board wait",
+                extra={"tenant_id": board.tenant_id, "errors": errors},
+            )
+            await self._note_error(
+                board.tenant_id,
+                "the board's webhook could not be created: status changes made on the board"
+                " do not reach Tandem yet",
+            )
+            return None
+        return str(created["id"])
 
 
 # --- reading Tandem's numbers -----------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from tests.integration.conftest import Platform
 from tests.integration.test_graphql_api import codes, data_of, errors_of
 from tests.standins.delivery import Delivery, start_delivery
-from tests.standins.monday import Board, MondayStandIn
+from tests.standins.monday import Board, Column, MondayStandIn
 
 WAIT_S = 120
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.monday-standin-token"
@@ -107,6 +107,9 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
     tenant, admin = await platform.create_tenant("monday")
     sales = await platform.api_key(tenant, "sales")
     board = monday.add_board()
+    # The team made the board already: a group and a Status column Tandem uses as they are.
+    board.groups["topics"] = "Shared numbers"
+    board.columns["status"] = Column("status", "Status", "status", ["Working on it", "Done"])
     await connect(platform, admin, board)
     await platform.post_events(
         admin,
@@ -162,8 +165,9 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
         "tandem_owner": "Sam Rivera",
         "tandem_team": "Sales",
         "tandem_due": "2026-11-24",
-        "tandem_status": "Open",
+        "status": "Open",
     }
+    assert numbers.group_id == "topics" and "tandem_status" not in board.columns
     # The limits were met and honoured: no request came back before it was told to.
     assert monday.throttled >= 1 and monday.exhausted >= 1 and monday.early == 0
     # Batched: the first round's items went out several to a request.
@@ -177,7 +181,7 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
 
     # A person marks it done on the board: the webhook brings it back to Tandem.
     seen = len(monday.mutations)
-    answer = await monday.change_status(board.id, action.id, "tandem_status", "Done")
+    answer = await monday.change_status(board.id, action.id, "status", "Done")
     assert answer.status_code == 200, answer.text
     listing = f'{{ actionItems(weekStart: "{WEEK}") {{ id status author }} }}'
     items = await data_of(platform, sales, listing)
@@ -185,7 +189,7 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
 
     # A request not signed with the signing secret changes nothing.
     forged = await monday.change_status(
-        board.id, action.id, "tandem_status", "Open", secret="not-the-signing-secret-0123456789"
+        board.id, action.id, "status", "Open", secret="not-the-signing-secret-0123456789"
     )
     assert forged.status_code == 401
     items = await data_of(platform, sales, f'{{ actionItems(weekStart: "{WEEK}") {{ status }} }}')
@@ -205,7 +209,7 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
     echoed = [
         args
         for name, args in monday.mutations[seen:]
-        if str(args.get("item_id")) == action.id and "tandem_status" in args["column_values"]
+        if str(args.get("item_id")) == action.id and '"status"' in args["column_values"]
     ]
     assert echoed == []
     failing = await platform.admin.fetchval(

@@ -15,11 +15,13 @@ from services.delivery.monday import (
     LOW_BUDGET,
     Budget,
     Figure,
+    Layout,
     Op,
     Wanted,
     action_item_columns,
     batch_mutation,
     change_text,
+    column_layout,
     figure_columns,
     plan,
     top_campaign_item,
@@ -124,13 +126,30 @@ def test_a_batch_is_one_request_of_aliased_mutations_with_json_string_values() -
         Op(figure("3"), None, {"tandem_value": "3"}),
         Op(figure("4"), "77", {"tandem_value": "4"}),
     ]
-    query, variables = batch_mutation("123", ops, {SHARED_NUMBERS: "group_1"})
+    layout = Layout({SHARED_NUMBERS: "group_1"}, {"tandem_value": "text_7"})
+    query, variables = batch_mutation("123", ops, layout)
     assert "m0: create_item(" in query and "m1: change_multiple_column_values(" in query
     assert "complexity { after reset_in_x_seconds }" in query
     assert variables["board"] == "123" and variables["g0"] == "group_1"
     assert variables["n0"] == "Leads" and variables["i1"] == "77"
     assert isinstance(variables["v0"], str)
-    assert orjson.loads(variables["v1"]) == {"tandem_value": "4"}
+    assert orjson.loads(variables["v1"]) == {"text_7": "4"}  # the board's own column id
+
+
+def test_columns_already_on_the_board_are_found_by_id_or_title_when_their_type_fits() -> None:
+    found = column_layout(
+        [
+            {"id": "tandem_value", "title": "Anything", "type": "text"},
+            {"id": "status", "title": "status", "type": "status"},
+            {"id": "date4", "title": "Due Date", "type": "date"},
+            {"id": "text9", "title": "Owner", "type": "people"},  # not a text: created anew
+        ]
+    )
+    assert found == {
+        "tandem_value": "tandem_value",
+        "tandem_status": "status",
+        "tandem_due": "date4",
+    }
 
 
 def test_a_budget_about_to_run_out_waits_for_its_reset() -> None:

@@ -45,6 +45,7 @@ class Hook:
     enabled: bool
     board_id: str | None
     signing_secret: str | None
+    status_column: str | None = None  # the board's id of Tandem's Status column
 
 
 _CACHE: dict[str, tuple[float, Hook]] = {}
@@ -59,14 +60,16 @@ async def _hook(ctx: GatewayContext, tenant_id: str) -> Hook:
     assert ctx.pool is not None
     async with tenant_tx(ctx.pool, tenant_id) as conn:
         row = await conn.fetchrow(
-            "SELECT b.board_id, b.signing_secret, coalesce(c.enabled, true) AS enabled"
+            "SELECT b.board_id, b.signing_secret, coalesce(c.enabled, true) AS enabled,"
+            " b.layout -> 'columns' ->> $2 AS status_column"
             " FROM monday_boards b LEFT JOIN connector_settings c"
             " ON c.tenant_id = b.tenant_id AND c.connector = 'monday' WHERE b.tenant_id = $1",
             tenant_id,
+            STATUS_COLUMN,
         )
     if row is None:
         return Hook(False, None, None)
-    hook = Hook(row["enabled"], row["board_id"], row["signing_secret"])
+    hook = Hook(row["enabled"], row["board_id"], row["signing_secret"], row["status_column"])
     if len(_CACHE) >= MAX_CACHED:
         _CACHE.clear()
     _CACHE[tenant_id] = (now + TTL_S, hook)
@@ -138,7 +141,8 @@ def _label(event: dict[str, Any]) -> str | None:
 
 
 async def _apply(ctx: GatewayContext, tenant_id: str, hook: Hook, event: dict[str, Any]) -> str:
-    if str(event.get("boardId")) != hook.board_id or event.get("columnId") != STATUS_COLUMN:
+    column = event.get("columnId")
+    if str(event.get("boardId")) != hook.board_id or column != hook.status_column:
         return "ignored: not the status of Tandem's board"
     label = _label(event)
     status = None if label is None else status_of_label(label)

@@ -6,13 +6,14 @@ ALTER TABLE connector_settings DROP CONSTRAINT connector_settings_connector_chec
 ALTER TABLE connector_settings ADD CONSTRAINT connector_settings_connector_check
     CHECK (connector IN ('segment', 'hubspot', 'salesforce', 'monday'));
 
--- The board, and what Tandem created on it (groups, the status webhook), so a restart
+-- The board, and where Tandem's groups and columns are on it (layout: {"groups": {title:
+-- id}, "columns": {Tandem's column id: the board's}}) and its status webhook, so a restart
 -- neither creates them twice nor loses them. signing_secret verifies the board webhook's JWT.
 CREATE TABLE monday_boards (
     tenant_id       text PRIMARY KEY REFERENCES tenants,
     board_id        text NOT NULL CHECK (board_id ~ '^[0-9]{1,20}$'),
     signing_secret  text,
-    groups          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    layout          jsonb NOT NULL DEFAULT '{}'::jsonb,
     webhook_id      text,
     -- The board the groups, columns and webhook were made on: a new board id sets up anew.
     set_up_for      text,

@@ -641,10 +641,11 @@ class MondaySync:
                 fields.append(f"g{n}: create_group(board_id: $board, group_name: $g{n}) {{ id }}")
             for n, column_id in enumerate(missing_columns):
                 title, kind = COLUMNS[column_id]
-                params += [f"$c{n}: String!", f"$t{n}: String!"]
-                variables[f"c{n}"], variables[f"t{n}"] = column_id, title
+                params.append(f"$t{n}: String!")
+                variables[f"t{n}"] = title
+                # The board names the new column; the layout remembers its id.
                 fields.append(
-                    f"c{n}: create_column(board_id: $board, id: $c{n}, title: $t{n},"
+                    f"c{n}: create_column(board_id: $board, title: $t{n},"
                     f" column_type: {kind}) {{ id }}"
                 )
             created, errors = await api.call(

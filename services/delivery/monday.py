@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,7 +84,9 @@ FAILED_MAX_S = 300.0
 WEBHOOK_RETRY_S = 600.0  # a board without its status webhook asks again this often
 ACTION_ITEM_WEEKS = 8
 MAX_ACTION_ITEMS = 500
-SYNC_SLOTS = 3
+# How long a board's lease lasts; renewed before every request of a round, so only a
+# process that died leaves a board waiting, this long.
+LEASE_S = 300.0
 
 Kind = Literal["count", "rate", "money"]
 
@@ -447,7 +451,7 @@ class MondaySync:
         self._now = now  # the clock the figures' periods are read by
         self._client = httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False)
         self._running: dict[str, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(SYNC_SLOTS)
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         # tenant → (monotonic time before which its board is not tried, the last pause)
         self._failed: dict[str, tuple[float, float]] = {}
         # tenant → when its board's webhook was last tried (monotonic)
@@ -482,14 +486,15 @@ class MondaySync:
                 wait = (due - datetime.now(UTC)).total_seconds()
                 if wait > 0:
                     await asyncio.sleep(wait)
-            async with self._slots, self._pool.acquire() as lock_conn:
-                key = f"monday\x1f{tenant_id}"
-                if not await lock_conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                    return  # another delivery process is syncing this board
-                try:
-                    await self._round(tenant_id)
-                finally:
-                    await lock_conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+            # One writer per board across delivery processes, by a lease on its row rather
+            # than a lock on a held connection: a board waiting out Monday.com's limits holds
+            # no connection and no slot that another tenant's board needs.
+            if not await self._lease(tenant_id, LEASE_S):
+                return  # another delivery process is syncing this board
+            try:
+                await self._round(tenant_id)
+            finally:
+                await self._lease(tenant_id, None)
             self._failed.pop(tenant_id, None)
         except (
             httpx.HTTPError,
@@ -510,6 +515,29 @@ class MondaySync:
                 extra={"tenant_id": tenant_id, "error": repr(exc), "retry_in_s": pause},
             )
             await self._note_error(tenant_id, str(exc))
+
+    async def _lease(self, tenant_id: str, seconds: float | None) -> bool:
+        """Takes (or renews) the board's lease for `seconds`; None gives it back. False
+        when another process holds it."""
+        async with tenant_tx(self._pool, tenant_id) as conn:
+            if seconds is None:
+                await conn.execute(
+                    "UPDATE monday_boards SET lease_until = NULL, lease_holder = NULL"
+                    " WHERE tenant_id = $1 AND lease_holder = $2",
+                    tenant_id,
+                    self._holder,
+                )
+                return True
+            taken = await conn.fetchval(
+                "UPDATE monday_boards SET lease_until = now() + make_interval(secs => $3),"
+                " lease_holder = $2 WHERE tenant_id = $1"
+                " AND (lease_until IS NULL OR lease_until < now() OR lease_holder = $2)"
+                " RETURNING true",
+                tenant_id,
+                self._holder,
+                seconds,
+            )
+            return bool(taken)
 
     async def _note_error(self, tenant_id: str, error: str) -> None:
         try:
@@ -586,6 +614,8 @@ class MondaySync:
         """Sends one batch (waiting out the limits it meets) and records what the board
         acknowledged; the number of items acknowledged."""
         query, variables = batch_mutation(board.board_id, ops, layout)
+        if not await self._lease(board.tenant_id, LEASE_S):
+            raise MondayError("the board's lease was lost to another process")
         data, errors = await api.call(query, variables)
         for error in errors:
             log.warning(

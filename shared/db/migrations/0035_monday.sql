@@ -19,6 +19,9 @@ CREATE TABLE monday_boards (
     set_up_for      text,
     last_sent_at    timestamptz,
     last_error      text,
+    -- One delivery process writes a board at a time: it holds the lease until then.
+    lease_holder    text,
+    lease_until     timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 

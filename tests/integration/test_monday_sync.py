@@ -23,6 +23,9 @@ TOKEN = "eyJhbGciOiJIUzI1NiJ9.monday-standin-token"
 SIGNING_SECRET = "monday-signing-secret-0123456789"
 # The pinned clock is Friday 2026-11-20: its week starts Monday 2026-11-16.
 WEEK = "2026-11-16"
+# Another account's token, whose every request Monday.com answers "retry in 10 minutes"
+# (the sync waits at most two before asking again).
+BUSY_TOKEN = "eyJhbGciOiJIUzI1NiJ9.busy-account-token"
 
 UPDATE = """mutation($input: ConnectorInput!) {
   updateConnector(input: $input) { connector enabled secretSet boardId signingSecretSet }
@@ -40,7 +43,12 @@ async def setup(platform: Platform, logs_dir: Path) -> AsyncIterator[Setup]:
     # Other apps used the account's minute and its complexity budget: the first request is
     # answered 429 and the budget is spent until the window resets.
     monday = await MondayStandIn(
-        TOKEN, SIGNING_SECRET, throttle_first=True, budget_spent_first=True, window_s=3
+        TOKEN,
+        SIGNING_SECRET,
+        throttle_first=True,
+        budget_spent_first=True,
+        window_s=3,
+        busy_tokens={BUSY_TOKEN: 600},
     ).start()
     delivery = await start_delivery(
         platform,
@@ -109,6 +117,15 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
     broken, broken_admin = await platform.create_tenant("monday-bad")
     await connect(platform, broken_admin, monday.add_board("Not ours"), "a-token-monday-refuses")
 
+    # And one whose account is throttled for a minute at a time: it waits alone.
+    _, busy_admin = await platform.create_tenant("monday-busy")
+    busy_board = monday.add_board("Busy account")
+    await connect(platform, busy_admin, busy_board, BUSY_TOKEN)
+
+    async def busy_told_to_wait() -> bool:
+        return monday.busy_refused >= 1
+
+    await platform.wait_for(busy_told_to_wait, WAIT_S, "the busy account's first 429")
     tenant, admin = await platform.create_tenant("monday")
     sales = await platform.api_key(tenant, "sales")
     board = monday.add_board()
@@ -175,6 +192,8 @@ async def test_events_reach_the_board_and_a_status_changed_there_reaches_the_act
     assert "status" in action.values  # the team's own Status column
     assert numbers.group_id == "topics"
     assert [c.title for c in board.columns.values()].count("Status") == 1
+    # The busy board is still waiting (its wait is its own): nothing on it, no one held up.
+    assert busy_board.items == {}
     # The limits were met and honoured: no request came back before it was told to.
     assert monday.throttled >= 1 and monday.exhausted >= 1 and monday.early == 0
     # Batched: the first round's items went out several to a request.

@@ -11,11 +11,12 @@
 - `column_values` must be a JSON *string* (an object is refused with `errors[]`), naming
   columns of the board; a status value needs a known label unless
   `create_labels_if_missing: true`.
-- The minute request limit: beyond it HTTP 429 with `Retry-After`. The complexity budget:
-  each request costs its fields' complexity out of a budget reset every window; a request
-  costing more than is left answers HTTP 200 with `errors[0].extensions.code ==
-  "COMPLEXITY_BUDGET_EXHAUSTED"` and `retry_in_seconds`. A request that comes back before it
-  was told to is counted in `early`.
+- The minute request limit (per account, that is per token): beyond it HTTP 429 with
+  `Retry-After`; `busy_tokens` are other accounts whose minute is always spent.
+- The complexity budget: each request costs its fields' complexity out of a budget reset
+  every window; a request costing more than is left answers HTTP 200 with
+  `errors[0].extensions.code == "COMPLEXITY_BUDGET_EXHAUSTED"` and `retry_in_seconds`. A
+  request that comes back before it was told to is counted in `early`.
 - Board webhooks: `create_webhook` posts `{"challenge"}` to the URL and creates the webhook
   only if the answer echoes it; `change_status(...)` plays a person changing a status on
   the board, posting the event with a JWT signed by the signing secret in `Authorization`.
@@ -173,6 +174,10 @@ class MondayStandIn:
     throttle_first: bool = False
     # The budget found spent at the first query, as when other apps of the account used it.
     budget_spent_first: bool = False
+    # Tokens of other accounts whose minute is always spent: every request of theirs is
+    # answered 429 with this Retry-After (seconds), without touching this account's limits.
+    busy_tokens: dict[str, int] = field(default_factory=dict)
+    busy_refused: int = 0
     requests: list[dict[str, Any]] = field(default_factory=list)
     mutations: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -213,6 +218,15 @@ class MondayStandIn:
             return Answer.of_json(404, {"error_message": "Not Found", "status_code": 404})
         if request.method != "POST":
             return Answer.of_json(405, {"error_message": "Method Not Allowed"})
+        busy = self.busy_tokens.get(request.headers.get("authorization", ""))
+        if busy is not None:
+            self.busy_refused += 1
+            return Answer.of_json(
+                429,
+                {"errors": [{"message": "Rate limit exceeded", "extensions": {
+                    "code": "RATE_LIMIT_EXCEEDED", "retry_in_seconds": busy}}]},
+                {"Retry-After": str(busy)},
+            )  # fmt: skip
         if request.headers.get("authorization") != self.token:
             return Answer.of_json(
                 401,

@@ -278,3 +278,4 @@ async def test_monday_settings_are_checked_and_their_secrets_never_shown(
     assert codes(await errors_of(platform, viewer, UPDATE, {"input": {"connector": "MONDAY"}})) == {
         "FORBIDDEN"
     }
+    await platform.admin.execute("DELETE FROM monday_boards WHERE tenant_id = $1", tenant)

@@ -30,6 +30,7 @@ class WebhookEventType(StrEnum):
     DEAL_WON = "deal.won"
     DEAL_LOST = "deal.lost"
     ACTION_ITEM_DUE = "action_item.due"
+    REVIEW_WINS = "review.wins"
 
 
 WEBHOOK_EVENT_TYPES = tuple(t.value for t in WebhookEventType)

@@ -16,11 +16,11 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.delivery import crm_sync, metrics, store
+from services.delivery import crm_sync, metrics, monday, store
 from services.delivery.consume import TOPICS, consume
 from services.delivery.dispatch import Dispatcher
 from services.delivery.settings import DeliverySettings, load_delivery_settings
-from services.delivery.sweeps import purge_delivery_logs, sweep_action_items
+from services.delivery.sweeps import WinsSweep, purge_delivery_logs, sweep_action_items
 from shared.db import create_pool
 from shared.kafka import security_options
 from shared.settings import Settings, load_settings
@@ -107,8 +107,13 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
     async def backlog() -> None:
         metrics.observe_backlog(*await store.backlog(pool))
 
+    wins = WinsSweep()
+
     async def action_items() -> None:
-        if await sweep_action_items(pool, ds.public_url, settings.now().date()):
+        today = settings.now().date()
+        if await sweep_action_items(pool, ds.public_url, today):
+            dispatcher.wake()
+        if await wins.sweep(pool, ds.public_url, today):
             dispatcher.wake()
 
     async def retention() -> None:
@@ -117,6 +122,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
             log.info("delivery logs purged", extra={"deliveries": purged})
 
     syncer = crm_sync.CrmSync(pool, ds)
+    boards = monday.MondaySync(pool, ds, settings.now)
     tasks = [
         asyncio.create_task(
             consume(consumer, pool, ds.public_url, dispatcher.wake), name="consume"
@@ -127,6 +133,9 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         ),
         asyncio.create_task(_every("crm sync", ds.crm_interval_s, syncer.run_once), name="crm"),
         asyncio.create_task(_every("retention", ds.sweep_interval_s, retention), name="retention"),
+        asyncio.create_task(
+            _every("monday.com sync", ds.monday_interval_s, boards.run_once), name="monday"
+        ),
         asyncio.create_task(_every("backlog", BACKLOG_INTERVAL_S, backlog), name="backlog"),
     ]
     tasks.append(asyncio.create_task(_http(tasks, ds.http_port), name="http"))
@@ -147,6 +156,7 @@ async def serve(settings: Settings, ds: DeliverySettings) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
     await dispatcher.close()
     await syncer.close()
+    await boards.close()
     await consumer.stop()
     await pool.close()
     return 1 if failed else 0

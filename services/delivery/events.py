@@ -139,6 +139,19 @@ def from_action_item(tenant_id: str, item: dict[str, Any], now: datetime) -> Occ
     )
 
 
+def from_wins(tenant_id: str, week_start: str, wins: dict[str, Any], now: datetime) -> Occurrence:
+    """The wins of a finished week → review.wins, once per week."""
+    t = EventType.REVIEW_WINS
+    return Occurrence(
+        t,
+        event_id(tenant_id, t, week_start),
+        tenant_id,
+        now,
+        None,
+        {"week_start": week_start, "wins": wins},
+    )
+
+
 def score_change(previous: int | None, score: int, threshold: int) -> bool:
     """A webhook hears of a score once it moved by at least its threshold from the last
     score it was told (a lead it was never told about counts from 0)."""

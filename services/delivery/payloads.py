@@ -39,6 +39,8 @@ def data_of(
     facts = event.facts
     if event.type is EventType.ACTION_ITEM_DUE:
         return {"action_item": facts["action_item"]}
+    if event.type is EventType.REVIEW_WINS:
+        return {"week_start": facts["week_start"], "wins": facts["wins"]}
     data: dict[str, Any] = {"lead": lead}
     if event.type is EventType.LEAD_SCORE_CHANGED:
         data.update(facts, previous_score=previous_score)
@@ -72,12 +74,35 @@ _TITLES = {
     EventType.DEAL_WON: "Deal won",
     EventType.DEAL_LOST: "Deal lost",
     EventType.ACTION_ITEM_DUE: "Action item due",
+    EventType.REVIEW_WINS: "Wins to celebrate",
 }
 
 
 def _mrkdwn(text: str) -> str:
     # Slack's three control characters; everything else shows as typed.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def win_fields(wins: dict[str, Any]) -> list[tuple[str, str]]:
+    """The week's wins as Slack fields, in plain words."""
+    fields = []
+    for deal in wins["deals_won"][:6]:
+        journey = [*deal["campaigns"][:3], *(c["title"] for c in deal["content"][:3])]
+        via = f", via {', '.join(journey)}" if journey else ""
+        fields.append(
+            (
+                f"Won {deal['opportunity_id']}",
+                f"{deal['amount']:,.0f} with lead {deal['lead_id']}{via}",
+            )
+        )
+    if not wins["deals_won"]:
+        fields.append(("Deals won", "none yet this week"))
+    top = wins["top_campaign"]
+    if top is not None:
+        fields.append(("Most pipeline sourced", f"{top['campaign_id']}: {top['pipeline']:,.0f}"))
+    for fast in wins["fastest_responses"][:2]:
+        fields.append(("Fast response", f"lead {fast['lead_id']} in {fast['hours']:.1f} h"))
+    return fields
 
 
 def slack_message(event: Occurrence, data: dict[str, Any]) -> bytes:
@@ -94,6 +119,9 @@ def slack_message(event: Occurrence, data: dict[str, Any]) -> bytes:
             ("Status", item["status"]),
         ]
         summary = f"{title}: {item['title']} (due {item['due_date']})"
+    elif event.type is EventType.REVIEW_WINS:
+        fields += win_fields(data["wins"])
+        summary = f"{title}, week of {data['week_start']}"
     else:
         fields.append(("Lead", lead.get("id", "")))
         fields.append(("Stage", str(lead.get("stage") or data.get("to_stage") or "unknown")))

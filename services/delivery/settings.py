@@ -26,6 +26,11 @@ class DeliverySettings:
     salesforce_base_url: str
     # Finished deliveries (and their attempts) older than this are purged.
     retention_days: float
+    monday_base_url: str
+    # How often boards are checked for changes, and the least time between two rounds of
+    # changes sent to one board.
+    monday_interval_s: float
+    monday_min_interval_s: float
 
 
 def load_delivery_settings() -> DeliverySettings:
@@ -47,4 +52,7 @@ def load_delivery_settings() -> DeliverySettings:
         hubspot_base_url=env.get("TANDEM_HUBSPOT_BASE_URL", "https://api.hubapi.com").rstrip("/"),
         salesforce_base_url=env.get("TANDEM_SALESFORCE_BASE_URL", "").rstrip("/"),
         retention_days=float(env.get("TANDEM_DELIVERY_RETENTION_DAYS", "30")),
+        monday_base_url=env.get("TANDEM_MONDAY_BASE_URL", "https://api.monday.com").rstrip("/"),
+        monday_interval_s=float(env.get("TANDEM_MONDAY_SYNC_INTERVAL_S", "5")),
+        monday_min_interval_s=float(env.get("TANDEM_MONDAY_MIN_INTERVAL_S", "60")),
     )

@@ -1,18 +1,22 @@
 """The delivery service's sweeps. action_item.due: open action items whose due date has
 passed, once per item and due date (a moved due date is a new reminder), for tenants with a
-webhook that wants them. Retention: finished deliveries older than the retention period
-(30 days by default) are purged with their attempts."""
+webhook that wants them. review.wins: the wins of the week that ended, once per week,
+likewise. Retention: finished deliveries older than the retention period (30 days by
+default) are purged with their attempts."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
 from services.delivery import store
-from services.delivery.events import EventType, Occurrence, from_action_item
+from services.delivery.events import EventType, Occurrence, from_action_item, from_wins
 from services.delivery.record import record_tenant
-from shared.db import tenant_fetch
+from services.gateway.graphql.review.wins import wins_of_week
+from shared.db import tenant_fetch, tenant_tx
+from shared.domain.review import week_bounds
 
 
 async def due_action_items(
@@ -72,3 +76,26 @@ async def purge_delivery_logs(pool: asyncpg.Pool, retention_days: float, now: da
         purged += gone
         if gone < PURGE_BATCH:
             return purged
+
+
+class WinsSweep:
+    """Announces each tenant's wins once the week is over. A week announced by this process
+    is not read again; after a restart the event id keeps a second delivery from being made."""
+
+    def __init__(self) -> None:
+        self._announced: set[tuple[str, date]] = set()
+
+    async def sweep(self, pool: asyncpg.Pool, public_url: str, today: date) -> int:
+        week = today - timedelta(days=today.weekday() + 7)  # the Monday of last week
+        start, end = week_bounds(week)
+        now = datetime.now(UTC)
+        recorded = 0
+        for tenant_id in await store.webhook_tenants(pool, EventType.REVIEW_WINS.value):
+            if (tenant_id, week) in self._announced:
+                continue
+            async with tenant_tx(pool, tenant_id) as conn:
+                wins = await wins_of_week(conn, tenant_id, start, end)
+            found = [from_wins(tenant_id, week.isoformat(), dataclasses.asdict(wins), now)]
+            recorded += await record_tenant(pool, tenant_id, found, public_url=public_url, now=now)
+            self._announced.add((tenant_id, week))
+        return recorded

@@ -50,6 +50,8 @@ class Role(StrEnum):
 
 ROLES = tuple(r.value for r in Role)
 KEY_PREFIX = "tdm"
+# A share link's token (`/app/share/<token>`): read-only, for the pages the link names.
+SHARE_PREFIX = "tsl"
 ALGORITHM = "HS256"
 # RFC 7518 3.2: an HS256 key at least as long as the hash output (32 bytes).
 MIN_SECRET_BYTES = 32
@@ -68,6 +70,8 @@ class Principal:
     role: str
     subject: str  # key id or JWT subject; recorded as the author of config changes
     issued_at: float | None = None  # a JWT's `iat`; None for API keys
+    # A share link's pages (SharePage values): it reads only what those pages show.
+    pages: frozenset[str] | None = None
 
 
 class AuthError(Exception):
@@ -265,6 +269,19 @@ async def authenticate(
                 refused.put(digest, "refused")
             raise AuthError("unknown or revoked API key")
         return Principal(row["tenant_id"], row["role"], f"key:{row['key_id']}")
+    if credential.startswith(f"{SHARE_PREFIX}_"):
+        row = await pool.fetchrow(
+            "SELECT tenant_id, link_id, pages FROM tandem_share_authenticate($1)",
+            hash_key(credential),
+        )
+        if row is None:
+            raise AuthError("unknown, revoked or expired share link")
+        return Principal(
+            row["tenant_id"],
+            Role.VIEWER.value,
+            f"share:{row['link_id']}",
+            pages=frozenset(row["pages"]),
+        )
     principal = jwts.verify(credential)
     if births is not None:
         await births.check(pool, principal)

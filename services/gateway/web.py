@@ -7,16 +7,20 @@ dashboard and GraphiQL work where only the gateway is reachable.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 from strawberry.http.ides import get_graphql_ide_html
 
+from services.gateway.auth import SHARE_PREFIX, hash_key
+
+MAX_SHARE_TOKEN = 100
 WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 GRAPHIQL_ASSETS = "/app/graphiql/"
 
@@ -106,7 +110,42 @@ async def _not_built(request: Request) -> Response:
     )
 
 
+def frame_ancestors(origins: list[str] | None) -> str:
+    """The CSP of a shared page: framed only by the sites the tenant allows (none by
+    default), so a link cannot be embedded anywhere its owner did not choose."""
+    allowed = " ".join(origins) if origins else "'none'"
+    return f"frame-ancestors {allowed}"
+
+
+def share_page(dist: Path) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        """The dashboard for a share link: the same app, which reads the token from the
+        path; the tenant's frame-ancestors apply. An unknown, revoked or expired token
+        gets the page too (it says so), framed by no one."""
+        token = request.path_params["token"]
+        origins: list[str] | None = None
+        if token.startswith(f"{SHARE_PREFIX}_") and len(token) <= MAX_SHARE_TOKEN:
+            pool = request.app.state.ctx.pool
+            origins = await pool.fetchval(
+                "SELECT frame_ancestors FROM tandem_share_authenticate($1)", hash_key(token)
+            )
+        return HTMLResponse(
+            (dist / "index.html").read_text(),
+            headers={
+                "content-security-policy": frame_ancestors(origins),
+                "cache-control": "no-store",
+                "referrer-policy": "no-referrer",
+            },
+        )
+
+    return page
+
+
 def web_routes(dist: Path = WEB_DIST) -> list[BaseRoute]:
     if not (dist / "index.html").is_file():
         return [Route("/app", _not_built), Route("/app/{path:path}", _not_built)]
-    return [Route("/app", _to_app), Mount("/app", DashboardFiles(directory=dist, html=True))]
+    return [
+        Route("/app", _to_app),
+        Route("/app/share/{token}", share_page(dist)),
+        Mount("/app", DashboardFiles(directory=dist, html=True)),
+    ]

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, Page, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import (
     ARTIFACTS,
@@ -44,6 +45,28 @@ METRICS = (
 async def visit(page: Page, tenant: Tenant, name: str) -> None:
     await page.goto(f"{tenant.gateway_url}/app/#/{name}")
     await page.locator(READY[name]).first.wait_for()
+
+
+# The labels of the page's chart canvases that have no drawn pixel (none at all: []).
+EMPTY_CHARTS = """() => [...document.querySelectorAll('canvas')].filter((c) => {
+  if (!c.width || !c.height) return true;
+  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 3; i < data.length; i += 4) if (data[i]) return false;
+  return true;
+}).map((c) => c.getAttribute('aria-label'))"""
+
+
+CHART_PAGES = ("overview", "pipeline", "attribution", "sla")
+
+
+async def charts_drawn(page: Page) -> None:
+    """Every chart on the page has drawn something (an empty canvas above its table is the
+    bug this guards against)."""
+    assert await page.locator("canvas").count() > 0, "no chart on the page"
+    try:
+        await page.wait_for_function(f"({EMPTY_CHARTS})().length === 0", timeout=10_000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"empty charts: {await page.evaluate(EMPTY_CHARTS)}") from None
 
 
 async def number(page: Page, selector: str) -> float | None:
@@ -89,6 +112,7 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
         await expect(page.locator(f'[data-stage="{stage["stage"]}"]').first).to_have_text(
             f"{stage['count']:,}"
         )
+    await charts_drawn(page)
 
     await visit(page, demo, "pipeline")
     for grade in "ABCD":
@@ -96,6 +120,7 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
         await expect(page.locator(f'[data-grade="{grade}"]')).to_have_text(
             f"{answer['leads']['totalCount']:,}"
         )
+    await charts_drawn(page)
     first_lead = page.locator("table button.link").first
     lead_id = await first_lead.inner_text()
     await first_lead.click()
@@ -142,10 +167,16 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
         "data-postmortem-objections", str(len(post_mortem["messaging"]["objections"]))
     )
     sla = post_mortem["qualification"]["sla"]
-    if sla is not None:
-        await expect(view.locator("[data-postmortem-sla]")).to_contain_text(
-            sla[0] + sla[1:].lower()
-        )
+    await expect(view.locator("[data-postmortem-sla]")).to_have_attribute(
+        "data-postmortem-sla", sla or "NONE"
+    )
+    # Finished sentences in plain words: no bare outcome, no internal stage code.
+    text = await view.inner_text()
+    assert "first response Within" not in text
+    for code in ("WITHIN", "OVERDUE", "TOFU", "MOFU", "BOFU", "Tofu", "Mofu", "Bofu"):
+        assert code not in text, text
+    for line in await view.locator("li").all_inner_texts():
+        assert line.rstrip().endswith("."), line
     await screenshot(page, "pipeline-post-mortem")
 
     await visit(page, demo, "accounts")
@@ -185,6 +216,7 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
     csv = (await (await download_info.value).path()).read_text()
     assert csv.splitlines()[0].startswith("channel,first_touch,last_touch,linear")
     assert len(csv.splitlines()) == len(rows) + 1
+    await charts_drawn(page)
 
     await visit(page, demo, "sla")
     sla = await demo.gql(
@@ -195,12 +227,14 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
     for name, value in sla["slaReport"].items():
         shown = await number(page, f'[data-sla="{name}"]')
         assert shown == (None if value is None else float(value)), (name, shown, value)
+    await charts_drawn(page)
 
     await visit(page, demo, "review")
     week = (BROWSER_NOW - timedelta(days=BROWSER_NOW.weekday() + 7)).date().isoformat()
     review = await demo.gql(
         "query ($w: Date!) { weeklyReview(weekStart: $w) { sla { mqls } newLeads"
-        " { channel leads } } }",
+        " { channel leads } wins { dealsWon { opportunityId } topCampaign { campaignId }"
+        " fastestResponses { leadId } } } }",
         {"w": week},
     )
     await expect(page.locator('[data-review-sla="mqls"]')).to_have_text(
@@ -210,10 +244,16 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
         await expect(page.locator(f'[data-review-leads="{source["channel"]}"]')).to_have_text(
             str(source["leads"])
         )
+    wins = review["weeklyReview"]["wins"]
+    shown_wins = [await w.get_attribute("data-win") for w in await page.locator("[data-win]").all()]
+    assert shown_wins == [d["opportunityId"] for d in wins["dealsWon"]]
+    await expect(page.locator("[data-win-response]")).to_have_count(len(wins["fastestResponses"]))
+    await expect(page.locator("[data-win-campaign]")).to_have_count(int(bool(wins["topCampaign"])))
     async with page.expect_download() as download_info:
         await page.get_by_role("button", name="Export Markdown").click()
     markdown = (await (await download_info.value).path()).read_text()
     assert markdown.startswith("#"), markdown[:80]
+    assert "## Wins to celebrate" in markdown
 
     for name in PAGES:
         await visit(page, demo, name)
@@ -234,6 +274,8 @@ async def test_at_375_px_no_page_scrolls_sideways(browser: Browser, demo: Tenant
         await visit(page, demo, name)
         await page.wait_for_load_state("networkidle")
         await screenshot(page, f"{name}-375px")
+        if name in CHART_PAGES:
+            await charts_drawn(page)
         width = await page.evaluate("document.documentElement.scrollWidth")
         if width > 375:
             too_wide[name] = width
@@ -511,4 +553,70 @@ async def test_an_admin_manages_webhooks_and_connectors(
     assert (await tenant.gql("{ webhooks { id } }"))["webhooks"] == []
     found = await axe_violations(page)
     assert found == [], found
+    assert console.errors == []
+
+
+# What the focused element is and whether its focus can be seen (an outline of at least
+# 2 px or a focus shadow), for the keyboard test.
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const s = getComputedStyle(e);
+  const r = e.getBoundingClientRect();
+  return {
+    name: (e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].innerText)
+      || e.innerText || e.id || e.tagName).trim().slice(0, 60),
+    id: e.id,
+    indicated: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+      || s.boxShadow !== 'none',
+    shown: r.width > 0 && r.height > 0 && r.bottom > 0 && r.right > 0,
+  };
+}"""
+
+
+async def tab_to(
+    page: Page, name: str, limit: int = 60, key: str = "Tab"
+) -> list[dict[str, object]]:
+    """Presses `key` (Tab, or Shift+Tab) until the element named `name` has focus; every
+    element passed on the way must show its focus."""
+    seen: list[dict[str, object]] = []
+    for _ in range(limit):
+        await page.keyboard.press(key)
+        focused = await page.evaluate(FOCUSED)
+        assert focused is not None, f"focus left the page before reaching {name!r}: {seen}"
+        assert focused["indicated"] and focused["shown"], f"focus not visible on {focused}"
+        seen.append(focused)
+        if focused["name"] == name or focused["id"] == name:
+            return seen
+    raise AssertionError(f"{name!r} not reached by Tab: {seen}")
+
+
+async def test_the_keyboard_alone_signs_in_and_moves_between_pages_with_visible_focus(
+    browser: Browser, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await page.goto(f"{demo.gateway_url}/app/")
+    await tab_to(page, "api-key")
+    await page.keyboard.type(demo.admin_key)
+    await page.keyboard.press("Enter")
+    await page.get_by_role("navigation", name="Dashboard pages").wait_for()
+    await page.locator('[data-metric="leadsCreated"]').first.wait_for()
+
+    # The first stop is the skip link, shown when focused; it takes focus to the content.
+    skip = await tab_to(page, "Skip to content", limit=1)
+    assert skip[-1]["shown"]
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+
+    await tab_to(page, "Pipeline", key="Shift+Tab")  # back up into the navigation
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Pipeline")
+    assert await page.evaluate("location.hash") == "#/pipeline"
+    await page.locator('[data-grade="A"]').wait_for()
+    await tab_to(page, "Search lead id")
+    await page.keyboard.type("L0000001")
+    await tab_to(page, "Open lead")
+    await page.keyboard.press("Enter")
+    await expect(page.locator('[data-lead="L0000001"]')).to_be_visible()
+    await screenshot(page, "keyboard-lead-opened")
     assert console.errors == []

@@ -234,6 +234,11 @@ REVIEW = """query($week: Date!) { weeklyReview(weekStart: $week) {
     closedByChannel { key won lost revenue }
     closedByFitGrade { key won lost revenue }
     actionItems { title }
+    wins {
+        dealsWon { opportunityId leadId amount campaigns content { contentId } }
+        topCampaign { campaignId }
+        fastestResponses { leadId hours }
+    }
 } }"""
 
 
@@ -364,6 +369,20 @@ async def test_weekly_review_of_a_constructed_week(
     ]
     assert review["closedByFitGrade"] == [{"key": "D", "won": 1, "lost": 1, "revenue": 2500.0}]
     assert review["actionItems"] == [{"title": "Call back webinar MQLs"}]
+    # Wins: D3's deal with the pricing guide its lead read; the MQLs answered, fastest first.
+    assert review["wins"] == {
+        "dealsWon": [
+            {
+                "opportunityId": "O3",
+                "leadId": "D3",
+                "amount": 2500.0,
+                "campaigns": [],
+                "content": [{"contentId": review_tenant["bofu"]}],
+            }
+        ],
+        "topCampaign": None,
+        "fastestResponses": [{"leadId": "L1", "hours": 3.0}, {"leadId": "L2", "hours": 48.0}],
+    }
 
     markdown = await data_of(
         platform, viewer, "query($w: Date!) { weeklyReviewMarkdown(weekStart: $w) }", {"w": WEEK}

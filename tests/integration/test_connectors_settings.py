@@ -37,7 +37,7 @@ async def test_admin_sets_mappings_and_secrets_others_cannot(platform: Platform)
 
     listed = await _gql(platform, admin, "{ connectors { connector enabled secretSet defaults } }")
     by_name = {c["connector"]: c for c in listed["data"]["connectors"]}
-    assert set(by_name) == {"SEGMENT", "HUBSPOT", "SALESFORCE"}
+    assert set(by_name) == {"SEGMENT", "HUBSPOT", "SALESFORCE", "MONDAY"}
     assert by_name["SEGMENT"]["defaults"]["event_names"]["Demo Requested"] == "demo_request"
 
     bad = await _gql(

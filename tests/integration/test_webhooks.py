@@ -635,3 +635,72 @@ async def test_a_secret_sealed_under_a_missing_key_is_retried_never_sent_unsigne
         assert receiver.requests == []
     finally:
         await receiver.stop()
+
+
+async def test_last_weeks_wins_reach_json_and_slack_receivers_once(
+    platform: Platform, delivery: Delivery
+) -> None:
+    tenant, key = await platform.create_tenant("hook")
+    # Last week (the clock is pinned to Friday 2026-11-20): a deal won after a campaign
+    # touch, and an MQL answered in two hours.
+    events = [
+        {
+            "event_id": "w-1",
+            "type": "page_view",
+            "occurred_at": "2026-10-01T00:00:00Z",
+            "lead_id": "L-win",
+            "channel": "webinar",
+            "campaign_id": "autumn-webinar",
+        },
+        {
+            "event_id": "w-2",
+            "type": "opportunity_created",
+            "occurred_at": "2026-10-02T00:00:00Z",
+            "lead_id": "L-win",
+            "properties": {"opportunity_id": "o-win", "amount": 900},
+        },
+        {
+            "event_id": "w-3",
+            "type": "deal_won",
+            "occurred_at": "2026-11-12T00:00:00Z",
+            "lead_id": "L-win",
+            "properties": {"opportunity_id": "o-win", "amount": 1500},
+        },
+        demo_request("L-fast", datetime(2026, 11, 10, 9, tzinfo=UTC)),
+        {
+            "event_id": "f-2",
+            "type": "sales_call",
+            "occurred_at": "2026-11-10T11:00:00Z",
+            "lead_id": "L-fast",
+        },
+    ]
+    await platform.post_events(key, events)
+    await platform.wait_events(tenant, len(events))
+    plain, slack = await Receiver().start(), await Receiver().start()
+    try:
+        _, secret = await add_webhook(platform.admin, tenant, plain.url, ["review.wins"])
+        await add_webhook(platform.admin, tenant, slack.url, ["review.wins"], slack=True)
+        await plain.wait_until(lambda rs: len(of_type(rs, "review.wins")) >= 1, WAIT_S)
+        await slack.wait_until(lambda rs: len(rs) >= 1, WAIT_S)
+        (request,) = of_type(plain.requests, "review.wins")
+        assert_signed(request, secret)
+        body = request.json()
+        validator("review.wins")(body)
+        wins = body["data"]["wins"]
+        assert body["data"]["week_start"] == "2026-11-09"
+        assert [(d["opportunity_id"], d["amount"], d["campaigns"]) for d in wins["deals_won"]] == [
+            ("o-win", 1500.0, ["autumn-webinar"])
+        ]
+        assert [(r["lead_id"], r["hours"]) for r in wins["fastest_responses"]] == [("L-fast", 2.0)]
+
+        blocks = slack.requests[0].json()["blocks"]
+        assert blocks[0]["text"]["text"] == "Wins to celebrate"
+        text = json.dumps(blocks)
+        assert "Won o-win" in text and "1,500 with lead L-win, via autumn-webinar" in text
+        assert "lead L-fast in 2.0 h" in text
+        # Swept every second, announced once.
+        await asyncio.sleep(3)
+        assert len(of_type(plain.requests, "review.wins")) == 1
+    finally:
+        await plain.stop()
+        await slack.stop()

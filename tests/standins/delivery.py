@@ -47,6 +47,8 @@ def delivery_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "TANDEM_DELIVERY_SWEEP_INTERVAL_S": "1",
         "TANDEM_CRM_SYNC_INTERVAL_S": "0.5",
         "TANDEM_PUBLIC_URL": "http://dashboard.test",
+        # No test reaches the real Monday.com: a board left by a test finds nothing here.
+        "TANDEM_MONDAY_BASE_URL": "http://127.0.0.1:9",
         "PYTHONUNBUFFERED": "1",
         **(extra or {}),
     }

@@ -69,6 +69,22 @@ def _bodies() -> list[tuple[str, dict[str, object]]]:
     }
     o = events.from_action_item("acme", item, AT)
     found.append((o, payloads.data_of(o, None)))
+    wins = {
+        "deals_won": [
+            {
+                "opportunity_id": "o-1",
+                "lead_id": "L-1",
+                "amount": 1500.0,
+                "closed_at": AT,
+                "campaigns": ["autumn <webinar>"],
+                "content": [{"content_id": "c-1", "title": "ROI & pricing"}],
+            }
+        ],
+        "top_campaign": {"campaign_id": "autumn", "pipeline": 9000.0, "opportunities": 3},
+        "fastest_responses": [{"lead_id": "L-2", "mql_at": AT, "responded_at": AT, "hours": 0.5}],
+    }
+    o = events.from_wins("acme", "2026-11-09", wins, AT)
+    found.append((o, payloads.data_of(o, None)))
     return [(o.type.value, orjson.loads(payloads.envelope(o, d, AT))) for o, d in found] + [
         (o.type.value + "/slack", orjson.loads(payloads.slack_message(o, d))) for o, d in found
     ]

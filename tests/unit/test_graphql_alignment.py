@@ -38,6 +38,13 @@ from services.gateway.graphql.review.types import (
     WeeklySla,
     WeeklySource,
 )
+from services.gateway.graphql.review.wins import (
+    FastResponse,
+    TopCampaign,
+    WinContent,
+    Wins,
+    WonDeal,
+)
 from services.gateway.graphql.schema import schema
 from services.gateway.rejection_reasons import RejectionReasons, reason_errors
 from shared.domain import library
@@ -184,8 +191,31 @@ def test_the_markdown_review_lists_every_section() -> None:
                 updated_at=T,
             )
         ],
+        wins=Wins(
+            deals_won=[
+                WonDeal(
+                    opportunity_id="O3",
+                    lead_id="D3",
+                    amount=2500.0,
+                    closed_at=T,
+                    campaigns=["spring-webinar"],
+                    content=[WinContent(content_id="c", title="ROI guide")],
+                )
+            ],
+            top_campaign=TopCampaign(
+                campaign_id="spring-webinar", pipeline=9000.0, opportunities=3
+            ),
+            fastest_responses=[FastResponse(lead_id="D1", mql_at=T, responded_at=T, hours=0.25)],
+        ),
     )
     text = render(review)
+    assert (
+        "## Wins to celebrate\n\n- Won **O3** (2,500.00) with lead D3 — campaigns"
+        " spring-webinar; content ROI guide\n"
+        "- Campaign that sourced the most pipeline: **spring-webinar**, 9,000.00 over 3"
+        " opportunities\n"
+        "- Fast response: lead D1 answered 0.2 h after becoming an MQL\n"
+    ) in text
     assert text.startswith("# Weekly review — week of 2026-11-09\n")
     assert "| paid_search | 2 | 1 | - |" in text
     assert "## Opportunities that moved stage\n\n_none_\n" in text

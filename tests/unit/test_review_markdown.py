@@ -32,6 +32,13 @@ from services.gateway.graphql.review.types import (
     WeeklySla,
     WeeklySource,
 )
+from services.gateway.graphql.review.wins import (
+    FastResponse,
+    TopCampaign,
+    WinContent,
+    Wins,
+    WonDeal,
+)
 
 T = datetime(2026, 11, 9, tzinfo=UTC)
 PARSER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
@@ -120,6 +127,20 @@ def _review(text: str, url: str = "https://x/roi") -> WeeklyReview:
                 updated_at=T,
             )
         ],
+        wins=Wins(
+            deals_won=[
+                WonDeal(
+                    opportunity_id=text,
+                    lead_id=text,
+                    amount=1.0,
+                    closed_at=T,
+                    campaigns=[text],
+                    content=[WinContent(content_id="c", title=text)],
+                )
+            ],
+            top_campaign=TopCampaign(campaign_id=text, pipeline=1.0, opportunities=1),
+            fastest_responses=[FastResponse(lead_id=text, mql_at=T, responded_at=T, hours=0.5)],
+        ),
     )
 
 

@@ -19,8 +19,15 @@ export class ApiError extends Error {
   }
 }
 
+// A share link's token, used by this page instead of any signed-in key (never stored).
+let pinned: string | null = null;
+
+export function pinCredential(credential: string): void {
+  pinned = credential;
+}
+
 export function storedCredential(): string | null {
-  return sessionStorage.getItem(STORAGE_KEY);
+  return pinned ?? sessionStorage.getItem(STORAGE_KEY);
 }
 
 export function storeCredential(credential: string | null): void {
@@ -28,7 +35,7 @@ export function storeCredential(credential: string | null): void {
   else sessionStorage.removeItem(STORAGE_KEY);
 }
 
-/** API keys go in X-API-Key; anything else is taken for a JWT (Authorization: Bearer). */
+/** API keys go in X-API-Key; anything else (a JWT, a share link's token) as a Bearer token. */
 export function authHeaders(credential: string): Record<string, string> {
   return credential.startsWith("tdm_")
     ? { "X-API-Key": credential }

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, gql, type Role, storeCredential, storedCredential } from "./api";
+import { ApiError, gql, pinCredential, type Role, storeCredential, storedCredential } from "./api";
 import { connectLive, type LiveStatus } from "./live";
 import { AccountsPage } from "./pages/accounts";
 import { AttributionPage } from "./pages/attribution";
@@ -43,9 +43,11 @@ async function identify(credential: string): Promise<Identity> {
   return { credential, tenant: data.viewer.tenant, role: data.viewer.role.toLowerCase() as Role };
 }
 
-function currentPath(): string {
+type Page = (typeof PAGES)[number];
+
+function currentPath(pages: readonly Page[]): string {
   const path = location.hash.replace(/^#\/?/, "");
-  return PAGES.some((p) => p.path === path) ? path : "overview";
+  return pages.some((p) => p.path === path) ? path : pages[0].path;
 }
 
 function SignIn({ onSignedIn, notice }: { onSignedIn: (who: Identity) => void; notice: string | null }) {
@@ -128,8 +130,15 @@ function LiveBadge({ status, detail }: { status: LiveStatus; detail: string | nu
   );
 }
 
-function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
-  const [path, setPath] = useState(currentPath());
+/** A share link's view: `pages` only, read-only; null for a signed-in session. */
+interface Shared {
+  pages: readonly Page[];
+  expiresAt: string;
+}
+
+function Shell({ who, onSignOut, shared = null }: { who: Identity; onSignOut: () => void; shared?: Shared | null }) {
+  const pages: readonly Page[] = shared?.pages ?? PAGES;
+  const [path, setPath] = useState(currentPath(pages));
   const [preset, setPreset] = useState<Preset>(
     (sessionStorage.getItem("tandem.period") as Preset | null) ?? "last-90-days",
   );
@@ -143,7 +152,7 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
 
   useEffect(() => {
     const onHash = () => {
-      setPath(currentPath());
+      setPath(currentPath(pages));
       main.current?.focus();
     };
     window.addEventListener("hashchange", onHash);
@@ -178,11 +187,13 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
 
   const period = useMemo(() => periodFor(preset), [preset]);
   const session: Session = { ...who, period, liveTick };
-  const page = PAGES.find((p) => p.path === path) ?? PAGES[0];
+  const page = pages.find((p) => p.path === path) ?? pages[0];
   const View = page.view;
   useEffect(() => {
     document.title = `${page.label} · Tandem`;
   }, [page.label]);
+  // A revoked or expired link: the gateway closed its live connection.
+  if (shared && live.status === "closed") return <LinkEnded />;
 
   return (
     <SessionContext.Provider value={session}>
@@ -197,18 +208,24 @@ function Shell({ who, onSignOut }: { who: Identity; onSignOut: () => void }) {
           Tandem
         </div>
         <LiveBadge status={live.status} detail={live.detail} />
-        <div class="who">
-          <span class="tenant" title="tenant">
-            {who.tenant}
-          </span>
-          <span class="role">{who.role}</span>
-          <button type="button" class="ghost" onClick={onSignOut}>
-            Sign out
-          </button>
-        </div>
+        {shared ? (
+          <p class="who small" data-shared-view>
+            Shared view, read-only, until {new Date(shared.expiresAt).toISOString().slice(0, 10)}
+          </p>
+        ) : (
+          <div class="who">
+            <span class="tenant" title="tenant">
+              {who.tenant}
+            </span>
+            <span class="role">{who.role}</span>
+            <button type="button" class="ghost" onClick={onSignOut}>
+              Sign out
+            </button>
+          </div>
+        )}
       </header>
       <nav class="tabs" aria-label="Dashboard pages">
-        {PAGES.map((p) => (
+        {pages.map((p) => (
           <a href={`#/${p.path}`} aria-current={p.path === page.path ? "page" : undefined}>
             {p.label}
           </a>
@@ -305,4 +322,48 @@ function App() {
   );
 }
 
-render(<App />, document.getElementById("root")!);
+function LinkEnded() {
+  return (
+    <main class="signin" id="main">
+      <section class="panel" data-share-ended>
+        <h1>This link no longer works</h1>
+        <p>It was revoked or has expired. Ask the person who shared it for a new one.</p>
+      </section>
+    </main>
+  );
+}
+
+const SHARE_PAGES: Record<string, Page["path"]> = {
+  OVERVIEW: "overview",
+  PIPELINE: "pipeline",
+  ACCOUNTS: "accounts",
+  ATTRIBUTION: "attribution",
+  SLA: "sla",
+  REVIEW: "review",
+  CONTENT: "content",
+};
+const SHARED_QUERY = "query Shared { viewer { role tenant } sharedView { pages expiresAt } }";
+
+/** `/app/share/<token>`: the pages the link names, read-only and live, without signing in. */
+function SharedApp({ token }: { token: string }) {
+  const [state, setState] = useState<{ who: Identity; shared: Shared } | "ended" | null>(null);
+  useEffect(() => {
+    gql<{ viewer: { role: string; tenant: string }; sharedView: { pages: string[]; expiresAt: string } | null }>(SHARED_QUERY, {}, token)
+      .then((data) => {
+        if (!data.sharedView) return setState("ended");
+        const paths = data.sharedView.pages.map((p) => SHARE_PAGES[p]);
+        const pages = PAGES.filter((p) => paths.includes(p.path));
+        const who = { credential: token, tenant: data.viewer.tenant, role: "viewer" as Role };
+        setState(pages.length ? { who, shared: { pages, expiresAt: data.sharedView.expiresAt } } : "ended");
+      })
+      .catch(() => setState("ended"));
+  }, [token]);
+  if (state === null) return <p class="state">Opening the shared dashboard…</p>;
+  if (state === "ended") return <LinkEnded />;
+  return <Shell who={state.who} shared={state.shared} onSignOut={() => setState("ended")} />;
+}
+
+const SHARE_TOKEN = /^\/app\/share\/([^/?#]+)/.exec(location.pathname)?.[1] ?? null;
+if (SHARE_TOKEN) pinCredential(SHARE_TOKEN);
+
+render(SHARE_TOKEN ? <SharedApp token={SHARE_TOKEN} /> : <App />, document.getElementById("root")!);

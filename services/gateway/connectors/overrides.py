@@ -35,6 +35,8 @@ TABLES: dict[str, dict[str, tuple[str, Any]]] = {
         "opportunity_stages": ("text", sf.DEFAULT_OPPORTUNITY_STAGES),
         "opportunity_lead_field": ("text", sf.DEFAULT_OPPORTUNITY_LEAD_FIELD),
     },
+    # The board's columns are fixed (docs/monday.md): nothing to override.
+    "monday": {},
 }
 
 

@@ -6,6 +6,7 @@ from starlette.routing import Route
 
 from services.gateway.connectors import segment
 from services.gateway.connectors.hubspot import post_hubspot
+from services.gateway.connectors.monday import post_monday
 from services.gateway.connectors.salesforce import post_salesforce
 
 
@@ -14,4 +15,5 @@ def routes() -> list[Route]:
         *(Route(path, endpoint, methods=["POST"]) for path, endpoint in segment.ROUTES),
         Route("/v1/connectors/hubspot/{tenant}", post_hubspot, methods=["POST"]),
         Route("/v1/connectors/salesforce/{tenant}", post_salesforce, methods=["POST"]),
+        Route("/v1/connectors/monday/{tenant}", post_monday, methods=["POST"]),
     ]

@@ -20,10 +20,10 @@ from services.gateway.limits import BoundedTtlCache
 from shared.db import tenant_tx
 from shared.secret_box import box, context_for
 
-CONNECTORS = ("segment", "hubspot", "salesforce")
-# Connectors whose secret keys an HMAC and must be kept (sealed, shared/secret_box.py); the
-# others keep a hash.
-CLEAR_SECRETS = frozenset({"hubspot"})
+CONNECTORS = ("segment", "hubspot", "salesforce", "monday")
+# Connectors whose secret must be kept (sealed, shared/secret_box.py): HubSpot's keys an HMAC,
+# Monday.com's is the API token Tandem presents; the others keep a hash.
+CLEAR_SECRETS = frozenset({"hubspot", "monday"})
 TTL_S = 5.0
 MAX_CACHED = 10_000
 

@@ -45,6 +45,7 @@ from services.gateway.graphql.predictions.resolvers import PredictionMutations, 
 from services.gateway.graphql.privacy.resolvers import PrivacyMutations, PrivacyQueries
 from services.gateway.graphql.review.action_items import ActionItemMutations, ActionItemQueries
 from services.gateway.graphql.review.resolvers import ReviewQueries
+from services.gateway.graphql.sharing.resolvers import ShareMutations, ShareQueries
 from services.gateway.graphql.sla.resolvers import SlaQueries
 from services.gateway.graphql.subscriptions.resolvers import LeadSubscriptions
 from services.gateway.graphql.viewer.resolvers import ViewerQueries
@@ -90,6 +91,7 @@ Query = merge_types(
         WebhookQueries,
         ConnectorQueries,
         PrivacyQueries,
+        ShareQueries,
     ),
 )
 Mutation = merge_types(
@@ -104,6 +106,7 @@ Mutation = merge_types(
         WebhookMutations,
         ConnectorMutations,
         PrivacyMutations,
+        ShareMutations,
     ),
 )
 Subscription = merge_types("Subscription", (LeadSubscriptions,))

@@ -6,7 +6,7 @@ import { fmt } from "../format";
 import { failed, Field, FormNote, NONE, type Outcome, problemFor } from "../forms";
 import { DataTable, ErrorNote, Loading, useQuery } from "../ui";
 
-const EVENT_TYPES = ["LEAD_STAGE_CHANGED", "LEAD_MQL", "LEAD_SCORE_CHANGED", "SLA_BREACHED", "DEAL_WON", "DEAL_LOST", "ACTION_ITEM_DUE"];
+const EVENT_TYPES = ["LEAD_STAGE_CHANGED", "LEAD_MQL", "LEAD_SCORE_CHANGED", "SLA_BREACHED", "DEAL_WON", "DEAL_LOST", "ACTION_ITEM_DUE", "REVIEW_WINS"];
 const WEBHOOK_FIELDS = "id url eventTypes slackFormat scoreThreshold enabled createdAt";
 export const WEBHOOKS_QUERY = `query Webhooks {
   webhooks { ${WEBHOOK_FIELDS} }
@@ -20,7 +20,7 @@ const UPDATE_WEBHOOK = `mutation ($id: ID!, $input: WebhookUpdateInput!) { updat
 const ROTATE_WEBHOOK = `mutation ($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`;
 const DELETE_WEBHOOK = `mutation ($id: ID!) { deleteWebhook(id: $id) }`;
 
-export const CONNECTORS_QUERY = `query Connectors { connectors { connector enabled secretSet secretRotatedAt mappings defaults updatedAt updatedBy } }`;
+export const CONNECTORS_QUERY = `query Connectors { connectors { connector enabled secretSet secretRotatedAt mappings defaults updatedAt updatedBy boardId signingSecretSet lastError } }`;
 const UPDATE_CONNECTOR = `mutation ($input: ConnectorInput!) { updateConnector(input: $input) { connector } }`;
 const SET_SECRET = `mutation ($c: Connector!, $s: String!) { setConnectorSecret(connector: $c, secret: $s) { connector } }`;
 const ROTATE_SECRET = `mutation ($c: Connector!) { rotateConnectorSecret(connector: $c) { secret } }`;
@@ -52,7 +52,7 @@ interface Webhook {
   createdAt: string;
 }
 interface ConnectorSettings {
-  connector: "SEGMENT" | "HUBSPOT" | "SALESFORCE";
+  connector: "SEGMENT" | "HUBSPOT" | "SALESFORCE" | "MONDAY";
   enabled: boolean;
   secretSet: boolean;
   secretRotatedAt: string | null;
@@ -60,6 +60,9 @@ interface ConnectorSettings {
   defaults: unknown;
   updatedAt: string | null;
   updatedBy: string | null;
+  boardId: string | null;
+  signingSecretSet: boolean;
+  lastError: string | null;
 }
 
 /** A secret the API shows this once: on screen until the admin dismisses it. */
@@ -229,7 +232,7 @@ export function WebhooksCard() {
   );
 }
 
-const NAMES = { SEGMENT: "Segment", HUBSPOT: "HubSpot", SALESFORCE: "Salesforce" } as const;
+const NAMES = { SEGMENT: "Segment", HUBSPOT: "HubSpot", SALESFORCE: "Salesforce", MONDAY: "Monday.com" } as const;
 
 function MappingForm({ settings, reload }: { settings: ConnectorSettings; reload: () => void }) {
   const id = `mappings-${settings.connector.toLowerCase()}`;
@@ -324,6 +327,48 @@ function SecretControls({ settings, reload }: { settings: ConnectorSettings; rel
   );
 }
 
+/** The Monday.com board: token and signing secret write-only, the board id shown. */
+function MondayForm({ settings, reload }: { settings: ConnectorSettings; reload: () => void }) {
+  const [token, setToken] = useState("");
+  const [board, setBoard] = useState(settings.boardId ?? "");
+  const [signing, setSigning] = useState("");
+  const [outcome, setOutcome] = useState<Outcome>(NONE);
+  const save = async (event: Event) => {
+    event.preventDefault();
+    const input: Record<string, string> = { connector: "MONDAY" };
+    if (token) input.token = token;
+    if (board !== (settings.boardId ?? "")) input.boardId = board;
+    if (signing) input.signingSecret = signing;
+    try {
+      await gql(UPDATE_CONNECTOR, { input });
+      setToken("");
+      setSigning("");
+      setOutcome({ problems: [], message: "Monday.com settings saved. The token and signing secret cannot be read back.", saved: true });
+      reload();
+    } catch (exc) {
+      setOutcome(failed(exc));
+    }
+  };
+  return (
+    <form onSubmit={save} noValidate data-monday-form>
+      <p class="small" data-secret-state="MONDAY">
+        {settings.secretSet ? "API token set." : "No API token yet."} {settings.signingSecretSet ? "Signing secret set." : "No signing secret yet."}
+        {settings.boardId ? ` Board ${settings.boardId}.` : " No board yet."}
+      </p>
+      {settings.lastError && (
+        <p class="note error small" role="status" data-monday-error>
+          The last update of the board failed: {settings.lastError}
+        </p>
+      )}
+      <Field id="monday-board" label="Monday.com board id" type="text" value={board} onInput={setBoard} outcome={outcome} problemKey="boardId" disabled={false} />
+      <Field id="monday-token" label="Monday.com API token (write-only)" type="password" value={token} onInput={setToken} outcome={outcome} problemKey="token" disabled={false} />
+      <Field id="monday-signing" label="Monday.com signing secret (write-only)" type="password" value={signing} onInput={setSigning} outcome={outcome} problemKey="signingSecret" disabled={false} />
+      <button type="submit">Save Monday.com settings</button>
+      <FormNote outcome={outcome} />
+    </form>
+  );
+}
+
 function ConnectorCard({ settings, reload }: { settings: ConnectorSettings; reload: () => void }) {
   const name = NAMES[settings.connector];
   const [outcome, setOutcome] = useState<Outcome>(NONE);
@@ -358,10 +403,12 @@ function ConnectorCard({ settings, reload }: { settings: ConnectorSettings; relo
             <li>Write key: a Tandem API key of role ingest, sent as HTTP Basic user name with an empty password.</li>
           </ul>
         </div>
+      ) : settings.connector === "MONDAY" ? (
+        <MondayForm key={`monday-${settings.updatedAt ?? ""}`} settings={settings} reload={reload} />
       ) : (
         <SecretControls settings={settings} reload={reload} />
       )}
-      <MappingForm key={`${settings.connector}-${settings.updatedAt ?? ""}`} settings={settings} reload={reload} />
+      {settings.connector !== "MONDAY" && <MappingForm key={`${settings.connector}-${settings.updatedAt ?? ""}`} settings={settings} reload={reload} />}
     </section>
   );
 }

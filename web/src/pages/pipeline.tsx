@@ -143,6 +143,25 @@ interface PostMortem {
   messaging: { objections: { category: string }[]; answered: number; messagesUsed: string[]; objectionResponsesAvailable: number };
 }
 
+// The first response against the SLA, as a finished clause (the key is the API's outcome).
+const SLA_SENTENCES: Record<string, string> = {
+  WITHIN: "sales answered within the SLA",
+  LATE: "sales answered, but after the SLA",
+  OVERDUE: "sales never answered, and the SLA has passed",
+  PENDING: "sales have not answered yet, and the SLA has not passed",
+  NONE: "the response time was not measured, as the lead never became an MQL",
+};
+const FUNNEL_STAGES: Record<string, string> = {
+  TOFU: "the top of the funnel",
+  MOFU: "the middle of the funnel",
+  BOFU: "the bottom of the funnel",
+};
+
+/** "a", "a and b", "a, b and c". */
+function listed(parts: string[]): string {
+  return parts.length < 2 ? parts.join("") : `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}`;
+}
+
 /** The three questions of a closed deal (SPEC 17), with their evidence. */
 function PostMortemView({ id }: { id: string }) {
   const { data, error, reload } = useQuery<{ dealPostMortem: PostMortem }>(POST_MORTEM_QUERY, { id }, false);
@@ -161,12 +180,12 @@ function PostMortemView({ id }: { id: string }) {
       </h4>
       <ul class="small">
         <li>
-          Qualified? Fit at MQL {fit(q.fitAtMql)}, at opportunity {fit(q.fitAtOpportunity)}; first response{" "}
-          <span data-postmortem-sla>{q.sla ? fmt.label(q.sla) : "not measured (never MQL)"}</span>.
+          Qualified? Fit at MQL {fit(q.fitAtMql)}, at opportunity {fit(q.fitAtOpportunity)};{" "}
+          <span data-postmortem-sla={q.sla ?? "NONE"}>{SLA_SENTENCES[q.sla ?? "NONE"] ?? SLA_SENTENCES.NONE}</span>.
         </li>
         <li>
           Engaged with content? <span data-postmortem-content={consumed}>{consumed}</span> catalogued items consumed
-          {pm.content.gaps.length ? `; no content in ${pm.content.gaps.map(fmt.label).join(", ")}` : ""}.
+          {pm.content.gaps.length ? `; nothing was consumed at ${listed(pm.content.gaps.map((g) => FUNNEL_STAGES[g] ?? fmt.label(g)))}` : ""}.
         </li>
         <li>
           Messaging matched? <span data-postmortem-objections={pm.messaging.objections.length}>{pm.messaging.objections.length}</span> objections,{" "}

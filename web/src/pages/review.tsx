@@ -15,6 +15,11 @@ export const REVIEW_QUERY = `query Review($weekStart: Date!) {
     contentForDeals { opportunityId leadId stage suggestions { contentId title url } }
     closedDeals { opportunityId leadId won amount reason competitor channel fitGrade closedAt }
     actionItems { id title owner team dueDate status weekStart }
+    wins {
+      dealsWon { opportunityId leadId amount campaigns content { contentId title } }
+      topCampaign { campaignId pipeline opportunities }
+      fastestResponses { leadId hours }
+    }
   }
 }`;
 
@@ -151,6 +156,40 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
   );
 }
 
+interface WinsData {
+  dealsWon: { opportunityId: string; leadId: string; amount: number; campaigns: string[]; content: { contentId: string; title: string }[] }[];
+  topCampaign: { campaignId: string; pipeline: number; opportunities: number } | null;
+  fastestResponses: { leadId: string; hours: number }[];
+}
+
+function Wins({ wins }: { wins: WinsData }) {
+  if (!wins.dealsWon.length && !wins.topCampaign && !wins.fastestResponses.length) {
+    return <Empty>Nothing to celebrate yet this week: no deal won, no MQL answered.</Empty>;
+  }
+  return (
+    <ul class="wins" data-wins>
+      {wins.dealsWon.map((d) => (
+        <li key={d.opportunityId} data-win={d.opportunityId}>
+          <strong>Won {d.opportunityId}</strong> ({fmt.money(d.amount)}) with lead {d.leadId}
+          {d.campaigns.length ? `, after the campaigns ${d.campaigns.join(", ")}` : ""}
+          {d.content.length ? `, having read ${d.content.map((c) => `“${c.title}”`).join(", ")}` : ""}.
+        </li>
+      ))}
+      {wins.topCampaign && (
+        <li data-win-campaign={wins.topCampaign.campaignId}>
+          <strong>{wins.topCampaign.campaignId}</strong> sourced the most pipeline: {fmt.money(wins.topCampaign.pipeline)} over{" "}
+          {fmt.int(wins.topCampaign.opportunities)} {wins.topCampaign.opportunities === 1 ? "opportunity" : "opportunities"}.
+        </li>
+      )}
+      {wins.fastestResponses.map((r) => (
+        <li key={r.leadId} data-win-response={r.leadId}>
+          Lead {r.leadId} was answered {fmt.hours(r.hours)} after becoming an MQL.
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 export function ReviewPage() {
   const { role } = useSession();
   const thisMonday = mondayOf(new Date());
@@ -262,7 +301,10 @@ export function ReviewPage() {
               ]}
             />
           </Card>
-          <Card title="7 · Action items" wide>
+          <Card title="7 · Wins to celebrate" wide>
+            <Wins wins={review.wins} />
+          </Card>
+          <Card title="8 · Action items" wide>
             {!editable && <p class="muted small">Read only: sales and admin keys edit action items.</p>}
             {review.actionItems.length === 0 ? (
               <Empty>No action item for this week yet.{editable ? " Add the first one below." : ""}</Empty>

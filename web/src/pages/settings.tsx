@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { can, type FieldProblem } from "../api";
 import { Field, FormNote, NONE, type Outcome, problemFor, submit } from "../forms";
 import { ConnectorsCard, WebhooksCard } from "./integrations";
+import { ShareLinksCard } from "./sharing";
 import { ErrorNote, Loading, useQuery, useSession } from "../ui";
 
 export const CONFIG_QUERY = `query Settings {
@@ -224,6 +225,7 @@ export function SettingsPage() {
         <>
           <WebhooksCard />
           <ConnectorsCard />
+          <ShareLinksCard />
         </>
       )}
     </div>

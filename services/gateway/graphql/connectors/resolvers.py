@@ -7,6 +7,7 @@ write-only: a generated one is shown once, and no query returns any."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -35,6 +36,7 @@ class Connector(Enum):
     SEGMENT = "segment"
     HUBSPOT = "hubspot"
     SALESFORCE = "salesforce"
+    MONDAY = "monday"
 
 
 assert tuple(c.value for c in Connector) == CONNECTORS, "one list of connectors"
@@ -50,6 +52,15 @@ class ConnectorSettings:
     defaults: JSON = strawberry.field(description="the documented defaults they apply to")
     updated_at: datetime | None
     updated_by: str | None
+    board_id: str | None = strawberry.field(
+        default=None, description="Monday.com: the board kept in step"
+    )
+    signing_secret_set: bool = strawberry.field(
+        default=False, description="Monday.com: whether the webhook signing secret is stored"
+    )
+    last_error: str | None = strawberry.field(
+        default=None, description="Monday.com: why the last sync of the board failed, if it did"
+    )
 
 
 @strawberry.type(
@@ -76,6 +87,16 @@ class ConnectorInput:
     mappings: JSON | None = strawberry.field(
         default=None, description="replaces the overrides; null leaves them as they are"
     )
+    token: str | None = strawberry.field(
+        default=None, description="Monday.com: the API token (write-only; null keeps it)"
+    )
+    board_id: str | None = strawberry.field(
+        default=None, description="Monday.com: the id of the board to keep in step"
+    )
+    signing_secret: str | None = strawberry.field(
+        default=None,
+        description="Monday.com: the signing secret its webhooks are signed with (write-only)",
+    )
 
 
 _COLUMNS = (
@@ -90,7 +111,14 @@ async def _all_settings(info: Info) -> dict[Connector, ConnectorSettings]:
         f"SELECT {_COLUMNS} FROM connector_settings WHERE tenant_id = $1"
     )
     by_name = {row["connector"]: row for row in rows}
-    return {c: _from_row(c, by_name.get(c.value)) for c in Connector}
+    board = await info.context.scope.fetchrow(
+        "SELECT board_id, signing_secret IS NOT NULL AS signing_secret_set, last_error"
+        " FROM monday_boards WHERE tenant_id = $1"
+    )
+    return {
+        c: _from_row(c, by_name.get(c.value), board if c is Connector.MONDAY else None)
+        for c in Connector
+    }
 
 
 async def _settings(info: Info, connector: Connector) -> ConnectorSettings:
@@ -109,12 +137,21 @@ _NEVER_SET: dict[str, Any] = {
 }
 
 
-def _from_row(connector: Connector, row: Any) -> ConnectorSettings:
-    """The settings of `connector` from its row of _COLUMNS (None: never set)."""
+_NO_BOARD: dict[str, Any] = {"board_id": None, "signing_secret_set": False, "last_error": None}
+
+
+def _from_row(connector: Connector, row: Any, board: Any = None) -> ConnectorSettings:
+    """The settings of `connector` from its row of _COLUMNS (None: never set), with the
+    Monday.com board's row when there is one."""
     stored = _NEVER_SET if row is None else dict(row)
     return from_row(
         ConnectorSettings,
-        {**stored, "connector": connector.value, "defaults": defaults(connector.value)},
+        {
+            **stored,
+            **(_NO_BOARD if board is None else dict(board)),
+            "connector": connector.value,
+            "defaults": defaults(connector.value),
+        },
     )
 
 
@@ -139,7 +176,30 @@ class ConnectorMutations:
                     "mappings cannot be used",
                     [(f"input.mappings.{path}", problem) for path, problem in problems],
                 )
-        await _save(info, input.connector, enabled=input.enabled, mappings=mappings)
+        monday_fields = {
+            "token": input.token,
+            "boardId": input.board_id,
+            "signingSecret": input.signing_secret,
+        }
+        if input.connector is not Connector.MONDAY:
+            given = [name for name, value in monday_fields.items() if value is not None]
+            if given:
+                raise bad_input(
+                    "only the Monday.com connector takes these settings",
+                    [(f"input.{name}", "Monday.com only") for name in given],
+                )
+        else:
+            problems = monday_problems(input.token, input.board_id, input.signing_secret)
+            if problems:
+                raise bad_input(
+                    "the Monday.com settings cannot be used",
+                    [(f"input.{name}", problem) for name, problem in problems],
+                )
+            if input.board_id is not None or input.signing_secret is not None:
+                await info.context.scope.run(save_board, input.board_id, input.signing_secret)
+        await _save(
+            info, input.connector, enabled=input.enabled, mappings=mappings, secret=input.token
+        )
         return await _settings(info, input.connector)
 
     @admin_mutation("Store a secret issued elsewhere (HubSpot's app client secret); write-only")
@@ -172,6 +232,50 @@ class ConnectorMutations:
         secret = new_secret()
         await _save(info, connector, secret=secret)
         return ConnectorSecret(settings=await _settings(info, connector), secret=secret)
+
+
+def _unusable_secret(secret: str | None) -> bool:
+    return secret is not None and (
+        not 16 <= len(secret) <= MAX_SECRET_LENGTH or secret != secret.strip()
+    )
+
+
+def monday_problems(
+    token: str | None, board_id: str | None, signing_secret: str | None
+) -> list[tuple[str, str]]:
+    """(field, problem) for every Monday.com setting that cannot be used."""
+    length = f"16 to {MAX_SECRET_LENGTH} characters, no surrounding spaces"
+    problems = []
+    if _unusable_secret(token):
+        problems.append(("token", length))
+    if board_id is not None and not re.fullmatch(r"[0-9]{1,20}", board_id):
+        problems.append(("boardId", "a board id is the number in the board's address"))
+    if _unusable_secret(signing_secret):
+        problems.append(("signingSecret", length))
+    return problems
+
+
+async def save_board(
+    conn: Any, tenant_id: str, board_id: str | None, signing_secret: str | None
+) -> None:
+    """The Monday.com board and signing secret; None keeps what is stored. A board is
+    needed before the signing secret alone can be stored."""
+    current = await conn.fetchrow(
+        "SELECT board_id FROM monday_boards WHERE tenant_id = $1", tenant_id
+    )
+    if current is None and board_id is None:
+        raise bad_input(
+            "set the board first", [("input.boardId", "needed with the first Monday.com settings")]
+        )
+    await conn.execute(
+        "INSERT INTO monday_boards (tenant_id, board_id, signing_secret) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET"
+        " board_id = coalesce($2, monday_boards.board_id),"
+        " signing_secret = coalesce($3, monday_boards.signing_secret), updated_at = now()",
+        tenant_id,
+        board_id,
+        signing_secret,
+    )
 
 
 async def _save(info: Info, connector: Connector, **changes: Any) -> None:

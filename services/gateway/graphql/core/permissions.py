@@ -16,6 +16,29 @@ LIBRARY_WRITERS = frozenset({"admin", "marketing"})
 ACTION_ITEM_WRITERS = frozenset({"admin", "marketing", "sales"})
 
 
+# What a share link may read: the root fields its pages' views query (web/src/pages), and
+# the fields that describe the link itself and carry the live updates.
+SHARED_ALWAYS = frozenset({"viewer", "sharedView", "leadChanges"})
+SHARED_FIELDS: dict[str, frozenset[str]] = {
+    "OVERVIEW": frozenset({"metrics", "pipeline", "sourceQuality", "attribution"}),
+    "PIPELINE": frozenset({"pipeline", "leads", "lead", "leadTouches", "dealPostMortem"}),
+    "ACCOUNTS": frozenset({"accounts", "account"}),
+    "ATTRIBUTION": frozenset({"attributionComparison"}),
+    "SLA": frozenset({"slaReport", "openBreaches"}),
+    "REVIEW": frozenset({"weeklyReview", "weeklyReviewMarkdown", "actionItems"}),
+    "CONTENT": frozenset({"messages", "contentItems"}),
+}
+
+
+def shared_may_read(pages: frozenset[str], info: Any) -> bool:
+    """Whether a share link of `pages` may read this field: nested fields follow their
+    root; a root field must be one its pages use."""
+    if info.path.prev is not None:
+        return True
+    name = info.field_name
+    return name in SHARED_ALWAYS or any(name in SHARED_FIELDS.get(p, ()) for p in pages)
+
+
 class RoleIn(BasePermission):
     """Allows the credentials whose role is one of `roles`; `message` says which
     credential the caller needs instead. Made by `allowing`, one per rule below."""
@@ -25,7 +48,12 @@ class RoleIn(BasePermission):
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         principal = info.context.principal
-        return principal is not None and str(principal.role) in self.roles
+        if principal is None or str(principal.role) not in self.roles:
+            return False
+        if principal.pages is not None and not shared_may_read(principal.pages, info):
+            self.message = "this share link does not show that page"
+            return False
+        return True
 
     @classmethod
     def allowing(cls, roles: frozenset[str], message: str) -> type[RoleIn]:

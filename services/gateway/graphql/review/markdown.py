@@ -54,6 +54,36 @@ def _groups(groups: Sequence[ClosedGroup]) -> list[list[object]]:
     return [[g.key, g.won, g.lost, _number(g.revenue, 2)] for g in groups]
 
 
+def _wins(review: WeeklyReview) -> list[str]:
+    wins = review.wins
+    lines = ["## Wins to celebrate", ""]
+    for deal in wins.deals_won:
+        journey = []
+        if deal.campaigns:
+            journey.append("campaigns " + ", ".join(_text(c) for c in deal.campaigns))
+        if deal.content:
+            journey.append("content " + ", ".join(_text(c.title) for c in deal.content))
+        tail = f" — {'; '.join(journey)}" if journey else ""
+        lines.append(
+            f"- Won **{_text(deal.opportunity_id)}** ({_number(deal.amount, 2)})"
+            f" with lead {_text(deal.lead_id)}{tail}"
+        )
+    if not wins.deals_won:
+        lines.append("- No deal won this week yet.")
+    if wins.top_campaign is not None:
+        top = wins.top_campaign
+        lines.append(
+            f"- Campaign that sourced the most pipeline: **{_text(top.campaign_id)}**,"
+            f" {_number(top.pipeline, 2)} over {top.opportunities} opportunities"
+        )
+    for fast in wins.fastest_responses:
+        lines.append(
+            f"- Fast response: lead {_text(fast.lead_id)} answered"
+            f" {_number(fast.hours)} h after becoming an MQL"
+        )
+    return [*lines, ""]
+
+
 def render(review: WeeklyReview) -> str:
     s = review.sla
     lines = [
@@ -111,6 +141,7 @@ def render(review: WeeklyReview) -> str:
     if review.content_for_deals:
         lines.append("")
     lines += [
+        *_wins(review),
         "## Closed deals",
         "",
         *_table(

@@ -35,6 +35,7 @@ from services.gateway.graphql.review.types import (
     WeeklySla,
     WeeklySource,
 )
+from services.gateway.graphql.review.wins import wins_of_week
 from shared.config_store import current_config
 from shared.domain import review
 from shared.domain.attribution import NONE_KEY
@@ -266,6 +267,7 @@ async def weekly_review(info: Info, week_start: date) -> WeeklyReview:
             closed_by_channel=closed_groups(closed, lambda d: d.channel),
             closed_by_fit_grade=closed_groups(closed, lambda d: d.fit_grade),
             action_items=await items_of_week(conn, tenant_id, week_start),
+            wins=await wins_of_week(conn, tenant_id, start, end),
         )
 
 

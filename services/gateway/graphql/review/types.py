@@ -13,6 +13,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
 from services.gateway.graphql.nodes.postmortem import PostMortemComparison
 from services.gateway.graphql.review.action_items import ActionItem
+from services.gateway.graphql.review.wins import Wins
 from shared.postmortem_store import post_mortems_of
 
 
@@ -118,6 +119,7 @@ class WeeklyReview:
     closed_by_channel: list[ClosedGroup]
     closed_by_fit_grade: list[ClosedGroup]
     action_items: list[ActionItem]
+    wins: Wins = strawberry.field(description="what to celebrate together")
 
     @strawberry.field(description="the closed deals' post-mortems, won beside lost")
     async def closed_post_mortems(self, info: Info) -> PostMortemComparison:

@@ -1,0 +1,1 @@
+"""Share links of dashboard pages, and what a shared view may show (SPEC 19)."""

@@ -22,6 +22,8 @@ from strawberry.types.graphql import OperationType
 
 from services.gateway.graphql.accounts.queries import AccountQueries
 from services.gateway.graphql.attribution.queries import AttributionQueries
+from services.gateway.graphql.config.history import ConfigHistoryMutations, ConfigHistoryQueries
+from services.gateway.graphql.config.preview import ScoringPreviewQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
@@ -32,6 +34,7 @@ from services.gateway.graphql.datadriven.queries import DataDrivenMutations, Dat
 from services.gateway.graphql.feedback.queries import FeedbackQueries
 from services.gateway.graphql.leads.queries import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
+from services.gateway.graphql.metrics.funnel import FunnelQueries
 from services.gateway.graphql.metrics.queries import MetricsQueries
 from services.gateway.graphql.pipeline.queries import PipelineQueries
 from services.gateway.graphql.postmortems.queries import PostMortemQueries
@@ -59,10 +62,13 @@ Query = merge_types(
         AccountQueries,
         PipelineQueries,
         MetricsQueries,
+        FunnelQueries,
         AttributionQueries,
         DataDrivenQueries,
         SlaQueries,
         ConfigQueries,
+        ConfigHistoryQueries,
+        ScoringPreviewQueries,
         MessagingQueries,
         ContentQueries,
         FeedbackQueries,
@@ -78,6 +84,7 @@ Mutation = merge_types(
     "Mutation",
     (
         ConfigMutations,
+        ConfigHistoryMutations,
         MessagingMutations,
         ContentMutations,
         ActionItemMutations,

@@ -18,7 +18,7 @@ from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.rows import from_row
-from services.gateway.graphql.review.action_items import items_of_week
+from services.gateway.graphql.review.action_items import items_carried_over, items_of_week
 from services.gateway.graphql.review.markdown import render
 from services.gateway.graphql.review.types import (
     ClosedDeal,
@@ -74,14 +74,28 @@ async def _sla(
     return WeeklySla(**dataclasses.asdict(s))
 
 
+# Each stage change of the week, with the stage the deal left (the change before it, else
+# the stage it was created in) and the deal's amount.
+_STAGE_MOVES = """
+    SELECT e.properties->>'opportunity_id' AS opportunity_id, e.lead_id,
+           e.properties->>'stage' AS stage, e.occurred_at AS at, o.amount::float8 AS amount,
+           (SELECT p.properties->>'stage' FROM events p
+            WHERE p.tenant_id = e.tenant_id AND p.lead_id = e.lead_id
+              AND p.type IN ('opportunity_stage_changed', 'opportunity_created')
+              AND p.properties->>'opportunity_id' = e.properties->>'opportunity_id'
+              AND (p.occurred_at, p.seq) < (e.occurred_at, e.seq)
+            ORDER BY p.occurred_at DESC, p.seq DESC LIMIT 1) AS from_stage
+    FROM events e
+    LEFT JOIN opportunities o
+      ON o.tenant_id = e.tenant_id AND o.opportunity_id = e.properties->>'opportunity_id'
+    WHERE e.tenant_id = $1 AND e.type = 'opportunity_stage_changed'
+      AND e.occurred_at >= $2 AND e.occurred_at < $3
+    ORDER BY e.occurred_at, e.seq
+"""
+
+
 async def _stage_moves(conn: asyncpg.Connection, args: tuple[object, ...]) -> list[StageMove]:
-    rows = await conn.fetch(
-        "SELECT properties->>'opportunity_id' AS opportunity_id, lead_id,"
-        " properties->>'stage' AS stage, occurred_at AS at FROM events"
-        " WHERE tenant_id = $1 AND type = 'opportunity_stage_changed'"
-        " AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, seq",
-        *args,
-    )
+    rows = await conn.fetch(_STAGE_MOVES, *args)
     return [from_row(StageMove, r) for r in rows]
 
 
@@ -266,6 +280,7 @@ async def weekly_review(info: Info, week_start: date) -> WeeklyReview:
             closed_by_channel=closed_groups(closed, lambda d: d.channel),
             closed_by_fit_grade=closed_groups(closed, lambda d: d.fit_grade),
             action_items=await items_of_week(conn, tenant_id, week_start),
+            carried_over=await items_carried_over(conn, tenant_id, week_start),
         )
 
 

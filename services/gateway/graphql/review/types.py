@@ -11,6 +11,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
+from services.gateway.graphql.core.lead import lead_field
 from services.gateway.graphql.core.postmortem import PostMortemComparison
 from services.gateway.graphql.review.action_items import ActionItem
 from shared.postmortem_store import post_mortems_of
@@ -40,12 +41,18 @@ class StageMove:
     lead_id: str
     stage: str
     at: datetime
+    from_stage: str | None = strawberry.field(
+        description="the deal's stage before this change (its stage when created, if given)"
+    )
+    amount: float | None = strawberry.field(description="the deal's amount now")
+    lead = lead_field()
 
 
 @strawberry.type(description="Open at the week's end with no stage change or sales activity")
 class StalledDeal:
     opportunity_id: str
     lead_id: str
+    lead = lead_field()
     stage: str | None
     amount: float
     last_movement_at: datetime = strawberry.field(
@@ -76,6 +83,7 @@ class ContentSuggestion:
 class DealContent:
     opportunity_id: str
     lead_id: str
+    lead = lead_field()
     stage: str | None
     suggestions: list[ContentSuggestion]
 
@@ -84,6 +92,7 @@ class DealContent:
 class ClosedDeal:
     opportunity_id: str
     lead_id: str
+    lead = lead_field()
     won: bool
     amount: float = strawberry.field(description="the won amount, or the amount of a lost deal")
     reason: str | None = strawberry.field(description="lost reason")
@@ -118,6 +127,9 @@ class WeeklyReview:
     closed_by_channel: list[ClosedGroup]
     closed_by_fit_grade: list[ClosedGroup]
     action_items: list[ActionItem]
+    carried_over: list[ActionItem] = strawberry.field(
+        description="action items of earlier reviews still open or in progress, oldest first"
+    )
 
     @strawberry.field(description="the closed deals' post-mortems, won beside lost (SPEC 17)")
     async def closed_post_mortems(self, info: Info) -> PostMortemComparison:

@@ -36,6 +36,8 @@ ALTER TABLE leads ADD COLUMN search_text text GENERATED ALWAYS AS (
 ) STORED;
 
 CREATE INDEX leads_search ON leads USING gin (search_text gin_trgm_ops);
+-- The name read from an email ("Ada Lovelace" of ada.lovelace@) is searched as shown.
+CREATE INDEX leads_name_search ON leads USING gin ((lower(person_name)) gin_trgm_ops);
 -- The sortable columns of the leads list, each with the id as tie-breaker (keyset pages).
 CREATE INDEX leads_by_name ON leads (tenant_id, (lower(coalesce(person_name, ''))), lead_id);
 CREATE INDEX leads_by_score ON leads (tenant_id, score, lead_id);

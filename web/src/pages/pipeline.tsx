@@ -407,12 +407,14 @@ export function PipelinePage() {
     return () => window.clearTimeout(timer);
   }, [search]);
   const first = data?.leads;
-  const firstRows = first?.edges.map((e) => e.node) ?? [];
-  const seen = new Set(firstRows.map((l) => l.id));
   // A live refresh of the first page may bring in a lead a later page holds: shown once.
-  const rows = [...firstRows, ...(more?.rows ?? []).filter((l) => !seen.has(l.id))];
+  const seen = new Set<string>();
+  const rows = [...(first?.edges.map((e) => e.node) ?? []), ...(more?.rows ?? [])].filter((l) => !seen.has(l.id) && seen.add(l.id));
   const hasNext = more ? more.hasNext : (first?.pageInfo.hasNextPage ?? false);
+  const [loadingMore, setLoadingMore] = useState(false);
   const loadMore = async () => {
+    if (loadingMore) return;
+    setLoadingMore(true);
     const after = more ? more.cursor : (first?.pageInfo.endCursor ?? null);
     try {
       const page = await gql<LeadPage>(LEADS_QUERY, { ...variables, after });
@@ -424,6 +426,8 @@ export function PipelinePage() {
       setMoreError(null);
     } catch (exc) {
       setMoreError(exc instanceof ApiError ? exc : new ApiError(String(exc), "INTERNAL"));
+    } finally {
+      setLoadingMore(false);
     }
   };
   const open = (id: string) => {
@@ -518,7 +522,7 @@ export function PipelinePage() {
             />
             {moreError && <ErrorNote error={moreError} retry={loadMore} />}
             {hasNext && (
-              <button type="button" class="ghost more" onClick={loadMore}>
+              <button type="button" class="ghost more" onClick={loadMore} disabled={loadingMore}>
                 Show {fmt.int(Math.min(PAGE, first.totalCount - rows.length))} more of {fmt.int(first.totalCount - rows.length)} leads
               </button>
             )}

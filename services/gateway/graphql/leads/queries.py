@@ -75,7 +75,8 @@ SEARCH_MAX = 200
 @dataclass(frozen=True)
 class LeadFilter(StageFitFilter):
     """Stage and grade as for accounts, and a case-insensitive substring of the lead's id,
-    email, name, company or domain (the trigram-indexed `search_text`)."""
+    email, name, company or domain (the trigram-indexed `search_text`, and the name as
+    shown, which may be read from the email)."""
 
     search: str | None = None
 
@@ -84,7 +85,8 @@ class LeadFilter(StageFitFilter):
         if self.search:
             escaped = self.search.lower().replace("\\", "\\\\").replace("%", "\\%")
             args.append("%" + escaped.replace("_", "\\_") + "%")
-            conditions.append(f"search_text LIKE ${len(args)}")
+            n = len(args)
+            conditions.append(f"(search_text LIKE ${n} OR lower(person_name) LIKE ${n})")
         return conditions, args
 
 

@@ -234,7 +234,7 @@ export function ReviewPage() {
                   label: "Stage",
                   value: (r: any) => (
                     <span data-move={r.opportunityId}>
-                      {r.fromStage ? `${fmt.label(r.fromStage)} → ` : "→ "}
+                      {r.fromStage ? `${fmt.label(r.fromStage)} → ` : "New deal → "}
                       {fmt.label(r.stage)}
                     </span>
                   ),

@@ -129,7 +129,7 @@ function IcpForm({ config, disabled, reload }: { config: Config; disabled: boole
         <legend>Fit rules</legend>
         {rules.length === 0 && (
           <p class="muted small">
-            No fit rule yet: every lead has fit 0 (grade D).{disabled ? "" : " Add a rule, e.g. attribute industry, eq, \"saas\", 30 points."}
+            No fit rule yet: every lead has fit 0 (grade D).{disabled ? "" : " Add a rule, e.g. industry is \"saas\": 30 points."}
           </p>
         )}
         {rules.map((rule, i) => (

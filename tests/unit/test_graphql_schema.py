@@ -73,7 +73,8 @@ def test_the_names_clients_rely_on_are_served() -> None:
     assert set(_fields("AttributionRow")) == {"key", "credit", "amount"}
     assert set(_fields("PipelineStage")) == {"stage", "count"}
     leads_args = set(schema._schema.query_type.fields["leads"].args)  # type: ignore[union-attr]
-    assert leads_args == {"stage", "fitGrade", "first", "after"}
+    # SPEC's arguments, and the search and order the dashboard adds.
+    assert leads_args == {"stage", "fitGrade", "first", "after", "search", "orderBy"}
 
 
 def test_enums_carry_the_domain_values() -> None:

@@ -265,7 +265,7 @@ function ScoringForm({ config, disabled, reload }: { config: Config; disabled: b
                 </p>
               )}
             </div>
-            <Field id={`eng-${i}-points`} label="Points" value={rule.points} onInput={(v) => setRule(i, { points: v })} outcome={shown} problemKey={`engagementRules[${i}].points`} disabled={disabled} />
+            <Field id={`eng-${i}-points`} label="Points per touch" value={rule.points} onInput={(v) => setRule(i, { points: v })} outcome={shown} problemKey={`engagementRules[${i}].points`} disabled={disabled} />
             <Field id={`eng-${i}-cap`} label="Cap per window (optional)" value={rule.cap} onInput={(v) => setRule(i, { cap: v })} outcome={shown} problemKey={`engagementRules[${i}].maxPerWindow`} disabled={disabled} />
             {!disabled && (
               <button type="button" class="ghost small" aria-label={`Remove the ${humanise(rule.eventType)} rule`} onClick={() => setRules(rules.filter((_, j) => j !== i))}>

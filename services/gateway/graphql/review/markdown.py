@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from services.gateway.graphql.review.action_items import ActionItem
 from services.gateway.graphql.review.types import ClosedGroup, WeeklyReview
 
 
@@ -74,8 +75,18 @@ def render(review: WeeklyReview) -> str:
         "## Opportunities that moved stage",
         "",
         *_table(
-            ("Opportunity", "Lead", "Stage", "At"),
-            [[m.opportunity_id, m.lead_id, m.stage, m.at.isoformat()] for m in review.stage_moves],
+            ("Opportunity", "Lead", "From", "To", "Amount", "At"),
+            [
+                [
+                    m.opportunity_id,
+                    m.lead_id,
+                    m.from_stage or "-",
+                    m.stage,
+                    "-" if m.amount is None else _number(m.amount, 2),
+                    m.at.isoformat(),
+                ]
+                for m in review.stage_moves
+            ],
         ),
         "## Stalled opportunities",
         "",
@@ -134,20 +145,35 @@ def render(review: WeeklyReview) -> str:
         "### By fit grade",
         "",
         *_table(("Fit grade", "Won", "Lost", "Revenue"), _groups(review.closed_by_fit_grade)),
+    ]
+    if review.carried_over:
+        lines += [
+            "## Carried over from earlier weeks",
+            "",
+            *_table(
+                ("Title", "Owner", "Team", "Due", "Status", "Agreed"),
+                [
+                    [*row, a.week_start.isoformat()]
+                    for row, a in zip(_items(review.carried_over), review.carried_over, strict=True)
+                ],
+            ),
+        ]
+    lines += [
         "## Action items",
         "",
-        *_table(
-            ("Title", "Owner", "Team", "Due", "Status"),
-            [
-                [
-                    a.title,
-                    a.owner,
-                    a.team.value,
-                    a.due_date.isoformat() if a.due_date else "-",
-                    a.status.value,
-                ]
-                for a in review.action_items
-            ],
-        ),
+        *_table(("Title", "Owner", "Team", "Due", "Status"), _items(review.action_items)),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _items(items: list[ActionItem]) -> list[list[object]]:
+    return [
+        [
+            a.title,
+            a.owner,
+            a.team.value,
+            a.due_date.isoformat() if a.due_date else "-",
+            a.status.value,
+        ]
+        for a in items
+    ]

@@ -42,9 +42,10 @@ class StageMove:
     stage: str
     at: datetime
     from_stage: str | None = strawberry.field(
-        description="the deal's stage before this change (its stage when created, if given)"
+        default=None,
+        description="the deal's stage before this change (its stage when created, if given)",
     )
-    amount: float | None = strawberry.field(description="the deal's amount now")
+    amount: float | None = strawberry.field(default=None, description="the deal's amount now")
     lead = lead_field()
 
 
@@ -128,7 +129,8 @@ class WeeklyReview:
     closed_by_fit_grade: list[ClosedGroup]
     action_items: list[ActionItem]
     carried_over: list[ActionItem] = strawberry.field(
-        description="action items of earlier reviews still open or in progress, oldest first"
+        default_factory=list,
+        description="action items of earlier reviews still open or in progress, oldest first",
     )
 
     @strawberry.field(description="the closed deals' post-mortems, won beside lost (SPEC 17)")

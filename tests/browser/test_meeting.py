@@ -420,4 +420,3 @@ async def test_focus_is_visible_and_narrow_tabs_show_they_scroll(
     await narrow.locator('[data-review-sla="mqls"]').wait_for()
     await expect(narrow.locator('.tabs a[aria-current="page"]')).to_be_in_viewport()
     assert console.errors == []
-

@@ -6,6 +6,8 @@
 -- or `first_name`/`last_name`), else the email's local part when it reads as a name
 -- ("ada.lovelace7" → "Ada Lovelace"; "info" or "jd-l0042" give none, and the email is shown).
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+-- The tenant leads the search indexes, so a search reads only its tenant's entries.
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 ALTER TABLE leads ADD COLUMN person_name text GENERATED ALWAYS AS (
     coalesce(
@@ -35,9 +37,9 @@ ALTER TABLE leads ADD COLUMN search_text text GENERATED ALWAYS AS (
     )
 ) STORED;
 
-CREATE INDEX leads_search ON leads USING gin (search_text gin_trgm_ops);
+CREATE INDEX leads_search ON leads USING gin (tenant_id, search_text gin_trgm_ops);
 -- The name read from an email ("Ada Lovelace" of ada.lovelace@) is searched as shown.
-CREATE INDEX leads_name_search ON leads USING gin ((lower(person_name)) gin_trgm_ops);
+CREATE INDEX leads_name_search ON leads USING gin (tenant_id, (lower(person_name)) gin_trgm_ops);
 -- The sortable columns of the leads list, each with the id as tie-breaker (keyset pages).
 CREATE INDEX leads_by_name ON leads (tenant_id, (lower(coalesce(person_name, ''))), lead_id);
 CREATE INDEX leads_by_score ON leads (tenant_id, score, lead_id);

@@ -110,6 +110,14 @@ const WORDS: Record<string, string> = {
   PENDING: "Waiting, still in time",
   sales_activity: "Sales activity",
   no_response: "No response yet",
+  // webhook events
+  LEAD_STAGE_CHANGED: "Lead changed stage",
+  LEAD_MQL: "Lead became an MQL",
+  LEAD_SCORE_CHANGED: "Lead score changed",
+  SLA_BREACHED: "SLA breached",
+  DEAL_WON: "Deal won",
+  DEAL_LOST: "Deal lost",
+  ACTION_ITEM_DUE: "Action item due",
   // configuration sections
   icp: "Ideal customer profile",
   scoring_model: "Scoring model",

@@ -100,6 +100,16 @@ export function AttributionPage() {
             Download CSV
           </button>
         </div>
+        <details class="small">
+          <summary>What each model credits</summary>
+          <ul class="muted">
+            <li>First touch: all to the lead's first marketing touch. Last touch: all to the last one before the deal.</li>
+            <li>Linear: equal shares to every touch. Time decay: more to the touches closer to the deal.</li>
+            <li>U-shaped: 40% each to the first touch and the lead's creation, the rest shared. W-shaped: 30% each to first touch, creation and opportunity, the rest shared.</li>
+            <li>Full path: 22.5% each to first touch, creation, opportunity and the win (for pipeline, as W-shaped), the rest shared. Data-driven: learned from this tenant's own won and lost paths.</li>
+            <li>“Linear, period before” is the same campaign or channel under the linear model in the period compared with.</li>
+          </ul>
+        </details>
         {error && <ErrorNote error={error} retry={reload} />}
         {!data ? (
           <Loading what="attribution" />

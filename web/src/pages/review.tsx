@@ -104,6 +104,30 @@ function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: bool
   );
 }
 
+function ItemsTable({ items, label, editable, onSaved, carried }: { items: ActionItem[]; label: string; editable: boolean; onSaved: () => void; carried?: boolean }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      <table data-carried-over={carried ? items.length : undefined}>
+        <caption class="sr-only">{label}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Action</th>
+            <th scope="col">Owner</th>
+            <th scope="col">Team</th>
+            <th scope="col">Status</th>
+            <th scope="col">Due</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item) => (
+            <ItemRow key={item.id} item={item} editable={editable} onSaved={onSaved} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => void }) {
   const [title, setTitle] = useState("");
   const [owner, setOwner] = useState("");
@@ -331,25 +355,7 @@ export function ReviewPage() {
             {review.carriedOver.length > 0 && (
               <>
                 <h3>Carried over from earlier weeks</h3>
-                <div class="table-wrap" tabIndex={0} role="region" aria-label="Open action items from earlier weeks">
-                  <table data-carried-over={review.carriedOver.length}>
-                    <caption class="sr-only">Action items of earlier weeks still open</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Action</th>
-                        <th scope="col">Owner</th>
-                        <th scope="col">Team</th>
-                        <th scope="col">Status</th>
-                        <th scope="col">Due</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {review.carriedOver.map((item: ActionItem) => (
-                        <ItemRow key={item.id} item={item} editable={editable} onSaved={reload} />
-                      ))}
-                    </tbody>
-                  </table>
-                </div>
+                <ItemsTable items={review.carriedOver} label="Action items of earlier weeks still open" editable={editable} onSaved={reload} carried />
                 <h3>Agreed this week</h3>
               </>
             )}
@@ -357,25 +363,7 @@ export function ReviewPage() {
             {review.actionItems.length === 0 ? (
               <Empty>No action item for this week yet.{editable ? " Add the first one below." : ""}</Empty>
             ) : (
-              <div class="table-wrap" tabIndex={0} role="region" aria-label="Action items">
-                <table>
-                  <caption class="sr-only">Action items of the week</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Action</th>
-                      <th scope="col">Owner</th>
-                      <th scope="col">Team</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Due</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {review.actionItems.map((item: ActionItem) => (
-                      <ItemRow key={item.id} item={item} editable={editable} onSaved={reload} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <ItemsTable items={review.actionItems} label="Action items of the week" editable={editable} onSaved={reload} />
             )}
             {editable && <NewItem weekStart={weekStart} onSaved={reload} />}
           </Card>

@@ -14,8 +14,8 @@ import asyncpg
 import strawberry
 
 from services.gateway.graphql.config.inputs import ScoringModelInput, input_errors, to_document
+from services.gateway.graphql.config.resolvers import invalid_config
 from services.gateway.graphql.core.context import Info
-from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.permissions import read_field
 from shared.config_store import current_config
 from shared.domain.config import ConfigError, TenantConfig
@@ -87,7 +87,5 @@ class ScoringPreviewQueries:
             try:
                 config = TenantConfig.from_dict(to_document(input), base=current)
             except ConfigError as exc:
-                fields = input_errors(exc)
-                listed = "; ".join(f"{path}: {message}" for path, message in fields)
-                raise bad_input(f"invalid scoring model: {listed}", fields) from None
+                raise invalid_config("scoring model", input_errors(exc)) from None
             return await _preview(conn, ctx.tenant_id, current, config, ctx.now())

@@ -185,14 +185,14 @@ def test_the_markdown_review_lists_every_section() -> None:
             )
         ],
     )
-    text = render(review)
+    text = render(review, {"D2": "Ada Lovelace"})
     assert text.startswith("# Weekly review — week of 2026-11-09\n")
     assert "| paid_search | 2 | 1 | - |" in text
     assert "## Opportunities that moved stage\n\n_none_\n" in text
-    assert "| O2 | D2 | - | 700.00 | 42 |" in text
+    assert "| O2 | Ada Lovelace \\(D2\\) | - | 700.00 | 42 |" in text
     assert "| a\\|b | 2 | 1 |" in text
     assert "  - [ROI](https://x/roi) (BOFU) — answers price" in text
-    assert "| O3 | won | 2,500.00 | - | - | email | A |" in text
+    assert "| O3 | L | won | 2,500.00 | - | - | email | A |" in text
     assert "| email | 1 | 0 | 2,500.00 |" in text
     assert "### By fit grade\n\n_none_\n" in text
     assert text.endswith("| Call back | sam | SALES | - | OPEN |\n")

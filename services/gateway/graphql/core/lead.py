@@ -203,6 +203,10 @@ class Lead:
     def name(self) -> str | None:
         return self.person_name
 
+    def known_as(self) -> str | None:
+        """What people call the lead: its name, else its email (None when neither)."""
+        return self.person_name or _trait(self.traits, "email")
+
     @strawberry.field(description="the `email` trait")
     def email(self) -> str | None:
         return _trait(self.traits, "email")

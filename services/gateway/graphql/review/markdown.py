@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from services.gateway.graphql.review.action_items import ActionItem
 from services.gateway.graphql.review.types import ClosedGroup, WeeklyReview
@@ -55,7 +55,13 @@ def _groups(groups: Sequence[ClosedGroup]) -> list[list[object]]:
     return [[g.key, g.won, g.lost, _number(g.revenue, 2)] for g in groups]
 
 
-def render(review: WeeklyReview) -> str:
+def render(review: WeeklyReview, names: Mapping[str, str] | None = None) -> str:
+    """The review as Markdown; `names` shows a lead by its person's name beside its id."""
+
+    def who(lead_id: str) -> str:
+        name = (names or {}).get(lead_id)
+        return f"{name} ({lead_id})" if name else lead_id
+
     s = review.sla
     lines = [
         f"# Weekly review — week of {review.week_start.isoformat()}",
@@ -79,7 +85,7 @@ def render(review: WeeklyReview) -> str:
             [
                 [
                     m.opportunity_id,
-                    m.lead_id,
+                    who(m.lead_id),
                     m.from_stage or "-",
                     m.stage,
                     "-" if m.amount is None else _number(m.amount, 2),
@@ -93,7 +99,13 @@ def render(review: WeeklyReview) -> str:
         *_table(
             ("Opportunity", "Lead", "Stage", "Amount", "Days stalled"),
             [
-                [d.opportunity_id, d.lead_id, d.stage or "-", _number(d.amount, 2), d.days_stalled]
+                [
+                    d.opportunity_id,
+                    who(d.lead_id),
+                    d.stage or "-",
+                    _number(d.amount, 2),
+                    d.days_stalled,
+                ]
                 for d in review.stalled
             ],
         ),
@@ -110,7 +122,7 @@ def render(review: WeeklyReview) -> str:
         lines += ["_none_", ""]
     for deal in review.content_for_deals:
         stage = _text(deal.stage) if deal.stage else "no stage"
-        lines.append(f"- **{_text(deal.opportunity_id)}** ({stage}):")
+        lines.append(f"- **{_text(deal.opportunity_id)}**, {_text(who(deal.lead_id))} ({stage}):")
         for item in deal.suggestions:
             why = (
                 f" — answers {', '.join(_text(o) for o in item.matched_objections)}"
@@ -125,10 +137,11 @@ def render(review: WeeklyReview) -> str:
         "## Closed deals",
         "",
         *_table(
-            ("Opportunity", "Result", "Amount", "Reason", "Competitor", "Channel", "Fit"),
+            ("Opportunity", "Lead", "Result", "Amount", "Reason", "Competitor", "Channel", "Fit"),
             [
                 [
                     d.opportunity_id,
+                    who(d.lead_id),
                     "won" if d.won else "lost",
                     _number(d.amount, 2),
                     d.reason or "-",

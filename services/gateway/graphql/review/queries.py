@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -15,6 +16,7 @@ import strawberry
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
 from services.gateway.graphql.core.errors import bad_input
+from services.gateway.graphql.core.lead import load_lead
 from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.rows import from_row
@@ -340,6 +342,20 @@ async def icp_review(info: Info, start: datetime, end: datetime) -> IcpReview:
     )
 
 
+async def _names(info: Info, review: WeeklyReview) -> dict[str, str]:
+    """The people the review's deals belong to, by lead id (name, else email), each lead
+    read once through the request's loader."""
+    deals = (review.stage_moves, review.stalled, review.content_for_deals, review.closed_deals)
+    ids = sorted({row.lead_id for rows in deals for row in rows})
+    leads = await asyncio.gather(*(load_lead(info, lead_id) for lead_id in ids))
+    names = {}
+    for lead_id, lead in zip(ids, leads, strict=True):
+        name = lead.known_as() if lead else None
+        if name:
+            names[lead_id] = name
+    return names
+
+
 @strawberry.type
 class ReviewQueries:
     @read_field("The review of the week [weekStart 00:00 UTC, +7 days); weekStart is a Monday")
@@ -348,7 +364,8 @@ class ReviewQueries:
 
     @read_field("weeklyReview as Markdown, for the meeting invite")
     async def weekly_review_markdown(self, info: Info, week_start: date) -> str:
-        return render(await weekly_review(info, week_start))
+        review = await weekly_review(info, week_start)
+        return render(review, await _names(info, review))
 
     @period_query(
         "Per fit grade and per trait value, the outcomes of the leads created in [from, to)"

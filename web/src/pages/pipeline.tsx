@@ -511,6 +511,8 @@ export function PipelinePage() {
                 },
                 { label: "Title", value: (l) => l.title ?? "–" },
                 { label: "Company", value: (l) => l.company ?? "–" },
+                // The CRM owner, where the tenant's leads carry one.
+                ...(rows.some((l) => l.owner) ? [{ label: "Owner", value: (l: LeadRow) => l.owner ?? "–" }] : []),
                 { label: "Stage", value: (l) => fmt.label(l.stage) },
                 { label: "Grade", value: (l) => l.fitGrade },
                 { label: "Score", value: (l) => l.score, numeric: true, sortKey: "score" },

@@ -169,7 +169,7 @@ async def test_periods_compare_the_same_elapsed_span_and_rates_in_points(
     )["metrics"]
     tile = page.locator('.kpi:has([data-metric="winRate"]) [data-delta]')
     if previous["winRate"] is not None:
-        await expect(tile).to_have_attribute("data-delta", re.compile(r" pp$"))
+        await expect(tile).to_have_attribute("data-delta", re.compile(r" pp$|^no change$"))
     for name in ("leadsCreated", "mqls", "sqls", "dealsWon"):
         delta = page.locator(f'.kpi:has([data-metric="{name}"]) [data-delta]')
         if previous[name] is not None and previous[name] < 5 and await delta.count():

@@ -54,6 +54,7 @@ export function change(current: number | null, previous: number | null, kind: Ch
   if (current == null || previous == null) return null;
   const diff = current - previous;
   const sign = Math.sign(diff);
+  if (diff === 0) return { sign, text: "no change", how: "the same as in the period before" };
   if (kind === "pct") {
     const points = diff * 100;
     return { sign, text: `${decimal.format(Math.abs(points))} pp`, how: "difference in percentage points" };

@@ -54,9 +54,11 @@ const NOT_MARKETING = new Set(["outbound", "(none)"]);
 
 export function Delta({ current, previous, kind, lowerIsBetter, neutral }: { current: number | null; previous: number | null; kind: ChangeKind; lowerIsBetter?: boolean; neutral?: boolean }) {
   const delta = change(current, previous, kind);
-  if (delta == null) return <span class="delta flat">no figure for the period before</span>;
+  if (delta == null) {
+    return <span class="delta flat">{current == null ? "no figure yet in this period" : "no figure for the period before"}</span>;
+  }
   const good = neutral ? null : lowerIsBetter ? delta.sign < 0 : delta.sign > 0;
-  const arrow = delta.sign > 0 ? "▲" : delta.sign < 0 ? "▼" : "■";
+  const arrow = delta.sign > 0 ? "▲" : delta.sign < 0 ? "▼" : "=";
   return (
     <span class={`delta ${delta.sign === 0 || good === null ? "flat" : good ? "up" : "down"}`} title={delta.how} data-delta={delta.text}>
       <span aria-hidden="true">{arrow}</span> {delta.text}{" "}

@@ -147,6 +147,7 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
     await page.get_by_role("button", name="Search").click()
     await expect(page).to_have_url(re.compile(f"#/pipeline/lead/{customer['id']}$"))
     await page.get_by_role("button", name=f"Post-mortem of {won}").click()
+    await expect(page).to_have_url(re.compile(f"#/pipeline/lead/{customer['id']}/deal/{won}$"))
     view = page.locator(f'[data-postmortem="{won}"]')
     await expect(view.locator("[data-postmortem-objections]")).to_have_attribute(
         "data-postmortem-objections", str(len(post_mortem["messaging"]["objections"]))

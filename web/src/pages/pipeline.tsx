@@ -196,8 +196,12 @@ interface ScoringContext {
   mql: { minFit: number; minEngagement: number };
 }
 
-function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
-  const [postMortem, setPostMortem] = useState<string | null>(null);
+function LeadDetail({ id, deal, onClose }: { id: string; deal: string | null; onClose: () => void }) {
+  // A closed deal's post-mortem has its own address too: #/pipeline/lead/<lead>/deal/<deal>.
+  const postMortem = deal;
+  const setPostMortem = (opportunity: string) => {
+    location.hash = `${leadHref(id)}/deal/${encodeURIComponent(opportunity)}`;
+  };
   const heading = useRef<HTMLHeadingElement>(null);
   const { data, error, reload } = useQuery<{ tenantConfig: ScoringContext; lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
   const loaded = data !== null;
@@ -436,7 +440,7 @@ export function PipelinePage() {
   return (
     <div class="grid">
       <Summary />
-      {selected && <LeadDetail id={selected} onClose={() => (location.hash = "#/pipeline")} />}
+      {selected && <LeadDetail id={selected} deal={params[2] === "deal" ? (params[3] ?? null) : null} onClose={() => (location.hash = "#/pipeline")} />}
       <Card title="Leads" wide>
         <form
           class="filters"

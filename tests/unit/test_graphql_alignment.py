@@ -195,7 +195,7 @@ def test_the_markdown_review_lists_every_section() -> None:
     assert "| O3 | L | won | 2,500.00 | - | - | email | A |" in text
     assert "| email | 1 | 0 | 2,500.00 |" in text
     assert "### By fit grade\n\n_none_\n" in text
-    assert text.endswith("| Call back | sam | SALES | - | OPEN |\n")
+    assert text.endswith("| Call back | sam | Sales | - | Open |\n")
 
 
 class _Recorder:

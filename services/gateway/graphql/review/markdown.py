@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from services.gateway.graphql.review.action_items import ActionItem
+from services.gateway.graphql.review.action_items import ActionItem, ActionItemStatus, Team
 from services.gateway.graphql.review.types import ClosedGroup, WeeklyReview
 
 
@@ -27,6 +27,20 @@ _SPECIAL = re.compile(r"[\\`*\[\]()<>|~&$#!{}]|(?<![^\W_])_|_(?![^\W_])")
 # (or none) become links at all.
 _URL_UNSAFE = re.compile(r"[^\x21-\x7e]|[()<>\\`\[\]\"']|&(?=#?\w+;)")
 _LINK_SCHEMES = re.compile(r"(?i)(https?|mailto):|[^:]*$")
+
+
+# The action items' team and status in words; the tenant's own values (channels, stages,
+# reasons) are written as they are.
+_WORDS = {
+    "SALES": "Sales",
+    "MARKETING": "Marketing",
+    "BOTH": "Sales and marketing",
+    "OPEN": "Open",
+    "IN_PROGRESS": "In progress",
+    "DONE": "Done",
+    "DROPPED": "Dropped",
+}
+assert set(_WORDS) == {v.value for v in (*Team, *ActionItemStatus)}, "every team and status"
 
 
 def _text(value: object) -> str:
@@ -184,9 +198,9 @@ def _items(items: list[ActionItem]) -> list[list[object]]:
         [
             a.title,
             a.owner,
-            a.team.value,
+            _WORDS[a.team.value],
             a.due_date.isoformat() if a.due_date else "-",
-            a.status.value,
+            _WORDS[a.status.value],
         ]
         for a in items
     ]

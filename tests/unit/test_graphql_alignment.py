@@ -208,24 +208,24 @@ def test_the_markdown_review_lists_every_section() -> None:
             fastest_responses=[FastResponse(lead_id="D1", mql_at=T, responded_at=T, hours=0.25)],
         ),
     )
-    text = render(review)
+    text = render(review, {"D2": "Ada Lovelace"})
     assert (
-        "## Wins to celebrate\n\n- Won **O3** (2,500.00) with lead D3 — campaigns"
+        "## Wins to celebrate\n\n- Won **O3** (2,500.00) with D3 — campaigns"
         " spring-webinar; content ROI guide\n"
         "- Campaign that sourced the most pipeline: **spring-webinar**, 9,000.00 over 3"
         " opportunities\n"
-        "- Fast response: lead D1 answered 0.2 h after becoming an MQL\n"
+        "- Fast response: D1 answered 0.2 h after becoming an MQL\n"
     ) in text
     assert text.startswith("# Weekly review — week of 2026-11-09\n")
     assert "| paid_search | 2 | 1 | - |" in text
     assert "## Opportunities that moved stage\n\n_none_\n" in text
-    assert "| O2 | D2 | - | 700.00 | 42 |" in text
+    assert "| O2 | Ada Lovelace \\(D2\\) | - | 700.00 | 42 |" in text
     assert "| a\\|b | 2 | 1 |" in text
     assert "  - [ROI](https://x/roi) (BOFU) — answers price" in text
-    assert "| O3 | won | 2,500.00 | - | - | email | A |" in text
+    assert "| O3 | L | won | 2,500.00 | - | - | email | A |" in text
     assert "| email | 1 | 0 | 2,500.00 |" in text
     assert "### By fit grade\n\n_none_\n" in text
-    assert text.endswith("| Call back | sam | SALES | - | OPEN |\n")
+    assert text.endswith("| Call back | sam | Sales | - | Open |\n")
 
 
 class _Recorder:

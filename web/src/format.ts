@@ -1,5 +1,5 @@
-// Stage names that are acronyms stay upper case (MQL, not Mql).
-const ACRONYMS = new Set(["MQL", "SQL", "SLA", "CSV"]);
+import { humanise, humaniseCampaign } from "./words";
+
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
 const money = new Intl.NumberFormat("en-US", {
@@ -29,18 +29,40 @@ export const fmt = {
           minute: "2-digit",
           timeZone: "UTC",
         }) + " UTC",
-  label: (v: string) =>
-    v === "(none)" || v === "(unattributed)" || ACRONYMS.has(v)
-      ? v
-      : v
-          .toLowerCase()
-          .split("_")
-          .map((w, i) => (i === 0 ? w[0].toUpperCase() + w.slice(1) : w))
-          .join(" "),
+  label: (v: string) => humanise(v),
+  campaign: (v: string | null | undefined) => humaniseCampaign(v),
 };
 
-/** Change of `current` against `previous` as a fraction, or null when there is no base. */
-export function change(current: number | null, previous: number | null): number | null {
-  if (current == null || previous == null || previous === 0) return null;
-  return (current - previous) / Math.abs(previous);
+/** Below this base a relative change says more about chance than about the business
+ * ("▲ 14,550 %" on 2): the change is shown as an absolute difference instead. */
+export const TINY_BASE = 5;
+
+export type ChangeKind = "int" | "money" | "pct" | "days" | "hours";
+
+export interface Change {
+  /** Positive, negative or zero: the direction of the change. */
+  sign: number;
+  /** The change as people read it: "12.5%", "+3", "4.2 pp". */
+  text: string;
+  /** How it was computed, for the tooltip. */
+  how: string;
+}
+
+/** The change of `current` against `previous`: rates in percentage points, counts and
+ * amounts relative unless the base is tiny (then absolute); null when either is unknown. */
+export function change(current: number | null, previous: number | null, kind: ChangeKind = "int"): Change | null {
+  if (current == null || previous == null) return null;
+  const diff = current - previous;
+  const sign = Math.sign(diff);
+  if (diff === 0) return { sign, text: "no change", how: "the same as in the period before" };
+  if (kind === "pct") {
+    const points = diff * 100;
+    return { sign, text: `${decimal.format(Math.abs(points))} pp`, how: "difference in percentage points" };
+  }
+  if (Math.abs(previous) < TINY_BASE) {
+    const abs = Math.abs(diff);
+    const text = kind === "money" ? money.format(abs) : kind === "int" ? integer.format(abs) : decimal.format(abs);
+    return { sign, text: `${sign < 0 ? "−" : "+"}${text}`, how: `absolute difference (the previous period's ${decimal.format(previous)} is too small a base for a percentage)` };
+  }
+  return { sign, text: `${decimal.format(Math.abs((diff / Math.abs(previous)) * 100))}%`, how: "relative change" };
 }

@@ -10,7 +10,49 @@ export const NONE: Outcome = { problems: [], message: null, saved: false };
 
 export function problemFor(outcome: Outcome, key: string): string | null {
   const hit = outcome.problems.find((p) => p.path === `input.${key}` || p.path.endsWith(`.${key}`) || p.path === key);
-  return hit ? hit.message : null;
+  return hit ? plainProblem(hit.message) : null;
+}
+
+const number = new Intl.NumberFormat("en-US");
+
+/** A validation message of the API in the user's terms: what to enter, never "got -5.0". */
+export function plainProblem(message: string): string {
+  let m: RegExpMatchArray | null;
+  if ((m = message.match(/must be a number of hours in \(0, (\d+)\]/))) {
+    return `Enter a number of hours greater than 0 and at most ${number.format(Number(m[1]))}.`;
+  }
+  if ((m = message.match(/must be between (-?\d+) and (-?\d+)/))) {
+    return `Enter a whole number between ${number.format(Number(m[1]))} and ${number.format(Number(m[2]))}.`;
+  }
+  if ((m = message.match(/must be below (A|B) \((\d+)\)/))) return `Must be lower than grade ${m[1]}'s threshold (${m[2]}).`;
+  if (/must be a positive integer or null/.test(message)) return "Enter a whole number above 0, or leave it empty for no cap.";
+  if (/must be a whole number|must be an integer/.test(message)) return "Enter a whole number.";
+  if (/must be a non-empty string/.test(message)) return "Required.";
+  if (/must be an event type name/.test(message)) return "Pick an event type.";
+  if (/must be an operator name/.test(message)) return "Pick an operator.";
+  // Otherwise the API's own sentence, without the raw value it echoes.
+  const text = message.replace(/,? got .*$/, "");
+  return text ? text[0].toUpperCase() + text.slice(1) + (text.endsWith(".") ? "" : ".") : message;
+}
+
+/** Checks of a form's fields before anything is sent: [path, value, rule]. An empty field
+ * is "Required", a number out of range says which numbers fit. */
+export function checkNumbers(fields: [string, string, { min: number; max: number; whole?: boolean; unit?: string; optional?: boolean }][]): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const [path, raw, rule] of fields) {
+    const text = raw.trim();
+    if (text === "") {
+      if (!rule.optional) problems.push({ path, message: "Required." });
+      continue;
+    }
+    const value = Number(text);
+    const unit = rule.unit ? ` ${rule.unit}` : "";
+    const kind = rule.whole ? "a whole number" : "a number";
+    if (!Number.isFinite(value) || (rule.whole && !Number.isInteger(value)) || value < rule.min || value > rule.max) {
+      problems.push({ path, message: `Enter ${kind}${unit ? ` of${unit}` : ""} between ${number.format(rule.min)} and ${number.format(rule.max)}.` });
+    }
+  }
+  return problems;
 }
 
 export function Field({
@@ -70,7 +112,7 @@ export async function submit(mutation: string, input: unknown, set: (o: Outcome)
 /** A refused mutation as a form's outcome: the API's field problems go next to their fields. */
 export function failed(exc: unknown): Outcome {
   const error = exc instanceof ApiError ? exc : new ApiError(String(exc), "INTERNAL");
-  return { problems: error.fields, message: error.fields.length ? "Fix the fields marked above." : error.message, saved: false };
+  return { problems: error.fields, message: error.fields.length ? "Fix the fields marked above." : plainProblem(error.message), saved: false };
 }
 
 export function FormNote({ outcome }: { outcome: Outcome }) {

@@ -11,7 +11,7 @@ import { PipelinePage } from "./pages/pipeline";
 import { ReviewPage } from "./pages/review";
 import { SettingsPage } from "./pages/settings";
 import { SlaPage } from "./pages/sla";
-import { type Preset, PRESETS, periodFor } from "./period";
+import { type CustomRange, customProblem, describeSpan, type Preset, PRESETS, periodFor } from "./period";
 import "./styles.css";
 import { type Session, SessionContext } from "./ui";
 
@@ -45,9 +45,45 @@ async function identify(credential: string): Promise<Identity> {
 
 type Page = (typeof PAGES)[number];
 
+/** The page of the address: its first segment ("#/pipeline/lead/L1" is the pipeline). */
 function currentPath(pages: readonly Page[]): string {
-  const path = location.hash.replace(/^#\/?/, "");
+  const path = location.hash.replace(/^#\/?/, "").split("/")[0];
   return pages.some((p) => p.path === path) ? path : pages[0].path;
+}
+
+function storedCustom(): CustomRange {
+  try {
+    return JSON.parse(sessionStorage.getItem("tandem.custom") ?? "") as CustomRange;
+  } catch {
+    return { from: "", to: "" };
+  }
+}
+
+function CustomRangeFields({ range, onChange }: { range: CustomRange; onChange: (r: CustomRange) => void }) {
+  const [draft, setDraft] = useState(range);
+  const problem = customProblem(draft);
+  const apply = (next: CustomRange) => {
+    setDraft(next);
+    if (customProblem(next) === null) onChange(next);
+  };
+  return (
+    <fieldset class="custom-range">
+      <legend class="sr-only">Custom range (UTC days)</legend>
+      <label>
+        <span>First day</span>
+        <input type="date" value={draft.from} aria-invalid={problem ? "true" : undefined} aria-describedby="custom-problem" onInput={(e) => apply({ ...draft, from: (e.target as HTMLInputElement).value })} />
+      </label>
+      <label>
+        <span>Last day</span>
+        <input type="date" value={draft.to} aria-invalid={problem ? "true" : undefined} aria-describedby="custom-problem" onInput={(e) => apply({ ...draft, to: (e.target as HTMLInputElement).value })} />
+      </label>
+      {problem && (
+        <p id="custom-problem" class="field-error" role="alert">
+          {problem}
+        </p>
+      )}
+    </fieldset>
+  );
 }
 
 function SignIn({ onSignedIn, notice }: { onSignedIn: (who: Identity) => void; notice: string | null }) {
@@ -116,6 +152,46 @@ function SignIn({ onSignedIn, notice }: { onSignedIn: (who: Identity) => void; n
   );
 }
 
+/** The page tabs; when they are wider than the screen, a cue on the side that scrolls. */
+function TabBar({ pages, current }: { pages: readonly Page[]; current: string }) {
+  const wrap = useRef<HTMLDivElement>(null);
+  const nav = useRef<HTMLElement>(null);
+  useEffect(() => {
+    const el = nav.current;
+    if (!el || !wrap.current) return;
+    const update = () => {
+      wrap.current!.dataset.moreLeft = String(el.scrollLeft > 2);
+      wrap.current!.dataset.moreRight = String(el.scrollLeft + el.clientWidth < el.scrollWidth - 2);
+    };
+    // The current tab in view, so the cue is about the others.
+    el.querySelector<HTMLElement>('[aria-current="page"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
+    update();
+    el.addEventListener("scroll", update, { passive: true });
+    window.addEventListener("resize", update);
+    return () => {
+      el.removeEventListener("scroll", update);
+      window.removeEventListener("resize", update);
+    };
+  }, [current]);
+  return (
+    <div class="tabs-wrap" ref={wrap}>
+      <span class="scroll-cue left" aria-hidden="true">
+        ‹
+      </span>
+      <nav class="tabs" aria-label="Dashboard pages" ref={nav}>
+        {pages.map((p) => (
+          <a href={`#/${p.path}`} aria-current={p.path === current ? "page" : undefined}>
+            {p.label}
+          </a>
+        ))}
+      </nav>
+      <span class="scroll-cue right" aria-hidden="true">
+        ›
+      </span>
+    </div>
+  );
+}
+
 function LiveBadge({ status, detail }: { status: LiveStatus; detail: string | null }) {
   const text =
     status === "live"
@@ -142,6 +218,7 @@ function Shell({ who, onSignOut, shared = null }: { who: Identity; onSignOut: ()
   const [preset, setPreset] = useState<Preset>(
     (sessionStorage.getItem("tandem.period") as Preset | null) ?? "last-90-days",
   );
+  const [custom, setCustom] = useState<CustomRange>(storedCustom);
   const [liveTick, setLiveTick] = useState(0);
   const [live, setLive] = useState<{ status: LiveStatus; detail: string | null }>({
     status: "connecting",
@@ -152,8 +229,12 @@ function Shell({ who, onSignOut, shared = null }: { who: Identity; onSignOut: ()
 
   useEffect(() => {
     const onHash = () => {
-      setPath(currentPath(pages));
-      main.current?.focus();
+      const next = currentPath(pages);
+      setPath((before) => {
+        // A new page takes the focus; a lead opened within a page takes it itself.
+        if (before !== next) window.setTimeout(() => main.current?.focus());
+        return next;
+      });
     };
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
@@ -185,7 +266,8 @@ function Shell({ who, onSignOut, shared = null }: { who: Identity; onSignOut: ()
     });
   }, [who.credential]);
 
-  const period = useMemo(() => periodFor(preset), [preset]);
+  // Recomputed on live ticks too, so a period "so far" moves on with the clock.
+  const period = useMemo(() => periodFor(preset, new Date(), custom), [preset, custom.from, custom.to, Math.floor(Date.now() / 3_600_000)]);
   const session: Session = { ...who, period, liveTick };
   const page = pages.find((p) => p.path === path) ?? pages[0];
   const View = page.view;
@@ -224,13 +306,7 @@ function Shell({ who, onSignOut, shared = null }: { who: Identity; onSignOut: ()
           </div>
         )}
       </header>
-      <nav class="tabs" aria-label="Dashboard pages">
-        {pages.map((p) => (
-          <a href={`#/${p.path}`} aria-current={p.path === page.path ? "page" : undefined}>
-            {p.label}
-          </a>
-        ))}
-      </nav>
+      <TabBar pages={pages} current={page.path} />
       <main id="main" ref={main} tabIndex={-1}>
         <div class="page-head">
           <h1>{page.label}</h1>
@@ -251,10 +327,21 @@ function Shell({ who, onSignOut, shared = null }: { who: Identity; onSignOut: ()
               ))}
             </select>
           </label>
-          <p class="muted small period-range">
-            {period.from.toISOString().slice(0, 10)} – {new Date(period.to.getTime() - 1).toISOString().slice(0, 10)}{" "}
-            (UTC), compared with {period.previousFrom.toISOString().slice(0, 10)} –{" "}
-            {new Date(period.previousTo.getTime() - 1).toISOString().slice(0, 10)}
+          {preset === "custom" && (
+            <CustomRangeFields
+              range={custom}
+              onChange={(range) => {
+                sessionStorage.setItem("tandem.custom", JSON.stringify(range));
+                setCustom(range);
+              }}
+            />
+          )}
+          <p class="muted small period-range" data-period-from={period.from.toISOString()} data-period-to={period.to.toISOString()}>
+            {describeSpan(period.from, period.to)} (UTC){period.toDate ? ", so far" : ""}; compared with{" "}
+            <span data-previous-from={period.previousFrom.toISOString()} data-previous-to={period.previousTo.toISOString()}>
+              {describeSpan(period.previousFrom, period.previousTo)}
+            </span>
+            {period.toDate ? ", the same time into the period before" : ", the period before"}.
           </p>
           </>
           )}

@@ -107,10 +107,26 @@ export function Card({ title, children, wide }: { title: string; children: Compo
   );
 }
 
+/** A definition shown on hover and on keyboard focus, and read by screen readers. */
+export function Definition({ text }: { text: string }) {
+  return (
+    <span class="info" tabIndex={0} role="note" aria-label={text} data-tip={text}>
+      <span aria-hidden="true">i</span>
+    </span>
+  );
+}
+
 interface Column<R> {
   label: string;
   value: (row: R) => ComponentChildren;
   numeric?: boolean;
+  /** The key this column sorts by, when the table is sortable by it. */
+  sortKey?: string;
+}
+
+export interface Sort {
+  key: string;
+  descending: boolean;
 }
 
 export function DataTable<R>({
@@ -119,12 +135,16 @@ export function DataTable<R>({
   rows,
   empty,
   rowKey,
+  sort,
+  onSort,
 }: {
   caption: string;
   columns: Column<R>[];
   rows: R[];
   empty: string;
   rowKey: (row: R) => string;
+  sort?: Sort;
+  onSort?: (sort: Sort) => void;
 }) {
   if (rows.length === 0) return <Empty>{empty}</Empty>;
   return (
@@ -133,11 +153,31 @@ export function DataTable<R>({
         <caption class="sr-only">{caption}</caption>
         <thead>
           <tr>
-            {columns.map((c) => (
-              <th scope="col" class={c.numeric ? "num" : undefined}>
-                {c.label}
-              </th>
-            ))}
+            {columns.map((c) => {
+              const active = sort && c.sortKey === sort.key;
+              return (
+                <th
+                  scope="col"
+                  class={c.numeric ? "num" : undefined}
+                  aria-sort={active ? (sort.descending ? "descending" : "ascending") : undefined}
+                >
+                  {c.sortKey && onSort ? (
+                    <button
+                      type="button"
+                      class="sort"
+                      data-sort={c.sortKey}
+                      onClick={() => onSort({ key: c.sortKey!, descending: active ? !sort.descending : c.numeric === true })}
+                    >
+                      {c.label}
+                      <span aria-hidden="true">{active ? (sort.descending ? " ▼" : " ▲") : " ↕"}</span>
+                      <span class="sr-only">{active ? `, sorted ${sort.descending ? "descending" : "ascending"}` : ", sort"}</span>
+                    </button>
+                  ) : (
+                    c.label
+                  )}
+                </th>
+              );
+            })}
           </tr>
         </thead>
         <tbody>

@@ -44,6 +44,8 @@ DEFAULT_LEAD_STATUSES: dict[str, str] = {
 # Contact property → trait (SPEC 2.2); numbers arrive as strings and are converted.
 DEFAULT_CONTACT_PROPERTIES: dict[str, str] = {
     "email": "email",
+    "firstname": "first_name",
+    "lastname": "last_name",
     "jobtitle": "job_title",
     "seniority": "seniority",
     "industry": "industry",

@@ -34,6 +34,8 @@ GAP_TYPES = ("GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVER
 # Lead and Contact fields → traits (SPEC 2.2).
 DEFAULT_PERSON_FIELDS: dict[str, str] = {
     "Email": "email",
+    "FirstName": "first_name",
+    "LastName": "last_name",
     "Title": "job_title",
     "Industry": "industry",
     "Country": "country",

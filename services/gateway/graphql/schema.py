@@ -27,6 +27,8 @@ from strawberry.types.graphql import OperationType
 
 from services.gateway.graphql.accounts.resolvers import AccountQueries
 from services.gateway.graphql.attribution.resolvers import AttributionQueries
+from services.gateway.graphql.config.history import ConfigHistoryMutations, ConfigHistoryQueries
+from services.gateway.graphql.config.preview import ScoringPreviewQueries
 from services.gateway.graphql.config.resolvers import ConfigMutations, ConfigQueries
 from services.gateway.graphql.connectors.resolvers import ConnectorMutations, ConnectorQueries
 from services.gateway.graphql.content.resolvers import ContentMutations, ContentQueries
@@ -38,6 +40,7 @@ from services.gateway.graphql.datadriven.resolvers import DataDrivenMutations, D
 from services.gateway.graphql.feedback.resolvers import FeedbackQueries
 from services.gateway.graphql.leads.resolvers import LeadQueries
 from services.gateway.graphql.messaging.resolvers import MessagingMutations, MessagingQueries
+from services.gateway.graphql.metrics.funnel import FunnelQueries
 from services.gateway.graphql.metrics.resolvers import MetricsQueries
 from services.gateway.graphql.pipeline.resolvers import PipelineQueries
 from services.gateway.graphql.postmortems.resolvers import PostMortemQueries
@@ -76,11 +79,14 @@ Query = merge_types(
         AccountQueries,
         PipelineQueries,
         MetricsQueries,
+        FunnelQueries,
         AttributionQueries,
         DataDrivenQueries,
         PredictionQueries,
         SlaQueries,
         ConfigQueries,
+        ConfigHistoryQueries,
+        ScoringPreviewQueries,
         MessagingQueries,
         ContentQueries,
         FeedbackQueries,
@@ -98,6 +104,7 @@ Mutation = merge_types(
     "Mutation",
     (
         ConfigMutations,
+        ConfigHistoryMutations,
         MessagingMutations,
         ContentMutations,
         ActionItemMutations,

@@ -1,7 +1,8 @@
 // Accounts (SPEC 17): buying committees by engagement, and one account's members and timeline.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { StageGradeFilters } from "../filters";
 import { fmt } from "../format";
+import { displayName, LeadLink, leadHref, PERSON_FIELDS, type Person, useRouteParams } from "../people";
 import { Card, DataTable, Empty, ErrorNote, Loading, useQuery } from "../ui";
 
 const ACCOUNTS_QUERY = `query Accounts($stage: Stage, $fitGrade: FitGrade) {
@@ -13,7 +14,7 @@ const ACCOUNTS_QUERY = `query Accounts($stage: Stage, $fitGrade: FitGrade) {
 const ACCOUNT_QUERY = `query Account($id: ID!) {
   account(id: $id) {
     id domain stage fitGrade engagementScore memberCount
-    members { lead { id stage } jobTitle seniority department }
+    members { lead { ${PERSON_FIELDS} stage } jobTitle seniority department }
     timeline(first: 100) { eventId leadId type occurredAt channel campaignId }
   }
 }`;
@@ -28,20 +29,26 @@ interface AccountRow {
   stage: string;
 }
 interface AccountDetail extends Omit<AccountRow, "fitScore"> {
-  members: { lead: { id: string; stage: string }; jobTitle: string | null; seniority: string | null; department: string | null }[];
+  members: { lead: Person & { stage: string }; jobTitle: string | null; seniority: string | null; department: string | null }[];
   timeline: { eventId: string; leadId: string; type: string; occurredAt: string; channel: string | null; campaignId: string | null }[];
 }
 
 function AccountView({ id, onClose }: { id: string; onClose: () => void }) {
   const { data, error, reload } = useQuery<{ account: AccountDetail | null }>(ACCOUNT_QUERY, { id });
+  const heading = useRef<HTMLHeadingElement>(null);
+  const loaded = data !== null;
+  useEffect(() => {
+    if (loaded) heading.current?.focus();
+  }, [loaded, id]);
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what={`account ${id}`} />;
   const account = data.account;
   if (!account) return <Empty>No account with the id “{id}” in this tenant.</Empty>;
+  const people = new Map(account.members.map((m) => [m.lead.id, m.lead]));
   return (
     <section class="card wide" aria-labelledby="account-title">
       <div class="row between">
-        <h2 id="account-title">
+        <h2 id="account-title" tabIndex={-1} ref={heading}>
           Account {account.domain ?? account.id}
         </h2>
         <button type="button" class="small" onClick={onClose}>
@@ -59,10 +66,10 @@ function AccountView({ id, onClose }: { id: string; onClose: () => void }) {
         rows={account.members}
         empty="No member yet."
         columns={[
-          { label: "Lead", value: (m) => <span data-member={m.lead.id}>{m.lead.id}</span> },
+          { label: "Person", value: (m) => <span data-member={m.lead.id}><LeadLink lead={m.lead} id={m.lead.id} compact /></span> },
           { label: "Stage", value: (m) => fmt.label(m.lead.stage) },
           { label: "Title", value: (m) => m.jobTitle ?? "–" },
-          { label: "Department", value: (m) => m.department ?? "–" },
+          { label: "Department", value: (m) => (m.department ? fmt.label(m.department) : "–") },
         ]}
       />
       <h3>Timeline</h3>
@@ -73,10 +80,10 @@ function AccountView({ id, onClose }: { id: string; onClose: () => void }) {
         empty="No event yet."
         columns={[
           { label: "Time", value: (e) => <span data-account-event={e.eventId}>{fmt.dateTime(e.occurredAt)}</span> },
-          { label: "Lead", value: (e) => e.leadId },
+          { label: "Person", value: (e) => <a href={leadHref(e.leadId)}>{people.has(e.leadId) ? displayName(people.get(e.leadId)!) : `Lead ${e.leadId}`}</a> },
           { label: "Type", value: (e) => fmt.label(e.type) },
           { label: "Channel", value: (e) => (e.channel ? fmt.label(e.channel) : "–") },
-          { label: "Campaign", value: (e) => e.campaignId ?? "–" },
+          { label: "Campaign", value: (e) => (e.campaignId ? fmt.campaign(e.campaignId) : "–") },
         ]}
       />
     </section>
@@ -86,7 +93,12 @@ function AccountView({ id, onClose }: { id: string; onClose: () => void }) {
 export function AccountsPage() {
   const [stage, setStage] = useState("");
   const [grade, setGrade] = useState("");
-  const [selected, setSelected] = useState<string | null>(null);
+  const params = useRouteParams();
+  // An account has its own address (#/accounts/<id>), so it can be shared and reopened.
+  const selected = params[0] ? params[0] : null;
+  const setSelected = (id: string | null) => {
+    location.hash = id ? `#/accounts/${encodeURIComponent(id)}` : "#/accounts";
+  };
   const { data, error, reload } = useQuery<{ accounts: { totalCount: number; edges: { node: AccountRow }[] } }>(ACCOUNTS_QUERY, {
     stage: stage || null,
     fitGrade: grade || null,

@@ -140,7 +140,7 @@ export function ContentPage() {
           empty="The catalog is empty: marketing adds content items through the API (createContentItem)."
           columns={[
             { label: "Content", value: (c) => c.title },
-            { label: "Stage · format", value: (c) => `${c.funnelStage} · ${c.format}` },
+            { label: "Stage · format", value: (c) => `${fmt.label(c.funnelStage)} · ${fmt.label(c.format)}` },
             { label: "Status", value: (c) => `${fmt.label(c.status)} · v${c.version}` },
             ...influenceColumns<Content>(),
             ...(editable ? [{ label: "Actions", value: (c: Content) => <StatusActions item={c} kind="ContentItem" onDone={reload} /> }] : []),

@@ -217,7 +217,7 @@ export function WebhooksCard() {
             rows={data.webhookDeliveries.edges.map((e) => e.node)}
             empty="No delivery yet: deliveries appear here once a subscribed event happens."
             columns={[
-              { label: "Event", value: (d) => d.eventType },
+              { label: "Event", value: (d) => fmt.label(d.eventType) },
               { label: "Webhook", value: (d) => <span class="break">{urlOf(d.webhookId)}</span> },
               { label: "Status", value: (d) => <span data-delivery-status={d.id}>{fmt.label(d.status)}</span> },
               { label: "Attempts", value: (d) => <span data-delivery-attempts={d.id}>{d.attemptCount}</span>, numeric: true },

@@ -1,7 +1,7 @@
 import { useEffect } from "preact/hooks";
-import { change, fmt } from "../format";
-import { addDays, weeksOf } from "../period";
-import { Card, ChartBox, DataTable, Empty, ErrorNote, Loading, PALETTE, useQuery, useSession } from "../ui";
+import { change, type ChangeKind, fmt } from "../format";
+import { bucketsOf } from "../period";
+import { Card, ChartBox, DataTable, Definition, Empty, ErrorNote, Loading, PALETTE, useQuery, useSession } from "../ui";
 
 const METRIC_FIELDS = `leadsCreated mqls sqls opportunitiesCreated pipelineAmount dealsWon revenue
   dealsLost winRate avgDealValue salesCycleDaysMedian leadToOpportunityRate mqlToSqlRate
@@ -32,75 +32,103 @@ interface Overview {
 }
 
 type Kind = "int" | "money" | "pct" | "days";
-const KPIS: { key: string; label: string; kind: Kind; lowerIsBetter?: boolean; neutral?: boolean }[] = [
-  { key: "leadsCreated", label: "New leads", kind: "int" },
-  { key: "mqls", label: "MQLs", kind: "int" },
-  { key: "sqls", label: "SQLs", kind: "int" },
-  { key: "opportunitiesCreated", label: "Opportunities", kind: "int" },
-  { key: "pipelineAmount", label: "Pipeline created", kind: "money" },
-  { key: "revenue", label: "Revenue won", kind: "money" },
-  { key: "dealsWon", label: "Deals won", kind: "int" },
-  { key: "winRate", label: "Win rate", kind: "pct" },
-  { key: "avgDealValue", label: "Average deal", kind: "money" },
-  { key: "salesCycleDaysMedian", label: "Sales cycle (median)", kind: "days", lowerIsBetter: true },
-  { key: "pipelineVelocity", label: "Pipeline velocity / day", kind: "money" },
-  { key: "cac", label: "CAC", kind: "money", lowerIsBetter: true },
-  { key: "spend", label: "Spend", kind: "money", neutral: true },
-  { key: "slaCompliance", label: "SLA compliance", kind: "pct" },
+const KPIS: { key: string; label: string; kind: Kind; lowerIsBetter?: boolean; neutral?: boolean; definition: string }[] = [
+  { key: "leadsCreated", label: "New leads", kind: "int", definition: "Leads created in the period." },
+  { key: "mqls", label: "MQLs", kind: "int", definition: "Leads that became marketing-qualified (MQL) in the period." },
+  { key: "sqls", label: "SQLs", kind: "int", definition: "Leads that sales accepted as qualified (SQL) in the period." },
+  { key: "opportunitiesCreated", label: "Opportunities", kind: "int", definition: "Opportunities (deals) created in the period." },
+  { key: "pipelineAmount", label: "Pipeline created", kind: "money", definition: "The total amount of the opportunities created in the period." },
+  { key: "revenue", label: "Revenue won", kind: "money", definition: "The total won amount of the deals won in the period." },
+  { key: "dealsWon", label: "Deals won", kind: "int", definition: "Deals won in the period." },
+  { key: "winRate", label: "Win rate", kind: "pct", definition: "Deals won ÷ (deals won + deals lost), of the deals closed in the period. Its change is in percentage points (pp)." },
+  { key: "avgDealValue", label: "Average deal", kind: "money", definition: "Revenue won ÷ deals won in the period." },
+  { key: "salesCycleDaysMedian", label: "Sales cycle (median)", kind: "days", lowerIsBetter: true, definition: "The median number of days from opportunity to win, of the deals won in the period." },
+  { key: "pipelineVelocity", label: "Pipeline velocity / day", kind: "money", definition: "Opportunities × win rate × average deal ÷ median sales cycle: the revenue the pipeline makes per day." },
+  { key: "cac", label: "CAC", kind: "money", lowerIsBetter: true, definition: "Customer acquisition cost: campaign spend ÷ new customers in the period." },
+  { key: "spend", label: "Spend", kind: "money", neutral: true, definition: "Campaign spend recorded in the period." },
+  { key: "slaCompliance", label: "SLA compliance", kind: "pct", definition: "Of the MQLs of the period whose response time is decided, the share answered within the SLA. Its change is in percentage points (pp)." },
 ];
 
 // Channels whose leads sales found itself, or whose first touch is unknown.
 const NOT_MARKETING = new Set(["outbound", "(none)"]);
 
-function Delta({ current, previous, lowerIsBetter, neutral }: { current: number | null; previous: number | null; lowerIsBetter?: boolean; neutral?: boolean }) {
-  const delta = change(current, previous);
-  if (delta == null) return null;
-  const good = neutral ? null : lowerIsBetter ? delta < 0 : delta > 0;
-  const arrow = delta > 0 ? "▲" : delta < 0 ? "▼" : "■";
+export function Delta({ current, previous, kind, lowerIsBetter, neutral }: { current: number | null; previous: number | null; kind: ChangeKind; lowerIsBetter?: boolean; neutral?: boolean }) {
+  const delta = change(current, previous, kind);
+  if (delta == null) {
+    return <span class="delta flat">{current == null ? "no figure yet in this period" : "no figure for the period before"}</span>;
+  }
+  const good = neutral ? null : lowerIsBetter ? delta.sign < 0 : delta.sign > 0;
+  const arrow = delta.sign > 0 ? "▲" : delta.sign < 0 ? "▼" : "=";
   return (
-    <span class={`delta ${delta === 0 || good === null ? "flat" : good ? "up" : "down"}`}>
-      <span aria-hidden="true">{arrow}</span> {fmt.pct(Math.abs(delta))}{" "}
-      <span class="sr-only">{delta >= 0 ? "up" : "down"}</span>
+    <span class={`delta ${delta.sign === 0 || good === null ? "flat" : good ? "up" : "down"}`} title={delta.how} data-delta={delta.text}>
+      <span aria-hidden="true">{arrow}</span> {delta.text}{" "}
+      <span class="sr-only">{delta.sign > 0 ? "up" : delta.sign < 0 ? "down" : "unchanged"} ({delta.how})</span>
     </span>
   );
 }
 
-function Funnel({ metrics }: { metrics: Metrics }) {
-  const steps = [
-    { label: "New leads", value: metrics.leadsCreated ?? 0 },
-    { label: "MQLs", value: metrics.mqls ?? 0 },
-    { label: "SQLs", value: metrics.sqls ?? 0 },
-    { label: "Opportunities", value: metrics.opportunitiesCreated ?? 0 },
-    { label: "Won", value: metrics.dealsWon ?? 0 },
-  ];
-  const rows = steps.map((s, i) => ({
-    ...s,
-    rate: i === 0 || steps[i - 1].value === 0 ? null : s.value / steps[i - 1].value,
-  }));
-  const summary = `Funnel of the period: ${rows.map((r) => `${r.label} ${r.value}`).join(", ")}`;
+const FUNNEL_QUERY = `query CohortFunnel($from: DateTime!, $to: DateTime!) {
+  cohortFunnel(from: $from, to: $to) { fromStage toStage entered converted rate }
+}`;
+
+interface Step {
+  fromStage: string;
+  toStage: string;
+  entered: number;
+  converted: number;
+  rate: number | null;
+}
+
+const STEP_NAMES: Record<string, string> = {
+  AWARE: "New leads",
+  MQL: "MQLs",
+  SQL: "SQLs",
+  OPPORTUNITY: "Opportunities",
+  CUSTOMER: "Customers",
+};
+
+/** The cohort funnel: of the leads that reached a stage in the period, the share that
+ * went on to the next (a true conversion, never above 100 %). */
+function Funnel() {
+  const { period } = useSession();
+  const { data, error, reload } = useQuery<{ cohortFunnel: Step[] }>(FUNNEL_QUERY, { from: period.from.toISOString(), to: period.to.toISOString() });
+  if (error) return <ErrorNote error={error} retry={reload} />;
+  if (!data) return <Loading what="the funnel" />;
+  const steps = data.cohortFunnel;
+  const summary = `Funnel of the period: ${steps
+    .map((s) => `of ${s.entered} ${STEP_NAMES[s.fromStage]}, ${s.converted} reached ${STEP_NAMES[s.toStage]}`)
+    .join("; ")}`;
   return (
     <>
+      <p class="muted small">
+        Of the leads that reached each stage in the period, how many have reached the next one since.
+        <Definition text="A true conversion: the leads counted in a row are the same people in both columns, so a rate is never above 100%. Leads that skipped a stage (e.g. straight to an opportunity) count as converted." />
+      </p>
       <ChartBox
         summary={summary}
         height={220}
         config={{
           type: "bar",
           data: {
-            labels: rows.map((r) => r.label),
-            datasets: [{ label: "Leads", data: rows.map((r) => r.value), backgroundColor: PALETTE.slice(0, 5), borderRadius: 6 }],
+            labels: steps.map((s) => `${STEP_NAMES[s.fromStage]} → ${STEP_NAMES[s.toStage]}`),
+            datasets: [
+              { label: "Reached the stage in the period", data: steps.map((s) => s.entered), backgroundColor: PALETTE[5], borderRadius: 4 },
+              { label: "Went on to the next", data: steps.map((s) => s.converted), backgroundColor: PALETTE[0], borderRadius: 4 },
+            ],
           },
-          options: { indexAxis: "y", plugins: { legend: { display: false } } },
+          options: { indexAxis: "y", plugins: { legend: { position: "bottom" } } },
         }}
       />
       <DataTable
-        caption="Funnel by stage with the conversion from the step before"
-        rowKey={(r) => r.label}
-        rows={rows}
+        caption="Cohort funnel: of the leads that reached a stage in the period, how many reached the next"
+        rowKey={(s) => s.fromStage}
+        rows={steps}
         empty="No leads in this period."
         columns={[
-          { label: "Stage", value: (r) => r.label },
-          { label: "Count", value: (r) => <span data-funnel={r.label}>{fmt.int(r.value)}</span>, numeric: true },
-          { label: "Conversion", value: (r) => (r.rate == null ? "–" : fmt.pct(r.rate)), numeric: true },
+          { label: "Step", value: (s) => `${STEP_NAMES[s.fromStage]} → ${STEP_NAMES[s.toStage]}` },
+          { label: "Reached in period", value: (s) => <span data-funnel-entered={s.fromStage}>{fmt.int(s.entered)}</span>, numeric: true },
+          { label: "Went on", value: (s) => <span data-funnel-converted={s.fromStage}>{fmt.int(s.converted)}</span>, numeric: true },
+          { label: "Conversion", value: (s) => <span data-funnel-rate={s.fromStage}>{fmt.pct(s.rate)}</span>, numeric: true },
         ]}
       />
     </>
@@ -109,23 +137,25 @@ function Funnel({ metrics }: { metrics: Metrics }) {
 
 function LeadVolume() {
   const { period } = useSession();
-  const weeks = weeksOf(period);
+  const buckets = bucketsOf(period);
   const variables: Record<string, string> = {};
-  const fields = weeks.map((monday, i) => {
-    variables[`f${i}`] = monday.toISOString();
-    variables[`t${i}`] = addDays(monday, 7).toISOString();
+  const fields = buckets.map((bucket, i) => {
+    variables[`f${i}`] = bucket.from.toISOString();
+    variables[`t${i}`] = bucket.to.toISOString();
     return `w${i}: metrics(from: $f${i}, to: $t${i}) { leadsCreated mqls }`;
   });
-  const args = weeks.map((_, i) => `$f${i}: DateTime!, $t${i}: DateTime!`).join(", ");
+  const args = buckets.map((_, i) => `$f${i}: DateTime!, $t${i}: DateTime!`).join(", ");
   const query = `query LeadVolume(${args}) { ${fields.join(" ")} }`;
   const { data, error, reload } = useQuery<Record<string, { leadsCreated: number; mqls: number }>>(query, variables);
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what="lead volume" />;
-  const rows = weeks.map((monday, i) => ({ week: fmt.date(monday), ...data[`w${i}`] }));
+  // Buckets are cut to the period, so the bars add up to the tiles above.
+  const rows = buckets.map((b, i) => ({ week: b.partial ? `${b.label} (part)` : b.label, ...data[`w${i}`] }));
   if (rows.every((r) => r.leadsCreated === 0)) {
     return <Empty>No leads were created in this period. Pick a longer period, or send events to POST /v1/events.</Empty>;
   }
-  const summary = `New leads per week: ${rows.map((r) => `week of ${r.week} ${r.leadsCreated}`).join(", ")}`;
+  const unit = buckets[0]?.unit ?? "week";
+  const summary = `New leads per ${unit}: ${rows.map((r) => `${unit} of ${r.week} ${r.leadsCreated}`).join(", ")}`;
   return (
     <>
       <ChartBox
@@ -145,12 +175,12 @@ function LeadVolume() {
       <details>
         <summary>Lead volume as a table</summary>
         <DataTable
-          caption="New leads and MQLs per week"
+          caption={`New leads and MQLs per ${unit}, within the period`}
           rowKey={(r) => r.week}
           rows={rows}
           empty="No weeks in this period."
           columns={[
-            { label: "Week of", value: (r) => r.week },
+            { label: unit === "week" ? "Week of" : "Month", value: (r) => r.week },
             { label: "New leads", value: (r) => fmt.int(r.leadsCreated), numeric: true },
             { label: "MQLs", value: (r) => fmt.int(r.mqls), numeric: true },
           ]}
@@ -208,13 +238,16 @@ export function OverviewPage() {
     <section class="kpis wide" aria-label={`Key metrics, ${period.label.toLowerCase()}`}>
       {KPIS.map((k) => (
         <div class="kpi" key={k.key}>
-          <p class="kpi-label">{k.label}</p>
+          <p class="kpi-label">
+            {k.label}
+            <Definition text={k.definition} />
+          </p>
           <p class="kpi-value" data-metric={k.key} data-value={data.current[k.key] ?? ""}>
             {fmt[k.kind](data.current[k.key])}
           </p>
           <p class="kpi-prev">
-            <Delta current={data.current[k.key]} previous={data.previous[k.key]} lowerIsBetter={k.lowerIsBetter} neutral={k.neutral} />
-            <span class="muted small"> previous period {fmt[k.kind](data.previous[k.key])}</span>
+            <Delta current={data.current[k.key]} previous={data.previous[k.key]} kind={k.kind} lowerIsBetter={k.lowerIsBetter} neutral={k.neutral} />
+            {data.previous[k.key] != null && data.current[k.key] != null && <span class="muted small"> vs {fmt[k.kind](data.previous[k.key])}</span>}
           </p>
         </div>
       ))}
@@ -226,10 +259,12 @@ export function OverviewPage() {
     <div class="grid">
       {error && <ErrorNote error={error} retry={reload} />}
       {kpis ?? (!error && <Loading what="the key metrics" />)}
-      <Card title="Lead volume by week" wide>
+      <Card title="Lead volume over the period" wide>
         <LeadVolume />
       </Card>
-      <Card title="Funnel of the period">{data ? <Funnel metrics={data.current} /> : <Loading what="the funnel" />}</Card>
+      <Card title="Funnel of the period">
+        <Funnel />
+      </Card>
       <Card title="Marketing revenue">
         <MarketingRevenue />
         {pipeline && (

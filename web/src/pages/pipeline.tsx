@@ -1,9 +1,12 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, gql } from "../api";
 import { GRADES, StageGradeFilters } from "../filters";
 import { fmt } from "../format";
-import { Card, ChartBox, DataTable, Empty, ErrorNote, Loading, PALETTE, useQuery } from "../ui";
+import { displayName, leadHref, PERSON_FIELDS, personLine, useRouteParams } from "../people";
+import { Card, ChartBox, DataTable, Definition, Empty, ErrorNote, Loading, PALETTE, type Sort, useQuery } from "../ui";
+import { humaniseRule, humaniseText } from "../words";
 
-const PAGE = 25;
+const PAGE = 50;
 
 const SUMMARY_QUERY = `query PipelineSummary {
   pipeline { total stages { stage count } }
@@ -13,16 +16,18 @@ const SUMMARY_QUERY = `query PipelineSummary {
   d: leads(fitGrade: D, first: 1) { totalCount }
 }`;
 
-const LEADS_QUERY = `query Leads($stage: Stage, $fitGrade: FitGrade) {
-  leads(stage: $stage, fitGrade: $fitGrade, first: 200) {
+const LEADS_QUERY = `query Leads($stage: Stage, $fitGrade: FitGrade, $search: String, $orderBy: LeadOrder, $first: Int, $after: String) {
+  leads(stage: $stage, fitGrade: $fitGrade, search: $search, orderBy: $orderBy, first: $first, after: $after) {
     totalCount
-    edges { node { id stage fitGrade fitScore engagementScore score matrix firstTouchChannel createdAt } }
+    pageInfo { hasNextPage endCursor }
+    edges { node { ${PERSON_FIELDS} stage fitGrade fitScore engagementScore score matrix firstTouchChannel createdAt } }
   }
 }`;
 
 const LEAD_QUERY = `query Lead($id: ID!) {
+  tenantConfig { version windowDays engagementRules { eventType } mql { minFit minEngagement } }
   lead(id: $id) {
-    id stage highestStage fitScore fitGrade disqualified engagementScore score matrix
+    ${PERSON_FIELDS} stage highestStage fitScore fitGrade disqualified engagementScore score matrix
     createdAt mqlAt sqlAt opportunityAt customerAt accountId firstTouchChannel scoredAt
     traits fitEvidence engagementEvidence
     prediction { probability percentile tier factors { feature contribution } }
@@ -37,6 +42,11 @@ const LEAD_QUERY = `query Lead($id: ID!) {
 
 interface LeadRow {
   id: string;
+  name: string | null;
+  email: string | null;
+  title: string | null;
+  company: string | null;
+  owner: string | null;
   stage: string;
   fitGrade: string;
   fitScore: number;
@@ -228,33 +238,103 @@ function PredictionView({ prediction: p }: { prediction: Prediction | null }) {
   );
 }
 
-function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
-  const [postMortem, setPostMortem] = useState<string | null>(null);
-  const { data, error, reload } = useQuery<{ lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
+const DAY_MS = 86_400_000;
+
+interface ScoringContext {
+  version: number;
+  windowDays: number;
+  engagementRules: { eventType: string }[];
+  mql: { minFit: number; minEngagement: number };
+}
+
+function LeadDetail({ id, deal, onClose }: { id: string; deal: string | null; onClose: () => void }) {
+  // A closed deal's post-mortem has its own address too: #/pipeline/lead/<lead>/deal/<deal>.
+  const postMortem = deal;
+  const setPostMortem = (opportunity: string) => {
+    location.hash = `${leadHref(id)}/deal/${encodeURIComponent(opportunity)}`;
+  };
+  const heading = useRef<HTMLHeadingElement>(null);
+  const { data, error, reload } = useQuery<{ tenantConfig: ScoringContext; lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
+  const loaded = data !== null;
+  useEffect(() => {
+    // The lead that opens takes the focus, so keyboard and screen reader users land on it.
+    if (loaded) heading.current?.focus();
+  }, [loaded, id]);
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what={`lead ${id}`} />;
   const lead = data.lead;
-  if (!lead) return <Empty>No lead with the id “{id}” in this tenant. Check the id and search again.</Empty>;
+  if (!lead) {
+    return (
+      <section class="card wide lead-detail" aria-labelledby="lead-title">
+        <h2 id="lead-title" tabIndex={-1} ref={heading}>
+          No lead “{id}”
+        </h2>
+        <Empty>This tenant has no lead with that id. Search by name, email, company or domain below.</Empty>
+        <button type="button" class="ghost" onClick={onClose}>
+          Back to the leads
+        </button>
+      </section>
+    );
+  }
+  const config = data.tenantConfig;
   const fitRows = (lead.fitEvidence as Json[]) ?? [];
   const engagement = (lead.engagementEvidence as Json[]) ?? [];
+  const touches = data.touches.edges.map((e) => e.node);
+  // Touches inside the scoring window as of the last scoring, for the explanation below.
+  const windowStart = new Date(lead.scoredAt as string).getTime() - config.windowDays * DAY_MS;
+  const inWindow = touches.filter((t) => new Date(t.occurredAt).getTime() > windowStart).length;
+  const noRules = config.engagementRules.length === 0;
+  const emptyEngagement = noRules
+    ? `The scoring model has no engagement rules, so no touch earns points: engagement is 0 for every lead. An admin can add rules in Settings.`
+    : inWindow > 0
+      ? `None of the ${inWindow} touches in the last ${config.windowDays} days matches an engagement rule, so engagement is 0.`
+      : `No touch in the last ${config.windowDays} days, so engagement is 0.`;
+  const line = personLine(lead);
   return (
     <section class="card wide lead-detail" aria-labelledby="lead-title" data-lead={lead.id}>
       <div class="row between">
-        <h2 id="lead-title">Lead {lead.id}</h2>
-        <button type="button" class="ghost" onClick={onClose}>
-          Close lead
-        </button>
+        <div>
+          <h2 id="lead-title" tabIndex={-1} ref={heading}>
+            {displayName(lead)}
+          </h2>
+          <p class="muted small">
+            {line && <span data-lead-line>{line}</span>}
+            {lead.email && lead.name ? <> · {lead.email}</> : null}
+            {lead.owner ? <> · owner {lead.owner}</> : null}
+            <span class="lead-id"> · lead id {lead.id}</span>
+          </p>
+        </div>
+        <div class="row">
+          <button
+            type="button"
+            class="ghost small"
+            onClick={() => navigator.clipboard?.writeText(location.href).catch(() => undefined)}
+          >
+            Copy link
+          </button>
+          <button type="button" class="ghost" onClick={onClose}>
+            Close lead
+          </button>
+        </div>
       </div>
+      {noRules && (
+        <p class="note warn" role="status" data-empty-model>
+          The scoring model has no engagement rules: every lead's engagement is 0 and no lead can become an MQL by engagement. Restore an earlier version or add rules in Settings.
+        </p>
+      )}
       <dl class="facts">
         <div><dt>Stage</dt><dd data-lead-stage>{fmt.label(lead.stage)}</dd></div>
         <div><dt>Fit</dt><dd><span data-lead-fit>{lead.fitScore}</span> (grade {lead.fitGrade})</dd></div>
-        <div><dt>Engagement</dt><dd>{lead.engagementScore}</dd></div>
-        <div><dt>Score · matrix</dt><dd>{lead.score} · {lead.matrix}</dd></div>
+        <div><dt>Engagement</dt><dd data-lead-engagement>{lead.engagementScore}</dd></div>
+        <div><dt>Score · matrix<Definition text="Score = fit + engagement (0 to 200). The matrix pairs the fit grade (A to D) with the engagement tier (1: 60 or more, 2: 30 or more, 3: below 30)." /></dt><dd>{lead.score} · {lead.matrix}</dd></div>
         <div><dt>First touch</dt><dd>{lead.firstTouchChannel ? fmt.label(lead.firstTouchChannel) : "–"}</dd></div>
         <div><dt>Created</dt><dd>{fmt.dateTime(lead.createdAt)}</dd></div>
       </dl>
       <PredictionView prediction={lead.prediction as Prediction | null} />
       <h3>Timeline</h3>
+      <p class="muted small">
+        Each change of stage with the reason as it stood then. Scores change afterwards as touches leave the {config.windowDays}-day window or the scoring model changes; a stage once reached is kept.
+      </p>
       <ol class="timeline">
         {(lead.transitions as { fromStage: string | null; toStage: string; at: string; eventId: string; reason: string }[]).map((t) => (
           <li key={t.eventId + t.toStage}>
@@ -263,8 +343,10 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
               {t.fromStage ? `${fmt.label(t.fromStage)} → ` : ""}
               {fmt.label(t.toStage)}
             </strong>
-            <span class="muted">{t.reason}</span>
-            <span class="muted small">event {t.eventId}</span>
+            <span class="muted" data-reason>
+              {t.fromStage ? "then: " : ""}
+              {humaniseText(t.reason)}
+            </span>
           </li>
         ))}
       </ol>
@@ -273,40 +355,40 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
         caption="Fit rules that matched"
         rowKey={(r) => String(r.ruleIndex)}
         rows={fitRows}
-        empty="No fit rule matched this lead's traits."
+        empty="No fit rule matched this lead's details, so fit is 0."
         columns={[
-          { label: "Rule", value: (r) => String(r.rule) },
+          { label: "Rule", value: (r) => humaniseRule(String(r.rule)) },
           { label: "Points", value: (r) => String(r.points ?? ""), numeric: true },
         ]}
       />
-      <h3>Engagement evidence and touches</h3>
+      <h3>Engagement evidence (score {lead.engagementScore})</h3>
       <DataTable
         caption="Touches counted by each engagement rule"
         rowKey={(r) => String(r.ruleIndex)}
         rows={engagement}
-        empty="No touch in the scoring window."
+        empty={emptyEngagement}
         columns={[
-          { label: "Rule", value: (r) => String(r.rule) },
+          { label: "Rule", value: (r) => humaniseRule(String(r.rule)) },
           { label: "Touches", value: (r) => String(r.touches), numeric: true },
           { label: "Points", value: (r) => `${String(r.points)}${r.capped ? " (capped)" : ""}`, numeric: true },
         ]}
       />
       <h3>Touches</h3>
       <p class="muted small" data-touch-total={data.touches.totalCount}>
-        {fmt.int(data.touches.totalCount)} marketing touches
-        {data.touches.totalCount > data.touches.edges.length ? `; the first ${data.touches.edges.length} shown` : ""}.
+        {fmt.int(data.touches.totalCount)} marketing touches, {fmt.int(inWindow)} of them in the last {config.windowDays} days
+        {data.touches.totalCount > touches.length ? `; the first ${touches.length} shown` : ""}.
       </p>
       <DataTable
         caption="The lead's marketing touches, oldest first"
         rowKey={(t) => t.eventId}
-        rows={data.touches.edges.map((e) => e.node)}
+        rows={touches}
         empty="No marketing touch yet for this lead."
         columns={[
           { label: "Time", value: (t) => <span data-touch={t.eventId}>{fmt.dateTime(t.occurredAt)}</span> },
           { label: "Type", value: (t) => fmt.label(t.type) },
-          { label: "Channel", value: (t) => (t.channel ? fmt.label(t.channel) : "(none)") },
-          { label: "Campaign", value: (t) => t.campaignId ?? "–" },
-          { label: "Source", value: (t) => (t.stitched ? "anonymous, stitched" : "identified") },
+          { label: "Channel", value: (t) => (t.channel ? fmt.label(t.channel) : "No channel") },
+          { label: "Campaign", value: (t) => (t.campaignId ? fmt.campaign(t.campaignId) : "–") },
+          { label: "Visitor", value: (t) => (t.stitched ? "Anonymous, linked later" : "Known") },
         ]}
       />
       {(lead.opportunities as Json[]).length > 0 && (
@@ -319,6 +401,7 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
             empty=""
             columns={[
               { label: "Opportunity", value: (o) => String(o.id) },
+              { label: "Stage", value: (o) => (o.stage ? fmt.label(String(o.stage)) : "–") },
               { label: "Status", value: (o) => fmt.label(String(o.status)) },
               { label: "Amount", value: (o) => fmt.money(o.amount as number), numeric: true },
               { label: "Created", value: (o) => fmt.date(o.createdAt as string) },
@@ -342,70 +425,146 @@ function LeadDetail({ id, onClose }: { id: string; onClose: () => void }) {
   );
 }
 
+const SORTS: Record<string, [string, string]> = {
+  name: ["NAME_ASC", "NAME_DESC"],
+  created: ["CREATED_ASC", "CREATED_DESC"],
+  score: ["SCORE_ASC", "SCORE_DESC"],
+  fit: ["FIT_ASC", "FIT_DESC"],
+  engagement: ["ENGAGEMENT_ASC", "ENGAGEMENT_DESC"],
+};
+
+interface LeadPage {
+  leads: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: LeadRow }[] };
+}
+
 export function PipelinePage() {
   const [stage, setStage] = useState("");
   const [grade, setGrade] = useState("");
   const [search, setSearch] = useState("");
-  const [selected, setSelected] = useState<string | null>(null);
-  const [shown, setShown] = useState(PAGE);
-  const { data, error, reload } = useQuery<{ leads: { totalCount: number; edges: { node: LeadRow }[] } }>(LEADS_QUERY, {
+  const [needle, setNeedle] = useState("");
+  const [sort, setSort] = useState<Sort>({ key: "created", descending: true });
+  const [more, setMore] = useState<{ rows: LeadRow[]; cursor: string | null; hasNext: boolean } | null>(null);
+  const [moreError, setMoreError] = useState<ApiError | null>(null);
+  const params = useRouteParams();
+  const selected = params[0] === "lead" && params[1] ? params[1] : null;
+  const variables = {
     stage: stage || null,
     fitGrade: grade || null,
-  });
-  const needle = search.trim().toLowerCase();
-  const rows = (data?.leads.edges ?? []).map((e) => e.node).filter((l) => !needle || l.id.toLowerCase().includes(needle));
+    search: needle || null,
+    orderBy: SORTS[sort.key][sort.descending ? 1 : 0],
+    first: PAGE,
+  };
+  const { data, error, reload } = useQuery<LeadPage>(LEADS_QUERY, variables);
+  // Pages loaded with "Show more" belong to the first page they follow.
+  useEffect(() => setMore(null), [JSON.stringify(variables)]);
+  useEffect(() => {
+    // Searching as one types, a moment after the last key.
+    const timer = window.setTimeout(() => setNeedle(search.trim()), 250);
+    return () => window.clearTimeout(timer);
+  }, [search]);
+  const first = data?.leads;
+  // A live refresh of the first page may bring in a lead a later page holds: shown once.
+  const seen = new Set<string>();
+  const rows = [...(first?.edges.map((e) => e.node) ?? []), ...(more?.rows ?? [])].filter((l) => !seen.has(l.id) && seen.add(l.id));
+  const hasNext = more ? more.hasNext : (first?.pageInfo.hasNextPage ?? false);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const loadMore = async () => {
+    if (loadingMore) return;
+    setLoadingMore(true);
+    const after = more ? more.cursor : (first?.pageInfo.endCursor ?? null);
+    try {
+      const page = await gql<LeadPage>(LEADS_QUERY, { ...variables, after });
+      setMore({
+        rows: [...(more?.rows ?? []), ...page.leads.edges.map((e) => e.node)],
+        cursor: page.leads.pageInfo.endCursor,
+        hasNext: page.leads.pageInfo.hasNextPage,
+      });
+      setMoreError(null);
+    } catch (exc) {
+      setMoreError(exc instanceof ApiError ? exc : new ApiError(String(exc), "INTERNAL"));
+    } finally {
+      setLoadingMore(false);
+    }
+  };
+  const open = (id: string) => {
+    location.hash = leadHref(id);
+  };
   return (
     <div class="grid">
       <Summary />
-      {selected && <LeadDetail id={selected} onClose={() => setSelected(null)} />}
+      {selected && <LeadDetail id={selected} deal={params[2] === "deal" ? (params[3] ?? null) : null} onClose={() => (location.hash = "#/pipeline")} />}
       <Card title="Leads" wide>
         <form
           class="filters"
           role="search"
-          onSubmit={(e) => {
+          onSubmit={async (e) => {
             e.preventDefault();
-            if (needle) setSelected(search.trim());
+            const text = search.trim();
+            setNeedle(text);
+            if (!text) return;
+            // A search that finds exactly one lead opens it at once.
+            const found = await gql<LeadPage>(LEADS_QUERY, { ...variables, search: text, first: 2 }).catch(() => null);
+            if (found?.leads.edges.length === 1) open(found.leads.edges[0].node.id);
           }}
         >
           <label>
-            <span>Search lead id</span>
-            <input type="search" value={search} onInput={(e) => setSearch((e.target as HTMLInputElement).value)} />
+            <span>Search leads</span>
+            <input
+              type="search"
+              value={search}
+              placeholder="Name, email, company, domain or id"
+              onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
+            />
           </label>
           <StageGradeFilters stage={stage} grade={grade} onStage={setStage} onGrade={setGrade} />
-          <button type="submit">Open lead</button>
+          <button type="submit">Search</button>
         </form>
         {error && <ErrorNote error={error} retry={reload} />}
-        {!data ? (
+        {!first ? (
           <Loading what="leads" />
         ) : (
           <>
-            <p class="muted small" aria-live="polite">
-              {fmt.int(data.leads.totalCount)} leads match; showing {Math.min(shown, rows.length)}.
+            <p class="muted small" aria-live="polite" data-lead-count={first.totalCount}>
+              {fmt.int(first.totalCount)} {first.totalCount === 1 ? "lead matches" : "leads match"}
+              {needle ? ` “${needle}”` : ""}; showing {fmt.int(rows.length)}.
             </p>
             <DataTable
               caption="Leads"
               rowKey={(l) => l.id}
-              rows={rows.slice(0, shown)}
-              empty="No lead matches. Clear the search or pick another stage or grade."
+              rows={rows}
+              sort={sort}
+              onSort={setSort}
+              empty={needle ? `No lead’s name, email, company, domain or id contains “${needle}”.` : "No lead matches. Pick another stage or grade."}
               columns={[
                 {
                   label: "Lead",
+                  sortKey: "name",
                   value: (l) => (
-                    <button type="button" class="link" onClick={() => setSelected(l.id)}>
-                      {l.id}
-                    </button>
+                    <span class="person">
+                      <a href={leadHref(l.id)} data-lead-link={l.id}>
+                        {displayName(l)}
+                      </a>
+                      {l.email && l.name && <span class="muted small person-line">{l.email}</span>}
+                    </span>
                   ),
                 },
+                { label: "Title", value: (l) => l.title ?? "–" },
+                { label: "Company", value: (l) => l.company ?? "–" },
+                // The CRM owner, where the tenant's leads carry one.
+                ...(rows.some((l) => l.owner) ? [{ label: "Owner", value: (l: LeadRow) => l.owner ?? "–" }] : []),
                 { label: "Stage", value: (l) => fmt.label(l.stage) },
                 { label: "Grade", value: (l) => l.fitGrade },
-                { label: "Fit", value: (l) => l.fitScore, numeric: true },
-                { label: "Engagement", value: (l) => l.engagementScore, numeric: true },
+                { label: "Score", value: (l) => l.score, numeric: true, sortKey: "score" },
+                { label: "Fit", value: (l) => l.fitScore, numeric: true, sortKey: "fit" },
+                { label: "Engagement", value: (l) => l.engagementScore, numeric: true, sortKey: "engagement" },
                 { label: "Source", value: (l) => (l.firstTouchChannel ? fmt.label(l.firstTouchChannel) : "–") },
+                { label: "Created", value: (l) => fmt.date(l.createdAt), sortKey: "created" },
               ]}
             />
-            {rows.length > shown && (
-              <button type="button" class="ghost more" onClick={() => setShown(shown + PAGE)}>
-                Show {Math.min(PAGE, rows.length - shown)} more leads
+            {moreError && <ErrorNote error={moreError} retry={loadMore} />}
+            {hasNext && (
+              <button type="button" class="ghost more" onClick={loadMore} disabled={loadingMore}>
+                Show {fmt.int(Math.min(PAGE, first.totalCount - rows.length))} more of {fmt.int(first.totalCount - rows.length)} leads
               </button>
             )}
           </>

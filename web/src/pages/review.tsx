@@ -2,24 +2,26 @@ import { useState } from "preact/hooks";
 import { ApiError, can, gql } from "../api";
 import { fmt } from "../format";
 import { addDays, isoDay, mondayOf } from "../period";
-import { Card, DataTable, download, Empty, ErrorNote, Loading, useQuery, useSession } from "../ui";
+import { LeadLink, PERSON_FIELDS } from "../people";
+import { Card, DataTable, Definition, download, Empty, ErrorNote, Loading, useQuery, useSession } from "../ui";
 
 export const REVIEW_QUERY = `query Review($weekStart: Date!) {
   weeklyReview(weekStart: $weekStart) {
     weekStart from to
     newLeads { channel leads mqls avgFitScore }
     sla { mqls responded withinSla breached pending medianResponseHours }
-    stageMoves { opportunityId leadId stage at }
-    stalled { opportunityId leadId stage amount daysStalled }
+    stageMoves { opportunityId leadId fromStage stage amount at lead { ${PERSON_FIELDS} } }
+    stalled { opportunityId leadId stage amount daysStalled lead { ${PERSON_FIELDS} } }
     topObjections { category count lastWeekCount }
-    contentForDeals { opportunityId leadId stage suggestions { contentId title url } }
-    closedDeals { opportunityId leadId won amount reason competitor channel fitGrade closedAt }
+    contentForDeals { opportunityId leadId stage suggestions { contentId title url funnelStage matchedObjections } lead { ${PERSON_FIELDS} opportunities { id amount } } }
+    closedDeals { opportunityId leadId won amount reason competitor channel fitGrade closedAt lead { ${PERSON_FIELDS} } }
     actionItems { id title owner team dueDate status weekStart }
     wins {
       dealsWon { opportunityId leadId amount campaigns content { contentId title } }
       topCampaign { campaignId pipeline opportunities }
       fastestResponses { leadId hours }
     }
+    carriedOver { id title owner team dueDate status weekStart }
   }
 }`;
 
@@ -58,7 +60,7 @@ function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: bool
         <td>{item.owner}</td>
         <td>{fmt.label(item.team)}</td>
         <td>{fmt.label(item.status)}</td>
-        <td>{item.dueDate ?? "–"}</td>
+        <td>{item.dueDate ? fmt.date(item.dueDate) : "–"}</td>
       </tr>
     );
   }
@@ -107,10 +109,35 @@ function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: bool
   );
 }
 
+function ItemsTable({ items, label, editable, onSaved, carried }: { items: ActionItem[]; label: string; editable: boolean; onSaved: () => void; carried?: boolean }) {
+  return (
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      <table data-carried-over={carried ? items.length : undefined}>
+        <caption class="sr-only">{label}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Action</th>
+            <th scope="col">Owner</th>
+            <th scope="col">Team</th>
+            <th scope="col">Status</th>
+            <th scope="col">Due</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item) => (
+            <ItemRow key={item.id} item={item} editable={editable} onSaved={onSaved} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => void }) {
   const [title, setTitle] = useState("");
   const [owner, setOwner] = useState("");
   const [team, setTeam] = useState("BOTH");
+  const [dueDate, setDueDate] = useState("");
   const [problem, setProblem] = useState<string | null>(null);
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -119,9 +146,10 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
       return;
     }
     try {
-      await gql(CREATE_ITEM, { input: { title, owner, team, weekStart } });
+      await gql(CREATE_ITEM, { input: { title, owner, team, weekStart, dueDate: dueDate || null } });
       setTitle("");
       setOwner("");
+      setDueDate("");
       setProblem(null);
       onSaved();
     } catch (exc) {
@@ -145,6 +173,10 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
             <option value={t}>{fmt.label(t)}</option>
           ))}
         </select>
+      </label>
+      <label>
+        <span>Due</span>
+        <input type="date" value={dueDate} onInput={(e) => setDueDate((e.target as HTMLInputElement).value)} />
       </label>
       <button type="submit">Add</button>
       {problem && (
@@ -226,6 +258,10 @@ export function ReviewPage() {
       ) : (
         <>
           <Card title="1 · New leads by source">
+            <p class="muted small">
+              Leads created this week, by first touch, and how many of those same leads are MQL now.
+              <Definition text="“Of them MQL now” counts only this week’s new leads. Section 2 counts every lead that became MQL this week, however old." />
+            </p>
             <DataTable
               caption="New leads of the week by source"
               rowKey={(r: any) => r.channel}
@@ -233,15 +269,15 @@ export function ReviewPage() {
               empty="No new leads this week."
               columns={[
                 { label: "Source", value: (r: any) => fmt.label(r.channel) },
-                { label: "Leads", value: (r: any) => <span data-review-leads={r.channel}>{fmt.int(r.leads)}</span>, numeric: true },
-                { label: "MQLs", value: (r: any) => fmt.int(r.mqls), numeric: true },
-                { label: "Avg fit", value: (r: any) => fmt.num(r.avgFitScore), numeric: true },
+                { label: "New leads", value: (r: any) => <span data-review-leads={r.channel}>{fmt.int(r.leads)}</span>, numeric: true },
+                { label: "Of them MQL now", value: (r: any) => <span data-review-new-mqls={r.channel}>{fmt.int(r.mqls)}</span>, numeric: true },
+                { label: "Average fit", value: (r: any) => fmt.num(r.avgFitScore), numeric: true },
               ]}
             />
           </Card>
           <Card title="2 · SLA">
             <dl class="facts">
-              <div><dt>MQLs</dt><dd data-review-sla="mqls">{fmt.int(review.sla.mqls)}</dd></div>
+              <div><dt>Became MQL this week</dt><dd data-review-sla="mqls">{fmt.int(review.sla.mqls)}</dd></div>
               <div><dt>Answered in time</dt><dd>{fmt.int(review.sla.withinSla)}</dd></div>
               <div><dt>Breached</dt><dd data-review-sla="breached">{fmt.int(review.sla.breached)}</dd></div>
               <div><dt>Waiting</dt><dd>{fmt.int(review.sla.pending)}</dd></div>
@@ -252,11 +288,20 @@ export function ReviewPage() {
             <DataTable
               caption="Opportunity stage moves of the week"
               rowKey={(r: any) => r.opportunityId + r.at}
-              rows={review.stageMoves.slice(0, 15)}
+              rows={review.stageMoves}
               empty="No deal changed stage this week."
               columns={[
-                { label: "Opportunity", value: (r: any) => r.opportunityId },
-                { label: "To stage", value: (r: any) => r.stage },
+                { label: "Deal", value: (r: any) => <LeadLink lead={r.lead} id={r.leadId} /> },
+                { label: "Amount", value: (r: any) => fmt.money(r.amount), numeric: true },
+                {
+                  label: "Stage",
+                  value: (r: any) => (
+                    <span data-move={r.opportunityId}>
+                      {r.fromStage ? `${fmt.label(r.fromStage)} → ` : "New deal → "}
+                      {fmt.label(r.stage)}
+                    </span>
+                  ),
+                },
                 { label: "When", value: (r: any) => fmt.date(r.at) },
               ]}
             />
@@ -265,10 +310,11 @@ export function ReviewPage() {
             <DataTable
               caption="Stalled deals"
               rowKey={(r: any) => r.opportunityId}
-              rows={review.stalled.slice(0, 15)}
+              rows={review.stalled}
               empty="No stalled deal: every open opportunity moved recently."
               columns={[
-                { label: "Opportunity", value: (r: any) => r.opportunityId },
+                { label: "Deal", value: (r: any) => <LeadLink lead={r.lead} id={r.leadId} /> },
+                { label: "Stage", value: (r: any) => (r.stage ? fmt.label(r.stage) : "–") },
                 { label: "Amount", value: (r: any) => fmt.money(r.amount), numeric: true },
                 { label: "Days stalled", value: (r: any) => fmt.int(r.daysStalled), numeric: true },
               ]}
@@ -281,53 +327,85 @@ export function ReviewPage() {
               rows={review.topObjections}
               empty="No objection was logged this week."
               columns={[
-                { label: "Objection", value: (r: any) => r.category },
+                { label: "Objection", value: (r: any) => fmt.label(r.category) },
                 { label: "This week", value: (r: any) => fmt.int(r.count), numeric: true },
                 { label: "Last week", value: (r: any) => fmt.int(r.lastWeekCount), numeric: true },
               ]}
             />
           </Card>
-          <Card title="6 · Closed deals">
+          <Card title="6 · Content for active deals" wide>
+            <p class="muted small">
+              Approved content each open deal’s contact has not seen yet: bottom-of-funnel from the proposal on, middle-of-funnel before, and anything that answers their logged objections.
+            </p>
+            {review.contentForDeals.filter((d: any) => d.suggestions.length > 0).length === 0 ? (
+              <Empty>No suggestion: every open deal’s contact has seen the content that fits their stage.</Empty>
+            ) : (
+              <ul class="deal-content">
+                {review.contentForDeals
+                  .filter((d: any) => d.suggestions.length > 0)
+                  .map((d: any) => {
+                    const deal = d.lead?.opportunities.find((o: any) => o.id === d.opportunityId);
+                    return (
+                      <li key={d.opportunityId} data-deal-content={d.opportunityId}>
+                        <LeadLink lead={d.lead} id={d.leadId} />
+                        <span class="muted small">
+                          {" "}
+                          {d.stage ? fmt.label(d.stage) : "open"}
+                          {deal ? `, ${fmt.money(deal.amount)}` : ""}
+                        </span>
+                        <ul>
+                          {d.suggestions.map((c: any) => (
+                            <li key={c.contentId}>
+                              <a href={c.url} target="_blank" rel="noopener noreferrer">
+                                {c.title}
+                              </a>{" "}
+                              <span class="muted small">
+                                {fmt.label(c.funnelStage)}
+                                {c.matchedObjections.length ? `; answers ${c.matchedObjections.map(fmt.label).join(", ")}` : ""}
+                              </span>
+                            </li>
+                          ))}
+                        </ul>
+                      </li>
+                    );
+                  })}
+              </ul>
+            )}
+          </Card>
+          <Card title="7 · Closed deals">
             <DataTable
               caption="Deals closed this week"
               rowKey={(r: any) => r.opportunityId}
-              rows={review.closedDeals.slice(0, 15)}
+              rows={review.closedDeals}
               empty="No deal closed this week."
               columns={[
-                { label: "Opportunity", value: (r: any) => r.opportunityId },
-                { label: "Outcome", value: (r: any) => (r.won ? "Won" : `Lost${r.reason ? ` (${r.reason})` : ""}`) },
+                { label: "Deal", value: (r: any) => <LeadLink lead={r.lead} id={r.leadId} /> },
+                {
+                  label: "Outcome",
+                  value: (r: any) =>
+                    r.won ? "Won" : `Lost${r.reason ? ` (${fmt.label(r.reason)}${r.competitor ? `, to ${r.competitor}` : ""})` : ""}`,
+                },
                 { label: "Amount", value: (r: any) => fmt.money(r.amount), numeric: true },
                 { label: "Source", value: (r: any) => fmt.label(r.channel) },
               ]}
             />
           </Card>
-          <Card title="7 · Wins to celebrate" wide>
+          <Card title="8 · Wins to celebrate" wide>
             <Wins wins={review.wins} />
           </Card>
-          <Card title="8 · Action items" wide>
+          <Card title="9 · Action items" wide>
+            {review.carriedOver.length > 0 && (
+              <>
+                <h3>Carried over from earlier weeks</h3>
+                <ItemsTable items={review.carriedOver} label="Action items of earlier weeks still open" editable={editable} onSaved={reload} carried />
+                <h3>Agreed this week</h3>
+              </>
+            )}
             {!editable && <p class="muted small">Read only: sales and admin keys edit action items.</p>}
             {review.actionItems.length === 0 ? (
               <Empty>No action item for this week yet.{editable ? " Add the first one below." : ""}</Empty>
             ) : (
-              <div class="table-wrap" tabIndex={0} role="region" aria-label="Action items">
-                <table>
-                  <caption class="sr-only">Action items of the week</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Action</th>
-                      <th scope="col">Owner</th>
-                      <th scope="col">Team</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Due</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {review.actionItems.map((item: ActionItem) => (
-                      <ItemRow key={item.id} item={item} editable={editable} onSaved={reload} />
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <ItemsTable items={review.actionItems} label="Action items of the week" editable={editable} onSaved={reload} />
             )}
             {editable && <NewItem weekStart={weekStart} onSaved={reload} />}
           </Card>

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import strawberry
 from aiokafka.errors import KafkaError
+from graphql import GraphQLError
 
 from services.gateway.graphql.config.inputs import (
     AttributionModelInput,
@@ -51,6 +52,12 @@ async def read_config(
     )
 
 
+def invalid_config(what: str, fields: list[tuple[str, str]]) -> GraphQLError:
+    """The error of a refused configuration: every field's problem, by its input path."""
+    listed = "; ".join(f"{path}: {message}" for path, message in fields)
+    return bad_input(f"invalid {what}: {listed}", fields)
+
+
 async def write_config(
     info: Info,
     section: str,
@@ -77,8 +84,7 @@ async def write_config(
         )
     except ConfigError as exc:
         fields = to_input(exc) if to_input is not None else input_errors(exc, prefix)
-        listed = "; ".join(f"{path}: {message}" for path, message in fields)
-        raise bad_input(f"invalid {what}: {listed}", fields) from None
+        raise invalid_config(what, fields) from None
     except KafkaError as exc:
         # The version is stored before the note is sent; workers also poll for versions.
         log.warning(

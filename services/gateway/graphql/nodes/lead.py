@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 LEAD_COLUMNS = (
     "lead_id, stage, highest_stage, fit_score, fit_grade, disqualified, engagement_score,"
     " score, matrix, created_at, engaged_at, mql_at, sql_at, opportunity_at, customer_at,"
-    " account_id, first_touch_channel, traits, fit_evidence, engagement_evidence, scored_at"
+    " account_id, first_touch_channel, traits, fit_evidence, engagement_evidence, scored_at,"
+    " person_name"
 )
 OPPORTUNITY_COLUMNS = (
     "lead_id, opportunity_id, amount, status, stage, created_at, closed_at, won_amount,"
@@ -137,6 +138,20 @@ class Opportunity:
         )
 
 
+def _trait(traits: Any, *names: str) -> str | None:
+    """The first of the traits `names` the lead has, as text (None when none is set)."""
+    for name in names:
+        value = traits.get(name) if isinstance(traits, dict) else None
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _email_domain(traits: Any) -> str | None:
+    email = _trait(traits, "email")
+    return email.rpartition("@")[2] or None if email and "@" in email else None
+
+
 def _camel(key: str) -> str:
     head, *rest = key.split("_")
     return head + "".join(part.title() for part in rest)
@@ -181,6 +196,39 @@ class Lead:
         description="points per engagement rule in the window: "
         "[{ruleIndex, rule, touches, points, capped}]"
     )
+    person_name: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="the person's name: the `name` trait, else first and last name, else"
+        " read from the email address; null when none of these is known"
+    )
+    def name(self) -> str | None:
+        return self.person_name
+
+    def known_as(self) -> str | None:
+        """What people call the lead: its name, else its email (None when neither)."""
+        return self.person_name or _trait(self.traits, "email")
+
+    @strawberry.field(description="the `email` trait")
+    def email(self) -> str | None:
+        return _trait(self.traits, "email")
+
+    @strawberry.field(description="the job title (`job_title` or `title` trait)")
+    def title(self) -> str | None:
+        return _trait(self.traits, "job_title", "jobtitle", "title")
+
+    @strawberry.field(
+        description="the company's name (`company` trait), else its domain"
+        " (`company_domain` trait, else the email's domain)"
+    )
+    def company(self) -> str | None:
+        return _trait(self.traits, "company", "company_name", "company_domain") or _email_domain(
+            self.traits
+        )
+
+    @strawberry.field(description="the lead's owner in the CRM (`owner` trait), where known")
+    def owner(self) -> str | None:
+        return _trait(self.traits, "owner", "owner_name", "hubspot_owner_name")
 
     @strawberry.field(description="every change of stage, oldest first")
     async def transitions(self, info: Info) -> list[StageTransition]:
@@ -221,3 +269,13 @@ class Lead:
     def from_row(cls, row: asyncpg.Record) -> Lead:
         evidence = {k: camel_keys(row[k]) for k in ("fit_evidence", "engagement_evidence")}
         return from_row(cls, {**row, **evidence}, id_column="lead_id")
+
+
+def lead_field(description: str = "the lead, as a person (name, title, company)") -> Any:
+    """The `lead` field of a type that keeps a `lead_id`: the lead through the request's
+    loader, so a list of rows costs one query for all their leads."""
+
+    async def resolve(self: Any, info: Info) -> Lead | None:
+        return await load_lead(info, str(self.lead_id))
+
+    return strawberry.field(resolver=resolve, description=description)

@@ -102,6 +102,25 @@ async def items_of_week(
     return [ActionItem.from_row(r) for r in rows]
 
 
+# Still to do: the statuses an item carries forward from an earlier review.
+_UNFINISHED = ("OPEN", "IN_PROGRESS")
+
+
+async def items_carried_over(
+    conn: asyncpg.Connection, tenant_id: str, week_start: date
+) -> list[ActionItem]:
+    """The items agreed at earlier reviews and not done or dropped yet, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {ACTION_ITEM_COLUMNS} FROM action_items WHERE tenant_id = $1"
+        " AND week_start < $2 AND status = ANY($3::text[])"
+        " ORDER BY week_start, created_at, action_item_id",
+        tenant_id,
+        week_start,
+        list(_UNFINISHED),
+    )
+    return [ActionItem.from_row(r) for r in rows]
+
+
 async def _store(conn: asyncpg.Connection, info: Info, state: dict[str, Any]) -> ActionItem:
     ctx = info.context
     assert ctx.principal is not None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from services.gateway.graphql.review.action_items import ActionItem, ActionItemStatus, Team
 from services.gateway.graphql.review.types import ClosedGroup, WeeklyReview
 
 
@@ -26,6 +27,20 @@ _SPECIAL = re.compile(r"[\\`*\[\]()<>|~&$#!{}]|(?<![^\W_])_|_(?![^\W_])")
 # (or none) become links at all.
 _URL_UNSAFE = re.compile(r"[^\x21-\x7e]|[()<>\\`\[\]\"']|&(?=#?\w+;)")
 _LINK_SCHEMES = re.compile(r"(?i)(https?|mailto):|[^:]*$")
+
+
+# The action items' team and status in words; the tenant's own values (channels, stages,
+# reasons) are written as they are.
+_WORDS = {
+    "SALES": "Sales",
+    "MARKETING": "Marketing",
+    "BOTH": "Sales and marketing",
+    "OPEN": "Open",
+    "IN_PROGRESS": "In progress",
+    "DONE": "Done",
+    "DROPPED": "Dropped",
+}
+assert set(_WORDS) == {v.value for v in (*Team, *ActionItemStatus)}, "every team and status"
 
 
 def _text(value: object) -> str:
@@ -54,7 +69,7 @@ def _groups(groups: Sequence[ClosedGroup]) -> list[list[object]]:
     return [[g.key, g.won, g.lost, _number(g.revenue, 2)] for g in groups]
 
 
-def _wins(review: WeeklyReview) -> list[str]:
+def _wins(review: WeeklyReview, who: Callable[[str], str]) -> list[str]:
     wins = review.wins
     lines = ["## Wins to celebrate", ""]
     for deal in wins.deals_won:
@@ -66,7 +81,7 @@ def _wins(review: WeeklyReview) -> list[str]:
         tail = f" — {'; '.join(journey)}" if journey else ""
         lines.append(
             f"- Won **{_text(deal.opportunity_id)}** ({_number(deal.amount, 2)})"
-            f" with lead {_text(deal.lead_id)}{tail}"
+            f" with {_text(who(deal.lead_id))}{tail}"
         )
     if not wins.deals_won:
         lines.append("- No deal won this week yet.")
@@ -78,13 +93,19 @@ def _wins(review: WeeklyReview) -> list[str]:
         )
     for fast in wins.fastest_responses:
         lines.append(
-            f"- Fast response: lead {_text(fast.lead_id)} answered"
+            f"- Fast response: {_text(who(fast.lead_id))} answered"
             f" {_number(fast.hours)} h after becoming an MQL"
         )
     return [*lines, ""]
 
 
-def render(review: WeeklyReview) -> str:
+def render(review: WeeklyReview, names: Mapping[str, str] | None = None) -> str:
+    """The review as Markdown; `names` shows a lead by its person's name beside its id."""
+
+    def who(lead_id: str) -> str:
+        name = (names or {}).get(lead_id)
+        return f"{name} ({lead_id})" if name else lead_id
+
     s = review.sla
     lines = [
         f"# Weekly review — week of {review.week_start.isoformat()}",
@@ -104,15 +125,31 @@ def render(review: WeeklyReview) -> str:
         "## Opportunities that moved stage",
         "",
         *_table(
-            ("Opportunity", "Lead", "Stage", "At"),
-            [[m.opportunity_id, m.lead_id, m.stage, m.at.isoformat()] for m in review.stage_moves],
+            ("Opportunity", "Lead", "From", "To", "Amount", "At"),
+            [
+                [
+                    m.opportunity_id,
+                    who(m.lead_id),
+                    m.from_stage or "-",
+                    m.stage,
+                    "-" if m.amount is None else _number(m.amount, 2),
+                    m.at.isoformat(),
+                ]
+                for m in review.stage_moves
+            ],
         ),
         "## Stalled opportunities",
         "",
         *_table(
             ("Opportunity", "Lead", "Stage", "Amount", "Days stalled"),
             [
-                [d.opportunity_id, d.lead_id, d.stage or "-", _number(d.amount, 2), d.days_stalled]
+                [
+                    d.opportunity_id,
+                    who(d.lead_id),
+                    d.stage or "-",
+                    _number(d.amount, 2),
+                    d.days_stalled,
+                ]
                 for d in review.stalled
             ],
         ),
@@ -129,7 +166,7 @@ def render(review: WeeklyReview) -> str:
         lines += ["_none_", ""]
     for deal in review.content_for_deals:
         stage = _text(deal.stage) if deal.stage else "no stage"
-        lines.append(f"- **{_text(deal.opportunity_id)}** ({stage}):")
+        lines.append(f"- **{_text(deal.opportunity_id)}**, {_text(who(deal.lead_id))} ({stage}):")
         for item in deal.suggestions:
             why = (
                 f" — answers {', '.join(_text(o) for o in item.matched_objections)}"
@@ -141,14 +178,15 @@ def render(review: WeeklyReview) -> str:
     if review.content_for_deals:
         lines.append("")
     lines += [
-        *_wins(review),
+        *_wins(review, who),
         "## Closed deals",
         "",
         *_table(
-            ("Opportunity", "Result", "Amount", "Reason", "Competitor", "Channel", "Fit"),
+            ("Opportunity", "Lead", "Result", "Amount", "Reason", "Competitor", "Channel", "Fit"),
             [
                 [
                     d.opportunity_id,
+                    who(d.lead_id),
                     "won" if d.won else "lost",
                     _number(d.amount, 2),
                     d.reason or "-",
@@ -165,20 +203,35 @@ def render(review: WeeklyReview) -> str:
         "### By fit grade",
         "",
         *_table(("Fit grade", "Won", "Lost", "Revenue"), _groups(review.closed_by_fit_grade)),
+    ]
+    if review.carried_over:
+        lines += [
+            "## Carried over from earlier weeks",
+            "",
+            *_table(
+                ("Title", "Owner", "Team", "Due", "Status", "Agreed"),
+                [
+                    [*row, a.week_start.isoformat()]
+                    for row, a in zip(_items(review.carried_over), review.carried_over, strict=True)
+                ],
+            ),
+        ]
+    lines += [
         "## Action items",
         "",
-        *_table(
-            ("Title", "Owner", "Team", "Due", "Status"),
-            [
-                [
-                    a.title,
-                    a.owner,
-                    a.team.value,
-                    a.due_date.isoformat() if a.due_date else "-",
-                    a.status.value,
-                ]
-                for a in review.action_items
-            ],
-        ),
+        *_table(("Title", "Owner", "Team", "Due", "Status"), _items(review.action_items)),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _items(items: list[ActionItem]) -> list[list[object]]:
+    return [
+        [
+            a.title,
+            a.owner,
+            _WORDS[a.team.value],
+            a.due_date.isoformat() if a.due_date else "-",
+            _WORDS[a.status.value],
+        ]
+        for a in items
+    ]

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -18,7 +19,8 @@ from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.core.permissions import read_field
 from services.gateway.graphql.core.rows import from_row
-from services.gateway.graphql.review.action_items import items_of_week
+from services.gateway.graphql.nodes.lead import load_lead
+from services.gateway.graphql.review.action_items import items_carried_over, items_of_week
 from services.gateway.graphql.review.markdown import render
 from services.gateway.graphql.review.types import (
     ClosedDeal,
@@ -75,14 +77,28 @@ async def _sla(
     return WeeklySla(**dataclasses.asdict(s))
 
 
+# Each stage change of the week, with the stage the deal left (the change before it, else
+# the stage it was created in) and the deal's amount.
+_STAGE_MOVES = """
+    SELECT e.properties->>'opportunity_id' AS opportunity_id, e.lead_id,
+           e.properties->>'stage' AS stage, e.occurred_at AS at, o.amount::float8 AS amount,
+           (SELECT p.properties->>'stage' FROM events p
+            WHERE p.tenant_id = e.tenant_id AND p.lead_id = e.lead_id
+              AND p.type IN ('opportunity_stage_changed', 'opportunity_created')
+              AND p.properties->>'opportunity_id' = e.properties->>'opportunity_id'
+              AND (p.occurred_at, p.seq) < (e.occurred_at, e.seq)
+            ORDER BY p.occurred_at DESC, p.seq DESC LIMIT 1) AS from_stage
+    FROM events e
+    LEFT JOIN opportunities o
+      ON o.tenant_id = e.tenant_id AND o.opportunity_id = e.properties->>'opportunity_id'
+    WHERE e.tenant_id = $1 AND e.type = 'opportunity_stage_changed'
+      AND e.occurred_at >= $2 AND e.occurred_at < $3
+    ORDER BY e.occurred_at, e.seq
+"""
+
+
 async def _stage_moves(conn: asyncpg.Connection, args: tuple[object, ...]) -> list[StageMove]:
-    rows = await conn.fetch(
-        "SELECT properties->>'opportunity_id' AS opportunity_id, lead_id,"
-        " properties->>'stage' AS stage, occurred_at AS at FROM events"
-        " WHERE tenant_id = $1 AND type = 'opportunity_stage_changed'"
-        " AND occurred_at >= $2 AND occurred_at < $3 ORDER BY occurred_at, seq",
-        *args,
-    )
+    rows = await conn.fetch(_STAGE_MOVES, *args)
     return [from_row(StageMove, r) for r in rows]
 
 
@@ -268,6 +284,7 @@ async def weekly_review(info: Info, week_start: date) -> WeeklyReview:
             closed_by_fit_grade=closed_groups(closed, lambda d: d.fit_grade),
             action_items=await items_of_week(conn, tenant_id, week_start),
             wins=await wins_of_week(conn, tenant_id, start, end),
+            carried_over=await items_carried_over(conn, tenant_id, week_start),
         )
 
 
@@ -327,6 +344,20 @@ async def icp_review(info: Info, start: datetime, end: datetime) -> IcpReview:
     )
 
 
+async def _names(info: Info, review: WeeklyReview) -> dict[str, str]:
+    """The people the review's deals belong to, by lead id (name, else email), each lead
+    read once through the request's loader."""
+    deals = (review.stage_moves, review.stalled, review.content_for_deals, review.closed_deals)
+    ids = sorted({row.lead_id for rows in deals for row in rows})
+    leads = await asyncio.gather(*(load_lead(info, lead_id) for lead_id in ids))
+    names = {}
+    for lead_id, lead in zip(ids, leads, strict=True):
+        name = lead.known_as() if lead else None
+        if name:
+            names[lead_id] = name
+    return names
+
+
 @strawberry.type
 class ReviewQueries:
     @read_field("The review of the week [weekStart 00:00 UTC, +7 days); weekStart is a Monday")
@@ -335,7 +366,8 @@ class ReviewQueries:
 
     @read_field("weeklyReview as Markdown, for the meeting invite")
     async def weekly_review_markdown(self, info: Info, week_start: date) -> str:
-        return render(await weekly_review(info, week_start))
+        review = await weekly_review(info, week_start)
+        return render(review, await _names(info, review))
 
     @period_query(
         "Per fit grade and per trait value, the outcomes of the leads created in [from, to)"

@@ -11,6 +11,7 @@ import strawberry
 
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.enums import FunnelStage
+from services.gateway.graphql.nodes.lead import lead_field
 from services.gateway.graphql.nodes.postmortem import PostMortemComparison
 from services.gateway.graphql.review.action_items import ActionItem
 from services.gateway.graphql.review.wins import Wins
@@ -41,12 +42,19 @@ class StageMove:
     lead_id: str
     stage: str
     at: datetime
+    from_stage: str | None = strawberry.field(
+        default=None,
+        description="the deal's stage before this change (its stage when created, if given)",
+    )
+    amount: float | None = strawberry.field(default=None, description="the deal's amount now")
+    lead = lead_field()
 
 
 @strawberry.type(description="Open at the week's end with no stage change or sales activity")
 class StalledDeal:
     opportunity_id: str
     lead_id: str
+    lead = lead_field()
     stage: str | None
     amount: float
     last_movement_at: datetime = strawberry.field(
@@ -77,6 +85,7 @@ class ContentSuggestion:
 class DealContent:
     opportunity_id: str
     lead_id: str
+    lead = lead_field()
     stage: str | None
     suggestions: list[ContentSuggestion]
 
@@ -85,6 +94,7 @@ class DealContent:
 class ClosedDeal:
     opportunity_id: str
     lead_id: str
+    lead = lead_field()
     won: bool
     amount: float = strawberry.field(description="the won amount, or the amount of a lost deal")
     reason: str | None = strawberry.field(description="lost reason")
@@ -120,6 +130,10 @@ class WeeklyReview:
     closed_by_fit_grade: list[ClosedGroup]
     action_items: list[ActionItem]
     wins: Wins = strawberry.field(description="what to celebrate together")
+    carried_over: list[ActionItem] = strawberry.field(
+        default_factory=list,
+        description="action items of earlier reviews still open or in progress, oldest first",
+    )
 
     @strawberry.field(description="the closed deals' post-mortems, won beside lost")
     async def closed_post_mortems(self, info: Info) -> PostMortemComparison:

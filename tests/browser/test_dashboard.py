@@ -621,9 +621,9 @@ async def test_the_keyboard_alone_signs_in_and_moves_between_pages_with_visible_
     await expect(page.get_by_role("heading", level=1)).to_have_text("Pipeline")
     assert await page.evaluate("location.hash") == "#/pipeline"
     await page.locator('[data-grade="A"]').wait_for()
-    await tab_to(page, "Search lead id")
+    await tab_to(page, "Search leads")
     await page.keyboard.type("L0000001")
-    await tab_to(page, "Open lead")
+    await tab_to(page, "Search")
     await page.keyboard.press("Enter")
     await expect(page.locator('[data-lead="L0000001"]')).to_be_visible()
     await screenshot(page, "keyboard-lead-opened")

@@ -99,8 +99,8 @@ async def test_the_forecast_page_shows_the_api_and_applies_the_proposal(
 
     # The lead most likely to buy, opened on the pipeline page, shows why.
     await page.goto(f"{trained.gateway_url}/app/#/pipeline")
-    await page.get_by_label("Search lead id").fill(top["id"])
-    await page.get_by_role("button", name="Open lead").click()
+    await page.get_by_label("Search leads").fill(top["id"])
+    await page.get_by_role("button", name="Search").click()
     await expect(page.locator("[data-lead-prediction]")).to_have_attribute(
         "data-lead-prediction", str(top["prediction"]["probability"])
     )

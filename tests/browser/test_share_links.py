@@ -59,7 +59,7 @@ async def test_a_shared_overview_is_read_only_and_updates_live(
     await screenshot(page, "shared-overview-after-live-update")
     await nav.get_by_role("link", name="Pipeline").click()
     await page.locator('[data-grade="A"]').wait_for()
-    await page.get_by_role("button", name="Open lead").wait_for()
+    await page.get_by_role("button", name="Search").wait_for()
     assert console.errors == []
 
     # Framed nowhere until the tenant allows a site; then by that site alone.

@@ -163,8 +163,12 @@ function TabBar({ pages, current }: { pages: readonly Page[]; current: string })
       wrap.current!.dataset.moreLeft = String(el.scrollLeft > 2);
       wrap.current!.dataset.moreRight = String(el.scrollLeft + el.clientWidth < el.scrollWidth - 2);
     };
-    // The current tab in view, so the cue is about the others.
-    el.querySelector<HTMLElement>('[aria-current="page"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
+    // The current tab in view, so the cue is about the others. Scrolled by hand: Chromium's
+    // scrollIntoView also moves where the next Tab starts, which would skip the skip link.
+    const tab = el.querySelector<HTMLElement>('[aria-current="page"]')?.getBoundingClientRect();
+    const bar = el.getBoundingClientRect();
+    if (tab && tab.left < bar.left) el.scrollLeft -= bar.left - tab.left;
+    else if (tab && tab.right > bar.right) el.scrollLeft += tab.right - bar.right;
     update();
     el.addEventListener("scroll", update, { passive: true });
     window.addEventListener("resize", update);

@@ -6,6 +6,7 @@ import { displayName, leadHref, PERSON_FIELDS, personLine, useRouteParams } from
 import { Card, ChartBox, DataTable, Definition, Empty, ErrorNote, Loading, PALETTE, type Sort, useQuery } from "../ui";
 import { humaniseRule, humaniseText } from "../words";
 
+const LEAD_BY_ID = "query LeadById($id: ID!) { lead(id: $id) { id } }";
 const PAGE = 50;
 
 const SUMMARY_QUERY = `query PipelineSummary {
@@ -502,7 +503,9 @@ export function PipelinePage() {
             const text = search.trim();
             setNeedle(text);
             if (!text) return;
-            // A search that finds exactly one lead opens it at once.
+            // A lead's exact id, or a search that finds exactly one lead, opens it at once.
+            const exact = await gql<{ lead: { id: string } | null }>(LEAD_BY_ID, { id: text }).catch(() => null);
+            if (exact?.lead) return open(exact.lead.id);
             const found = await gql<LeadPage>(LEADS_QUERY, { ...variables, search: text, first: 2 }).catch(() => null);
             if (found?.leads.edges.length === 1) open(found.leads.edges[0].node.id);
           }}

@@ -415,8 +415,8 @@ figure(
     lambda d: d["p99_ms"],
     detail=lambda d: f"p50 {d['p50_ms']:.1f} ms",
 )
-# Filled by a training phase (results["predictive_training"] = {"leads", "seconds",
-# "peak_rss_bytes"}); until one exists the rows say "not measured".
+# The training phase (bench/run.py `training`, bench/training.py): the models job's
+# feature extraction and fit on simulated leads, time and the process's peak memory.
 figure(
     "predictive_training",
     "predictive model training, 100,000 leads",

@@ -80,6 +80,7 @@ class Scale:
     history_touches: int  # of the long lead; the short one has history.SHORT_TOUCHES
     history_probes: int  # per lead
     small_tenants: int  # of LEADS_PER_SMALL_TENANT leads, against one tenant of as many
+    training_leads: int  # simulated leads the predictive model is trained on
 
 
 FULL = Scale(
@@ -97,6 +98,7 @@ FULL = Scale(
     history_touches=20_000,
     history_probes=20,
     small_tenants=500,
+    training_leads=100_000,
 )
 
 
@@ -117,6 +119,7 @@ def scaled(factor: float) -> Scale:
         two_worker_events=n(FULL.two_worker_events, 2_000),
         history_touches=n(FULL.history_touches, 100),
         small_tenants=n(FULL.small_tenants, 2),
+        training_leads=n(FULL.training_leads, 2_000),
     )
 
 
@@ -136,6 +139,7 @@ PHASES: dict[str, tuple[str, ...]] = {
     "many-tenants": (),
     "history": (),
     "noisy": ("array",),
+    "training": (),
 }
 
 
@@ -155,6 +159,7 @@ TOPIC_PREFIXES: dict[str, tuple[str, ...]] = {
     "many-tenants": ("mtone", "mtmany"),
     "history": ("hist",),
     "noisy": ("noisy",),
+    "training": (),
 }
 
 
@@ -1043,7 +1048,8 @@ class Bench:
         await self.ensure_phase_topics(*dict.fromkeys(topics))
         self.producer = make_producer(self.settings.kafka_bootstrap, request_timeout_ms=30_000)
         await self.producer.start()
-        self.partitions = await self.topic_partitions(self.touchpoints(topics[0]))
+        if topics:  # the training phase alone needs no topic
+            self.partitions = await self.topic_partitions(self.touchpoints(topics[0]))
         failed = False
         try:
             await self.run_phases(phases)
@@ -1091,6 +1097,27 @@ class Bench:
             self.results["history"] = await history.measure(self)
         if "noisy" in phases:
             await self.noisy_neighbour()
+        if "training" in phases:
+            self.results["predictive_training"] = await self.training()
+
+    async def training(self) -> dict[str, Any]:
+        """The models job's training on simulated leads, in a process of its own so that its
+        peak memory is the training's alone (bench/training.py)."""
+        leads = self.scale.training_leads
+        self.say(f"training the predictive model on {leads:,} simulated leads ...")
+        done = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.training", "--leads", str(leads), "--json",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await done.communicate()
+        if done.returncode != 0:
+            raise RuntimeError(f"bench.training exited {done.returncode}")
+        measured = orjson.loads(out.splitlines()[-1])
+        return {
+            "leads": measured["leads"],
+            "seconds": measured["seconds"],
+            "peak_rss_bytes": measured["peak_bytes"],
+        }
 
     async def array_group(self, phases: list[str]) -> None:
         """The array phase and what runs against its tenant, worker and gateway."""

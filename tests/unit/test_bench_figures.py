@@ -298,4 +298,5 @@ def test_two_workers_print_the_cpu_each_pass_used() -> None:
 
 def test_every_phase_names_its_topics() -> None:
     assert TOPIC_PREFIXES.keys() == PHASES.keys()
-    assert all(TOPIC_PREFIXES[phase] for phase in PHASES)
+    # every phase but training (no Kafka: the models job reads the database) has topics
+    assert [phase for phase in PHASES if not TOPIC_PREFIXES[phase]] == ["training"]

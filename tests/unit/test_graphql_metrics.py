@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.gateway.graphql.attribution.resolvers import compare
-from services.gateway.graphql.metrics.formulas import (
+from shared.domain.metrics import (
     PeriodAggregates,
     metrics_from,
     pipeline_velocity,
     source_quality_from,
     split_days,
 )
-from services.gateway.graphql.metrics.resolvers import METRICS_SQL
+from shared.metrics_store import METRICS_SQL
 from tests.worked_example import expected_metrics
 
 # The worked example's period as the read model aggregates it.

@@ -40,9 +40,9 @@ from typing import Any, Literal
 import asyncpg
 import httpx
 import orjson
-from shared.connector_settings import read_settings
 
 from services.delivery.settings import DeliverySettings
+from shared.connector_settings import read_settings
 from shared.db import tenant_tx
 from shared.domain.wins import TopCampaign
 from shared.metrics_store import period_metrics

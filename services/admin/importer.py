@@ -47,7 +47,7 @@ from tandem_client import TandemClient, TandemError
 
 from services.gateway.connectors import segment_mapping
 from services.gateway.connectors.mapping import Invalid
-from services.gateway.connectors.tenant_settings import read_settings
+from shared.connector_settings import read_settings
 from shared.db import create_pool, tenant_tx
 
 FORMATS = ("auto", "ndjson", "csv", "segment")

@@ -42,11 +42,10 @@ import httpx
 import orjson
 
 from services.delivery.settings import DeliverySettings
-from services.gateway.connectors.tenant_settings import read_settings
-from services.gateway.graphql.metrics.formulas import PeriodAggregates, metrics_from, split_days
-from services.gateway.graphql.metrics.resolvers import METRICS_SQL
-from services.gateway.graphql.review.wins import TopCampaign, top_campaign
+from shared.connector_settings import read_settings
 from shared.db import tenant_tx
+from shared.domain.wins import TopCampaign
+from shared.metrics_store import period_metrics
 from shared.monday import (
     ACTION_ITEMS,
     COLUMNS,
@@ -56,6 +55,7 @@ from shared.monday import (
     STATUS_LABELS,
     TEAM_LABELS,
 )
+from shared.wins_store import top_campaign
 
 log = logging.getLogger("tandem.delivery.monday")
 
@@ -761,35 +761,15 @@ WHERE tenant_id = $1 AND model = 'LINEAR' AND kind = 'REVENUE' AND channel IS NO
 """
 
 
-async def _metrics(
-    conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime, now: datetime
-) -> dict[str, Any]:
-    """The SPEC 6 metrics over [start, end), as the `metrics` query computes them."""
-    days = split_days(start, end)
-    row = await conn.fetchrow(
-        METRICS_SQL,
-        tenant_id,
-        start,
-        end,
-        now,
-        days.first_day,
-        days.end_day,
-        days.head_end,
-        days.tail_start,
-    )
-    assert row is not None
-    return vars(metrics_from(PeriodAggregates(**dict(row))))
-
-
 async def wanted_items(conn: asyncpg.Connection, tenant_id: str, now: datetime) -> list[Wanted]:
     """Every item the board should show now, read in the caller's tenant transaction."""
     this = week_start(now)
     last, before = this - timedelta(days=7), this - timedelta(days=14)
     end = max(now, this + timedelta(seconds=1))
     weeks = [
-        await _metrics(conn, tenant_id, this, end, now),
-        await _metrics(conn, tenant_id, last, this, now),
-        await _metrics(conn, tenant_id, before, last, now),
+        vars(await period_metrics(conn, tenant_id, this, end, now)),
+        vars(await period_metrics(conn, tenant_id, last, this, now)),
+        vars(await period_metrics(conn, tenant_id, before, last, now)),
     ]
     stages = {
         r["stage"]: r["n"]

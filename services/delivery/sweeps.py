@@ -14,9 +14,9 @@ import asyncpg
 from services.delivery import store
 from services.delivery.events import EventType, Occurrence, from_action_item, from_wins
 from services.delivery.record import record_tenant
-from services.gateway.graphql.review.wins import wins_of_week
 from shared.db import tenant_fetch, tenant_tx
 from shared.domain.review import week_bounds
+from shared.wins_store import wins_of_week
 
 
 async def due_action_items(

@@ -9,14 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.gateway.graphql.attribution.resolvers import compare
-from services.gateway.graphql.metrics.formulas import (
+from services.gateway.graphql.metrics.types import Metrics, SourceQuality
+from shared.domain.metrics import (
     PeriodAggregates,
     metrics_from,
     pipeline_velocity,
     source_quality_from,
     split_days,
 )
-from services.gateway.graphql.metrics.resolvers import METRICS_SQL
+from shared.metrics_store import METRICS_SQL
 from tests.worked_example import expected_metrics
 
 # The worked example's period as the read model aggregates it.
@@ -40,6 +41,7 @@ EXAMPLE = PeriodAggregates(
     cycle_days_median=5.477778,
     spend=171_000.0,
 )
+SOURCE = source_quality_from("webinar", 8, 4, 2, 1, 20_000.0, 42.5)
 EMPTY = PeriodAggregates(**{f.name: 0 for f in dataclasses.fields(PeriodAggregates)})
 
 
@@ -93,6 +95,13 @@ def test_the_metrics_statement_returns_exactly_the_aggregates() -> None:
     # SELECT * of the CTEs must line up with PeriodAggregates' fields, name for name.
     for field in dataclasses.fields(PeriodAggregates):
         assert f" AS {field.name}" in METRICS_SQL, field.name
+
+
+def test_the_graphql_types_answer_every_field_of_the_shared_metrics() -> None:
+    # The GraphQL domain answers the shared values field for field, in the same order.
+    for shared, answered in ((metrics_from(EXAMPLE), Metrics), (SOURCE, SourceQuality)):
+        assert list(vars(shared)) == [f.name for f in dataclasses.fields(answered)]
+        assert vars(answered(**vars(shared))) == vars(shared)
 
 
 def test_attribution_comparison_lists_every_model_for_every_key() -> None:

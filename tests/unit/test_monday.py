@@ -28,7 +28,7 @@ from services.delivery.monday import (
     week_start,
 )
 from services.gateway.connectors.monday import token_problem
-from services.gateway.graphql.review.wins import TopCampaign
+from shared.domain.wins import TopCampaign
 from shared.monday import ACTION_ITEMS, SHARED_NUMBERS, STATUS_LABELS, status_of_label
 
 STAMP = "2026-11-20 10:00 UTC"

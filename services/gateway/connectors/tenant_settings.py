@@ -1,24 +1,27 @@
-"""Per-tenant connector settings (table connector_settings, migration 0009), cached briefly.
+"""Per-tenant connector settings (shared/connector_settings.py): saved here, cached briefly.
 
 A batch must not cost a settings read, and an admin's change is honoured within TTL_S."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import math
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from services.gateway.limits import BoundedTtlCache
+from shared.connector_settings import (
+    ConnectorSettings,
+    hash_secret,
+    read_settings,
+    secret_context,
+)
 from shared.db import tenant_tx
-from shared.secret_box import box, context_for
+from shared.secret_box import box
 
 CONNECTORS = ("segment", "hubspot", "salesforce", "monday")
 # Connectors whose secret must be kept (sealed, shared/secret_box.py): HubSpot's keys an HMAC,
@@ -26,61 +29,6 @@ CONNECTORS = ("segment", "hubspot", "salesforce", "monday")
 CLEAR_SECRETS = frozenset({"hubspot", "monday"})
 TTL_S = 5.0
 MAX_CACHED = 10_000
-
-
-@dataclass(frozen=True)
-class ConnectorSettings:
-    connector: str
-    enabled: bool
-    # HubSpot's client secret, stored sealed and opened here: the signature is an HMAC
-    # keyed by it.
-    secret: str | None = None
-    # SHA-256 of a secret that is only ever compared (Salesforce).
-    secret_hash: bytes | None = None
-    mappings: dict[str, Any] = field(default_factory=dict)
-
-    def secret_matches(self, presented: str) -> bool:
-        if self.secret_hash is None:
-            return False
-        return hmac.compare_digest(hash_secret(presented), self.secret_hash)
-
-
-def hash_secret(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
-def _context(tenant_id: str) -> str:
-    return context_for("connector_settings", "secret", tenant_id)
-
-
-def _open(stored: str | None, tenant_id: str) -> str | None:
-    return None if stored is None else box().open(stored, _context(tenant_id))
-
-
-def default_settings(connector: str) -> ConnectorSettings:
-    # Enabled by default: Segment intake uses the tenant's API keys, and a CRM connector
-    # stays closed anyway until an admin sets its secret.
-    return ConnectorSettings(connector=connector, enabled=True)
-
-
-async def read_settings(
-    conn: asyncpg.Connection, tenant_id: str, connector: str
-) -> ConnectorSettings:
-    row = await conn.fetchrow(
-        "SELECT enabled, secret, secret_hash, mappings FROM connector_settings"
-        " WHERE tenant_id = $1 AND connector = $2",
-        tenant_id,
-        connector,
-    )
-    if row is None:
-        return default_settings(connector)
-    return ConnectorSettings(
-        connector=connector,
-        enabled=row["enabled"],
-        secret=_open(row["secret"], tenant_id),
-        secret_hash=row["secret_hash"],
-        mappings=dict(row["mappings"]),
-    )
 
 
 async def save_settings(
@@ -98,11 +46,13 @@ async def save_settings(
     if connector not in CONNECTORS:
         raise ValueError(f"unknown connector {connector!r}")
     current = await read_settings(conn, tenant_id, connector)
-    sealed = None if current.secret is None else box().seal(current.secret, _context(tenant_id))
+    sealed = (
+        None if current.secret is None else box().seal(current.secret, secret_context(tenant_id))
+    )
     hashed = current.secret_hash
     if secret is not None:
         sealed, hashed = (
-            (box().seal(secret, _context(tenant_id)), None)
+            (box().seal(secret, secret_context(tenant_id)), None)
             if connector in CLEAR_SECRETS
             else (None, hash_secret(secret))
         )

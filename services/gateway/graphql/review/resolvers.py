@@ -37,11 +37,12 @@ from services.gateway.graphql.review.types import (
     WeeklySla,
     WeeklySource,
 )
-from services.gateway.graphql.review.wins import wins_of_week
+from services.gateway.graphql.review.wins import wins_answer
 from shared.config_store import current_config
 from shared.domain import review
 from shared.domain.attribution import NONE_KEY
 from shared.domain.events import SALES_ACTIVITY
+from shared.wins_store import wins_of_week
 
 TOP_OBJECTIONS = 10
 
@@ -283,7 +284,7 @@ async def weekly_review(info: Info, week_start: date) -> WeeklyReview:
             closed_by_channel=closed_groups(closed, lambda d: d.channel),
             closed_by_fit_grade=closed_groups(closed, lambda d: d.fit_grade),
             action_items=await items_of_week(conn, tenant_id, week_start),
-            wins=await wins_of_week(conn, tenant_id, start, end),
+            wins=wins_answer(await wins_of_week(conn, tenant_id, start, end)),
             carried_over=await items_carried_over(conn, tenant_id, week_start),
         )
 

@@ -1,12 +1,53 @@
 """From the aggregates PostgreSQL computes to the metrics of SPEC 6: the ratios, kept pure
-so their rules (a zero denominator gives null) are tested without a database."""
+so their rules (a zero denominator gives null) are tested without a database. The GraphQL
+metrics domain and the Monday.com board both read them from here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from services.gateway.graphql.metrics.types import Metrics, SourceQuality
+
+@dataclass(frozen=True)
+class Metrics:
+    """The metrics over [from, to) in UTC; a rate whose denominator is 0 is None."""
+
+    leads_created: int
+    mqls: int
+    sqls: int
+    opportunities_created: int
+    pipeline_amount: float
+    deals_won: int
+    revenue: float
+    deals_lost: int
+    win_rate: float | None
+    avg_deal_value: float | None
+    sales_cycle_days_mean: float | None
+    sales_cycle_days_median: float | None
+    lead_to_opportunity_rate: float | None
+    mql_to_sql_rate: float | None
+    opportunity_to_customer_rate: float | None
+    pipeline_velocity: float | None
+    spend: float
+    new_customers: int
+    cac: float | None
+    revenue_from_target_accounts: float
+    sla_compliance: float | None
+
+
+@dataclass(frozen=True)
+class SourceQuality:
+    """The leads created in a period from one first-touch channel, and what they became."""
+
+    channel: str
+    leads: int
+    mqls: int
+    opportunities: int
+    customers: int
+    revenue: float
+    mql_rate: float | None
+    opportunity_rate: float | None
+    avg_fit_score: float | None
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

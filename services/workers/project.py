@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
@@ -31,7 +31,12 @@ from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.records import DeadLetter, Incoming
 from shared.db import tenant_tx
-from shared.domain.attribution import Conversion, credit_lead, opportunity_conversions
+from shared.domain.attribution import (
+    AttributionModel,
+    Conversion,
+    credit_lead,
+    opportunity_conversions,
+)
 from shared.domain.config import TenantConfig
 from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
@@ -65,7 +70,7 @@ class LeadProjector:
         pool: asyncpg.Pool,
         configs: TenantConfigs,
         now: Callable[[], datetime],
-        cache: LeadCache,
+        cache: LeadCache[tuple[LeadState, Written]],
     ):
         self._pool = pool
         self._configs = configs
@@ -134,11 +139,14 @@ class LeadProjector:
             if not new_by_lead and not stitched:
                 return
             # States taken from the cache are out of it until the commit below succeeds.
-            states = await self._advance(conn, tenant_id, new_by_lead, stitched)
-            changes = await self._write(conn, tenant_id, states)
+            states, heads = await self._advance(conn, tenant_id, new_by_lead, stitched)
+            changes, written = await self._write(conn, tenant_id, states, heads)
             if changes:
                 await publish(changes)
-        self._cache.put(tenant_id, ((lead, s, seq) for lead, (s, seq) in states.items()))
+        self._cache.put(
+            tenant_id,
+            ((lead, (f.state, written[lead]), f.last_seq) for lead, f in states.items()),
+        )
 
     async def _advance(
         self,
@@ -146,68 +154,74 @@ class LeadProjector:
         tenant_id: str,
         new_by_lead: dict[str, list[Event]],
         stitched: set[str],
-    ) -> dict[str, tuple[LeadState, int]]:
-        """Each touched lead's state and last seq: a new lead folds from this batch alone, a
-        cached current lead applies its new events in order, any other (late events,
-        stitched touches, not cached) refolds from the event log."""
+    ) -> tuple[dict[str, Folded], dict[str, store.Head]]:
+        """Each touched lead's state and last seq, and the head of its stored row: a new
+        lead folds from this batch alone, a cached current lead applies its new events in
+        order (and later writes only what they changed), any other (late events, stitched
+        touches, not cached) refolds from the event log and has its rows rewritten."""
         versions = await self._configs.versions(tenant_id)
         touched = sorted(set(new_by_lead) | stitched)
-        applied = await store.applied_seqs(conn, tenant_id, touched)
-        states: dict[str, tuple[LeadState, int]] = {}
+        heads = await store.lead_heads(conn, tenant_id, touched)
+        states: dict[str, Folded] = {}
         reload: list[str] = []
         for lead_id in touched:
             new = sorted(new_by_lead.get(lead_id, ()), key=_fold_order)
+            head = heads.get(lead_id)
             if lead_id in stitched:
                 reload.append(lead_id)
-            elif lead_id not in applied:
-                states[lead_id] = (fold_lead(new, versions), max(e.seq for e in new))
-            elif (state := self._cache.take(tenant_id, lead_id, applied[lead_id])) is not None:
+            elif head is None:
+                states[lead_id] = Folded(fold_lead(new, versions), max(e.seq for e in new), None)
+            elif (cached := self._cache.take(tenant_id, lead_id, head.last_seq)) is not None:
+                state, written = cached
                 if any(state.is_late(e) for e in new):
                     reload.append(lead_id)
                     continue
                 for e in new:
                     state.apply(e, versions[e.config_version])
-                states[lead_id] = (state, max(applied[lead_id], *(e.seq for e in new)))
+                states[lead_id] = Folded(state, max(head.last_seq, *(e.seq for e in new)), written)
             else:
                 reload.append(lead_id)
         if reload:
             history = await store.load_lead_events(conn, tenant_id, reload)
             for lead_id, events in history.items():
-                states[lead_id] = (fold_lead(events, versions), max(e.seq for e in events))
-        return states
+                states[lead_id] = Folded(
+                    fold_lead(events, versions), max(e.seq for e in events), None
+                )
+        return states, heads
 
     async def refold(
         self, conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
     ) -> list[LeadChange]:
-        """Recomputes the given leads from their full histories and replaces their rows."""
+        """Recomputes the given leads from their full histories and rewrites their rows."""
         versions = await self._configs.versions(tenant_id)
+        heads = await store.lead_heads(conn, tenant_id, lead_ids)
         history = await store.load_lead_events(conn, tenant_id, lead_ids)
         states = {
-            lead: (fold_lead(events, versions), max(e.seq for e in events))
+            lead: Folded(fold_lead(events, versions), max(e.seq for e in events), None)
             for lead, events in history.items()
         }
-        return await self._write(conn, tenant_id, states)
+        changes, _ = await self._write(conn, tenant_id, states, heads)
+        return changes
 
     async def _write(
-        self, conn: asyncpg.Connection, tenant_id: str, states: dict[str, tuple[LeadState, int]]
-    ) -> list[LeadChange]:
+        self,
+        conn: asyncpg.Connection,
+        tenant_id: str,
+        states: dict[str, Folded],
+        heads: dict[str, store.Head],
+    ) -> tuple[list[LeadChange], dict[str, Written]]:
+        """Writes what the states changed; returns the changes to publish and what the
+        read model now holds of each lead."""
         versions = await self._configs.versions(tenant_id)
         current = versions[max(versions)]
         now = self._now()
         rows = _Rows(tenant_id)
-        for lead_id, (state, last_seq) in states.items():
-            rows.add(lead_id, state, last_seq, current, now)
-        previous = await store.replace_lead_rows(
-            conn,
-            tenant_id,
-            list(states),
-            rows.leads,
-            rows.transitions,
-            rows.opportunities,
-            rows.credits,
-        )
+        written = {
+            lead_id: rows.add(lead_id, folded, current, now) for lead_id, folded in states.items()
+        }
+        replaced_transitions = await store.write_lead_rows(conn, tenant_id, rows.writes)
         await accounts.update_accounts(conn, tenant_id, list(states), current)
-        return rows.changes(previous, now)
+        return rows.changes(heads, replaced_transitions, now), written
 
 
 def _fold_order(event: Event) -> tuple[datetime, int]:
@@ -241,29 +255,50 @@ def _route(event: Event, linked: dict[str, str]) -> Event:
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What the read model holds of a lead, kept with its cached state: the next write
+    compares the advanced state with it and writes only what changed."""
+
+    transitions: int
+    touches: int
+    opportunities: dict[str, tuple[Any, ...]]
+    conversions: dict[tuple[str, str], Conversion]
+    models: tuple[AttributionModel, ...]
+
+
+class Folded(NamedTuple):
+    state: LeadState
+    last_seq: int
+    # What the lead's rows hold when only new events in order were applied to its cached
+    # state; None when its rows are rewritten whole (new, late, stitched or refolded).
+    written: Written | None
+
+
 class _Rows:
-    """The read-model rows of a set of refolded leads."""
+    """The read-model rows a set of advanced or refolded leads changed."""
 
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id
-        self.leads: list[tuple[Any, ...]] = []
-        self.transitions: list[tuple[Any, ...]] = []
-        self.opportunities: list[tuple[Any, ...]] = []
-        self.credits: list[tuple[Any, ...]] = []
-        self._summaries: list[tuple[str, LeadState, int, str]] = []
+        self.writes = store.LeadWrites()
+        self._summaries: list[tuple[str, LeadState, int, str, int | None]] = []
 
-    def add(
-        self, lead_id: str, state: LeadState, last_seq: int, config: TenantConfig, now: datetime
-    ) -> None:
+    def add(self, lead_id: str, folded: Folded, config: TenantConfig, now: datetime) -> Written:
         t = self.tenant_id
+        state, prior = folded.state, folded.written
+        w = self.writes
+        if prior is None:
+            w.replaced.append(lead_id)
+        models = config.attribution_models
         if state.created_at is None or state.last_event_at is None:
-            return  # only held or rescore events so far: not a lead yet
+            # Only held or rescore events so far: not a lead yet, nothing stored.
+            return Written(0, len(state.touches), {}, {}, models)
         # Displayed engagement decays with the clock (SPEC 4): evaluate it at the later of
         # the wall clock and the lead's latest event, as the decay sweep does.
         scored_at = max(now, state.last_event_at)
         engagement = engagement_at(state, config, scored_at)
         shown_matrix = matrix(state.fit_grade, engagement.score)
-        self.leads.append(
+        w.leads.append(
             store.LEADS.row(
                 state,
                 tenant_id=t,
@@ -279,11 +314,14 @@ class _Rows:
                 sla_response_at=state.response_at,
                 sla_response_type=state.response_type,
                 sla_disposition_at=state.disposition_at,
-                last_seq=last_seq,
+                last_seq=folded.last_seq,
             )
         )
-        for ordinal, tr in enumerate(state.transitions):
-            self.transitions.append(
+        # Transitions are only ever appended while events arrive in order.
+        first_new = 0 if prior is None else prior.transitions
+        for ordinal in range(first_new, len(state.transitions)):
+            tr = state.transitions[ordinal]
+            w.transitions.append(
                 store.TRANSITIONS.row(
                     tr,
                     tenant_id=t,
@@ -293,40 +331,57 @@ class _Rows:
                     to_stage=str(tr.to_stage),
                 )
             )
-        conversions: list[Conversion] = []
+        opportunities: dict[str, tuple[Any, ...]] = {}
+        conversions: dict[tuple[str, str], Conversion] = {}
         for opp in state.opportunities.values():
-            self.opportunities.append(
-                store.OPPORTUNITIES.row(opp, tenant_id=t, lead_id=lead_id, status=str(opp.status))
-            )
+            row = store.OPPORTUNITIES.row(opp, tenant_id=t, lead_id=lead_id, status=str(opp.status))
+            opportunities[opp.opportunity_id] = row
+            if prior is None or prior.opportunities.get(opp.opportunity_id) != row:
+                w.opportunities.append(row)
             won = opp.status is OpportunityStatus.WON
-            conversions.extend(
-                opportunity_conversions(
-                    opp.opportunity_id,
-                    amount=opp.amount,
-                    created_at=opp.created_at,
-                    won_at=opp.closed_at if won else None,
-                    won_amount=opp.won_amount,
+            for c in opportunity_conversions(
+                opp.opportunity_id,
+                amount=opp.amount,
+                created_at=opp.created_at,
+                won_at=opp.closed_at if won else None,
+                won_amount=opp.won_amount,
+            ):
+                conversions[(c.opportunity_id, c.kind)] = c
+        credited = _to_credit(prior, state, conversions, models)
+        if prior is not None:
+            w.credits_dropped.extend(
+                (lead_id, opp_id, kind)
+                for opp_id, kind in credited.keys() | (prior.conversions.keys() - conversions)
+            )
+        if credited:
+            for credit in credit_lead(state.touches, credited.values(), models):
+                w.credits.append(
+                    store.CREDITS.row(
+                        credit, tenant_id=t, lead_id=lead_id, touch_event_id=credit.event_id
+                    )
                 )
-            )
-        for c in credit_lead(state.touches, conversions, config.attribution_models):
-            self.credits.append(
-                store.CREDITS.row(c, tenant_id=t, lead_id=lead_id, touch_event_id=c.event_id)
-            )
-        self._summaries.append((lead_id, state, engagement.score, shown_matrix))
+        self._summaries.append(
+            (lead_id, state, engagement.score, shown_matrix, None if prior is None else first_new)
+        )
+        return Written(
+            len(state.transitions), len(state.touches), opportunities, conversions, models
+        )
 
-    def changes(self, previous: dict[str, tuple[str, int, int]], now: datetime) -> list[LeadChange]:
+    def changes(
+        self, heads: dict[str, store.Head], replaced: dict[str, int], now: datetime
+    ) -> list[LeadChange]:
         out = []
-        for lead_id, state, engagement, shown_matrix in self._summaries:
-            before = previous.get(lead_id)
+        for lead_id, state, engagement, shown_matrix, kept in self._summaries:
+            before = heads.get(lead_id)
             score = state.fit_score + engagement
-            if before is not None and before[0] == str(state.stage) and before[1] == score:
+            if before is not None and before.stage == str(state.stage) and before.score == score:
                 continue
-            seen = before[2] if before else 0
+            seen = kept if kept is not None else replaced.get(lead_id, 0)
             out.append(
                 LeadChange(
                     tenant_id=self.tenant_id,
                     lead_id=lead_id,
-                    previous_stage=before[0] if before else None,
+                    previous_stage=before.stage if before else None,
                     stage=str(state.stage),
                     fit_score=state.fit_score,
                     engagement_score=engagement,
@@ -344,9 +399,29 @@ class _Rows:
                             "event_id": tr.event_id,
                             "reason": tr.reason,
                         }
-                        for i, tr in enumerate(state.transitions)
-                        if i >= seen
+                        for i, tr in enumerate(state.transitions[seen:], start=seen)
                     ),
                 )
             )
         return out
+
+
+def _to_credit(
+    prior: Written | None,
+    state: LeadState,
+    conversions: dict[tuple[str, str], Conversion],
+    models: tuple[AttributionModel, ...],
+) -> dict[tuple[str, str], Conversion]:
+    """The conversions whose credits must be (re)computed. A conversion credits the touches
+    up to its instant, so once its rows are stored only a change of the conversion itself,
+    of the models, or a new touch at or before it changes them: a touch after every
+    conversion (the common case for a long-lived lead) recomputes nothing."""
+    if prior is None or prior.models != models:
+        return conversions
+    new_touches = state.touches[prior.touches :]
+    earliest = min((t.occurred_at for t in new_touches), default=None)
+    return {
+        key: c
+        for key, c in conversions.items()
+        if prior.conversions.get(key) != c or (earliest is not None and earliest <= c.at)
+    }

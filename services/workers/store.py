@@ -1,7 +1,8 @@
 """The worker's PostgreSQL side: the event log, identities, and the lead read model.
 
-Every write is keyed by (tenant, event id) or replaces a lead's derived rows whole, so a
-batch that is delivered twice leaves the same rows as a batch delivered once. RLS forbids
+Every write is keyed by (tenant, event id), or writes a lead's derived rows from its folded
+state (the rows it changed, or all of them), so a batch that is delivered twice leaves the
+same rows as a batch delivered once. RLS forbids
 COPY into tenant tables, so bulk rows go through per-connection temp staging tables that
 PostgreSQL empties at commit.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
-from shared.db import fetch_dict
+from shared.db import as_columns, fetch_dict
 from shared.domain.events import Event
 
 
@@ -287,16 +289,26 @@ async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
     )
 
 
-async def applied_seqs(
+class Head(NamedTuple):
+    """What a lead's stored row says of it before a batch: its last folded seq (the lead
+    cache's check) and the stage and score a change is published against."""
+
+    last_seq: int
+    stage: str
+    score: int
+
+
+async def lead_heads(
     conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
-) -> dict[str, int]:
-    """The last folded seq of each of these leads that has a row (absent: a new lead)."""
-    return await fetch_dict(
-        conn,
-        "SELECT lead_id, last_seq FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
+) -> dict[str, Head]:
+    """The head of each of these leads that has a row (absent: a new lead)."""
+    rows = await conn.fetch(
+        "SELECT lead_id, last_seq, stage, score FROM leads"
+        " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
         tenant_id,
         list(lead_ids),
     )
+    return {r[0]: Head(r[1], r[2], r[3]) for r in rows}
 
 
 async def load_lead_events(
@@ -317,71 +329,93 @@ async def load_lead_events(
     return by_lead
 
 
-async def replace_lead_rows(
-    conn: asyncpg.Connection,
-    tenant_id: str,
-    lead_ids: Sequence[str],
-    leads: Sequence[tuple[Any, ...]],
-    transitions: Sequence[tuple[Any, ...]],
-    opportunities: Sequence[tuple[Any, ...]],
-    credits: Sequence[tuple[Any, ...]],
-) -> dict[str, tuple[str, int, int]]:
-    """Replaces every derived row of the given leads; returns their previous
-    (stage, score, transition count) so the caller can emit only what changed."""
-    ids = list(lead_ids)
-    previous = {
-        r["lead_id"]: (r["stage"], r["score"], r["transitions"])
-        for r in await conn.fetch(
+@dataclass(slots=True)
+class LeadWrites:
+    """The rows a batch changed. `replaced` leads have every transition and credit
+    rewritten; the others get their new transitions appended and the credits of
+    `credits_dropped` conversions, (lead, opportunity, kind), replaced by `credits`."""
+
+    replaced: list[str] = field(default_factory=list)
+    leads: list[tuple[Any, ...]] = field(default_factory=list)
+    transitions: list[tuple[Any, ...]] = field(default_factory=list)
+    opportunities: list[tuple[Any, ...]] = field(default_factory=list)
+    credits: list[tuple[Any, ...]] = field(default_factory=list)
+    credits_dropped: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+_LEAD_UPDATES = ", ".join(
+    f"{c} = EXCLUDED.{c}" for c in LEADS.columns if c not in ("tenant_id", "lead_id")
+)
+_OPPORTUNITY_UPDATES = ", ".join(
+    f"{c} = EXCLUDED.{c}" for c in OPPORTUNITIES.columns if c not in ("tenant_id", "opportunity_id")
+)
+
+
+async def write_lead_rows(
+    conn: asyncpg.Connection, tenant_id: str, w: LeadWrites
+) -> dict[str, int]:
+    """Writes what changed; returns how many transitions each replaced lead had, so the
+    caller publishes only the new ones."""
+    counts: dict[str, int] = {}
+    if w.replaced:
+        counts = await fetch_dict(
+            conn,
             """
             WITH gone AS (
-                DELETE FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-                RETURNING lead_id, stage, score
-            ), counts AS (
                 DELETE FROM stage_transitions WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
                 RETURNING lead_id
             )
-            SELECT g.lead_id, g.stage, g.score,
-                   (SELECT count(*) FROM counts c WHERE c.lead_id = g.lead_id) AS transitions
-            FROM gone g
+            SELECT lead_id, count(*) FROM gone GROUP BY lead_id
             """,
             tenant_id,
-            ids,
+            w.replaced,
         )
-    }
-    await conn.execute(
-        "DELETE FROM attribution_credits WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-        tenant_id,
-        ids,
+        await conn.execute(
+            "DELETE FROM attribution_credits WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
+            tenant_id,
+            w.replaced,
+        )
+    if w.credits_dropped:
+        await conn.execute(
+            """
+            DELETE FROM attribution_credits c
+            USING unnest($2::text[], $3::text[], $4::text[]) AS d(lead_id, opportunity_id, kind)
+            WHERE c.tenant_id = $1 AND c.lead_id = d.lead_id
+              AND c.opportunity_id = d.opportunity_id AND c.kind = d.kind
+            """,
+            tenant_id,
+            *as_columns(w.credits_dropped, 3),
+        )
+    await _stage_and_insert(
+        conn, LEADS, w.leads, f"(tenant_id, lead_id) DO UPDATE SET {_LEAD_UPDATES}"
     )
-    await _stage_and_insert(conn, LEADS, leads)
-    await _stage_and_insert(conn, TRANSITIONS, transitions)
-    await _stage_and_insert(conn, CREDITS, credits)
-    if opportunities:
+    await _stage_and_insert(conn, TRANSITIONS, w.transitions)
+    await _stage_and_insert(conn, CREDITS, w.credits)
+    if w.opportunities:
         # An opportunity id is the tenant's; should two leads name the same one, the later
         # row wins rather than the upsert failing on a row it would touch twice.
         at = OPPORTUNITIES.index("opportunity_id")
-        unique = list({row[at]: row for row in opportunities}.values())
-        await conn.copy_records_to_table(
-            "staging_opportunities", records=unique, columns=OPPORTUNITIES.columns
+        unique = list({row[at]: row for row in w.opportunities}.values())
+        await _stage_and_insert(
+            conn,
+            OPPORTUNITIES,
+            unique,
+            f"(tenant_id, opportunity_id) DO UPDATE SET {_OPPORTUNITY_UPDATES}",
         )
-        cols = OPPORTUNITIES.sql_columns
-        updates = ", ".join(
-            f"{c} = EXCLUDED.{c}"
-            for c in OPPORTUNITIES.columns
-            if c not in ("tenant_id", "opportunity_id")
-        )
-        await conn.execute(
-            f"INSERT INTO opportunities ({cols}) SELECT {cols} FROM staging_opportunities"
-            f" ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET {updates}"
-        )
-    return previous
+    return counts
 
 
 async def _stage_and_insert(
-    conn: asyncpg.Connection, table: Table, rows: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection,
+    table: Table,
+    rows: Sequence[tuple[Any, ...]],
+    on_conflict: str | None = None,
 ) -> None:
     if not rows:
         return
     await conn.copy_records_to_table(f"staging_{table.name}", records=rows, columns=table.columns)
     cols = table.sql_columns
-    await conn.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM staging_{table.name}")
+    upsert = f" ON CONFLICT {on_conflict}" if on_conflict else ""
+    await conn.execute(
+        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM staging_{table.name}{upsert}"
+    )

@@ -36,6 +36,7 @@ from shared.records import decode_record, encode_records
 from shared.settings import load_settings
 from shared.validation import SCHEMA_DIR, validate_event
 from tests.conftest import RUN_ID
+from tests.integration.rolled_back import OneConnection, Rollback
 from tests.worked_example import icp_config
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -236,30 +237,6 @@ EVENTS = st.sampled_from(sorted(SCHEMAS)).flatmap(lambda t: from_schema(SCHEMAS[
 # -- the worker's storage, in a transaction that is rolled back --------------------------
 
 
-class _Rollback(Exception):
-    pass
-
-
-class _OneConnection:
-    """Stands in for the worker's pool: every transaction the worker opens becomes a
-    savepoint inside the test's own transaction, which is rolled back at the end."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
-    def acquire(self) -> _OneConnection:
-        return self
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        return self._conn
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        return list(await self._conn.fetch(query, *args))
-
-
 @pytest.fixture(scope="module")
 async def app_pool() -> AsyncIterator[asyncpg.Pool]:
     settings = load_settings()
@@ -291,7 +268,7 @@ async def _store_and_fold(pool: asyncpg.Pool, events: list[dict[str, Any]]) -> N
                     TENANT,
                     TenantConfig.from_dict(icp_config()).to_dict(),
                 )
-                one = _OneConnection(conn)
+                one = OneConnection(conn)
                 configs = TenantConfigs(one)
                 projector = LeadProjector(one, configs, lambda: NOW, LeadCache(100))
                 published: list[LeadChange] = []
@@ -301,8 +278,8 @@ async def _store_and_fold(pool: asyncpg.Pool, events: list[dict[str, Any]]) -> N
 
                 await projector.project_tenant(TENANT, events, publish)
                 await _check_stored(conn, configs, events)
-                raise _Rollback
-        except _Rollback:
+                raise Rollback
+        except Rollback:
             pass
 
 

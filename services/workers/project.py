@@ -1,12 +1,15 @@
 """Step 2 of the worker: apply a batch of validated events to the read model.
 
-Per tenant, in ONE transaction (row-level security bound to that tenant), holding locks on
-the anonymous identities and then the leads it touches (never the whole tenant):
+The whole batch, whatever number of tenants it holds, in ONE transaction bound to its
+tenants (row-level security checks every row against that set), with set-based statements
+keyed by (tenant, id), holding locks on the anonymous identities and then the leads it
+touches (never a whole tenant):
   1. link identities named by `identify` events, route anonymous touches to their leads;
   2. append the events to the event log; the (tenant, event id) key drops redeliveries;
   3. move held anonymous touches to leads that were identified just now;
-  4. refold every lead that gained an event, from its whole ordered history, with the
-     pure domain rules; replace its rows (lead, transitions, opportunities, credits);
+  4. advance every lead that gained an event (its cached state, or a fold of its whole
+     ordered history) with the pure domain rules; write the rows that changed (lead,
+     new transitions, opportunities, credits of the conversions whose touches changed);
   5. hand the changes to the caller, which publishes them to the derived topics before the
      transaction commits (a crash before the commit replays the batch; downstream readers
      key by lead and transition ordinal, so a repeated message is harmless).
@@ -30,7 +33,8 @@ from services.workers import accounts, store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.records import DeadLetter, Incoming
-from shared.db import tenant_tx
+from services.workers.store import Key
+from shared.db import tenants_tx
 from shared.domain.attribution import (
     AttributionModel,
     Conversion,
@@ -83,6 +87,7 @@ class LeadProjector:
         for item in incoming:
             by_tenant[item.event["tenant_id"]].append(item)
         dead: list[DeadLetter] = []
+        known: list[tuple[str, dict[str, Any]]] = []
         for tenant_id, items in by_tenant.items():
             if not await self._configs.is_known(tenant_id):
                 error = f"no tenant {tenant_id!r}"
@@ -91,101 +96,114 @@ class LeadProjector:
                     for i in items
                 )
                 continue
-            await self.project_tenant(tenant_id, [i.event for i in items], publish)
+            known.extend((tenant_id, i.event) for i in items)
+        await self.project_events(known, publish)
         return dead
 
     async def project_tenant(
         self, tenant_id: str, raw: Sequence[dict[str, Any]], publish: Publish
     ) -> None:
-        version = await self._configs.current(tenant_id)
-        events = [to_domain_event(e, seq=0, config_version=version) for e in raw]
-        # Events of erased people are dropped, so a replay or a late event cannot bring
-        # them back (SPEC 10).
-        events = await drop_suppressed(self._pool, tenant_id, events)
-        spend = [e for e in events if e.type == "campaign_spend"]
-        lead_events = [e for e in events if e.type != "campaign_spend"]
-        links = [
-            (e.anonymous_id, e.lead_id, e.occurred_at)
-            for e in lead_events
-            if e.type == "identify" and e.anonymous_id and e.lead_id
-        ]
-        anonymous = {e.anonymous_id for e in lead_events if e.lead_id is None and e.anonymous_id}
-        linking = {a for a, _, _ in links}
-        async with tenant_tx(self._pool, tenant_id) as conn:
+        await self.project_events([(tenant_id, e) for e in raw], publish)
+
+    async def project_events(
+        self, raw: Sequence[tuple[str, dict[str, Any]]], publish: Publish
+    ) -> None:
+        """Applies (tenant, validated event) pairs of any number of tenants in one
+        transaction bound to those tenants, with the same statements for one tenant or
+        five hundred: every statement is set-based over (tenant, id) keys."""
+        if not raw:
+            return
+        tenants = sorted({t for t, _ in raw})
+        versions = {t: await self._configs.versions(t) for t in tenants}
+        events = [(t, to_domain_event(e, seq=0, config_version=max(versions[t]))) for t, e in raw]
+        async with tenants_tx(self._pool, tenants) as conn:
+            # Events of erased people are dropped, so a replay or a late event cannot bring
+            # them back (SPEC 10).
+            events = await drop_suppressed(conn, events)
+            spend = [(t, e) for t, e in events if e.type == "campaign_spend"]
+            lead_events = [(t, e) for t, e in events if e.type != "campaign_spend"]
+            links = [
+                (t, e.anonymous_id, e.lead_id, e.occurred_at)
+                for t, e in lead_events
+                if e.type == "identify" and e.anonymous_id and e.lead_id
+            ]
+            anonymous = {
+                (t, e.anonymous_id) for t, e in lead_events if e.lead_id is None and e.anonymous_id
+            }
+            linking = {(t, a) for t, a, _, _ in links}
             # An identity is locked while it is linked, resolved and its held touches are
             # stitched, so a touch is never held behind a link another worker just made.
-            await store.lock(conn, tenant_id, "anon", anonymous | linking)
-            await store.link_identities(conn, tenant_id, links)
-            linked = await store.resolve_anonymous(conn, tenant_id, anonymous | linking)
-            lead_events = [_route(e, linked) for e in lead_events]
-            await store.lock(
+            await store.lock_keys(conn, "anon", anonymous | linking)
+            await store.link_identities(conn, links)
+            linked = await store.resolve_anonymous(conn, anonymous | linking)
+            lead_events = [(t, _route(t, e, linked)) for t, e in lead_events]
+            await store.lock_keys(
                 conn,
-                tenant_id,
                 "lead",
-                {e.lead_id for e in lead_events if e.lead_id is not None}
-                | {linked[a] for a in linking if a in linked},
+                {(t, e.lead_id) for t, e in lead_events if e.lead_id is not None}
+                | {(k[0], linked[k]) for k in linking if k in linked},
             )
-            await store.insert_spend(conn, tenant_id, spend)
-            seqs = await store.insert_events(conn, tenant_id, lead_events)
-            new_by_lead: dict[str, list[Event]] = defaultdict(list)
-            for e in lead_events:
+            await store.insert_spend(conn, spend)
+            seqs = await store.insert_events(conn, lead_events)
+            new_by_lead: dict[Key, list[Event]] = defaultdict(list)
+            for t, e in lead_events:
                 # A repeat inside the batch is the same id: only its first copy (the stored
                 # one, held anonymous touch or not) is new.
-                if seqs.get(e.event_id, -1) > 0:
+                if seqs.get(key := (t, e.event_id), -1) > 0:
                     if e.lead_id is not None:
-                        new_by_lead[e.lead_id].append(with_seq(e, seqs[e.event_id]))
-                    seqs[e.event_id] = -1
-            stitched = await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
+                        new_by_lead[(t, e.lead_id)].append(with_seq(e, seqs[key]))
+                    seqs[key] = -1
+            stitched = await store.stitch_held_touches(conn, linking)
             if not new_by_lead and not stitched:
                 return
             # States taken from the cache are out of it until the commit below succeeds.
-            states, heads = await self._advance(conn, tenant_id, new_by_lead, stitched)
-            changes, written = await self._write(conn, tenant_id, states, heads)
+            states, heads = await self._advance(conn, versions, new_by_lead, stitched)
+            changes, written = await self._write(conn, states, heads)
             if changes:
                 await publish(changes)
-        self._cache.put(
-            tenant_id,
-            ((lead, (f.state, written[lead]), f.last_seq) for lead, f in states.items()),
-        )
+        for (tenant_id, lead_id), f in states.items():
+            self._cache.put(
+                tenant_id, [(lead_id, (f.state, written[(tenant_id, lead_id)]), f.last_seq)]
+            )
 
     async def _advance(
         self,
         conn: asyncpg.Connection,
-        tenant_id: str,
-        new_by_lead: dict[str, list[Event]],
-        stitched: set[str],
-    ) -> tuple[dict[str, Folded], dict[str, store.Head]]:
+        versions: dict[str, dict[int, TenantConfig]],
+        new_by_lead: dict[Key, list[Event]],
+        stitched: set[Key],
+    ) -> tuple[dict[Key, Folded], dict[Key, store.Head]]:
         """Each touched lead's state and last seq, and the head of its stored row: a new
         lead folds from this batch alone, a cached current lead applies its new events in
         order (and later writes only what they changed), any other (late events, stitched
         touches, not cached) refolds from the event log and has its rows rewritten."""
-        versions = await self._configs.versions(tenant_id)
         touched = sorted(set(new_by_lead) | stitched)
-        heads = await store.lead_heads(conn, tenant_id, touched)
-        states: dict[str, Folded] = {}
-        reload: list[str] = []
-        for lead_id in touched:
-            new = sorted(new_by_lead.get(lead_id, ()), key=_fold_order)
-            head = heads.get(lead_id)
-            if lead_id in stitched:
-                reload.append(lead_id)
+        heads = await store.lead_heads(conn, touched)
+        states: dict[Key, Folded] = {}
+        reload: list[Key] = []
+        for key in touched:
+            tenant_configs = versions[key[0]]
+            new = sorted(new_by_lead.get(key, ()), key=_fold_order)
+            head = heads.get(key)
+            if key in stitched:
+                reload.append(key)
             elif head is None:
-                states[lead_id] = Folded(fold_lead(new, versions), max(e.seq for e in new), None)
-            elif (cached := self._cache.take(tenant_id, lead_id, head.last_seq)) is not None:
+                states[key] = Folded(fold_lead(new, tenant_configs), max(e.seq for e in new), None)
+            elif (cached := self._cache.take(*key, head.last_seq)) is not None:
                 state, written = cached
                 if any(state.is_late(e) for e in new):
-                    reload.append(lead_id)
+                    reload.append(key)
                     continue
                 for e in new:
-                    state.apply(e, versions[e.config_version])
-                states[lead_id] = Folded(state, max(head.last_seq, *(e.seq for e in new)), written)
+                    state.apply(e, tenant_configs[e.config_version])
+                states[key] = Folded(state, max(head.last_seq, *(e.seq for e in new)), written)
             else:
-                reload.append(lead_id)
+                reload.append(key)
         if reload:
-            history = await store.load_lead_events(conn, tenant_id, reload)
-            for lead_id, events in history.items():
-                states[lead_id] = Folded(
-                    fold_lead(events, versions), max(e.seq for e in events), None
+            history = await store.load_lead_events(conn, reload)
+            for key, events in history.items():
+                states[key] = Folded(
+                    fold_lead(events, versions[key[0]]), max(e.seq for e in events), None
                 )
         return states, heads
 
@@ -194,33 +212,35 @@ class LeadProjector:
     ) -> list[LeadChange]:
         """Recomputes the given leads from their full histories and rewrites their rows."""
         versions = await self._configs.versions(tenant_id)
-        heads = await store.lead_heads(conn, tenant_id, lead_ids)
-        history = await store.load_lead_events(conn, tenant_id, lead_ids)
+        keys = [(tenant_id, lead_id) for lead_id in lead_ids]
+        heads = await store.lead_heads(conn, keys)
+        history = await store.load_lead_events(conn, keys)
         states = {
-            lead: Folded(fold_lead(events, versions), max(e.seq for e in events), None)
-            for lead, events in history.items()
+            key: Folded(fold_lead(events, versions), max(e.seq for e in events), None)
+            for key, events in history.items()
         }
-        changes, _ = await self._write(conn, tenant_id, states, heads)
+        changes, _ = await self._write(conn, states, heads)
         return changes
 
     async def _write(
         self,
         conn: asyncpg.Connection,
-        tenant_id: str,
-        states: dict[str, Folded],
-        heads: dict[str, store.Head],
-    ) -> tuple[list[LeadChange], dict[str, Written]]:
+        states: dict[Key, Folded],
+        heads: dict[Key, store.Head],
+    ) -> tuple[list[LeadChange], dict[Key, Written]]:
         """Writes what the states changed; returns the changes to publish and what the
         read model now holds of each lead."""
-        versions = await self._configs.versions(tenant_id)
-        current = versions[max(versions)]
+        current: dict[str, TenantConfig] = {}
+        for tenant_id in {t for t, _ in states}:
+            versions = await self._configs.versions(tenant_id)
+            current[tenant_id] = versions[max(versions)]
         now = self._now()
-        rows = _Rows(tenant_id)
+        rows = _Rows()
         written = {
-            lead_id: rows.add(lead_id, folded, current, now) for lead_id, folded in states.items()
+            key: rows.add(key, folded, current[key[0]], now) for key, folded in states.items()
         }
-        replaced_transitions = await store.write_lead_rows(conn, tenant_id, rows.writes)
-        await accounts.update_accounts(conn, tenant_id, list(states), current)
+        replaced_transitions = await store.write_lead_rows(conn, rows.writes)
+        await accounts.update_many(conn, list(states), current)
         return rows.changes(heads, replaced_transitions, now), written
 
 
@@ -249,9 +269,11 @@ def with_seq(e: Event, seq: int) -> Event:
     )
 
 
-def _route(event: Event, linked: dict[str, str]) -> Event:
-    if event.lead_id is None and event.anonymous_id in linked:
-        return dataclasses.replace(event, lead_id=linked[event.anonymous_id], stitched=True)
+def _route(tenant_id: str, event: Event, linked: dict[Key, str]) -> Event:
+    if event.lead_id is None and event.anonymous_id is not None:
+        lead_id = linked.get((tenant_id, event.anonymous_id))
+        if lead_id is not None:
+            return dataclasses.replace(event, lead_id=lead_id, stitched=True)
     return event
 
 
@@ -278,17 +300,16 @@ class Folded(NamedTuple):
 class _Rows:
     """The read-model rows a set of advanced or refolded leads changed."""
 
-    def __init__(self, tenant_id: str) -> None:
-        self.tenant_id = tenant_id
+    def __init__(self) -> None:
         self.writes = store.LeadWrites()
-        self._summaries: list[tuple[str, LeadState, int, str, int | None]] = []
+        self._summaries: list[tuple[Key, LeadState, int, str, int | None]] = []
 
-    def add(self, lead_id: str, folded: Folded, config: TenantConfig, now: datetime) -> Written:
-        t = self.tenant_id
+    def add(self, key: Key, folded: Folded, config: TenantConfig, now: datetime) -> Written:
+        t, lead_id = key
         state, prior = folded.state, folded.written
         w = self.writes
         if prior is None:
-            w.replaced.append(lead_id)
+            w.replaced.append(key)
         models = config.attribution_models
         if state.created_at is None or state.last_event_at is None:
             # Only held or rescore events so far: not a lead yet, nothing stored.
@@ -350,7 +371,7 @@ class _Rows:
         credited = _to_credit(prior, state, conversions, models)
         if prior is not None:
             w.credits_dropped.extend(
-                (lead_id, opp_id, kind)
+                (t, lead_id, opp_id, kind)
                 for opp_id, kind in credited.keys() | (prior.conversions.keys() - conversions)
             )
         if credited:
@@ -361,26 +382,26 @@ class _Rows:
                     )
                 )
         self._summaries.append(
-            (lead_id, state, engagement.score, shown_matrix, None if prior is None else first_new)
+            (key, state, engagement.score, shown_matrix, None if prior is None else first_new)
         )
         return Written(
             len(state.transitions), len(state.touches), opportunities, conversions, models
         )
 
     def changes(
-        self, heads: dict[str, store.Head], replaced: dict[str, int], now: datetime
+        self, heads: dict[Key, store.Head], replaced: dict[Key, int], now: datetime
     ) -> list[LeadChange]:
         out = []
-        for lead_id, state, engagement, shown_matrix, kept in self._summaries:
-            before = heads.get(lead_id)
+        for key, state, engagement, shown_matrix, kept in self._summaries:
+            before = heads.get(key)
             score = state.fit_score + engagement
             if before is not None and before.stage == str(state.stage) and before.score == score:
                 continue
-            seen = kept if kept is not None else replaced.get(lead_id, 0)
+            seen = kept if kept is not None else replaced.get(key, 0)
             out.append(
                 LeadChange(
-                    tenant_id=self.tenant_id,
-                    lead_id=lead_id,
+                    tenant_id=key[0],
+                    lead_id=key[1],
                     previous_stage=before.stage if before else None,
                     stage=str(state.stage),
                     fit_score=state.fit_score,

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import asyncpg
 
-from shared.db import as_columns, fetch_dict
+from shared.db import as_columns
 from shared.domain.events import Event
 
 
@@ -48,6 +48,7 @@ class Table:
 EVENTS = Table(
     "staging_events",
     "ord",
+    "tenant_id",
     "event_id",
     "type",
     "occurred_at",
@@ -141,7 +142,7 @@ SPEND = Table("spend", "tenant_id", "event_id", "campaign_id", "channel", "amoun
 _STAGED_TABLES = ("leads", "stage_transitions", "opportunities", "attribution_credits", "spend")
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS staging_events (
-    ord integer, event_id text, type text, occurred_at timestamptz, lead_id text,
+    ord integer, tenant_id text, event_id text, type text, occurred_at timestamptz, lead_id text,
     anonymous_id text, account_id text, channel text, campaign_id text, content_id text,
     message_id text, properties jsonb, stitched boolean, config_version integer
 ) ON COMMIT DELETE ROWS;
@@ -165,122 +166,140 @@ def lock_key(tenant_id: str, kind: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# A lead, anonymous id or other identity of one tenant: (tenant_id, id). The worker applies
+# a batch of many tenants at once, so every step names its rows by both.
+Key = tuple[str, str]
+
+
 async def lock(conn: asyncpg.Connection, tenant_id: str, kind: str, names: Iterable[str]) -> None:
+    """`lock_keys` for names of one tenant."""
+    await lock_keys(conn, kind, ((tenant_id, n) for n in names))
+
+
+async def lock_keys(conn: asyncpg.Connection, kind: str, keys: Iterable[Key]) -> None:
     """Serialises, until the transaction ends, every writer of these leads (kind "lead") or
     anonymous identities (kind "anon"): batch projection, re-score and sweeps, in every
     worker. Nothing wider is locked, so several workers share one tenant. Keys are taken in
     one sorted order; identities before leads, so no two writers can wait on each other."""
-    keys = sorted({lock_key(tenant_id, kind, n) for n in names})
-    if keys:
+    hashed = sorted({lock_key(t, kind, n) for t, n in keys})
+    if hashed:
         await conn.execute(
             "SELECT count(pg_advisory_xact_lock(k))"
             " FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) AS sorted",
-            keys,
+            hashed,
         )
 
 
-# The event log's own columns, as staged (after the arrival order) and as read back. They
-# are the `Event` fields of the same names (with `seq`, all of them): a row is taken from an
-# event, and an event made from a row, by name and without a Python step per column.
-EVENT_LOG_COLUMNS = ", ".join(EVENTS.columns[1:])
-_EVENT_LOG_FIELDS = operator.attrgetter(*EVENTS.columns[1:])
+# The event log's own columns, as staged (after the arrival order and tenant) and as read
+# back. They are the `Event` fields of the same names (with `seq`, all of them): a row is
+# taken from an event, and an event made from a row, by name and without a Python step per
+# column.
+EVENT_LOG_COLUMNS = ", ".join(EVENTS.columns[2:])
+_EVENT_LOG_FIELDS = operator.attrgetter(*EVENTS.columns[2:])
 
 
-def _event_row(ord_: int, e: Event) -> tuple[Any, ...]:
+def _event_row(ord_: int, tenant_id: str, e: Event) -> tuple[Any, ...]:
     # `properties` is the event's decoded JSON object, a dict, as the jsonb codec takes it.
-    return (ord_, *_EVENT_LOG_FIELDS(e))
+    return (ord_, tenant_id, *_EVENT_LOG_FIELDS(e))
+
+
+def _key_columns(keys: Iterable[Key]) -> tuple[list[str], list[str]]:
+    pairs = sorted(set(keys))
+    return [t for t, _ in pairs], [n for _, n in pairs]
+
+
+# An event read back from the log, its columns in the order of `Event`'s fields.
+_EVENT_FIELDS = ", ".join(f"e.{f.name}" for f in fields(Event))
 
 
 def _to_event(row: asyncpg.Record) -> Event:
-    return Event(**row)
+    return Event(*row[1:])  # after the tenant
 
 
 async def link_identities(
-    conn: asyncpg.Connection, tenant_id: str, links: Sequence[tuple[str, str, datetime]]
+    conn: asyncpg.Connection, links: Sequence[tuple[str, str, str, datetime]]
 ) -> None:
-    """Records anonymous_id → lead links; the first identify naming an anonymous_id wins."""
+    """Records (tenant, anonymous_id) → lead links; the first identify naming an
+    anonymous_id wins."""
     if not links:
         return
     await conn.execute(
         """
         INSERT INTO identities (tenant_id, anonymous_id, lead_id, linked_at)
-        SELECT $1, a, l, t FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(a, l, t)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
         ON CONFLICT DO NOTHING
         """,
-        tenant_id,
-        [a for a, _, _ in links],
-        [lead for _, lead, _ in links],
-        [t for _, _, t in links],
+        *as_columns(links, 4),
     )
 
 
-async def resolve_anonymous(
-    conn: asyncpg.Connection, tenant_id: str, anonymous_ids: Iterable[str]
-) -> dict[str, str]:
-    ids = list(set(anonymous_ids))
+async def resolve_anonymous(conn: asyncpg.Connection, keys: Iterable[Key]) -> dict[Key, str]:
+    tenants, ids = _key_columns(keys)
     if not ids:
         return {}
-    return await fetch_dict(
-        conn,
-        "SELECT anonymous_id, lead_id FROM identities"
-        " WHERE tenant_id = $1 AND anonymous_id = ANY($2::text[])",
-        tenant_id,
+    rows = await conn.fetch(
+        "SELECT i.tenant_id, i.anonymous_id, i.lead_id FROM identities i"
+        " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)"
+        " USING (tenant_id, anonymous_id)",
+        tenants,
         ids,
     )
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 async def insert_events(
-    conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]
-) -> dict[str, int]:
-    """Appends events not seen before, in arrival order; returns the new ones' seq by id."""
+    conn: asyncpg.Connection, events: Sequence[tuple[str, Event]]
+) -> dict[Key, int]:
+    """Appends events not seen before, in arrival order; returns the new ones' seq by
+    (tenant, event id)."""
     if not events:
         return {}
     await conn.copy_records_to_table(
         EVENTS.name,
-        records=[_event_row(i, e) for i, e in enumerate(events)],
+        records=[_event_row(i, t, e) for i, (t, e) in enumerate(events)],
         columns=EVENTS.columns,
     )
-    return await fetch_dict(
-        conn,
+    rows = await conn.fetch(
         f"""
         INSERT INTO events (tenant_id, {EVENT_LOG_COLUMNS})
-        SELECT $1, {EVENT_LOG_COLUMNS} FROM staging_events ORDER BY ord
+        SELECT tenant_id, {EVENT_LOG_COLUMNS} FROM staging_events ORDER BY ord
         ON CONFLICT DO NOTHING
-        RETURNING event_id, seq
-        """,
-        tenant_id,
+        RETURNING tenant_id, event_id, seq
+        """
     )
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
-async def stitch_held_touches(
-    conn: asyncpg.Connection, tenant_id: str, anonymous_ids: Sequence[str]
-) -> set[str]:
-    """Moves held anonymous touches to the leads their anonymous_id is now linked to."""
-    if not anonymous_ids:
+async def stitch_held_touches(conn: asyncpg.Connection, keys: Iterable[Key]) -> set[Key]:
+    """Moves held anonymous touches to the leads their (tenant, anonymous_id) is now linked
+    to; returns those leads."""
+    tenants, ids = _key_columns(keys)
+    if not ids:
         return set()
     rows = await conn.fetch(
         """
         UPDATE events e SET lead_id = i.lead_id, stitched = true
         FROM identities i
-        WHERE e.tenant_id = $1 AND i.tenant_id = $1 AND e.lead_id IS NULL
-          AND e.anonymous_id = i.anonymous_id AND i.anonymous_id = ANY($2::text[])
-          -- Stated for both sides, so the planner drives from the few linked ids through
-          -- events_held_anonymous instead of scanning every held touch of the tenant.
-          AND e.anonymous_id = ANY($2::text[])
-        RETURNING e.lead_id
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)
+            USING (tenant_id, anonymous_id)
+        -- Joined on both sides, so the planner drives from the few linked ids through
+        -- events_held_anonymous instead of scanning every held touch of the tenant.
+        WHERE e.tenant_id = k.tenant_id AND e.anonymous_id = k.anonymous_id
+          AND e.lead_id IS NULL
+        RETURNING e.tenant_id, e.lead_id
         """,
-        tenant_id,
-        list(anonymous_ids),
+        tenants,
+        ids,
     )
-    return {r["lead_id"] for r in rows}
+    return {(r[0], r[1]) for r in rows}
 
 
-async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]) -> None:
+async def insert_spend(conn: asyncpg.Connection, events: Sequence[tuple[str, Event]]) -> None:
     if not events:
         return
     await conn.copy_records_to_table(
         "staging_spend",
-        records=[SPEND.row(e, tenant_id=tenant_id, amount=e.properties["amount"]) for e in events],
+        records=[SPEND.row(e, tenant_id=t, amount=e.properties["amount"]) for t, e in events],
         columns=SPEND.columns,
     )
     await conn.execute(
@@ -298,49 +317,46 @@ class Head(NamedTuple):
     score: int
 
 
-async def lead_heads(
-    conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
-) -> dict[str, Head]:
+async def lead_heads(conn: asyncpg.Connection, leads: Iterable[Key]) -> dict[Key, Head]:
     """The head of each of these leads that has a row (absent: a new lead)."""
     rows = await conn.fetch(
-        "SELECT lead_id, last_seq, stage, score FROM leads"
-        " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-        tenant_id,
-        list(lead_ids),
+        "SELECT l.tenant_id, l.lead_id, l.last_seq, l.stage, l.score FROM leads l"
+        " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id) USING (tenant_id, lead_id)",
+        *_key_columns(leads),
     )
-    return {r[0]: Head(r[1], r[2], r[3]) for r in rows}
+    return {(r[0], r[1]): Head(r[2], r[3], r[4]) for r in rows}
 
 
 async def load_lead_events(
-    conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
-) -> dict[str, list[Event]]:
+    conn: asyncpg.Connection, leads: Iterable[Key]
+) -> dict[Key, list[Event]]:
     rows = await conn.fetch(
         f"""
-        SELECT seq, {EVENT_LOG_COLUMNS} FROM events
-        WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-        ORDER BY lead_id, occurred_at, seq
+        SELECT e.tenant_id, {_EVENT_FIELDS} FROM events e
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id) USING (tenant_id, lead_id)
+        ORDER BY e.tenant_id, e.lead_id, occurred_at, seq
         """,
-        tenant_id,
-        list(lead_ids),
+        *_key_columns(leads),
     )
-    by_lead: dict[str, list[Event]] = {}
+    by_lead: dict[Key, list[Event]] = {}
     for row in rows:
-        by_lead.setdefault(row["lead_id"], []).append(_to_event(row))
+        by_lead.setdefault((row[0], row["lead_id"]), []).append(_to_event(row))
     return by_lead
 
 
 @dataclass(slots=True)
 class LeadWrites:
-    """The rows a batch changed. `replaced` leads have every transition and credit
-    rewritten; the others get their new transitions appended and the credits of
-    `credits_dropped` conversions, (lead, opportunity, kind), replaced by `credits`."""
+    """The rows a batch changed (each row names its tenant). `replaced` leads have every
+    transition and credit rewritten; the others get their new transitions appended and the
+    credits of `credits_dropped` conversions, (tenant, lead, opportunity, kind), replaced
+    by `credits`."""
 
-    replaced: list[str] = field(default_factory=list)
+    replaced: list[Key] = field(default_factory=list)
     leads: list[tuple[Any, ...]] = field(default_factory=list)
     transitions: list[tuple[Any, ...]] = field(default_factory=list)
     opportunities: list[tuple[Any, ...]] = field(default_factory=list)
     credits: list[tuple[Any, ...]] = field(default_factory=list)
-    credits_dropped: list[tuple[str, str, str]] = field(default_factory=list)
+    credits_dropped: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 _LEAD_UPDATES = ", ".join(
@@ -351,40 +367,43 @@ _OPPORTUNITY_UPDATES = ", ".join(
 )
 
 
-async def write_lead_rows(
-    conn: asyncpg.Connection, tenant_id: str, w: LeadWrites
-) -> dict[str, int]:
+async def write_lead_rows(conn: asyncpg.Connection, w: LeadWrites) -> dict[Key, int]:
     """Writes what changed; returns how many transitions each replaced lead had, so the
     caller publishes only the new ones."""
-    counts: dict[str, int] = {}
+    counts: dict[Key, int] = {}
     if w.replaced:
-        counts = await fetch_dict(
-            conn,
+        tenants, ids = _key_columns(w.replaced)
+        rows = await conn.fetch(
             """
             WITH gone AS (
-                DELETE FROM stage_transitions WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-                RETURNING lead_id
+                DELETE FROM stage_transitions t
+                USING unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
+                WHERE t.tenant_id = k.tenant_id AND t.lead_id = k.lead_id
+                RETURNING t.tenant_id, t.lead_id
             )
-            SELECT lead_id, count(*) FROM gone GROUP BY lead_id
+            SELECT tenant_id, lead_id, count(*) FROM gone GROUP BY tenant_id, lead_id
             """,
-            tenant_id,
-            w.replaced,
+            tenants,
+            ids,
         )
+        counts = {(r[0], r[1]): r[2] for r in rows}
         await conn.execute(
-            "DELETE FROM attribution_credits WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-            tenant_id,
-            w.replaced,
+            "DELETE FROM attribution_credits c"
+            " USING unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+            " WHERE c.tenant_id = k.tenant_id AND c.lead_id = k.lead_id",
+            tenants,
+            ids,
         )
     if w.credits_dropped:
         await conn.execute(
             """
             DELETE FROM attribution_credits c
-            USING unnest($2::text[], $3::text[], $4::text[]) AS d(lead_id, opportunity_id, kind)
-            WHERE c.tenant_id = $1 AND c.lead_id = d.lead_id
+            USING unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                AS d(tenant_id, lead_id, opportunity_id, kind)
+            WHERE c.tenant_id = d.tenant_id AND c.lead_id = d.lead_id
               AND c.opportunity_id = d.opportunity_id AND c.kind = d.kind
             """,
-            tenant_id,
-            *as_columns(w.credits_dropped, 3),
+            *as_columns(w.credits_dropped, 4),
         )
     await _stage_and_insert(
         conn, LEADS, w.leads, f"(tenant_id, lead_id) DO UPDATE SET {_LEAD_UPDATES}"
@@ -394,8 +413,8 @@ async def write_lead_rows(
     if w.opportunities:
         # An opportunity id is the tenant's; should two leads name the same one, the later
         # row wins rather than the upsert failing on a row it would touch twice.
-        at = OPPORTUNITIES.index("opportunity_id")
-        unique = list({row[at]: row for row in w.opportunities}.values())
+        tenant, at = OPPORTUNITIES.index("tenant_id"), OPPORTUNITIES.index("opportunity_id")
+        unique = list({(row[tenant], row[at]): row for row in w.opportunities}.values())
         await _stage_and_insert(
             conn,
             OPPORTUNITIES,

@@ -296,7 +296,7 @@ async def _check_stored(
     } == spend
     # What was stored reads back and folds again.
     leads = sorted({r["lead_id"] for r in stored if r["lead_id"] is not None})
-    history = await store.load_lead_events(conn, TENANT, leads)
+    history = await store.load_lead_events(conn, [(TENANT, lead) for lead in leads])
     versions = await configs.versions(TENANT)
     for events_of_lead in history.values():
         fold_lead(events_of_lead, versions)

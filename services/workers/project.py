@@ -2,8 +2,8 @@
 
 The whole batch, whatever number of tenants it holds, in ONE transaction bound to its
 tenants (row-level security checks every row against that set), with set-based statements
-keyed by (tenant, id), holding locks on the anonymous identities and then the leads it
-touches (never a whole tenant):
+keyed by (tenant, id), holding locks on the leads it touches (never a whole tenant, nor
+an anonymous id: see `_stitch_after_commit`):
   1. link identities named by `identify` events, route anonymous touches to their leads;
   2. append the events to the event log; the (tenant, event id) key drops redeliveries;
   3. move held anonymous touches to leads that were identified just now;
@@ -12,7 +12,9 @@ touches (never a whole tenant):
      new transitions, opportunities, credits of the conversions whose touches changed);
   5. hand the changes to the caller, which publishes them to the derived topics before the
      transaction commits (a crash before the commit replays the batch; downstream readers
-     key by lead and transition ordinal, so a repeated message is harmless).
+     key by lead and transition ordinal, so a repeated message is harmless);
+  6. after the commit, stitch again the anonymous ids the batch held or linked, in case
+     another worker committed their other half meanwhile.
 Only after the commit does Faust acknowledge the records, so the Kafka offset never runs
 ahead of the read model.
 """
@@ -66,6 +68,8 @@ class LeadChange:
 
 
 Publish = Callable[[list[LeadChange]], Awaitable[None]]
+# The states a transaction advanced and what their rows now hold.
+Applied = tuple[dict[Key, "Folded"], dict[Key, "Written"]]
 
 
 class LeadProjector:
@@ -131,9 +135,6 @@ class LeadProjector:
                 (t, e.anonymous_id) for t, e in lead_events if e.lead_id is None and e.anonymous_id
             }
             linking = {(t, a) for t, a, _, _ in links}
-            # An identity is locked while it is linked, resolved and its held touches are
-            # stitched, so a touch is never held behind a link another worker just made.
-            await store.lock_keys(conn, "anon", anonymous | linking)
             await store.link_identities(conn, links)
             linked = await store.resolve_anonymous(conn, anonymous | linking)
             lead_events = [(t, _route(t, e, linked)) for t, e in lead_events]
@@ -154,17 +155,55 @@ class LeadProjector:
                         new_by_lead[(t, e.lead_id)].append(with_seq(e, seqs[key]))
                     seqs[key] = -1
             stitched = await store.stitch_held_touches(conn, linking)
-            if not new_by_lead and not stitched:
-                return
-            # States taken from the cache are out of it until the commit below succeeds.
-            states, heads = await self._advance(conn, versions, new_by_lead, stitched)
-            changes, written = await self._write(conn, states, heads)
-            if changes:
-                await publish(changes)
+            applied = await self._apply(conn, versions, new_by_lead, stitched, publish)
+        self._cache_committed(applied)
+        await self._stitch_after_commit(anonymous | linking, publish)
+
+    async def _apply(
+        self,
+        conn: asyncpg.Connection,
+        versions: dict[str, dict[int, TenantConfig]],
+        new_by_lead: dict[Key, list[Event]],
+        stitched: set[Key],
+        publish: Publish,
+    ) -> Applied:
+        """Advances the leads, writes and publishes what changed; returns their states and
+        rows, for the cache once the transaction has committed."""
+        if not new_by_lead and not stitched:
+            return {}, {}
+        # States taken from the cache are out of it until the commit succeeds.
+        states, heads = await self._advance(conn, versions, new_by_lead, stitched)
+        changes, written = await self._write(conn, states, heads)
+        if changes:
+            await publish(changes)
+        return states, written
+
+    def _cache_committed(self, applied: Applied) -> None:
+        states, written = applied
         for (tenant_id, lead_id), f in states.items():
-            self._cache.put(
-                tenant_id, [(lead_id, (f.state, written[(tenant_id, lead_id)]), f.last_seq)]
-            )
+            entry = (f.state, written[(tenant_id, lead_id)])
+            self._cache.put(tenant_id, [(lead_id, entry, f.last_seq)])
+
+    async def _stitch_after_commit(self, identities: set[Key], publish: Publish) -> None:
+        """Stitches held touches of these anonymous ids to a link committed meanwhile.
+
+        Anonymous ids are not locked: a worker holding a touch of an anonymous id (its
+        partition is the anonymous id's) and one linking that id (its partition is the
+        lead's) would otherwise wait for each other's whole batch on nearly every batch.
+        Instead each, once committed, stitches again what its batch held or linked: of two
+        such batches the later to look sees the other's commit, so no touch stays held
+        behind a link. Nearly always this is one indexed read that finds nothing."""
+        if not identities:
+            return
+        async with tenants_tx(self._pool, {t for t, _ in identities}) as conn:
+            leads = await store.held_behind_links(conn, identities)
+            if not leads:
+                return
+            await store.lock_keys(conn, "lead", leads)
+            stitched = await store.stitch_held_touches(conn, identities)
+            versions = {t: await self._configs.versions(t) for t, _ in stitched}
+            applied = await self._apply(conn, versions, {}, stitched, publish)
+        self._cache_committed(applied)
 
     async def _advance(
         self,
@@ -188,7 +227,7 @@ class LeadProjector:
             if key in stitched:
                 reload.append(key)
             elif head is None:
-                states[key] = Folded(fold_lead(new, tenant_configs), max(e.seq for e in new), None)
+                states[key] = Folded(fold_lead(new, tenant_configs), _row_seq(head, new), None)
             elif (cached := self._cache.take(*key, head.last_seq)) is not None:
                 state, written = cached
                 if any(state.is_late(e) for e in new):
@@ -196,14 +235,14 @@ class LeadProjector:
                     continue
                 for e in new:
                     state.apply(e, tenant_configs[e.config_version])
-                states[key] = Folded(state, max(head.last_seq, *(e.seq for e in new)), written)
+                states[key] = Folded(state, _row_seq(head, new), written)
             else:
                 reload.append(key)
         if reload:
             history = await store.load_lead_events(conn, reload)
             for key, events in history.items():
                 states[key] = Folded(
-                    fold_lead(events, versions[key[0]]), max(e.seq for e in events), None
+                    fold_lead(events, versions[key[0]]), _row_seq(heads.get(key), events), None
                 )
         return states, heads
 
@@ -216,7 +255,7 @@ class LeadProjector:
         heads = await store.lead_heads(conn, keys)
         history = await store.load_lead_events(conn, keys)
         states = {
-            key: Folded(fold_lead(events, versions), max(e.seq for e in events), None)
+            key: Folded(fold_lead(events, versions), _row_seq(heads.get(key), events), None)
             for key, events in history.items()
         }
         changes, _ = await self._write(conn, states, heads)
@@ -242,6 +281,15 @@ class LeadProjector:
         replaced_transitions = await store.write_lead_rows(conn, rows.writes)
         await accounts.update_many(conn, list(states), current)
         return rows.changes(heads, replaced_transitions, now), written
+
+
+def _row_seq(head: store.Head | None, events: Sequence[Event]) -> int:
+    """The `last_seq` a lead's row is written with: its latest event's seq, and always
+    above what the row held. A stitched touch keeps its older seq, so without the second
+    rule a stitch by another worker could leave the row's last_seq as it was, and a state
+    cached before it (and the overview cache's change marker) would pass for current."""
+    latest = max(e.seq for e in events) if events else 0
+    return latest if head is None else max(latest, head.last_seq + 1)
 
 
 def _fold_order(event: Event) -> tuple[datetime, int]:

@@ -177,10 +177,11 @@ async def lock(conn: asyncpg.Connection, tenant_id: str, kind: str, names: Itera
 
 
 async def lock_keys(conn: asyncpg.Connection, kind: str, keys: Iterable[Key]) -> None:
-    """Serialises, until the transaction ends, every writer of these leads (kind "lead") or
-    anonymous identities (kind "anon"): batch projection, re-score and sweeps, in every
-    worker. Nothing wider is locked, so several workers share one tenant. Keys are taken in
-    one sorted order; identities before leads, so no two writers can wait on each other."""
+    """Serialises, until the transaction ends, every writer of these leads (kind "lead"):
+    batch projection, re-score and sweeps, in every worker; erasure also locks the
+    anonymous ids it erases (kind "anon"). Nothing wider is locked, so several workers
+    share one tenant. Keys are taken in one sorted order; identities before leads, so no
+    two writers can wait on each other."""
     hashed = sorted({lock_key(t, kind, n) for t, n in keys})
     if hashed:
         await conn.execute(
@@ -287,6 +288,28 @@ async def stitch_held_touches(conn: asyncpg.Connection, keys: Iterable[Key]) -> 
         WHERE e.tenant_id = k.tenant_id AND e.anonymous_id = k.anonymous_id
           AND e.lead_id IS NULL
         RETURNING e.tenant_id, e.lead_id
+        """,
+        tenants,
+        ids,
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+async def held_behind_links(conn: asyncpg.Connection, keys: Iterable[Key]) -> set[Key]:
+    """The (tenant, lead)s whose linked anonymous ids, of these, still hold touches."""
+    tenants, ids = _key_columns(keys)
+    if not ids:
+        return set()
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT i.tenant_id, i.lead_id FROM identities i
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)
+            USING (tenant_id, anonymous_id)
+        WHERE EXISTS (
+            SELECT 1 FROM events e
+            WHERE e.tenant_id = k.tenant_id AND e.anonymous_id = k.anonymous_id
+              AND e.lead_id IS NULL
+        )
         """,
         tenants,
         ids,

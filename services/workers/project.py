@@ -31,12 +31,11 @@ from typing import Any, NamedTuple
 import asyncpg
 import orjson
 
-from services.workers import accounts, store
+from services.workers import accounts, checkpoint, store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.records import DeadLetter, Incoming
 from services.workers.store import Key
-from shared.db import tenants_tx
 from shared.domain.attribution import (
     AttributionModel,
     Conversion,
@@ -68,8 +67,6 @@ class LeadChange:
 
 
 Publish = Callable[[list[LeadChange]], Awaitable[None]]
-# The states a transaction advanced and what their rows now hold.
-Applied = tuple[dict[Key, "Folded"], dict[Key, "Written"]]
 
 
 class LeadProjector:
@@ -120,7 +117,8 @@ class LeadProjector:
         tenants = sorted({t for t, _ in raw})
         versions = {t: await self._configs.versions(t) for t in tenants}
         events = [(t, to_domain_event(e, seq=0, config_version=max(versions[t]))) for t, e in raw]
-        async with tenants_tx(self._pool, tenants) as conn:
+        async with checkpoint.transaction(self._pool, tenants, publish) as tx:
+            conn = tx.conn
             # Events of erased people are dropped, so a replay or a late event cannot bring
             # them back (SPEC 10).
             events = await drop_suppressed(conn, events)
@@ -155,34 +153,31 @@ class LeadProjector:
                         new_by_lead[(t, e.lead_id)].append(with_seq(e, seqs[key]))
                     seqs[key] = -1
             stitched = await store.stitch_held_touches(conn, linking)
-            applied = await self._apply(conn, versions, new_by_lead, stitched, publish)
-        self._cache_committed(applied)
+            await self._apply(tx, versions, new_by_lead, stitched)
         await self._stitch_after_commit(anonymous | linking, publish)
 
     async def _apply(
         self,
-        conn: asyncpg.Connection,
+        tx: checkpoint.Tx,
         versions: dict[str, dict[int, TenantConfig]],
         new_by_lead: dict[Key, list[Event]],
         stitched: set[Key],
-        publish: Publish,
-    ) -> Applied:
-        """Advances the leads, writes and publishes what changed; returns their states and
-        rows, for the cache once the transaction has committed."""
+    ) -> None:
+        """Advances the leads and writes what changed; the changes go to the derived
+        topics, and the states to the cache once the transaction has committed."""
         if not new_by_lead and not stitched:
-            return {}, {}
+            return
         # States taken from the cache are out of it until the commit succeeds.
-        states, heads = await self._advance(conn, versions, new_by_lead, stitched)
-        changes, written = await self._write(conn, states, heads)
-        if changes:
-            await publish(changes)
-        return states, written
+        states, heads = await self._advance(tx.conn, versions, new_by_lead, stitched)
+        changes, written = await self._write(tx.conn, states, heads)
+        tx.emit(changes)
 
-    def _cache_committed(self, applied: Applied) -> None:
-        states, written = applied
-        for (tenant_id, lead_id), f in states.items():
-            entry = (f.state, written[(tenant_id, lead_id)])
-            self._cache.put(tenant_id, [(lead_id, entry, f.last_seq)])
+        def cache() -> None:
+            for (tenant_id, lead_id), f in states.items():
+                entry = (f.state, written[(tenant_id, lead_id)])
+                self._cache.put(tenant_id, [(lead_id, entry, f.last_seq)])
+
+        tx.after_commit(cache)
 
     async def _stitch_after_commit(self, identities: set[Key], publish: Publish) -> None:
         """Stitches held touches of these anonymous ids to a link committed meanwhile.
@@ -195,15 +190,15 @@ class LeadProjector:
         behind a link. Nearly always this is one indexed read that finds nothing."""
         if not identities:
             return
-        async with tenants_tx(self._pool, {t for t, _ in identities}) as conn:
-            leads = await store.held_behind_links(conn, identities)
+        tenants = {t for t, _ in identities}
+        async with checkpoint.transaction(self._pool, tenants, publish) as tx:
+            leads = await store.held_behind_links(tx.conn, identities)
             if not leads:
                 return
-            await store.lock_keys(conn, "lead", leads)
-            stitched = await store.stitch_held_touches(conn, identities)
+            await store.lock_keys(tx.conn, "lead", leads)
+            stitched = await store.stitch_held_touches(tx.conn, identities)
             versions = {t: await self._configs.versions(t) for t, _ in stitched}
-            applied = await self._apply(conn, versions, {}, stitched, publish)
-        self._cache_committed(applied)
+            await self._apply(tx, versions, {}, stitched)
 
     async def _advance(
         self,

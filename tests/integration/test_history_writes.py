@@ -20,12 +20,14 @@ from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
-from shared.db import create_pool
-from shared.db.migrate import migrate
 from shared.domain.config import TenantConfig
-from shared.settings import load_settings
 from tests.conftest import RUN_ID
-from tests.integration.rolled_back import OneConnection, Rollback
+from tests.integration.rolled_back import (
+    OneConnection,
+    as_committed,
+    rolled_back_tenants,
+    worker_pool,
+)
 from tests.worked_example import icp_config
 
 TENANT = f"history-{RUN_ID}"
@@ -38,14 +40,8 @@ READ_MODEL = ("events", "leads", "stage_transitions", "opportunities", "attribut
 
 @pytest.fixture(scope="module")
 async def app_pool() -> AsyncIterator[asyncpg.Pool]:
-    settings = load_settings()
-    await migrate(settings.database_admin_url)
-    # The application role, as the worker connects: row-level security applies.
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=1, setup=store.prepare_connection
-    )
-    yield pool
-    await pool.close()
+    async with worker_pool() as pool:
+        yield pool
 
 
 def _event(lead: str, n: int, kind: str, at: datetime, **fields: Any) -> dict[str, Any]:
@@ -103,9 +99,6 @@ async def _derived_rows(conn: asyncpg.Connection) -> dict[str, list[tuple[Any, .
     return out
 
 
-_STAGED = (store.LEADS, store.TRANSITIONS, store.OPPORTUNITIES, store.CREDITS, store.SPEND)
-
-
 class _Run:
     def __init__(self, conn: asyncpg.Connection, projector: LeadProjector) -> None:
         self.conn = conn
@@ -119,32 +112,17 @@ class _Run:
         """Projects one batch; returns the rows it wrote per table."""
         before = await _rows_written(self.conn)
         await self.projector.project_tenant(TENANT, events, self.publish)
-        # The batch's transaction is a savepoint here: empty the staging tables as its
-        # commit would (they are ON COMMIT DELETE ROWS).
-        for table in ("events", *(t.name for t in _STAGED)):
-            await self.conn.execute(f"DELETE FROM staging_{table}")
+        await as_committed(self.conn)
         after = await _rows_written(self.conn)
         return {t: after[t] - before[t] for t in READ_MODEL}
 
 
 async def _in_rolled_back_tenant(pool: asyncpg.Pool, body: Any) -> None:
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", TENANT)
-                await conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)", TENANT)
-                await conn.execute(
-                    "INSERT INTO tenant_config_versions (tenant_id, version, section, config,"
-                    " author) VALUES ($1, 1, 'icp', $2, 'test')",
-                    TENANT,
-                    TenantConfig.from_dict(icp_config()).to_dict(),
-                )
-                one = OneConnection(conn)
-                projector = LeadProjector(one, TenantConfigs(one), lambda: NOW, LeadCache(100))
-                await body(_Run(conn, projector))
-                raise Rollback
-        except Rollback:
-            pass
+    config = TenantConfig.from_dict(icp_config()).to_dict()
+    async with rolled_back_tenants(pool, [TENANT], config) as conn:
+        one = OneConnection(conn)
+        projector = LeadProjector(one, TenantConfigs(one), lambda: NOW, LeadCache(100))
+        await body(_Run(conn, projector))
 
 
 async def test_a_new_touch_writes_the_same_rows_whatever_the_history(

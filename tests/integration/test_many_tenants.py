@@ -16,34 +16,29 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
-from shared.db import create_pool, tenants_tx
-from shared.db.migrate import migrate
+from shared.db import tenants_tx
 from shared.domain.config import TenantConfig
-from shared.settings import load_settings
 from tests.conftest import RUN_ID
-from tests.integration.rolled_back import OneConnection, Rollback
+from tests.integration.rolled_back import (
+    OneConnection,
+    as_committed,
+    rolled_back_tenants,
+    worker_pool,
+)
 from tests.worked_example import icp_config
 
 TENANTS = [f"many-{RUN_ID}-{n:02d}" for n in range(20)]
 START = datetime(2026, 10, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-STAGED = ("events", "leads", "stage_transitions", "opportunities", "attribution_credits", "spend")
 
 
 @pytest.fixture(scope="module")
 async def app_pool() -> AsyncIterator[asyncpg.Pool]:
-    settings = load_settings()
-    await migrate(settings.database_admin_url)
-    # The application role, as the worker connects: row-level security applies.
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=1, setup=store.prepare_connection
-    )
-    yield pool
-    await pool.close()
+    async with worker_pool() as pool:
+        yield pool
 
 
 def _journey(tenant: str, lead: str, at: datetime) -> list[tuple[str, dict[str, Any]]]:
@@ -75,29 +70,11 @@ Body = Callable[[asyncpg.Connection, LeadProjector], Awaitable[None]]
 
 
 async def _in_rolled_back_tenants(pool: asyncpg.Pool, body: Body) -> None:
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                await conn.execute(
-                    "SELECT set_config('tandem.tenants', $1::text[]::text, true)", TENANTS
-                )
-                config = TenantConfig.from_dict(icp_config()).to_dict()
-                await conn.execute(
-                    "INSERT INTO tenants (tenant_id, name) SELECT t, t FROM unnest($1::text[]) t",
-                    TENANTS,
-                )
-                await conn.execute(
-                    "INSERT INTO tenant_config_versions (tenant_id, version, section, config,"
-                    " author) SELECT t, 1, 'icp', $2, 'test' FROM unnest($1::text[]) t",
-                    TENANTS,
-                    config,
-                )
-                one = OneConnection(conn)
-                projector = LeadProjector(one, TenantConfigs(one), lambda: NOW, LeadCache(1000))
-                await body(conn, projector)
-                raise Rollback
-        except Rollback:
-            pass
+    config = TenantConfig.from_dict(icp_config()).to_dict()
+    async with rolled_back_tenants(pool, TENANTS, config) as conn:
+        one = OneConnection(conn)
+        projector = LeadProjector(one, TenantConfigs(one), lambda: NOW, LeadCache(1000))
+        await body(conn, projector)
 
 
 async def _statements(
@@ -119,10 +96,7 @@ async def _statements(
         await projector.project_events(batch, publish)
     finally:
         conn.remove_query_logger(record)
-    # The batch's transaction is a savepoint here: empty the staging tables as its commit
-    # would (they are ON COMMIT DELETE ROWS).
-    for table in STAGED:
-        await conn.execute(f"DELETE FROM staging_{table}")
+    await as_committed(conn)
     assert {c.tenant_id for c in published} == {t for t, _ in batch}
     return sent
 

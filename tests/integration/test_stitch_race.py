@@ -25,6 +25,7 @@ from shared.db.migrate import migrate
 from shared.domain.config import TenantConfig
 from shared.settings import load_settings
 from tests.conftest import RUN_ID
+from tests.integration.rolled_back import add_tenants
 
 TENANT = f"stitch-race-{RUN_ID}"
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -41,13 +42,7 @@ async def pools() -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
         for _ in range(2)
     ]
     async with tenants_tx(a, [TENANT]) as conn:
-        await conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)", TENANT)
-        await conn.execute(
-            "INSERT INTO tenant_config_versions (tenant_id, version, section, config, author)"
-            " VALUES ($1, 1, 'icp', $2, 'test')",
-            TENANT,
-            TenantConfig().to_dict(),
-        )
+        await add_tenants(conn, [TENANT], TenantConfig().to_dict())
     try:
         yield a, b
     finally:

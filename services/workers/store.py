@@ -382,8 +382,11 @@ class LeadWrites:
     credits_dropped: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
+# `updated_at` is not a folded value: it says when the row was last written (a re-score's
+# progress is followed by it), as a fresh insert's default would.
 _LEAD_UPDATES = ", ".join(
-    f"{c} = EXCLUDED.{c}" for c in LEADS.columns if c not in ("tenant_id", "lead_id")
+    [f"{c} = EXCLUDED.{c}" for c in LEADS.columns if c not in ("tenant_id", "lead_id")]
+    + ["updated_at = now()"]
 )
 _OPPORTUNITY_UPDATES = ", ".join(
     f"{c} = EXCLUDED.{c}" for c in OPPORTUNITIES.columns if c not in ("tenant_id", "opportunity_id")

@@ -14,14 +14,14 @@ at most settles everything.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
 import asyncpg
 import orjson
 
 from shared import locks
-from shared.db import fetch_dict
+from shared.db import as_columns
 from shared.domain.accounts import (
     Member,
     OpenOpportunity,
@@ -30,13 +30,21 @@ from shared.domain.accounts import (
     resolve_account,
 )
 from shared.domain.config import TenantConfig
+from shared.locks import Key
 
 
 async def update_accounts(
     conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str], config: TenantConfig
 ) -> None:
-    """Brings the accounts of these leads (whose rows were just written, under their locks)
-    up to date.
+    """`update_many` for leads of one tenant."""
+    await update_many(conn, [(tenant_id, lead) for lead in lead_ids], {tenant_id: config})
+
+
+async def update_many(
+    conn: asyncpg.Connection, leads: Sequence[Key], configs: Mapping[str, TenantConfig]
+) -> None:
+    """Brings the accounts of these (tenant, lead)s (whose rows were just written, under
+    their locks) up to date, for any number of tenants with the same statements.
 
     Workers lock leads, not tenants, so two of them may write members of one account, or
     match a lead by a domain whose account another is changing, at the same time. This step
@@ -64,18 +72,19 @@ async def update_accounts(
     waits for its key); a lead read here makes its writer wait for this commit.
     """
     rows = await conn.fetch(
-        "SELECT lead_id, account_id, traits->>'company_domain' AS domain FROM leads"
-        " WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-        tenant_id,
-        list(lead_ids),
+        "SELECT l.tenant_id, l.lead_id, l.account_id, l.traits->>'company_domain' AS domain"
+        " FROM leads l JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+        " USING (tenant_id, lead_id)",
+        [t for t, _ in leads],
+        [lead for _, lead in leads],
     )
-    held = await _planned_keys(conn, tenant_id, rows)
+    held = await _planned_keys(conn, rows)
     while True:
         try:
             async with conn.transaction():
                 for kind in _KINDS:
-                    await locks.lock(conn, tenant_id, kind, [n for k, n in held if k == kind])
-                await _settle(conn, tenant_id, rows, config, held)
+                    await locks.lock_keys(conn, kind, [(t, n) for t, k, n in held if k == kind])
+                await _settle(conn, rows, configs, held)
             return
         except _Uncovered as uncovered:
             held |= uncovered.keys
@@ -85,57 +94,69 @@ async def update_accounts(
 _KINDS: Final = ("domain", "account")
 
 
+# (tenant, "domain" or "account", name)
+_Lock = tuple[str, str, str]
+
+
 class _Uncovered(Exception):
     """The step needs keys it does not hold; carries every key needed so far."""
 
-    def __init__(self, keys: set[tuple[str, str]]) -> None:
+    def __init__(self, keys: set[_Lock]) -> None:
         super().__init__(f"{len(keys)} account keys needed")
         self.keys = keys
 
 
-async def _planned_keys(
-    conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any]
-) -> set[tuple[str, str]]:
+async def _planned_keys(conn: asyncpg.Connection, rows: Sequence[Any]) -> set[_Lock]:
     """The keys the step most likely needs, from committed rows (unlocked, so a guess that
     _settle checks): the leads' domains, the accounts they name, are in, or would match,
     and those accounts' current domains, which are the ones that could change."""
-    domains = {d for r in rows if (d := normalise_domain(r["domain"])) is not None}
-    own = {r["account_id"] for r in rows if r["account_id"]}
-    keys = {("domain", d) for d in domains}
+    domains = {
+        (r["tenant_id"], d) for r in rows if (d := normalise_domain(r["domain"])) is not None
+    }
+    own = {(r["tenant_id"], r["account_id"]) for r in rows if r["account_id"]}
+    keys = {(t, "domain", d) for t, d in domains}
     for r in await conn.fetch(
         """
-        SELECT ids.account_id, a.domain
-        FROM (SELECT unnest($3::text[]) AS account_id
-              UNION SELECT account_id FROM account_members
-                    WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-              UNION SELECT account_id FROM accounts
-                    WHERE tenant_id = $1 AND domain = ANY($4::text[])) AS ids
-        LEFT JOIN accounts a ON a.tenant_id = $1 AND a.account_id = ids.account_id
+        WITH ids AS (
+            SELECT * FROM unnest($3::text[], $4::text[]) AS o(tenant_id, account_id)
+            UNION SELECT m.tenant_id, m.account_id FROM account_members m
+                  JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
+                  USING (tenant_id, lead_id)
+            UNION SELECT a.tenant_id, a.account_id FROM accounts a
+                  JOIN unnest($5::text[], $6::text[]) AS d(tenant_id, domain)
+                  USING (tenant_id, domain)
+        )
+        SELECT ids.tenant_id, ids.account_id, a.domain
+        FROM ids LEFT JOIN accounts a USING (tenant_id, account_id)
         """,
-        tenant_id,
+        [r["tenant_id"] for r in rows],
         [r["lead_id"] for r in rows],
-        sorted(own),
-        sorted(domains),
+        *_columns(own),
+        *_columns(domains),
     ):
-        keys.add(("account", r["account_id"]))
+        keys.add((r["tenant_id"], "account", r["account_id"]))
         if r["domain"] is not None:
-            keys.add(("domain", r["domain"]))
+            keys.add((r["tenant_id"], "domain", r["domain"]))
     return keys
+
+
+def _columns(pairs: Collection[Key]) -> tuple[list[str], list[str]]:
+    ordered = sorted(pairs)
+    return [t for t, _ in ordered], [n for _, n in ordered]
 
 
 async def _settle(
     conn: asyncpg.Connection,
-    tenant_id: str,
     rows: Sequence[Any],
-    config: TenantConfig,
-    held: set[tuple[str, str]],
+    configs: Mapping[str, TenantConfig],
+    held: set[_Lock],
 ) -> None:
     """Re-resolves the leads and recomputes what they touch, then the leads of every domain
     that changed account, until nothing changes; raises _Uncovered before writing or
     reading anything that keys it does not hold protect."""
-    needed: set[tuple[str, str]] = set()
+    needed: set[_Lock] = set()
 
-    def require(keys: set[tuple[str, str]]) -> None:
+    def require(keys: set[_Lock]) -> None:
         needed.update(keys)
         if not needed <= held:
             raise _Uncovered(needed)
@@ -143,110 +164,136 @@ async def _settle(
     while rows:
         # Writes only the memberships of leads this transaction holds (locked or read FOR
         # SHARE), which no one else writes; the accounts it read are checked just below.
-        affected, matched = await _assign(conn, tenant_id, rows)
-        require({("account", a) for a in affected} | {("domain", d) for d in matched})
-        changed_domains = await _recompute(conn, tenant_id, affected, config)
-        require({("domain", d) for d in changed_domains})
+        affected, matched = await _assign(conn, rows)
+        require({(t, "account", a) for t, a in affected} | {(t, "domain", d) for t, d in matched})
+        changed_domains = await _recompute(conn, affected, configs)
+        require({(t, "domain", d) for t, d in changed_domains})
         if not changed_domains:
             return
         rows = await conn.fetch(
-            "SELECT lead_id, account_id, traits->>'company_domain' AS domain FROM leads"
-            " WHERE tenant_id = $1 AND account_id IS NULL"
-            " AND lower(btrim(traits->>'company_domain')) = ANY($2::text[])"
-            " FOR SHARE SKIP LOCKED",
-            tenant_id,
-            sorted(changed_domains),
+            "SELECT l.tenant_id, l.lead_id, l.account_id,"
+            " l.traits->>'company_domain' AS domain"
+            " FROM leads l JOIN unnest($1::text[], $2::text[]) AS d(tenant_id, domain)"
+            " ON l.tenant_id = d.tenant_id"
+            " AND lower(btrim(l.traits->>'company_domain')) = d.domain"
+            " WHERE l.account_id IS NULL"
+            " FOR SHARE OF l SKIP LOCKED",
+            *_columns(changed_domains),
         )
 
 
-async def _assign(
-    conn: asyncpg.Connection, tenant_id: str, rows: Sequence[Any]
-) -> tuple[set[str], set[str]]:
-    """Stores each lead's account; returns the accounts it left or joined or stays in, and
-    the domains leads were matched by."""
-    domains = {d for r in rows if not r["account_id"] and (d := normalise_domain(r["domain"]))}
-    by_domain = await fetch_dict(
-        conn,
-        "SELECT DISTINCT ON (domain) domain, account_id FROM accounts"
-        " WHERE tenant_id = $1 AND domain = ANY($2::text[]) ORDER BY domain, account_id",
-        tenant_id,
-        sorted(domains),
-    )
-    lead_ids = [r["lead_id"] for r in rows]
+async def _assign(conn: asyncpg.Connection, rows: Sequence[Any]) -> tuple[set[Key], set[Key]]:
+    """Stores each lead's account; returns the (tenant, account)s it left or joined or
+    stays in, and the (tenant, domain)s leads were matched by."""
+    domains = {
+        (r["tenant_id"], d)
+        for r in rows
+        if not r["account_id"] and (d := normalise_domain(r["domain"]))
+    }
+    by_domain: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in await conn.fetch(
+        "SELECT DISTINCT ON (a.tenant_id, a.domain) a.tenant_id, a.domain, a.account_id"
+        " FROM accounts a JOIN unnest($1::text[], $2::text[]) AS d(tenant_id, domain)"
+        " USING (tenant_id, domain) ORDER BY a.tenant_id, a.domain, a.account_id",
+        *_columns(domains),
+    ):
+        by_domain[r["tenant_id"]][r["domain"]] = r["account_id"]
     previous = await conn.fetch(
-        "DELETE FROM account_members WHERE tenant_id = $1 AND lead_id = ANY($2::text[])"
-        " RETURNING account_id",
-        tenant_id,
-        lead_ids,
+        "DELETE FROM account_members m"
+        " USING unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+        " WHERE m.tenant_id = k.tenant_id AND m.lead_id = k.lead_id"
+        " RETURNING m.tenant_id, m.account_id",
+        [r["tenant_id"] for r in rows],
+        [r["lead_id"] for r in rows],
     )
     members = [
-        (tenant_id, r["lead_id"], account)
+        (r["tenant_id"], r["lead_id"], account)
         for r in rows
-        if (account := resolve_account(r["account_id"], r["domain"], by_domain)) is not None
+        if (
+            account := resolve_account(
+                r["account_id"], r["domain"], by_domain.get(r["tenant_id"], {})
+            )
+        )
+        is not None
     ]
     if members:
         await conn.execute(
             "INSERT INTO account_members (tenant_id, lead_id, account_id)"
-            " SELECT $1, unnest($2::text[]), unnest($3::text[])",
-            tenant_id,
-            [lead for _, lead, _ in members],
-            [account for _, _, account in members],
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])",
+            *as_columns(members, 3),
         )
-    affected = {r["account_id"] for r in previous} | {account for _, _, account in members}
+    affected = {(r["tenant_id"], r["account_id"]) for r in previous} | {
+        (t, account) for t, _, account in members
+    }
     return affected, domains
 
 
 async def _recompute(
-    conn: asyncpg.Connection, tenant_id: str, account_ids: Collection[str], config: TenantConfig
-) -> set[str]:
-    """Rewrites the accounts from their members; returns the domains that came or went."""
+    conn: asyncpg.Connection, account_ids: Collection[Key], configs: Mapping[str, TenantConfig]
+) -> set[Key]:
+    """Rewrites the accounts from their members; returns the (tenant, domain)s that came or
+    went."""
     if not account_ids:
         return set()
     ids = sorted(account_ids)
-    members: dict[str, list[Member]] = defaultdict(list)
+    tenants, accounts = _columns(ids)
+    members: dict[Key, list[Member]] = defaultdict(list)
     for r in await conn.fetch(
         """
-        SELECT m.account_id AS member_of, l.lead_id, l.account_id, l.stage,
+        SELECT m.tenant_id, m.account_id AS member_of, l.lead_id, l.account_id, l.stage,
                l.engagement_score, l.traits
         FROM account_members m
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
+            USING (tenant_id, account_id)
         JOIN leads l ON l.tenant_id = m.tenant_id AND l.lead_id = m.lead_id
-        WHERE m.tenant_id = $1 AND m.account_id = ANY($2::text[])
         ORDER BY l.lead_id
         """,
-        tenant_id,
-        ids,
+        tenants,
+        accounts,
     ):
-        members[r["member_of"]].append(
+        members[(r["tenant_id"], r["member_of"])].append(
             Member(r["lead_id"], r["account_id"], r["stage"], r["engagement_score"], r["traits"])
         )
-    opportunities: dict[str, list[OpenOpportunity]] = defaultdict(list)
+    opportunities: dict[Key, list[OpenOpportunity]] = defaultdict(list)
     for r in await conn.fetch(
         """
-        SELECT m.account_id, o.opportunity_id, o.created_at
+        SELECT m.tenant_id, m.account_id, o.opportunity_id, o.created_at
         FROM account_members m
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
+            USING (tenant_id, account_id)
         JOIN opportunities o ON o.tenant_id = m.tenant_id AND o.lead_id = m.lead_id
-        WHERE m.tenant_id = $1 AND m.account_id = ANY($2::text[]) AND o.status = 'OPEN'
+        WHERE o.status = 'OPEN'
         """,
-        tenant_id,
-        ids,
+        tenants,
+        accounts,
     ):
-        opportunities[r["account_id"]].append(OpenOpportunity(r["opportunity_id"], r["created_at"]))
-    old_domains = await fetch_dict(
-        conn,
-        "DELETE FROM accounts WHERE tenant_id = $1 AND account_id = ANY($2::text[])"
-        " RETURNING account_id, domain",
-        tenant_id,
-        ids,
-    )
-    changed: set[str | None] = set()
+        opportunities[(r["tenant_id"], r["account_id"])].append(
+            OpenOpportunity(r["opportunity_id"], r["created_at"])
+        )
+    old_domains = {
+        (r["tenant_id"], r["account_id"]): r["domain"]
+        for r in await conn.fetch(
+            "DELETE FROM accounts a"
+            " USING unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)"
+            " WHERE a.tenant_id = k.tenant_id AND a.account_id = k.account_id"
+            " RETURNING a.tenant_id, a.account_id, a.domain",
+            tenants,
+            accounts,
+        )
+    }
+    changed: set[tuple[str, str | None]] = set()
     rows = []
-    for account_id in ids:
+    for key in ids:
+        tenant_id, account_id = key
         account = compute_account(
-            account_id, members.get(account_id, []), opportunities.get(account_id, []), config
+            account_id,
+            members.get(key, []),
+            opportunities.get(key, []),
+            configs[tenant_id],
         )
         new_domain = None if account is None else account.domain
-        if old_domains.get(account_id) != new_domain:
-            changed |= {old_domains.get(account_id), new_domain}
+        if old_domains.get(key) != new_domain:
+            changed |= {(tenant_id, old_domains.get(key)), (tenant_id, new_domain)}
         if account is not None:
             rows.append(
                 (
@@ -268,19 +315,20 @@ async def _recompute(
     if rows:
         # One statement for the batch, column arrays as COPY would take them; documents go as
         # JSON text, since a list inside a jsonb[] would read as another array dimension.
-        columns = list(zip(*rows, strict=True))
         await conn.execute(
             """
             INSERT INTO accounts (tenant_id, account_id, domain, members, fit_score, fit_grade,
                 fit_evidence, engagement_score, stage, stage_rank, open_opportunity_id, traits)
-            SELECT $1, account_id, domain, members, fit_score, fit_grade, fit_evidence::jsonb,
-                   engagement_score, stage, stage_rank, open_opportunity_id, traits::jsonb
-            FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[],
-                        $8::int[], $9::text[], $10::int[], $11::text[], $12::text[])
-                AS a(account_id, domain, members, fit_score, fit_grade, fit_evidence,
-                     engagement_score, stage, stage_rank, open_opportunity_id, traits)
+            SELECT tenant_id, account_id, domain, members, fit_score, fit_grade,
+                   fit_evidence::jsonb, engagement_score, stage, stage_rank,
+                   open_opportunity_id, traits::jsonb
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
+                        $7::text[], $8::int[], $9::text[], $10::int[], $11::text[],
+                        $12::text[])
+                AS a(tenant_id, account_id, domain, members, fit_score, fit_grade,
+                     fit_evidence, engagement_score, stage, stage_rank, open_opportunity_id,
+                     traits)
             """,
-            tenant_id,
-            *(list(c) for c in columns[1:]),
+            *as_columns(rows, 12),
         )
-    return {d for d in changed if d is not None}
+    return {(t, d) for t, d in changed if d is not None}

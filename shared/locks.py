@@ -22,15 +22,26 @@ def lock_key(tenant_id: str, kind: str, name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# A lead, anonymous id or other identity of one tenant: (tenant_id, id). The worker applies
+# a batch of many tenants at once, so every step names its rows by both.
+Key = tuple[str, str]
+
+
 async def lock(conn: asyncpg.Connection, tenant_id: str, kind: str, names: Iterable[str]) -> None:
-    """Serialises, until the transaction ends, every writer of these leads (kind "lead") or
-    anonymous identities (kind "anon"): batch projection, re-score and sweeps, in every
-    worker. Nothing wider is locked, so several workers share one tenant. Keys are taken in
-    one sorted order; identities before leads, so no two writers can wait on each other."""
-    keys = sorted({lock_key(tenant_id, kind, n) for n in names})
-    if keys:
+    """`lock_keys` for names of one tenant."""
+    await lock_keys(conn, kind, ((tenant_id, n) for n in names))
+
+
+async def lock_keys(conn: asyncpg.Connection, kind: str, keys: Iterable[Key]) -> None:
+    """Serialises, until the transaction ends, every writer of these leads (kind "lead"):
+    batch projection, re-score and sweeps, in every worker; erasure also locks the
+    anonymous ids it erases (kind "anon"). Nothing wider is locked, so several workers
+    share one tenant. Keys are taken in one sorted order; identities before leads, so no
+    two writers can wait on each other."""
+    hashed = sorted({lock_key(t, kind, n) for t, n in keys})
+    if hashed:
         await conn.execute(
             "SELECT count(pg_advisory_xact_lock(k))"
             " FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) AS sorted",
-            keys,
+            hashed,
         )

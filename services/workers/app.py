@@ -1,10 +1,11 @@
 """The Faust worker: thin agents that decode, validate, call the domain, emit and project.
 
 Steps live in their own modules: records (decode + validate), project (apply to the read
-model), failures (what an error means: pause, isolate, dead-letter, quarantine),
-dead_letters (the DLQ), quarantine (parking a tenant's events), runtime (resources, config
-changes, re-score and decay sweep), sla (SLA breach alerts), observability (health,
-readiness and metrics). This module only wires them to topics and timers.
+model), checkpoint (the one order of a batch's effects), failures (what an error means:
+pause, isolate, dead-letter, quarantine), dead_letters (the DLQ), quarantine (parking a
+tenant's events), runtime (resources, config changes, re-score and decay sweep), sla (SLA
+breach alerts), observability (health, readiness and metrics). This module only wires them
+to topics and timers.
 """
 
 from __future__ import annotations

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Generic, TypeVar
 
 from services.workers.observability import CACHE
-from shared.domain.journey import LeadState
+
+T = TypeVar("T")
 
 
-class LeadCache:
+class LeadCache(Generic[T]):
+    """Entries of type T (the projector keeps a lead's state with what its rows hold)."""
+
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], tuple[LeadState, int]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[T, int]] = OrderedDict()
 
-    def take(self, tenant_id: str, lead_id: str, last_seq: int) -> LeadState | None:
+    def take(self, tenant_id: str, lead_id: str, last_seq: int) -> T | None:
         """The cached state if it is current, removed from the cache: the caller mutates it
         and puts it back once its write has committed."""
         entry = self._entries.pop((tenant_id, lead_id), None)
@@ -31,7 +35,7 @@ class LeadCache:
         CACHE.labels("hit").inc()
         return entry[0]
 
-    def put(self, tenant_id: str, states: Iterable[tuple[str, LeadState, int]]) -> None:
+    def put(self, tenant_id: str, states: Iterable[tuple[str, T, int]]) -> None:
         for lead_id, state, last_seq in states:
             key = (tenant_id, lead_id)
             self._entries[key] = (state, last_seq)

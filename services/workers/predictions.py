@@ -2,13 +2,15 @@
 
 Runs in the batch's transaction right after the lead rows are replaced, so a lead's
 prediction is as fresh as its stage and score, and a replay writes the same row. Per batch
-the step costs a version lookup and one account query; per lead, one dot product over the
+the step costs one version lookup for all its tenants and, per tenant with a model, one
+account query; per lead, one dot product over the
 features of its first 14 days and last 30 days of activity (bisected, not its whole
 history).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
@@ -25,50 +27,57 @@ from shared.domain.predictive import (
     cutoff,
     features,
 )
-from shared.prediction_store import current_version, load_model, upsert_predictions
+from shared.locks import Key
+from shared.prediction_store import current_versions, load_model, upsert_predictions
 
 _LOST: Final = frozenset({Stage.CLOSED_LOST, Stage.DISQUALIFIED})
 
 
 class Predictions:
-    """The step, with each tenant's current model cached: every batch reads the tenant's
-    current version (one lookup on the primary key), and the model is loaded again only
-    when a new version was stored, so the next batch after training uses it."""
+    """The step, with each tenant's current model cached: every batch reads the current
+    version of its tenants' models (one statement for the whole batch), and a model is
+    loaded again only when a new version was stored, so the next batch after training uses
+    it. Tenants without a model cost nothing more."""
 
     def __init__(self) -> None:
         self._models: dict[str, LinearModel] = {}
 
-    async def model(self, conn: asyncpg.Connection, tenant_id: str) -> LinearModel | None:
-        version = await current_version(conn, tenant_id)
-        if version is None:
-            self._models.pop(tenant_id, None)
-            return None
-        model = self._models.get(tenant_id)
-        if model is None or model.version != version:
-            model = self._models[tenant_id] = await load_model(conn, tenant_id, version)
-        return model
-
     async def write(
-        self,
-        conn: asyncpg.Connection,
-        tenant_id: str,
-        states: Mapping[str, LeadState],
-        now: datetime,
+        self, conn: asyncpg.Connection, states: Mapping[Key, LeadState], now: datetime
     ) -> None:
-        """Predicts and stores every given lead (a tenant without a model: nothing)."""
-        model = await self.model(conn, tenant_id)
-        if model is None or not states:
-            return
-        accounts = await _account_contexts(conn, tenant_id, list(states), now)
-        predictions = []
-        for lead_id, state in states.items():
-            history = history_of(state)
-            if history is None:
+        """Predicts and stores every given lead of a tenant that has a model."""
+        by_tenant: dict[str, dict[str, LeadState]] = defaultdict(dict)
+        for (tenant_id, lead_id), state in states.items():
+            by_tenant[tenant_id][lead_id] = state
+        versions = await current_versions(conn, sorted(by_tenant))
+        for tenant_id, leads in by_tenant.items():
+            version = versions.get(tenant_id)
+            if version is None:
+                self._models.pop(tenant_id, None)
                 continue
-            cut = cutoff(history, max(now, state.last_event_at or now))
-            x = features(history, cut, accounts.get(lead_id, AccountContext()))
-            predictions.append((lead_id, model.predict(x)))
-        await upsert_predictions(conn, tenant_id, model.version, predictions, now)
+            model = self._models.get(tenant_id)
+            if model is None or model.version != version:
+                model = self._models[tenant_id] = await load_model(conn, tenant_id, version)
+            await _predict(conn, tenant_id, model, leads, now)
+
+
+async def _predict(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    model: LinearModel,
+    states: Mapping[str, LeadState],
+    now: datetime,
+) -> None:
+    accounts = await _account_contexts(conn, tenant_id, list(states), now)
+    predictions = []
+    for lead_id, state in states.items():
+        history = history_of(state)
+        if history is None:
+            continue
+        cut = cutoff(history, max(now, state.last_event_at or now))
+        x = features(history, cut, accounts.get(lead_id, AccountContext()))
+        predictions.append((lead_id, model.predict(x)))
+    await upsert_predictions(conn, tenant_id, model.version, predictions, now)
 
 
 def history_of(state: LeadState) -> LeadHistory | None:

@@ -1,16 +1,21 @@
 """Step 2 of the worker: apply a batch of validated events to the read model.
 
-Per tenant, in ONE transaction (row-level security bound to that tenant), holding locks on
-the anonymous identities and then the leads it touches (never the whole tenant):
+The whole batch, whatever number of tenants it holds, in ONE transaction bound to its
+tenants (row-level security checks every row against that set), with set-based statements
+keyed by (tenant, id), holding locks on the leads it touches (never a whole tenant, nor
+an anonymous id: see `_stitch_after_commit`):
   1. link identities named by `identify` events, route anonymous touches to their leads;
   2. append the events to the event log; the (tenant, event id) key drops redeliveries;
   3. move held anonymous touches to leads that were identified just now;
-  4. refold every lead that gained an event, from its whole ordered history, with the
-     pure domain rules; replace its rows (lead, transitions, opportunities, credits),
+  4. advance every lead that gained an event (its cached state, or a fold of its whole
+     ordered history) with the pure domain rules; write the rows that changed (lead,
+     new transitions, opportunities, credits of the conversions whose touches changed),
      then its account and its prediction under the tenant's current model;
   5. hand the changes to the caller, which publishes them to the derived topics before the
      transaction commits (a crash before the commit replays the batch; downstream readers
-     key by lead and transition ordinal, so a repeated message is harmless).
+     key by lead and transition ordinal, so a repeated message is harmless);
+  6. after the commit, stitch again the anonymous ids the batch held or linked, in case
+     another worker committed their other half meanwhile.
 Only after the commit does Faust acknowledge the records, so the Kafka offset never runs
 ahead of the read model.
 """
@@ -22,23 +27,28 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import orjson
 
-from services.workers import store
+from services.workers import checkpoint, store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.predictions import Predictions
 from services.workers.records import DeadLetter, Incoming
 from shared import account_store, locks
-from shared.db import tenant_tx
-from shared.domain.attribution import Conversion, credit_lead, opportunity_conversions
+from shared.domain.attribution import (
+    AttributionModel,
+    Conversion,
+    credit_lead,
+    opportunity_conversions,
+)
 from shared.domain.config import TenantConfig
 from shared.domain.events import Event
 from shared.domain.journey import LeadState, OpportunityStatus, engagement_at, fold_lead
 from shared.domain.scoring import matrix
+from shared.locks import Key
 from shared.suppression import drop_suppressed
 from shared.validation import to_domain_event
 
@@ -68,7 +78,7 @@ class LeadProjector:
         pool: asyncpg.Pool,
         configs: TenantConfigs,
         now: Callable[[], datetime],
-        cache: LeadCache,
+        cache: LeadCache[tuple[LeadState, Written]],
     ):
         self._pool = pool
         self._configs = configs
@@ -82,6 +92,7 @@ class LeadProjector:
         for item in incoming:
             by_tenant[item.event["tenant_id"]].append(item)
         dead: list[DeadLetter] = []
+        known: list[tuple[str, dict[str, Any]]] = []
         for tenant_id, items in by_tenant.items():
             if not await self._configs.is_known(tenant_id):
                 error = f"no tenant {tenant_id!r}"
@@ -90,132 +101,196 @@ class LeadProjector:
                     for i in items
                 )
                 continue
-            await self.project_tenant(tenant_id, [i.event for i in items], publish)
+            known.extend((tenant_id, i.event) for i in items)
+        await self.project_events(known, publish)
         return dead
 
     async def project_tenant(
         self, tenant_id: str, raw: Sequence[dict[str, Any]], publish: Publish
     ) -> None:
-        version = await self._configs.current(tenant_id)
-        events = [to_domain_event(e, seq=0, config_version=version) for e in raw]
-        # Events of erased people are dropped, so a replay or a late event cannot bring
-        # them back (SPEC 10).
-        events = await drop_suppressed(self._pool, tenant_id, events)
-        spend = [e for e in events if e.type == "campaign_spend"]
-        lead_events = [e for e in events if e.type != "campaign_spend"]
-        links = [
-            (e.anonymous_id, e.lead_id, e.occurred_at)
-            for e in lead_events
-            if e.type == "identify" and e.anonymous_id and e.lead_id
-        ]
-        anonymous = {e.anonymous_id for e in lead_events if e.lead_id is None and e.anonymous_id}
-        linking = {a for a, _, _ in links}
-        async with tenant_tx(self._pool, tenant_id) as conn:
-            # An identity is locked while it is linked, resolved and its held touches are
-            # stitched, so a touch is never held behind a link another worker just made.
-            await locks.lock(conn, tenant_id, "anon", anonymous | linking)
-            await store.link_identities(conn, tenant_id, links)
-            linked = await store.resolve_anonymous(conn, tenant_id, anonymous | linking)
-            lead_events = [_route(e, linked) for e in lead_events]
-            await locks.lock(
+        await self.project_events([(tenant_id, e) for e in raw], publish)
+
+    async def project_events(
+        self, raw: Sequence[tuple[str, dict[str, Any]]], publish: Publish
+    ) -> None:
+        """Applies (tenant, validated event) pairs of any number of tenants in one
+        transaction bound to those tenants, with the same statements for one tenant or
+        five hundred: every statement is set-based over (tenant, id) keys."""
+        if not raw:
+            return
+        tenants = sorted({t for t, _ in raw})
+        versions = {t: await self._configs.versions(t) for t in tenants}
+        events = [(t, to_domain_event(e, seq=0, config_version=max(versions[t]))) for t, e in raw]
+        async with checkpoint.transaction(self._pool, tenants, publish) as tx:
+            conn = tx.conn
+            # Events of erased people are dropped, so a replay or a late event cannot bring
+            # them back (SPEC 10).
+            events = await drop_suppressed(conn, events)
+            spend = [(t, e) for t, e in events if e.type == "campaign_spend"]
+            lead_events = [(t, e) for t, e in events if e.type != "campaign_spend"]
+            links = [
+                (t, e.anonymous_id, e.lead_id, e.occurred_at)
+                for t, e in lead_events
+                if e.type == "identify" and e.anonymous_id and e.lead_id
+            ]
+            anonymous = {
+                (t, e.anonymous_id) for t, e in lead_events if e.lead_id is None and e.anonymous_id
+            }
+            linking = {(t, a) for t, a, _, _ in links}
+            await store.link_identities(conn, links)
+            linked = await store.resolve_anonymous(conn, anonymous | linking)
+            lead_events = [(t, _route(t, e, linked)) for t, e in lead_events]
+            await locks.lock_keys(
                 conn,
-                tenant_id,
                 "lead",
-                {e.lead_id for e in lead_events if e.lead_id is not None}
-                | {linked[a] for a in linking if a in linked},
+                {(t, e.lead_id) for t, e in lead_events if e.lead_id is not None}
+                | {(k[0], linked[k]) for k in linking if k in linked},
             )
-            await store.insert_spend(conn, tenant_id, spend)
-            seqs = await store.insert_events(conn, tenant_id, lead_events)
-            new_by_lead: dict[str, list[Event]] = defaultdict(list)
-            for e in lead_events:
+            await store.insert_spend(conn, spend)
+            seqs = await store.insert_events(conn, lead_events)
+            new_by_lead: dict[Key, list[Event]] = defaultdict(list)
+            for t, e in lead_events:
                 # A repeat inside the batch is the same id: only its first copy (the stored
                 # one, held anonymous touch or not) is new.
-                if seqs.get(e.event_id, -1) > 0:
+                if seqs.get(key := (t, e.event_id), -1) > 0:
                     if e.lead_id is not None:
-                        new_by_lead[e.lead_id].append(with_seq(e, seqs[e.event_id]))
-                    seqs[e.event_id] = -1
-            stitched = await store.stitch_held_touches(conn, tenant_id, [a for a, _, _ in links])
-            if not new_by_lead and not stitched:
+                        new_by_lead[(t, e.lead_id)].append(with_seq(e, seqs[key]))
+                    seqs[key] = -1
+            stitched = await store.stitch_held_touches(conn, linking)
+            await self._apply(tx, versions, new_by_lead, stitched)
+        await self._stitch_after_commit(anonymous | linking, publish)
+
+    async def _apply(
+        self,
+        tx: checkpoint.Tx,
+        versions: dict[str, dict[int, TenantConfig]],
+        new_by_lead: dict[Key, list[Event]],
+        stitched: set[Key],
+    ) -> None:
+        """Advances the leads and writes what changed; the changes go to the derived
+        topics, and the states to the cache once the transaction has committed."""
+        if not new_by_lead and not stitched:
+            return
+        # States taken from the cache are out of it until the commit succeeds.
+        states, heads = await self._advance(tx.conn, versions, new_by_lead, stitched)
+        changes, written = await self._write(tx.conn, states, heads)
+        tx.emit(changes)
+
+        def cache() -> None:
+            for (tenant_id, lead_id), f in states.items():
+                entry = (f.state, written[(tenant_id, lead_id)])
+                self._cache.put(tenant_id, [(lead_id, entry, f.last_seq)])
+
+        tx.after_commit(cache)
+
+    async def _stitch_after_commit(self, identities: set[Key], publish: Publish) -> None:
+        """Stitches held touches of these anonymous ids to a link committed meanwhile.
+
+        Anonymous ids are not locked: a worker holding a touch of an anonymous id (its
+        partition is the anonymous id's) and one linking that id (its partition is the
+        lead's) would otherwise wait for each other's whole batch on nearly every batch.
+        Instead each, once committed, stitches again what its batch held or linked: of two
+        such batches the later to look sees the other's commit, so no touch stays held
+        behind a link. Nearly always this is one indexed read that finds nothing."""
+        if not identities:
+            return
+        tenants = {t for t, _ in identities}
+        async with checkpoint.transaction(self._pool, tenants, publish) as tx:
+            leads = await store.held_behind_links(tx.conn, identities)
+            if not leads:
                 return
-            # States taken from the cache are out of it until the commit below succeeds.
-            states = await self._advance(conn, tenant_id, new_by_lead, stitched)
-            changes = await self._write(conn, tenant_id, states)
-            if changes:
-                await publish(changes)
-        self._cache.put(tenant_id, ((lead, s, seq) for lead, (s, seq) in states.items()))
+            await locks.lock_keys(tx.conn, "lead", leads)
+            stitched = await store.stitch_held_touches(tx.conn, identities)
+            versions = {t: await self._configs.versions(t) for t, _ in stitched}
+            await self._apply(tx, versions, {}, stitched)
 
     async def _advance(
         self,
         conn: asyncpg.Connection,
-        tenant_id: str,
-        new_by_lead: dict[str, list[Event]],
-        stitched: set[str],
-    ) -> dict[str, tuple[LeadState, int]]:
-        """Each touched lead's state and last seq: a new lead folds from this batch alone, a
-        cached current lead applies its new events in order, any other (late events,
-        stitched touches, not cached) refolds from the event log."""
-        versions = await self._configs.versions(tenant_id)
+        versions: dict[str, dict[int, TenantConfig]],
+        new_by_lead: dict[Key, list[Event]],
+        stitched: set[Key],
+    ) -> tuple[dict[Key, Folded], dict[Key, store.Head]]:
+        """Each touched lead's state and last seq, and the head of its stored row: a new
+        lead folds from this batch alone, a cached current lead applies its new events in
+        order (and later writes only what they changed), any other (late events, stitched
+        touches, not cached) refolds from the event log and has its rows rewritten."""
         touched = sorted(set(new_by_lead) | stitched)
-        applied = await store.applied_seqs(conn, tenant_id, touched)
-        states: dict[str, tuple[LeadState, int]] = {}
-        reload: list[str] = []
-        for lead_id in touched:
-            new = sorted(new_by_lead.get(lead_id, ()), key=_fold_order)
-            if lead_id in stitched:
-                reload.append(lead_id)
-            elif lead_id not in applied:
-                states[lead_id] = (fold_lead(new, versions), max(e.seq for e in new))
-            elif (state := self._cache.take(tenant_id, lead_id, applied[lead_id])) is not None:
+        heads = await store.lead_heads(conn, touched)
+        states: dict[Key, Folded] = {}
+        reload: list[Key] = []
+        for key in touched:
+            tenant_configs = versions[key[0]]
+            new = sorted(new_by_lead.get(key, ()), key=_fold_order)
+            head = heads.get(key)
+            if key in stitched:
+                reload.append(key)
+            elif head is None:
+                states[key] = Folded(fold_lead(new, tenant_configs), _row_seq(head, new), None)
+            elif (cached := self._cache.take(*key, head.last_seq)) is not None:
+                state, written = cached
                 if any(state.is_late(e) for e in new):
-                    reload.append(lead_id)
+                    reload.append(key)
                     continue
                 for e in new:
-                    state.apply(e, versions[e.config_version])
-                states[lead_id] = (state, max(applied[lead_id], *(e.seq for e in new)))
+                    state.apply(e, tenant_configs[e.config_version])
+                states[key] = Folded(state, _row_seq(head, new), written)
             else:
-                reload.append(lead_id)
+                reload.append(key)
         if reload:
-            history = await store.load_lead_events(conn, tenant_id, reload)
-            for lead_id, events in history.items():
-                states[lead_id] = (fold_lead(events, versions), max(e.seq for e in events))
-        return states
+            history = await store.load_lead_events(conn, reload)
+            for key, events in history.items():
+                states[key] = Folded(
+                    fold_lead(events, versions[key[0]]), _row_seq(heads.get(key), events), None
+                )
+        return states, heads
 
     async def refold(
         self, conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
     ) -> list[LeadChange]:
-        """Recomputes the given leads from their full histories and replaces their rows."""
+        """Recomputes the given leads from their full histories and rewrites their rows."""
         versions = await self._configs.versions(tenant_id)
-        history = await store.load_lead_events(conn, tenant_id, lead_ids)
+        keys = [(tenant_id, lead_id) for lead_id in lead_ids]
+        heads = await store.lead_heads(conn, keys)
+        history = await store.load_lead_events(conn, keys)
         states = {
-            lead: (fold_lead(events, versions), max(e.seq for e in events))
-            for lead, events in history.items()
+            key: Folded(fold_lead(events, versions), _row_seq(heads.get(key), events), None)
+            for key, events in history.items()
         }
-        return await self._write(conn, tenant_id, states)
+        changes, _ = await self._write(conn, states, heads)
+        return changes
 
     async def _write(
-        self, conn: asyncpg.Connection, tenant_id: str, states: dict[str, tuple[LeadState, int]]
-    ) -> list[LeadChange]:
-        versions = await self._configs.versions(tenant_id)
-        current = versions[max(versions)]
+        self,
+        conn: asyncpg.Connection,
+        states: dict[Key, Folded],
+        heads: dict[Key, store.Head],
+    ) -> tuple[list[LeadChange], dict[Key, Written]]:
+        """Writes what the states changed; returns the changes to publish and what the
+        read model now holds of each lead."""
+        current: dict[str, TenantConfig] = {}
+        for tenant_id in {t for t, _ in states}:
+            versions = await self._configs.versions(tenant_id)
+            current[tenant_id] = versions[max(versions)]
         now = self._now()
-        rows = _Rows(tenant_id)
-        for lead_id, (state, last_seq) in states.items():
-            rows.add(lead_id, state, last_seq, current, now)
-        previous = await store.replace_lead_rows(
-            conn,
-            tenant_id,
-            list(states),
-            rows.leads,
-            rows.transitions,
-            rows.opportunities,
-            rows.credits,
-        )
-        await account_store.update_accounts(conn, tenant_id, list(states), current)
+        rows = _Rows()
+        written = {
+            key: rows.add(key, folded, current[key[0]], now) for key, folded in states.items()
+        }
+        replaced_transitions = await store.write_lead_rows(conn, rows.writes)
+        await account_store.update_many(conn, list(states), current)
         # After the accounts: a lead's prediction reads its account's members.
-        await self._predictions.write(
-            conn, tenant_id, {lead: state for lead, (state, _) in states.items()}, now
-        )
-        return rows.changes(previous, now)
+        await self._predictions.write(conn, {key: f.state for key, f in states.items()}, now)
+        return rows.changes(heads, replaced_transitions, now), written
+
+
+def _row_seq(head: store.Head | None, events: Sequence[Event]) -> int:
+    """The `last_seq` a lead's row is written with: its latest event's seq, and always
+    above what the row held. A stitched touch keeps its older seq, so without the second
+    rule a stitch by another worker could leave the row's last_seq as it was, and a state
+    cached before it (and the overview cache's change marker) would pass for current."""
+    latest = max(e.seq for e in events) if events else 0
+    return latest if head is None else max(latest, head.last_seq + 1)
 
 
 def _fold_order(event: Event) -> tuple[datetime, int]:
@@ -243,35 +318,57 @@ def with_seq(e: Event, seq: int) -> Event:
     )
 
 
-def _route(event: Event, linked: dict[str, str]) -> Event:
-    if event.lead_id is None and event.anonymous_id in linked:
-        return dataclasses.replace(event, lead_id=linked[event.anonymous_id], stitched=True)
+def _route(tenant_id: str, event: Event, linked: dict[Key, str]) -> Event:
+    if event.lead_id is None and event.anonymous_id is not None:
+        lead_id = linked.get((tenant_id, event.anonymous_id))
+        if lead_id is not None:
+            return dataclasses.replace(event, lead_id=lead_id, stitched=True)
     return event
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What the read model holds of a lead, kept with its cached state: the next write
+    compares the advanced state with it and writes only what changed."""
+
+    transitions: int
+    touches: int
+    opportunities: dict[str, tuple[Any, ...]]
+    conversions: dict[tuple[str, str], Conversion]
+    models: tuple[AttributionModel, ...]
+
+
+class Folded(NamedTuple):
+    state: LeadState
+    last_seq: int
+    # What the lead's rows hold when only new events in order were applied to its cached
+    # state; None when its rows are rewritten whole (new, late, stitched or refolded).
+    written: Written | None
+
+
 class _Rows:
-    """The read-model rows of a set of refolded leads."""
+    """The read-model rows a set of advanced or refolded leads changed."""
 
-    def __init__(self, tenant_id: str) -> None:
-        self.tenant_id = tenant_id
-        self.leads: list[tuple[Any, ...]] = []
-        self.transitions: list[tuple[Any, ...]] = []
-        self.opportunities: list[tuple[Any, ...]] = []
-        self.credits: list[tuple[Any, ...]] = []
-        self._summaries: list[tuple[str, LeadState, int, str]] = []
+    def __init__(self) -> None:
+        self.writes = store.LeadWrites()
+        self._summaries: list[tuple[Key, LeadState, int, str, int | None]] = []
 
-    def add(
-        self, lead_id: str, state: LeadState, last_seq: int, config: TenantConfig, now: datetime
-    ) -> None:
-        t = self.tenant_id
+    def add(self, key: Key, folded: Folded, config: TenantConfig, now: datetime) -> Written:
+        t, lead_id = key
+        state, prior = folded.state, folded.written
+        w = self.writes
+        if prior is None:
+            w.replaced.append(key)
+        models = config.attribution_models
         if state.created_at is None or state.last_event_at is None:
-            return  # only held or rescore events so far: not a lead yet
+            # Only held or rescore events so far: not a lead yet, nothing stored.
+            return Written(0, len(state.touches), {}, {}, models)
         # Displayed engagement decays with the clock (SPEC 4): evaluate it at the later of
         # the wall clock and the lead's latest event, as the decay sweep does.
         scored_at = max(now, state.last_event_at)
         engagement = engagement_at(state, config, scored_at)
         shown_matrix = matrix(state.fit_grade, engagement.score)
-        self.leads.append(
+        w.leads.append(
             store.LEADS.row(
                 state,
                 tenant_id=t,
@@ -287,11 +384,14 @@ class _Rows:
                 sla_response_at=state.response_at,
                 sla_response_type=state.response_type,
                 sla_disposition_at=state.disposition_at,
-                last_seq=last_seq,
+                last_seq=folded.last_seq,
             )
         )
-        for ordinal, tr in enumerate(state.transitions):
-            self.transitions.append(
+        # Transitions are only ever appended while events arrive in order.
+        first_new = 0 if prior is None else prior.transitions
+        for ordinal in range(first_new, len(state.transitions)):
+            tr = state.transitions[ordinal]
+            w.transitions.append(
                 store.TRANSITIONS.row(
                     tr,
                     tenant_id=t,
@@ -301,40 +401,57 @@ class _Rows:
                     to_stage=str(tr.to_stage),
                 )
             )
-        conversions: list[Conversion] = []
+        opportunities: dict[str, tuple[Any, ...]] = {}
+        conversions: dict[tuple[str, str], Conversion] = {}
         for opp in state.opportunities.values():
-            self.opportunities.append(
-                store.OPPORTUNITIES.row(opp, tenant_id=t, lead_id=lead_id, status=str(opp.status))
-            )
+            row = store.OPPORTUNITIES.row(opp, tenant_id=t, lead_id=lead_id, status=str(opp.status))
+            opportunities[opp.opportunity_id] = row
+            if prior is None or prior.opportunities.get(opp.opportunity_id) != row:
+                w.opportunities.append(row)
             won = opp.status is OpportunityStatus.WON
-            conversions.extend(
-                opportunity_conversions(
-                    opp.opportunity_id,
-                    amount=opp.amount,
-                    created_at=opp.created_at,
-                    won_at=opp.closed_at if won else None,
-                    won_amount=opp.won_amount,
+            for c in opportunity_conversions(
+                opp.opportunity_id,
+                amount=opp.amount,
+                created_at=opp.created_at,
+                won_at=opp.closed_at if won else None,
+                won_amount=opp.won_amount,
+            ):
+                conversions[(c.opportunity_id, c.kind)] = c
+        credited = _to_credit(prior, state, conversions, models)
+        if prior is not None:
+            w.credits_dropped.extend(
+                (t, lead_id, opp_id, kind)
+                for opp_id, kind in credited.keys() | (prior.conversions.keys() - conversions)
+            )
+        if credited:
+            for credit in credit_lead(state.touches, credited.values(), models):
+                w.credits.append(
+                    store.CREDITS.row(
+                        credit, tenant_id=t, lead_id=lead_id, touch_event_id=credit.event_id
+                    )
                 )
-            )
-        for c in credit_lead(state.touches, conversions, config.attribution_models):
-            self.credits.append(
-                store.CREDITS.row(c, tenant_id=t, lead_id=lead_id, touch_event_id=c.event_id)
-            )
-        self._summaries.append((lead_id, state, engagement.score, shown_matrix))
+        self._summaries.append(
+            (key, state, engagement.score, shown_matrix, None if prior is None else first_new)
+        )
+        return Written(
+            len(state.transitions), len(state.touches), opportunities, conversions, models
+        )
 
-    def changes(self, previous: dict[str, tuple[str, int, int]], now: datetime) -> list[LeadChange]:
+    def changes(
+        self, heads: dict[Key, store.Head], replaced: dict[Key, int], now: datetime
+    ) -> list[LeadChange]:
         out = []
-        for lead_id, state, engagement, shown_matrix in self._summaries:
-            before = previous.get(lead_id)
+        for key, state, engagement, shown_matrix, kept in self._summaries:
+            before = heads.get(key)
             score = state.fit_score + engagement
-            if before is not None and before[0] == str(state.stage) and before[1] == score:
+            if before is not None and before.stage == str(state.stage) and before.score == score:
                 continue
-            seen = before[2] if before else 0
+            seen = kept if kept is not None else replaced.get(key, 0)
             out.append(
                 LeadChange(
-                    tenant_id=self.tenant_id,
-                    lead_id=lead_id,
-                    previous_stage=before[0] if before else None,
+                    tenant_id=key[0],
+                    lead_id=key[1],
+                    previous_stage=before.stage if before else None,
                     stage=str(state.stage),
                     fit_score=state.fit_score,
                     engagement_score=engagement,
@@ -352,9 +469,29 @@ class _Rows:
                             "event_id": tr.event_id,
                             "reason": tr.reason,
                         }
-                        for i, tr in enumerate(state.transitions)
-                        if i >= seen
+                        for i, tr in enumerate(state.transitions[seen:], start=seen)
                     ),
                 )
             )
         return out
+
+
+def _to_credit(
+    prior: Written | None,
+    state: LeadState,
+    conversions: dict[tuple[str, str], Conversion],
+    models: tuple[AttributionModel, ...],
+) -> dict[tuple[str, str], Conversion]:
+    """The conversions whose credits must be (re)computed. A conversion credits the touches
+    up to its instant, so once its rows are stored only a change of the conversion itself,
+    of the models, or a new touch at or before it changes them: a touch after every
+    conversion (the common case for a long-lived lead) recomputes nothing."""
+    if prior is None or prior.models != models:
+        return conversions
+    new_touches = state.touches[prior.touches :]
+    earliest = min((t.occurred_at for t in new_touches), default=None)
+    return {
+        key: c
+        for key, c in conversions.items()
+        if prior.conversions.get(key) != c or (earliest is not None and earliest <= c.at)
+    }

@@ -12,7 +12,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from services.workers import store
+from services.workers import checkpoint, store
 from services.workers.configs import TenantConfigs
 from services.workers.dead_letters import DeadLetterQueue
 from services.workers.failures import FailurePolicy, TenantBursts
@@ -157,7 +157,8 @@ class Runtime:
         lead_ids = sorted(r["lead_id"] for r in rows)
         for i in range(0, len(lead_ids), SWEEP_CHUNK):
             chunk = lead_ids[i : i + SWEEP_CHUNK]
-            async with tenant_tx(self.pool, tenant_id) as conn:
+            async with checkpoint.transaction(self.pool, [tenant_id], self.publish_changes) as tx:
+                conn = tx.conn
                 await locks.lock(conn, tenant_id, "lead", chunk)
                 await conn.execute(
                     """
@@ -173,9 +174,7 @@ class Runtime:
                     self.settings.now(),
                     chunk,
                 )
-                changes = await self.projector.refold(conn, tenant_id, chunk)
-                if changes:
-                    await self.publish_changes(changes)
+                tx.emit(await self.projector.refold(conn, tenant_id, chunk))
         log.info(
             "tenant re-scored",
             extra={
@@ -202,8 +201,6 @@ class Runtime:
     async def _refold_in_chunks(self, tenant_id: str, lead_ids: list[str]) -> None:
         for i in range(0, len(lead_ids), SWEEP_CHUNK):
             chunk = lead_ids[i : i + SWEEP_CHUNK]
-            async with tenant_tx(self.pool, tenant_id) as conn:
-                await locks.lock(conn, tenant_id, "lead", chunk)
-                changes = await self.projector.refold(conn, tenant_id, chunk)
-                if changes:
-                    await self.publish_changes(changes)
+            async with checkpoint.transaction(self.pool, [tenant_id], self.publish_changes) as tx:
+                await locks.lock(tx.conn, tenant_id, "lead", chunk)
+                tx.emit(await self.projector.refold(tx.conn, tenant_id, chunk))

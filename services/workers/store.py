@@ -1,7 +1,8 @@
 """The worker's PostgreSQL side: the event log, identities, and the lead read model.
 
-Every write is keyed by (tenant, event id) or replaces a lead's derived rows whole, so a
-batch that is delivered twice leaves the same rows as a batch delivered once. RLS forbids
+Every write is keyed by (tenant, event id), or writes a lead's derived rows from its folded
+state (the rows it changed, or all of them), so a batch that is delivered twice leaves the
+same rows as a batch delivered once. RLS forbids
 COPY into tenant tables, so bulk rows go through per-connection temp staging tables that
 PostgreSQL empties at commit.
 """
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 
-from shared.db import fetch_dict
+from shared.db import as_columns
 from shared.domain.events import Event
+from shared.locks import Key
 
 
 class Table:
@@ -45,6 +48,7 @@ class Table:
 EVENTS = Table(
     "staging_events",
     "ord",
+    "tenant_id",
     "event_id",
     "type",
     "occurred_at",
@@ -138,7 +142,7 @@ SPEND = Table("spend", "tenant_id", "event_id", "campaign_id", "channel", "amoun
 _STAGED_TABLES = ("leads", "stage_transitions", "opportunities", "attribution_credits", "spend")
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS staging_events (
-    ord integer, event_id text, type text, occurred_at timestamptz, lead_id text,
+    ord integer, tenant_id text, event_id text, type text, occurred_at timestamptz, lead_id text,
     anonymous_id text, account_id text, channel text, campaign_id text, content_id text,
     message_id text, properties jsonb, stitched boolean, config_version integer
 ) ON COMMIT DELETE ROWS;
@@ -153,108 +157,138 @@ async def prepare_connection(conn: asyncpg.Connection) -> None:
     await conn.execute(STAGING_DDL)
 
 
-# The event log's own columns, as staged (after the arrival order) and as read back. They
-# are the `Event` fields of the same names (with `seq`, all of them): a row is taken from an
-# event, and an event made from a row, by name and without a Python step per column.
-EVENT_LOG_COLUMNS = ", ".join(EVENTS.columns[1:])
-_EVENT_LOG_FIELDS = operator.attrgetter(*EVENTS.columns[1:])
+# The event log's own columns, as staged (after the arrival order and tenant) and as read
+# back. They are the `Event` fields of the same names (with `seq`, all of them): a row is
+# taken from an event, and an event made from a row, by name and without a Python step per
+# column.
+EVENT_LOG_COLUMNS = ", ".join(EVENTS.columns[2:])
+_EVENT_LOG_FIELDS = operator.attrgetter(*EVENTS.columns[2:])
 
 
-def _event_row(ord_: int, e: Event) -> tuple[Any, ...]:
+def _event_row(ord_: int, tenant_id: str, e: Event) -> tuple[Any, ...]:
     # `properties` is the event's decoded JSON object, a dict, as the jsonb codec takes it.
-    return (ord_, *_EVENT_LOG_FIELDS(e))
+    return (ord_, tenant_id, *_EVENT_LOG_FIELDS(e))
+
+
+def _key_columns(keys: Iterable[Key]) -> tuple[list[str], list[str]]:
+    pairs = sorted(set(keys))
+    return [t for t, _ in pairs], [n for _, n in pairs]
+
+
+# An event read back from the log, its columns in the order of `Event`'s fields.
+_EVENT_FIELDS = ", ".join(f"e.{f.name}" for f in fields(Event))
 
 
 def _to_event(row: asyncpg.Record) -> Event:
-    return Event(**row)
+    return Event(*row[1:])  # after the tenant
 
 
 async def link_identities(
-    conn: asyncpg.Connection, tenant_id: str, links: Sequence[tuple[str, str, datetime]]
+    conn: asyncpg.Connection, links: Sequence[tuple[str, str, str, datetime]]
 ) -> None:
-    """Records anonymous_id → lead links; the first identify naming an anonymous_id wins."""
+    """Records (tenant, anonymous_id) → lead links; the first identify naming an
+    anonymous_id wins."""
     if not links:
         return
     await conn.execute(
         """
         INSERT INTO identities (tenant_id, anonymous_id, lead_id, linked_at)
-        SELECT $1, a, l, t FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS u(a, l, t)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
         ON CONFLICT DO NOTHING
         """,
-        tenant_id,
-        [a for a, _, _ in links],
-        [lead for _, lead, _ in links],
-        [t for _, _, t in links],
+        *as_columns(links, 4),
     )
 
 
-async def resolve_anonymous(
-    conn: asyncpg.Connection, tenant_id: str, anonymous_ids: Iterable[str]
-) -> dict[str, str]:
-    ids = list(set(anonymous_ids))
+async def resolve_anonymous(conn: asyncpg.Connection, keys: Iterable[Key]) -> dict[Key, str]:
+    tenants, ids = _key_columns(keys)
     if not ids:
         return {}
-    return await fetch_dict(
-        conn,
-        "SELECT anonymous_id, lead_id FROM identities"
-        " WHERE tenant_id = $1 AND anonymous_id = ANY($2::text[])",
-        tenant_id,
+    rows = await conn.fetch(
+        "SELECT i.tenant_id, i.anonymous_id, i.lead_id FROM identities i"
+        " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)"
+        " USING (tenant_id, anonymous_id)",
+        tenants,
         ids,
     )
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
 async def insert_events(
-    conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]
-) -> dict[str, int]:
-    """Appends events not seen before, in arrival order; returns the new ones' seq by id."""
+    conn: asyncpg.Connection, events: Sequence[tuple[str, Event]]
+) -> dict[Key, int]:
+    """Appends events not seen before, in arrival order; returns the new ones' seq by
+    (tenant, event id)."""
     if not events:
         return {}
     await conn.copy_records_to_table(
         EVENTS.name,
-        records=[_event_row(i, e) for i, e in enumerate(events)],
+        records=[_event_row(i, t, e) for i, (t, e) in enumerate(events)],
         columns=EVENTS.columns,
     )
-    return await fetch_dict(
-        conn,
+    rows = await conn.fetch(
         f"""
         INSERT INTO events (tenant_id, {EVENT_LOG_COLUMNS})
-        SELECT $1, {EVENT_LOG_COLUMNS} FROM staging_events ORDER BY ord
+        SELECT tenant_id, {EVENT_LOG_COLUMNS} FROM staging_events ORDER BY ord
         ON CONFLICT DO NOTHING
-        RETURNING event_id, seq
-        """,
-        tenant_id,
+        RETURNING tenant_id, event_id, seq
+        """
     )
+    return {(r[0], r[1]): r[2] for r in rows}
 
 
-async def stitch_held_touches(
-    conn: asyncpg.Connection, tenant_id: str, anonymous_ids: Sequence[str]
-) -> set[str]:
-    """Moves held anonymous touches to the leads their anonymous_id is now linked to."""
-    if not anonymous_ids:
+async def stitch_held_touches(conn: asyncpg.Connection, keys: Iterable[Key]) -> set[Key]:
+    """Moves held anonymous touches to the leads their (tenant, anonymous_id) is now linked
+    to; returns those leads."""
+    tenants, ids = _key_columns(keys)
+    if not ids:
         return set()
     rows = await conn.fetch(
         """
         UPDATE events e SET lead_id = i.lead_id, stitched = true
         FROM identities i
-        WHERE e.tenant_id = $1 AND i.tenant_id = $1 AND e.lead_id IS NULL
-          AND e.anonymous_id = i.anonymous_id AND i.anonymous_id = ANY($2::text[])
-          -- Stated for both sides, so the planner drives from the few linked ids through
-          -- events_held_anonymous instead of scanning every held touch of the tenant.
-          AND e.anonymous_id = ANY($2::text[])
-        RETURNING e.lead_id
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)
+            USING (tenant_id, anonymous_id)
+        -- Joined on both sides, so the planner drives from the few linked ids through
+        -- events_held_anonymous instead of scanning every held touch of the tenant.
+        WHERE e.tenant_id = k.tenant_id AND e.anonymous_id = k.anonymous_id
+          AND e.lead_id IS NULL
+        RETURNING e.tenant_id, e.lead_id
         """,
-        tenant_id,
-        list(anonymous_ids),
+        tenants,
+        ids,
     )
-    return {r["lead_id"] for r in rows}
+    return {(r[0], r[1]) for r in rows}
 
 
-async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequence[Event]) -> None:
+async def held_behind_links(conn: asyncpg.Connection, keys: Iterable[Key]) -> set[Key]:
+    """The (tenant, lead)s whose linked anonymous ids, of these, still hold touches."""
+    tenants, ids = _key_columns(keys)
+    if not ids:
+        return set()
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT i.tenant_id, i.lead_id FROM identities i
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)
+            USING (tenant_id, anonymous_id)
+        WHERE EXISTS (
+            SELECT 1 FROM events e
+            WHERE e.tenant_id = k.tenant_id AND e.anonymous_id = k.anonymous_id
+              AND e.lead_id IS NULL
+        )
+        """,
+        tenants,
+        ids,
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
+async def insert_spend(conn: asyncpg.Connection, events: Sequence[tuple[str, Event]]) -> None:
     if not events:
         return
     await conn.copy_records_to_table(
         "staging_spend",
-        records=[SPEND.row(e, tenant_id=tenant_id, amount=e.properties["amount"]) for e in events],
+        records=[SPEND.row(e, tenant_id=t, amount=e.properties["amount"]) for t, e in events],
         columns=SPEND.columns,
     )
     await conn.execute(
@@ -263,101 +297,136 @@ async def insert_spend(conn: asyncpg.Connection, tenant_id: str, events: Sequenc
     )
 
 
-async def applied_seqs(
-    conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
-) -> dict[str, int]:
-    """The last folded seq of each of these leads that has a row (absent: a new lead)."""
-    return await fetch_dict(
-        conn,
-        "SELECT lead_id, last_seq FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-        tenant_id,
-        list(lead_ids),
+class Head(NamedTuple):
+    """What a lead's stored row says of it before a batch: its last folded seq (the lead
+    cache's check) and the stage and score a change is published against."""
+
+    last_seq: int
+    stage: str
+    score: int
+
+
+async def lead_heads(conn: asyncpg.Connection, leads: Iterable[Key]) -> dict[Key, Head]:
+    """The head of each of these leads that has a row (absent: a new lead)."""
+    rows = await conn.fetch(
+        "SELECT l.tenant_id, l.lead_id, l.last_seq, l.stage, l.score FROM leads l"
+        " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id) USING (tenant_id, lead_id)",
+        *_key_columns(leads),
     )
+    return {(r[0], r[1]): Head(r[2], r[3], r[4]) for r in rows}
 
 
 async def load_lead_events(
-    conn: asyncpg.Connection, tenant_id: str, lead_ids: Sequence[str]
-) -> dict[str, list[Event]]:
+    conn: asyncpg.Connection, leads: Iterable[Key]
+) -> dict[Key, list[Event]]:
     rows = await conn.fetch(
         f"""
-        SELECT seq, {EVENT_LOG_COLUMNS} FROM events
-        WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-        ORDER BY lead_id, occurred_at, seq
+        SELECT e.tenant_id, {_EVENT_FIELDS} FROM events e
+        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id) USING (tenant_id, lead_id)
+        ORDER BY e.tenant_id, e.lead_id, occurred_at, seq
         """,
-        tenant_id,
-        list(lead_ids),
+        *_key_columns(leads),
     )
-    by_lead: dict[str, list[Event]] = {}
+    by_lead: dict[Key, list[Event]] = {}
     for row in rows:
-        by_lead.setdefault(row["lead_id"], []).append(_to_event(row))
+        by_lead.setdefault((row[0], row["lead_id"]), []).append(_to_event(row))
     return by_lead
 
 
-async def replace_lead_rows(
-    conn: asyncpg.Connection,
-    tenant_id: str,
-    lead_ids: Sequence[str],
-    leads: Sequence[tuple[Any, ...]],
-    transitions: Sequence[tuple[Any, ...]],
-    opportunities: Sequence[tuple[Any, ...]],
-    credits: Sequence[tuple[Any, ...]],
-) -> dict[str, tuple[str, int, int]]:
-    """Replaces every derived row of the given leads; returns their previous
-    (stage, score, transition count) so the caller can emit only what changed."""
-    ids = list(lead_ids)
-    previous = {
-        r["lead_id"]: (r["stage"], r["score"], r["transitions"])
-        for r in await conn.fetch(
+@dataclass(slots=True)
+class LeadWrites:
+    """The rows a batch changed (each row names its tenant). `replaced` leads have every
+    transition and credit rewritten; the others get their new transitions appended and the
+    credits of `credits_dropped` conversions, (tenant, lead, opportunity, kind), replaced
+    by `credits`."""
+
+    replaced: list[Key] = field(default_factory=list)
+    leads: list[tuple[Any, ...]] = field(default_factory=list)
+    transitions: list[tuple[Any, ...]] = field(default_factory=list)
+    opportunities: list[tuple[Any, ...]] = field(default_factory=list)
+    credits: list[tuple[Any, ...]] = field(default_factory=list)
+    credits_dropped: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+# `updated_at` is not a folded value: it says when the row was last written (a re-score's
+# progress is followed by it), as a fresh insert's default would.
+_LEAD_UPDATES = ", ".join(
+    [f"{c} = EXCLUDED.{c}" for c in LEADS.columns if c not in ("tenant_id", "lead_id")]
+    + ["updated_at = now()"]
+)
+_OPPORTUNITY_UPDATES = ", ".join(
+    f"{c} = EXCLUDED.{c}" for c in OPPORTUNITIES.columns if c not in ("tenant_id", "opportunity_id")
+)
+
+
+async def write_lead_rows(conn: asyncpg.Connection, w: LeadWrites) -> dict[Key, int]:
+    """Writes what changed; returns how many transitions each replaced lead had, so the
+    caller publishes only the new ones."""
+    counts: dict[Key, int] = {}
+    if w.replaced:
+        tenants, ids = _key_columns(w.replaced)
+        rows = await conn.fetch(
             """
             WITH gone AS (
-                DELETE FROM leads WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-                RETURNING lead_id, stage, score
-            ), counts AS (
-                DELETE FROM stage_transitions WHERE tenant_id = $1 AND lead_id = ANY($2::text[])
-                RETURNING lead_id
+                DELETE FROM stage_transitions t
+                USING unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
+                WHERE t.tenant_id = k.tenant_id AND t.lead_id = k.lead_id
+                RETURNING t.tenant_id, t.lead_id
             )
-            SELECT g.lead_id, g.stage, g.score,
-                   (SELECT count(*) FROM counts c WHERE c.lead_id = g.lead_id) AS transitions
-            FROM gone g
+            SELECT tenant_id, lead_id, count(*) FROM gone GROUP BY tenant_id, lead_id
             """,
-            tenant_id,
+            tenants,
             ids,
         )
-    }
-    await conn.execute(
-        "DELETE FROM attribution_credits WHERE tenant_id = $1 AND lead_id = ANY($2::text[])",
-        tenant_id,
-        ids,
+        counts = {(r[0], r[1]): r[2] for r in rows}
+        await conn.execute(
+            "DELETE FROM attribution_credits c"
+            " USING unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+            " WHERE c.tenant_id = k.tenant_id AND c.lead_id = k.lead_id",
+            tenants,
+            ids,
+        )
+    if w.credits_dropped:
+        await conn.execute(
+            """
+            DELETE FROM attribution_credits c
+            USING unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                AS d(tenant_id, lead_id, opportunity_id, kind)
+            WHERE c.tenant_id = d.tenant_id AND c.lead_id = d.lead_id
+              AND c.opportunity_id = d.opportunity_id AND c.kind = d.kind
+            """,
+            *as_columns(w.credits_dropped, 4),
+        )
+    await _stage_and_insert(
+        conn, LEADS, w.leads, f"(tenant_id, lead_id) DO UPDATE SET {_LEAD_UPDATES}"
     )
-    await _stage_and_insert(conn, LEADS, leads)
-    await _stage_and_insert(conn, TRANSITIONS, transitions)
-    await _stage_and_insert(conn, CREDITS, credits)
-    if opportunities:
+    await _stage_and_insert(conn, TRANSITIONS, w.transitions)
+    await _stage_and_insert(conn, CREDITS, w.credits)
+    if w.opportunities:
         # An opportunity id is the tenant's; should two leads name the same one, the later
         # row wins rather than the upsert failing on a row it would touch twice.
-        at = OPPORTUNITIES.index("opportunity_id")
-        unique = list({row[at]: row for row in opportunities}.values())
-        await conn.copy_records_to_table(
-            "staging_opportunities", records=unique, columns=OPPORTUNITIES.columns
+        tenant, at = OPPORTUNITIES.index("tenant_id"), OPPORTUNITIES.index("opportunity_id")
+        unique = list({(row[tenant], row[at]): row for row in w.opportunities}.values())
+        await _stage_and_insert(
+            conn,
+            OPPORTUNITIES,
+            unique,
+            f"(tenant_id, opportunity_id) DO UPDATE SET {_OPPORTUNITY_UPDATES}",
         )
-        cols = OPPORTUNITIES.sql_columns
-        updates = ", ".join(
-            f"{c} = EXCLUDED.{c}"
-            for c in OPPORTUNITIES.columns
-            if c not in ("tenant_id", "opportunity_id")
-        )
-        await conn.execute(
-            f"INSERT INTO opportunities ({cols}) SELECT {cols} FROM staging_opportunities"
-            f" ON CONFLICT (tenant_id, opportunity_id) DO UPDATE SET {updates}"
-        )
-    return previous
+    return counts
 
 
 async def _stage_and_insert(
-    conn: asyncpg.Connection, table: Table, rows: Sequence[tuple[Any, ...]]
+    conn: asyncpg.Connection,
+    table: Table,
+    rows: Sequence[tuple[Any, ...]],
+    on_conflict: str | None = None,
 ) -> None:
     if not rows:
         return
     await conn.copy_records_to_table(f"staging_{table.name}", records=rows, columns=table.columns)
     cols = table.sql_columns
-    await conn.execute(f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM staging_{table.name}")
+    upsert = f" ON CONFLICT {on_conflict}" if on_conflict else ""
+    await conn.execute(
+        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM staging_{table.name}{upsert}"
+    )

@@ -71,6 +71,18 @@ async def tenant_tx(
         yield conn
 
 
+@asynccontextmanager
+async def tenants_tx(pool: asyncpg.Pool, tenant_ids: Collection[str]) -> AsyncIterator[Any]:
+    """A transaction bound to a set of tenants: row-level security admits a row of any of
+    them and of no other, row by row, so one set-based statement can serve a batch of many
+    tenants. Transaction-local, as `tenant_tx`."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT set_config('tandem.tenants', $1::text[]::text, true)", sorted(tenant_ids)
+        )
+        yield conn
+
+
 async def tenant_fetch(
     pool: asyncpg.Pool, tenant_id: str, sql: str, *args: Any
 ) -> list[asyncpg.Record]:

@@ -561,4 +561,14 @@ def _fold_key(event: Event) -> tuple[datetime, int, str]:
 
 def engagement_at(state: LeadState, config: TenantConfig, instant: datetime) -> EngagementResult:
     """Engagement of the lead at a wall-clock instant, for the periodic decay sweep."""
+    window = state._window
+    if (
+        window is not None
+        and state.last_event_at is not None
+        and instant >= state.last_event_at
+        and (state._config is config or state._config == config)
+    ):
+        # The fold's own window holds the touches that count under this config; a lead
+        # with a long history costs the touches that left the window, not all of them.
+        return window.peek(instant)
     return engagement(state.touches, config, instant, state.last_rejected_at)

@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import takewhile
 from typing import Any
 
 from shared.domain.conditions import Condition, matches
@@ -165,9 +166,29 @@ class EngagementWindow:
         self._result = EngagementResult(clamp(total), tuple(evidence))
         return self._result
 
-    def _evidence(self, index: int, touches: int) -> EngagementEvidence:
+    def peek(self, instant: datetime) -> EngagementResult:
+        """`evaluate` at `instant` (no earlier than the last touch added) leaving the window
+        as it is: the engagement shown at the wall clock costs the touches that left the
+        window since, not every touch of the lead."""
+        cutoff = instant - self._span
+        gone = list(takewhile(lambda item: item[0] <= cutoff, self._counted))
+        if not gone:
+            return self.evaluate(instant)
+        totals = list(self._totals)
+        counts = list(self._counts)
+        for _, index, points in gone:
+            totals[index] -= points
+            counts[index] -= 1
+        evidence = [
+            self._evidence(index, touches, totals[index])
+            for index, touches in enumerate(counts)
+            if touches
+        ]
+        return EngagementResult(clamp(sum(e.points for e in evidence)), tuple(evidence))
+
+    def _evidence(self, index: int, touches: int, raw: int | None = None) -> EngagementEvidence:
         rule = self._config.engagement_rules[index]
-        raw = self._totals[index]
+        raw = self._totals[index] if raw is None else raw
         points = raw
         if rule.max_per_window is not None:
             points = max(-rule.max_per_window, min(rule.max_per_window, raw))

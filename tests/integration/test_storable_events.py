@@ -28,14 +28,12 @@ from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
-from shared.db import create_pool
-from shared.db.migrate import migrate
 from shared.domain.config import TenantConfig
 from shared.domain.journey import fold_lead
 from shared.records import decode_record, encode_records
-from shared.settings import load_settings
 from shared.validation import SCHEMA_DIR, validate_event
 from tests.conftest import RUN_ID
+from tests.integration.rolled_back import OneConnection, rolled_back_tenants, worker_pool
 from tests.worked_example import icp_config
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -236,40 +234,10 @@ EVENTS = st.sampled_from(sorted(SCHEMAS)).flatmap(lambda t: from_schema(SCHEMAS[
 # -- the worker's storage, in a transaction that is rolled back --------------------------
 
 
-class _Rollback(Exception):
-    pass
-
-
-class _OneConnection:
-    """Stands in for the worker's pool: every transaction the worker opens becomes a
-    savepoint inside the test's own transaction, which is rolled back at the end."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self._conn = conn
-
-    def acquire(self) -> _OneConnection:
-        return self
-
-    async def __aenter__(self) -> asyncpg.Connection:
-        return self._conn
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        return list(await self._conn.fetch(query, *args))
-
-
 @pytest.fixture(scope="module")
 async def app_pool() -> AsyncIterator[asyncpg.Pool]:
-    settings = load_settings()
-    await migrate(settings.database_admin_url)
-    # The application role, as the worker connects: row-level security applies.
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=1, setup=store.prepare_connection
-    )
-    yield pool
-    await pool.close()
+    async with worker_pool() as pool:
+        yield pool
 
 
 def _wire(accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -280,30 +248,18 @@ def _wire(accepted: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def _store_and_fold(pool: asyncpg.Pool, events: list[dict[str, Any]]) -> None:
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('tandem.tenant_id', $1, true)", TENANT)
-                await conn.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)", TENANT)
-                await conn.execute(
-                    "INSERT INTO tenant_config_versions (tenant_id, version, section, config,"
-                    " author) VALUES ($1, 1, 'icp', $2, 'test')",
-                    TENANT,
-                    TenantConfig.from_dict(icp_config()).to_dict(),
-                )
-                one = _OneConnection(conn)
-                configs = TenantConfigs(one)
-                projector = LeadProjector(one, configs, lambda: NOW, LeadCache(100))
-                published: list[LeadChange] = []
+    config = TenantConfig.from_dict(icp_config()).to_dict()
+    async with rolled_back_tenants(pool, [TENANT], config) as conn:
+        one = OneConnection(conn)
+        configs = TenantConfigs(one)
+        projector = LeadProjector(one, configs, lambda: NOW, LeadCache(100))
+        published: list[LeadChange] = []
 
-                async def publish(changes: list[LeadChange]) -> None:
-                    published.extend(changes)
+        async def publish(changes: list[LeadChange]) -> None:
+            published.extend(changes)
 
-                await projector.project_tenant(TENANT, events, publish)
-                await _check_stored(conn, configs, events)
-                raise _Rollback
-        except _Rollback:
-            pass
+        await projector.project_tenant(TENANT, events, publish)
+        await _check_stored(conn, configs, events)
 
 
 async def _check_stored(
@@ -319,7 +275,7 @@ async def _check_stored(
     } == spend
     # What was stored reads back and folds again.
     leads = sorted({r["lead_id"] for r in stored if r["lead_id"] is not None})
-    history = await store.load_lead_events(conn, TENANT, leads)
+    history = await store.load_lead_events(conn, [(TENANT, lead) for lead in leads])
     versions = await configs.versions(TENANT)
     for events_of_lead in history.values():
         fold_lead(events_of_lead, versions)

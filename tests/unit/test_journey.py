@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from shared.domain.conditions import Condition
@@ -19,8 +19,10 @@ from shared.domain.events import RESCORE, Event
 from shared.domain.journey import (
     LeadState,
     Stage,
+    engagement_at,
     fold_lead,
 )
+from shared.domain.scoring import engagement
 from tests.unit.journey_samples import (
     LENIENT,
     T0,
@@ -130,6 +132,26 @@ def test_any_arrival_order_gives_the_same_state(events: list[Event], rng: random
     shuffled = list(events)
     rng.shuffle(shuffled)
     assert snapshot(fold_lead(shuffled, CONFIGS)) == snapshot(fold_lead(events, CONFIGS))
+
+
+@settings(max_examples=100, deadline=None)
+@given(lead_histories(), st.integers(min_value=0, max_value=24 * 200), st.sampled_from([0, 1]))
+def test_engagement_at_a_later_instant_is_that_of_every_touch(
+    events: list[Event], hours: int, version: int
+) -> None:
+    """The shortcut through the fold's own window gives what scoring every touch gives,
+    whether the config is the one the last event used or another."""
+    state = fold_lead(events, CONFIGS)
+    assume(state.last_event_at is not None)
+    assert state.last_event_at is not None
+    instant = state.last_event_at + timedelta(hours=hours)
+    config = CONFIGS[version]
+    expected = engagement(state.touches, config, instant, state.last_rejected_at)
+    assert engagement_at(state, config, instant) == expected
+    # Peeking leaves the window as it was: the lead's next event sees the same touches.
+    assert engagement_at(state, config, state.last_event_at) == engagement(
+        state.touches, config, state.last_event_at, state.last_rejected_at
+    )
 
 
 @settings(max_examples=75, deadline=None)

@@ -4,14 +4,18 @@
 CREATE TABLE share_links (
     tenant_id   text NOT NULL REFERENCES tenants,
     link_id     text NOT NULL,
-    token_hash  bytea NOT NULL UNIQUE,
+    token_hash  bytea NOT NULL,
     pages       text[] NOT NULL CHECK (cardinality(pages) >= 1),
     expires_at  timestamptz NOT NULL,
     created_by  text NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     revoked_at  timestamptz,
-    PRIMARY KEY (tenant_id, link_id)
+    PRIMARY KEY (tenant_id, link_id),
+    -- every key names the tenant (a read model distributed by tenant keeps them); a
+    -- token is looked up before its tenant is known, through the index below
+    UNIQUE (tenant_id, token_hash)
 );
+CREATE INDEX share_links_by_token ON share_links (token_hash);
 
 -- Which sites may show the tenant's shared pages in a frame (CSP frame-ancestors).
 CREATE TABLE share_settings (

@@ -37,6 +37,7 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "webhooks": ("secret",),
     "connector_settings": ("secret",),
     "crm_connections": ("token",),
+    "monday_boards": ("signing_secret",),
 }
 HASHED_COLUMNS: dict[str, tuple[str, ...]] = {
     "api_keys": ("key_hash",),

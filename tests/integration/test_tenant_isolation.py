@@ -453,7 +453,7 @@ async def test_a_deleted_tenants_token_stays_refused_when_its_slug_returns(
     tenant, _ = await platform.create_tenant("reborn")
     old = _token({"tenant": tenant, "role": "admin", "exp": int(time.time()) + 600})
     assert (await gql(platform, old, "{ viewer { tenant } }", bearer=True)).status_code == 200
-    await delete_tenant(platform.database_url, tenant)
+    await delete_tenant(platform.database_url, tenant, confirmed=True)
 
     async def refused() -> bool:
         response = await gql(platform, old, "{ viewer { tenant } }", bearer=True)

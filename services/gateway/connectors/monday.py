@@ -28,6 +28,7 @@ from services.gateway.connectors.common import answer, error, parse_json, read_b
 from services.gateway.context import GatewayContext
 from shared.db import tenant_tx
 from shared.monday import STATUS_COLUMN, status_of_label
+from shared.secret_box import box, context_for
 
 log = logging.getLogger("tandem.connectors.monday")
 
@@ -69,7 +70,13 @@ async def _hook(ctx: GatewayContext, tenant_id: str) -> Hook:
         )
     if row is None:
         return Hook(False, None, None)
-    hook = Hook(row["enabled"], row["board_id"], row["signing_secret"], row["status_column"])
+    sealed = row["signing_secret"]
+    secret = (
+        None
+        if sealed is None
+        else box().open(sealed, context_for("monday_boards", "signing_secret", tenant_id))
+    )
+    hook = Hook(row["enabled"], row["board_id"], secret, row["status_column"])
     if len(_CACHE) >= MAX_CACHED:
         _CACHE.clear()
     _CACHE[tenant_id] = (now + TTL_S, hook)

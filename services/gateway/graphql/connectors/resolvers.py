@@ -27,6 +27,7 @@ from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.errors import bad_input
 from services.gateway.graphql.core.permissions import admin_field, admin_mutation
 from services.gateway.graphql.core.rows import from_row
+from shared.secret_box import box, context_for
 
 MAX_SECRET_LENGTH = 512
 
@@ -274,7 +275,9 @@ async def save_board(
         " signing_secret = coalesce($3, monday_boards.signing_secret), updated_at = now()",
         tenant_id,
         board_id,
-        signing_secret,
+        None
+        if signing_secret is None
+        else box().seal(signing_secret, context_for("monday_boards", "signing_secret", tenant_id)),
     )
 
 

@@ -261,7 +261,12 @@ def _whole_answer_key(execution: ExecutionContext) -> Hashable | None:
         for s in operation.selection_set.selections
     ):
         return None
-    variables = orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)
+    try:
+        variables = orjson.dumps(execution.variables or {}, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # A value JSON numbers cannot carry (an integer past 64 bits): no shared answer, so
+        # validation answers it as it answers any other request.
+        return None
     return ("query", execution.query, variables)
 
 

@@ -237,15 +237,26 @@ async def _recompute(
         return set()
     ids = sorted(account_ids)
     tenants, accounts = _columns(ids)
+    # Each account's members, then their rows, through the indexes on (tenant, account) and
+    # (tenant, lead) one account at a time (LATERAL, kept apart by OFFSET 0 so the planner
+    # does not flatten it back into a join): a plain join lets the planner pair
+    # every open opportunity of a tenant with the batch's accounts first, which on a new
+    # tenant without statistics read all its members once per pair.
     members: dict[Key, list[Member]] = defaultdict(list)
     for r in await conn.fetch(
         """
-        SELECT m.tenant_id, m.account_id AS member_of, l.lead_id, l.account_id, l.stage,
+        SELECT k.tenant_id, k.account_id AS member_of, l.lead_id, l.account_id, l.stage,
                l.engagement_score, l.traits
-        FROM account_members m
-        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
-            USING (tenant_id, account_id)
-        JOIN leads l ON l.tenant_id = m.tenant_id AND l.lead_id = m.lead_id
+        FROM unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
+        CROSS JOIN LATERAL (
+            SELECT lead_id FROM account_members m
+            WHERE m.tenant_id = k.tenant_id AND m.account_id = k.account_id
+            OFFSET 0
+        ) AS m
+        CROSS JOIN LATERAL (
+            SELECT * FROM leads l WHERE l.tenant_id = k.tenant_id AND l.lead_id = m.lead_id
+            OFFSET 0
+        ) AS l
         ORDER BY l.lead_id
         """,
         tenants,
@@ -257,12 +268,18 @@ async def _recompute(
     opportunities: dict[Key, list[OpenOpportunity]] = defaultdict(list)
     for r in await conn.fetch(
         """
-        SELECT m.tenant_id, m.account_id, o.opportunity_id, o.created_at
-        FROM account_members m
-        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
-            USING (tenant_id, account_id)
-        JOIN opportunities o ON o.tenant_id = m.tenant_id AND o.lead_id = m.lead_id
-        WHERE o.status = 'OPEN'
+        SELECT k.tenant_id, k.account_id, o.opportunity_id, o.created_at
+        FROM unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
+        CROSS JOIN LATERAL (
+            SELECT lead_id FROM account_members m
+            WHERE m.tenant_id = k.tenant_id AND m.account_id = k.account_id
+            OFFSET 0
+        ) AS m
+        CROSS JOIN LATERAL (
+            SELECT opportunity_id, created_at FROM opportunities o
+            WHERE o.tenant_id = k.tenant_id AND o.lead_id = m.lead_id AND o.status = 'OPEN'
+            OFFSET 0
+        ) AS o
         """,
         tenants,
         accounts,

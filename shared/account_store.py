@@ -72,9 +72,11 @@ async def update_many(
     waits for its key); a lead read here makes its writer wait for this commit.
     """
     rows = await conn.fetch(
-        "SELECT l.tenant_id, l.lead_id, l.account_id, l.traits->>'company_domain' AS domain"
-        " FROM leads l JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
-        " USING (tenant_id, lead_id)",
+        "SELECT l.tenant_id, l.lead_id, l.account_id, l.domain"
+        " FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+        " CROSS JOIN LATERAL (SELECT tenant_id, lead_id, account_id,"
+        " traits->>'company_domain' AS domain FROM leads"
+        " WHERE tenant_id = k.tenant_id AND lead_id = k.lead_id OFFSET 0) AS l",
         [t for t, _ in leads],
         [lead for _, lead in leads],
     )
@@ -170,14 +172,16 @@ async def _settle(
         require({(t, "domain", d) for t, d in changed_domains})
         if not changed_domains:
             return
+        # Domain by domain through leads_unassigned_domain (LATERAL; OFFSET 0 keeps the
+        # planner from turning it back into a join that reads every unassigned lead).
         rows = await conn.fetch(
-            "SELECT l.tenant_id, l.lead_id, l.account_id,"
-            " l.traits->>'company_domain' AS domain"
-            " FROM leads l JOIN unnest($1::text[], $2::text[]) AS d(tenant_id, domain)"
-            " ON l.tenant_id = d.tenant_id"
-            " AND lower(btrim(l.traits->>'company_domain')) = d.domain"
-            " WHERE l.account_id IS NULL"
-            " FOR SHARE OF l SKIP LOCKED",
+            "SELECT l.tenant_id, l.lead_id, l.account_id, l.domain"
+            " FROM unnest($1::text[], $2::text[]) AS d(tenant_id, domain)"
+            " CROSS JOIN LATERAL (SELECT tenant_id, lead_id, account_id,"
+            " traits->>'company_domain' AS domain FROM leads"
+            " WHERE tenant_id = d.tenant_id AND account_id IS NULL"
+            " AND lower(btrim(traits->>'company_domain')) = d.domain"
+            " OFFSET 0 FOR SHARE SKIP LOCKED) AS l",
             *_columns(changed_domains),
         )
 

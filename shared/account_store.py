@@ -117,19 +117,25 @@ async def _planned_keys(conn: asyncpg.Connection, rows: Sequence[Any]) -> set[_L
     }
     own = {(r["tenant_id"], r["account_id"]) for r in rows if r["account_id"]}
     keys = {(t, "domain", d) for t, d in domains}
+    # Each key through its index, one at a time (LATERAL, OFFSET 0): joins planned on a
+    # new tenant's missing statistics read whole tables of members and accounts.
     for r in await conn.fetch(
         """
         WITH ids AS (
             SELECT * FROM unnest($3::text[], $4::text[]) AS o(tenant_id, account_id)
-            UNION SELECT m.tenant_id, m.account_id FROM account_members m
-                  JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
-                  USING (tenant_id, lead_id)
-            UNION SELECT a.tenant_id, a.account_id FROM accounts a
-                  JOIN unnest($5::text[], $6::text[]) AS d(tenant_id, domain)
-                  USING (tenant_id, domain)
+            UNION SELECT m.tenant_id, m.account_id
+                  FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
+                  CROSS JOIN LATERAL (SELECT tenant_id, account_id FROM account_members m
+                      WHERE m.tenant_id = k.tenant_id AND m.lead_id = k.lead_id OFFSET 0) AS m
+            UNION SELECT a.tenant_id, a.account_id
+                  FROM unnest($5::text[], $6::text[]) AS d(tenant_id, domain)
+                  CROSS JOIN LATERAL (SELECT tenant_id, account_id FROM accounts a
+                      WHERE a.tenant_id = d.tenant_id AND a.domain = d.domain OFFSET 0) AS a
         )
         SELECT ids.tenant_id, ids.account_id, a.domain
-        FROM ids LEFT JOIN accounts a USING (tenant_id, account_id)
+        FROM ids LEFT JOIN LATERAL (SELECT domain FROM accounts a
+            WHERE a.tenant_id = ids.tenant_id AND a.account_id = ids.account_id OFFSET 0) AS a
+            ON true
         """,
         [r["tenant_id"] for r in rows],
         [r["lead_id"] for r in rows],

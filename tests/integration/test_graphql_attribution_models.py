@@ -83,6 +83,9 @@ async def test_a_custom_model_saved_through_graphql_is_credited_and_read_back(
             ),
         ],
     )
+    # The journey is in the read model before the model is saved, so the save's re-score is
+    # what credits it.
+    await platform.wait_events(tenant, 3)
     saved = (await data_of(platform, admin, SAVE, {"input": [model]}))["updateAttributionModels"]
     assert saved == {
         "version": 1,

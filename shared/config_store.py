@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from shared import locks
 from shared.db import tenant_tx
 from shared.domain.config import DEFAULT_CONFIG, TenantConfig
 from shared.kafka import TENANT_CONFIG
@@ -40,8 +41,7 @@ async def save_config(
     validates the whole (raising ConfigError with field paths), stores it as a new version
     and notifies the workers."""
     async with tenant_tx(pool, tenant_id) as conn:
-        # One writer at a time per tenant, so version numbers never collide.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('config:' || $1))", tenant_id)
+        await locks.lock_config(conn, tenant_id)
         version, current = await current_config(conn, tenant_id)
         merged = TenantConfig.from_dict(patch, base=current)
         version += 1

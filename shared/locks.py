@@ -1,8 +1,8 @@
-"""Advisory locks of one tenant's leads and anonymous identities.
+"""Advisory locks of one tenant's leads and anonymous identities, and of its configuration.
 
-Every writer of a lead's rows takes them, in one order: the worker's batch projection,
-re-score and sweeps, the account recompute, and an erasure. They live here, below the
-services, so the gateway's erasure and the workers lock through one definition.
+Every writer of a lead's rows takes the lead locks, in one order: the worker's batch
+projection, re-score and sweeps, the account recompute, and an erasure. They live here,
+below the services, so the gateway's erasure and the workers lock through one definition.
 """
 
 from __future__ import annotations
@@ -45,3 +45,26 @@ async def lock_keys(conn: asyncpg.Connection, kind: str, keys: Iterable[Key]) ->
             " FROM (SELECT k FROM unnest($1::bigint[]) AS u(k) ORDER BY k) AS sorted",
             hashed,
         )
+
+
+# One key per tenant's configuration: a new version takes it exclusively, a batch shares it.
+_CONFIG_KEY = "hashtext('config:' || {})"
+
+
+async def lock_config(conn: asyncpg.Connection, tenant_id: str) -> None:
+    """Held by the writer of a new configuration version until it commits: one writer at a
+    time per tenant (version numbers never collide), and no batch in between."""
+    await conn.execute(f"SELECT pg_advisory_xact_lock({_CONFIG_KEY.format('$1')})", tenant_id)
+
+
+async def share_configs(conn: asyncpg.Connection, tenant_ids: Iterable[str]) -> None:
+    """Held by a batch until it commits, before it reads its tenants' versions: a version
+    saved before is seen by the batch's next statement, and one saved after commits after
+    the batch, so the re-score that follows it lists every lead the batch created. Without
+    it a batch could fold a new lead under the old version while the re-score's listing
+    missed the lead, uncommitted, and the lead would never be re-scored."""
+    await conn.execute(
+        f"SELECT count(pg_advisory_xact_lock_shared({_CONFIG_KEY.format('t')}))"
+        " FROM (SELECT t FROM unnest($1::text[]) AS u(t) ORDER BY t) AS sorted",
+        sorted(set(tenant_ids)),
+    )

@@ -34,6 +34,8 @@ class Settings:
     config_poll_interval_s: float
     sla_sweep_interval_s: float
     lead_cache_size: int
+    # Batches a worker applies at once (services/workers/inflight.py).
+    batches_in_flight: int
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)
@@ -64,6 +66,7 @@ def load_settings() -> Settings:
         config_poll_interval_s=float(env.get("TANDEM_CONFIG_POLL_INTERVAL_S", "5")),
         sla_sweep_interval_s=float(env.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10")),
         lead_cache_size=int(env.get("TANDEM_LEAD_CACHE_SIZE", "20000")),
+        batches_in_flight=max(1, int(env.get("TANDEM_BATCHES_IN_FLIGHT", "2"))),
     )
 
 

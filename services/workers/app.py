@@ -10,7 +10,6 @@ to topics and timers.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
@@ -26,6 +25,7 @@ from faust.types import EventT, StreamT
 
 from services.workers import compaction, sla
 from services.workers.failures import Outages
+from services.workers.inflight import InFlight
 from services.workers.observability import (
     BATCH_EVENTS,
     BATCH_SECONDS,
@@ -122,7 +122,7 @@ async def apply_touchpoints(stream: StreamT[bytes]) -> None:
     async for events in cast(Stream[bytes], stream).take_events(
         BATCH_RECORDS, within=BATCH_WITHIN_S
     ):
-        await _take_turn(TOUCHPOINTS, events)
+        await _start(TOUCHPOINTS, events)
 
 
 @app.agent(bulk_topic)
@@ -130,27 +130,44 @@ async def apply_bulk(stream: StreamT[bytes]) -> None:
     async for events in cast(Stream[bytes], stream).take_events(
         BULK_BATCH_RECORDS, within=BATCH_WITHIN_S
     ):
-        await _take_turn(TOUCHPOINTS_BULK, events)
+        await _start(TOUCHPOINTS_BULK, events)
 
 
-# Live and bulk batches take turns (asyncio.Lock wakes its waiters in order), and a bulk
-# batch is small: a live batch waits for at most one bulk batch, never for a backlog.
-_turns = asyncio.Lock()
+# Live, bulk and partner batches share the slots: a bulk batch is small, so a live batch
+# waits for at most one bulk batch, never for a backlog.
+in_flight = InFlight(
+    settings.batches_in_flight,
+    lambda exc: _stop_unhandled("batch could not be handled; worker stopping", exc),
+)
 
 
-async def _take_turn(topic: str, events: Sequence[EventT[bytes]]) -> None:
-    async with _turns:
-        try:
-            with consume_span(topic, (e.message.headers for e in events)):
-                await handle_batch(events)
-        except Exception as exc:
-            # The policy waits out outages and dead-letters bad content, so this is a bug.
-            # Faust's supervisor would restart the agent past records it had taken; exit
-            # instead, offsets uncommitted, so that a restarted worker reads them again.
-            log.critical("batch could not be handled; worker stopping", exc_info=exc)
-            print(f"tandem worker: {exc!r}", file=sys.stderr, flush=True)
-            logging.shutdown()
-            os._exit(EXIT_UNHANDLED)
+async def _start(topic: str, events: Sequence[EventT[bytes]]) -> None:
+    """Hands a batch to a slot and returns, so that the agent takes the next batch.
+
+    Faust acknowledges a batch's records as soon as the agent asks for the next one; one
+    more reference per record holds that back until the batch is applied."""
+    for event in events:
+        event.message.incref()
+
+    async def handle() -> None:
+        with consume_span(topic, (e.message.headers for e in events)):
+            await handle_batch(events)
+
+    def acknowledge() -> None:
+        for event in events:
+            event.ack()
+
+    await in_flight.start(handle, acknowledge)
+
+
+def _stop_unhandled(message: str, exc: Exception) -> None:
+    # The policy waits out outages and dead-letters bad content, so this is a bug. Faust's
+    # supervisor would restart the agent past records it had taken; exit instead, offsets
+    # uncommitted, so that a restarted worker reads them again.
+    log.critical(message, exc_info=exc)
+    print(f"tandem worker: {exc!r}", file=sys.stderr, flush=True)
+    logging.shutdown()
+    os._exit(EXIT_UNHANDLED)
 
 
 @app.task
@@ -176,16 +193,14 @@ async def apply_partner_topics() -> None:
             records = [r for batch in batches.values() for r in batch]
             if not records:
                 continue
-            async with _turns:
-                try:
-                    await handle_records(
-                        (r.value, r.key, r.topic, r.partition, r.offset) for r in records
-                    )
-                except Exception as exc:
-                    # As for the Faust agents: offsets stay uncommitted, the worker stops.
-                    log.critical("partner batch could not be handled; stopping", exc_info=exc)
-                    logging.shutdown()
-                    os._exit(EXIT_UNHANDLED)
+            # Waited for: this consumer commits by position, so a partner batch is applied
+            # before the next is taken.
+            await in_flight.run(
+                partial(
+                    handle_records,
+                    [(r.value, r.key, r.topic, r.partition, r.offset) for r in records],
+                )
+            )
             await consumer.commit()
     finally:
         await consumer.stop()
@@ -258,6 +273,7 @@ async def check_assignment() -> None:
 @app.on_before_shutdown.connect
 async def close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     await health.stop()
+    await in_flight.drain()
     await runtime.close()
 
 

@@ -52,7 +52,10 @@ EVENT_TYPES: frozenset[str] = (
 RESCORE = "rescore"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, though nothing changes an event once made: a frozen dataclass sets each of
+# its 14 fields through object.__setattr__, and the worker makes two per event it applies
+# (2.9 µs each, 0.7 µs unfrozen), about a tenth of its whole CPU per event.
+@dataclass(slots=True)
 class Event:
     """One validated event as the domain sees it.
 

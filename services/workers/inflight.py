@@ -1,0 +1,62 @@
+"""Batches in flight: the worker works on the next batch while PostgreSQL works on this one.
+
+Contract: `start(handle, acknowledge)` returns once a slot is free and `handle` has begun;
+`acknowledge` runs only after `handle` has returned, so a batch's offsets never run ahead of
+its effects (checkpoint.py's order holds per batch). Batches may finish out of order: the
+caller's offsets must tolerate that (Faust commits an offset only once every record before
+it is acknowledged). A handler that raises stops the process through `fatal`, its batch
+unacknowledged, so that a restarted worker reads it again.
+
+Why two: with one batch at a time the worker sat idle while PostgreSQL applied its batch,
+and PostgreSQL while the worker decoded and folded the next. Two batches in flight are two
+writers, as two workers are: lead locks order them, and a fold takes events that arrive
+out of order into account, so they may share leads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+Handle = Callable[[], Awaitable[None]]
+
+
+class InFlight:
+    def __init__(self, slots: int, fatal: Callable[[Exception], None]) -> None:
+        # asyncio's semaphore serves its waiters in order: a batch of one topic never waits
+        # behind several of another that asked later.
+        self._slots = asyncio.Semaphore(slots)
+        self._fatal = fatal
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def start(self, handle: Handle, acknowledge: Callable[[], None]) -> None:
+        """Waits for a free slot, then runs `handle` and, once it has returned,
+        `acknowledge`, without waiting for either."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(handle, acknowledge))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def run(self, handle: Handle) -> None:
+        """Runs `handle` in a slot and waits for it (a caller that commits by position)."""
+        async with self._slots:
+            await self._guarded(handle)
+
+    async def _run(self, handle: Handle, acknowledge: Callable[[], None]) -> None:
+        try:
+            await self._guarded(handle)
+        finally:
+            self._slots.release()
+        acknowledge()
+
+    async def _guarded(self, handle: Handle) -> None:
+        try:
+            await handle()
+        except Exception as exc:
+            self._fatal(exc)
+            raise
+
+    async def drain(self) -> None:
+        """Waits until every started batch has finished."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)

@@ -227,6 +227,7 @@ synchronous_commit = off
 full_page_writes = off
 
 shared_buffers = 256MB
+shared_preload_libraries = 'pg_stat_statements'
 work_mem = 16MB
 maintenance_work_mem = 128MB
 max_wal_size = 2GB

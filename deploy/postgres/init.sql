@@ -47,3 +47,12 @@ GRANT CONNECT, TEMPORARY ON DATABASE tandem TO tandem_app;
 ALTER SCHEMA public OWNER TO tandem_owner;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO tandem_app;
+
+-- Statement statistics, for profiling the database's share of the work
+-- (`python -m bench.cpu_per_event` prints them): the view answers only where the server
+-- preloads the module (the local stack does). In a schema of its own, away from the
+-- tables every tenant's rows live in; reading every role's statements takes
+-- pg_read_all_stats.
+CREATE SCHEMA IF NOT EXISTS stats AUTHORIZATION tandem_owner;
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA stats;
+GRANT pg_read_all_stats TO tandem_owner;

@@ -53,7 +53,7 @@ class TenantConfigs:
     async def refresh(self, tenant_id: str) -> bool:
         """Loads versions not seen yet; returns True when the tenant has a new version."""
         async with tenant_tx(self._pool, tenant_id) as conn:
-            return await self._load(conn, tenant_id)
+            return tenant_id in await self._load(conn, [tenant_id])
 
     async def hold(
         self, conn: asyncpg.Connection, tenant_ids: Collection[str]
@@ -61,32 +61,33 @@ class TenantConfigs:
         """Every version of these tenants as `conn`'s transaction sees them, no new version
         being saved until it ends (locks.share_configs): a batch folds its events under the
         version a re-score after it will find, or the re-score finds its leads. Two
-        statements whatever the number of tenants, and a load only for a tenant behind."""
+        statements whatever the number of tenants, whether this worker knew them or not
+        (one that has just started knows none)."""
         await locks.share_configs(conn, tenant_ids)
-        rows = await conn.fetch(
-            "SELECT tenant_id, max(version) AS version FROM tenant_config_versions"
-            " WHERE tenant_id = ANY($1::text[]) GROUP BY tenant_id",
-            list(tenant_ids),
-        )
-        latest = {r["tenant_id"]: r["version"] for r in rows}
-        for tenant_id in tenant_ids:
-            known = self._versions.get(tenant_id)
-            if known is None or latest.get(tenant_id, 0) > max(known):
-                await self._load(conn, tenant_id)
+        await self._load(conn, tenant_ids)
         return {t: self._versions[t] for t in tenant_ids}
 
-    async def _load(self, conn: asyncpg.Connection, tenant_id: str) -> bool:
-        known = self._versions.get(tenant_id, {0: DEFAULT_CONFIG})
+    async def _load(self, conn: asyncpg.Connection, tenant_ids: Collection[str]) -> set[str]:
+        """Reads the versions of these tenants this worker has not seen, in one statement;
+        returns the tenants that had some."""
+        ids = sorted(set(tenant_ids))
+        seen = [max(self._versions.get(t, (0,))) for t in ids]
         rows = await conn.fetch(
-            "SELECT version, config FROM tenant_config_versions"
-            " WHERE tenant_id = $1 AND version > $2 ORDER BY version",
-            tenant_id,
-            max(known),
+            """
+            SELECT v.tenant_id, v.version, v.config
+            FROM unnest($1::text[], $2::int[]) AS k(tenant_id, seen)
+            JOIN tenant_config_versions v ON v.tenant_id = k.tenant_id AND v.version > k.seen
+            ORDER BY v.tenant_id, v.version
+            """,
+            ids,
+            seen,
         )
+        # Installed only once read: a tenant is never cached with versions missing.
+        for t in ids:
+            self._versions.setdefault(t, {0: DEFAULT_CONFIG})
         for row in rows:
-            known[row["version"]] = TenantConfig.from_dict(row["config"])
-        self._versions[tenant_id] = known
-        return bool(rows)
+            self._versions[row["tenant_id"]][row["version"]] = TenantConfig.from_dict(row["config"])
+        return {row["tenant_id"] for row in rows}
 
     def cached_tenants(self) -> list[str]:
         return list(self._versions)

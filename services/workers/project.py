@@ -119,12 +119,14 @@ class LeadProjector:
         if not raw:
             return
         tenants = sorted({t for t, _ in raw})
-        stamped = {t: await self._configs.current(t) for t in tenants}
-        events = [(t, to_domain_event(e, seq=0, config_version=stamped[t])) for t, e in raw]
+        events = [(t, to_domain_event(e, seq=0)) for t, e in raw]
         async with checkpoint.transaction(self._pool, tenants, publish) as tx:
             conn = tx.conn
             versions = await self._configs.hold(conn, tenants)
-            events = _restamp(events, stamped, versions)
+            # Each event is stamped with its tenant's version as the transaction holds it.
+            current = {t: max(v) for t, v in versions.items()}
+            for t, e in events:
+                e.config_version = current[t]
             # Events of erased people are dropped, so a replay or a late event cannot bring
             # them back (SPEC 10).
             events = await drop_suppressed(conn, events)
@@ -318,22 +320,6 @@ def with_seq(e: Event, seq: int) -> Event:
         e.stitched,
         e.config_version,
     )
-
-
-def _restamp(
-    events: list[tuple[str, Event]],
-    stamped: dict[str, int],
-    versions: dict[str, dict[int, TenantConfig]],
-) -> list[tuple[str, Event]]:
-    """The events stamped with their tenant's version as the transaction holds it: the
-    cache they were stamped from before it is rarely behind (a version saved since)."""
-    behind = {t for t, v in stamped.items() if max(versions[t]) != v}
-    if not behind:
-        return events
-    return [
-        (t, dataclasses.replace(e, config_version=max(versions[t])) if t in behind else e)
-        for t, e in events
-    ]
 
 
 def _route(tenant_id: str, event: Event, linked: dict[Key, str]) -> Event:

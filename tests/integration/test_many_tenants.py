@@ -127,6 +127,25 @@ async def test_a_batch_of_many_tenants_sends_the_statements_of_one(app_pool: asy
     await _in_rolled_back_tenants(app_pool, body)
 
 
+async def test_a_worker_that_knows_no_tenant_yet_reads_every_configuration_at_once(
+    app_pool: asyncpg.Pool,
+) -> None:
+    """A worker just started (or given new partitions) knows no tenant: its first batch of
+    many tenants still sends the statements of a first batch of one."""
+
+    async def body(conn: asyncpg.Connection, projector: LeadProjector) -> None:
+        one_tenant = [
+            e for n in range(len(TENANTS)) for e in _journey(TENANTS[0], f"first-{n}", START)
+        ]
+        alone = await _statements(conn, projector, one_tenant)
+        one = OneConnection(conn)
+        fresh = LeadProjector(one, TenantConfigs(one), lambda: NOW, LeadCache(1000))
+        many_tenants = [e for t in TENANTS for e in _journey(t, "first-x", START)]
+        assert await _statements(conn, fresh, many_tenants) == alone
+
+    await _in_rolled_back_tenants(app_pool, body)
+
+
 async def test_a_transaction_bound_to_tenants_refuses_a_row_of_any_other(
     app_pool: asyncpg.Pool,
 ) -> None:

@@ -34,6 +34,9 @@ class Settings:
     config_poll_interval_s: float
     sla_sweep_interval_s: float
     lead_cache_size: int
+    # A worker's static consumer-group member id (Kafka's group.instance.id); None: a
+    # dynamic member. Stable per worker slot, never shared by two live workers.
+    worker_instance: str | None
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)
@@ -64,6 +67,7 @@ def load_settings() -> Settings:
         config_poll_interval_s=float(env.get("TANDEM_CONFIG_POLL_INTERVAL_S", "5")),
         sla_sweep_interval_s=float(env.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10")),
         lead_cache_size=int(env.get("TANDEM_LEAD_CACHE_SIZE", "20000")),
+        worker_instance=env.get("TANDEM_WORKER_INSTANCE") or None,
     )
 
 

@@ -95,9 +95,11 @@ app = faust.App(
     # Static membership (KIP-345): a worker restarted with its instance id takes its dead
     # predecessor's place and partitions at once, instead of its join waiting the session
     # timeout out for the broker to drop the dead member (SPEC 12: recovery within 3 s).
-    # Two live workers must never share an id: the broker fences the older one. A static
-    # member does not leave the group when it stops; a worker removed for good hands its
-    # partitions over one session timeout later.
+    # Two live workers must never share an id: the broker gives the membership to the one
+    # that joined last, and the other (aiokafka does not stop on it) rejoins at its next
+    # heartbeat, taking it back: the two take turns every second over the same partitions.
+    # A static member does not leave the group when it stops; a worker removed for good
+    # hands its partitions over one session timeout later.
     consumer_group_instance_id=settings.worker_instance,
     # Faust's table manager waits a second at start for tables defined late; we have none.
     TableManager=EagerTableManager,

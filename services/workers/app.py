@@ -83,7 +83,10 @@ app = faust.App(
     key_serializer="raw",
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
-    topic_disable_leader=False,
+    # Faust's leader election (a one-partition topic in the subscription) serves only
+    # `on_leader` timers, and we have none: without it a starting worker also skips two
+    # CreateTopics round trips before it joins.
+    topic_disable_leader=True,
     broker_commit_interval=1.0,
     # Recovery (SPEC 11: a SIGKILLed worker's partitions move within 10 s): the broker drops
     # a member that has not heartbeated for the session timeout (6 s is the broker's default

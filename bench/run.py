@@ -840,10 +840,12 @@ class Bench:
         from the kill until that event is in the read model (inf if it never is)."""
         tenant = await self.tenant("rec")
         self.say(f"recovery: SIGKILL of a worker on {self.prefix('rec')}*, restart, one event")
-        first = await self.start_worker("rec", tenant)
+        # As a deployment runs it: the replacement has the killed worker's instance id.
+        env = {**self.env("rec"), "TANDEM_WORKER_INSTANCE": f"{self.prefix('rec')}worker-0"}
+        first = await self.start_worker("rec", tenant, env)
         first.kill()
         killed = time.perf_counter()
-        second = self.procs.worker("worker-rec-2", self.env("rec"))
+        second = self.procs.worker("worker-rec-2", env)
         generator = JourneyGenerator(tenant, seed=17, id_prefix="rec-", span_days=SPAN_DAYS)
         load = workload.single_records(generator.events(1, spend=False), self.partitions)
         await self.produce(self.touchpoints("rec"), load.records)

@@ -36,6 +36,9 @@ class Settings:
     lead_cache_size: int
     # Batches a worker applies at once (services/workers/inflight.py).
     batches_in_flight: int
+    # A worker's static consumer-group member id (Kafka's group.instance.id); None: a
+    # dynamic member. Stable per worker slot, never shared by two live workers.
+    worker_instance: str | None
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)
@@ -67,6 +70,7 @@ def load_settings() -> Settings:
         sla_sweep_interval_s=float(env.get("TANDEM_SLA_SWEEP_INTERVAL_S", "10")),
         lead_cache_size=int(env.get("TANDEM_LEAD_CACHE_SIZE", "20000")),
         batches_in_flight=max(1, int(env.get("TANDEM_BATCHES_IN_FLIGHT", "2"))),
+        worker_instance=env.get("TANDEM_WORKER_INSTANCE") or None,
     )
 
 

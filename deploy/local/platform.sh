@@ -67,7 +67,10 @@ start_all() {
   export TANDEM_EGRESS_ALLOW_NETWORKS=${TANDEM_EGRESS_ALLOW_NETWORKS:-127.0.0.1/32,::1/128}
   # The owner role (BYPASSRLS) is for migrations and the admin CLI (the demo below); the
   # long-running processes (worker, gateway, delivery) get the application role only.
-  start worker env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" worker
+  # The one worker is a static group member: restarted, it takes its partitions back at once
+  # instead of after the broker's session timeout (docs/operations.md).
+  start worker env -u TANDEM_DATABASE_ADMIN_URL \
+    TANDEM_WORKER_INSTANCE="${TANDEM_WORKER_INSTANCE:-local-worker-0}" "$BIN/tandem" worker
   start gateway env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" gateway --port "$PORT"
   # Webhooks, Slack and CRM sync (SPEC 15).
   start delivery env -u TANDEM_DATABASE_ADMIN_URL "$BIN/tandem" delivery

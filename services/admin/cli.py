@@ -357,7 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from services.admin.stack_env import load_local_stack_env
 
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # A bare `tandem worker` skips building the parser: importing every admin command's
+    # module took a third of a second of the start of a worker replacing a crashed one.
+    if argv == ["worker"]:
+        args = argparse.Namespace(command="worker", fn=_worker)
+    else:
+        args = build_parser().parse_args(argv)
     # From a fresh shell on a development machine: the local stack's settings. The gateway
     # and the workers take theirs from their environment only, as in a deployment.
     if args.command not in ("gateway", "worker"):

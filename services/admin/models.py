@@ -6,15 +6,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from services.admin.progress import STDERR, progress
 from services.admin.tenants import TenantError
 from shared.db import create_pool
-from shared.predictive_models import Outcome, train_tenant
 from shared.settings import load_settings
+
+if TYPE_CHECKING:
+    from shared.predictive_models import Outcome
 
 
 async def train_tenants(database_url: str, tenant: str | None, now: datetime) -> list[Outcome]:
+    # Imported here: every `tandem` command, the worker's start included, builds the parser
+    # this module adds to, and scikit-learn with SciPy and pandas take over a second to load.
+    from shared.predictive_models import train_tenant
+
     pool = await create_pool(database_url, max_size=2)
     try:
         known = [r[0] for r in await pool.fetch("SELECT tandem_known_tenants()")]

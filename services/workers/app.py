@@ -21,6 +21,7 @@ from typing import Any, cast
 import faust
 from aiokafka import AIOKafkaConsumer
 from faust.streams import Stream
+from faust.tables import TableManager
 from faust.types import EventT, StreamT
 
 from services.workers import compaction, sla
@@ -62,6 +63,17 @@ ASSIGNMENT_CHECK_S = 10.0
 # SPEC 7 wants a breach out within 60 s of its deadline; a sweep this often leaves room for
 # a slow sweep and a retry.
 
+
+class EagerTableManager(TableManager):
+    """Faust's table manager without the second it sleeps at start for tables defined
+    after the app starts: ours has no tables, and a restarted worker should not wait."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 settings = load_settings()
 app = faust.App(
     os.environ.get("TANDEM_WORKER_GROUP", "tandem-workers"),
@@ -71,15 +83,29 @@ app = faust.App(
     key_serializer="raw",
     web_enabled=False,
     consumer_auto_offset_reset="earliest",
-    topic_disable_leader=False,
+    # Faust's leader election (a one-partition topic in the subscription) serves only
+    # `on_leader` timers, and we have none: without it a starting worker also skips two
+    # CreateTopics round trips before it joins.
+    topic_disable_leader=True,
     broker_commit_interval=1.0,
     # Recovery (SPEC 11: a SIGKILLed worker's partitions move within 10 s): the broker drops
     # a member that has not heartbeated for the session timeout (6 s is the broker's default
-    # minimum), and a rebalance waits at most this long for members to rejoin. A worker that
-    # stops normally leaves the group at once (aiokafka sends LeaveGroup on stop).
+    # minimum), and a rebalance waits at most this long for members to rejoin. A dynamic
+    # member that stops normally leaves the group at once (aiokafka sends LeaveGroup).
     broker_session_timeout=6.0,
     broker_heartbeat_interval=1.0,
     broker_rebalance_timeout=10.0,
+    # Static membership (KIP-345): a worker restarted with its instance id takes its dead
+    # predecessor's place and partitions at once, instead of its join waiting the session
+    # timeout out for the broker to drop the dead member (SPEC 12: recovery within 3 s).
+    # Two live workers must never share an id: the broker gives the membership to the one
+    # that joined last, and the other (aiokafka does not stop on it) rejoins at its next
+    # heartbeat, taking it back: the two take turns every second over the same partitions.
+    # A static member does not leave the group when it stops; a worker removed for good
+    # hands its partitions over one session timeout later.
+    consumer_group_instance_id=settings.worker_instance,
+    # Faust's table manager waits a second at start for tables defined late; we have none.
+    TableManager=EagerTableManager,
     stream_buffer_maxsize=8_192,
     producer_acks=-1,
     datadir=os.environ.get("TANDEM_WORKER_DATADIR", ".state/faust"),
@@ -180,6 +206,8 @@ async def apply_partner_topics() -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=f"{app.conf.id}-partners",
+        # Static as the Faust consumer (see there), named after it.
+        group_instance_id=settings.worker_instance and f"{settings.worker_instance}-partners",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         metadata_max_age_ms=PARTNER_DISCOVERY_MS,

@@ -37,9 +37,14 @@ def _of(kind: str) -> list[dict[str, Any]]:
     return [d for d in _resources() if d["kind"] == kind]
 
 
+def _workloads() -> list[dict[str, Any]]:
+    """The long-running ones: Deployments, and the workers' StatefulSet."""
+    return _of("Deployment") + _of("StatefulSet")
+
+
 def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
-    return [(d["metadata"]["name"], d["spec"]["template"]["spec"]) for d in _of("Deployment")] + [
-        (d["metadata"]["name"], d["spec"]["template"]["spec"]) for d in _of("Job")
+    return [
+        (d["metadata"]["name"], d["spec"]["template"]["spec"]) for d in _workloads() + _of("Job")
     ]
 
 
@@ -82,7 +87,7 @@ def test_deployments_wait_for_the_schema_and_have_probes_and_requests() -> None:
         for container in _containers(spec):
             requests = container["resources"]["requests"]
             assert {"cpu", "memory"} <= set(requests), (name, container["name"])
-    for deployment in _of("Deployment"):
+    for deployment in _workloads():
         spec = deployment["spec"]["template"]["spec"]
         [init] = spec["initContainers"]
         assert init["command"][:2] == ["tandem", "wait-schema"]
@@ -98,6 +103,15 @@ def test_the_gateway_has_a_pdb_and_an_hpa() -> None:
     selectors = [p["spec"]["selector"]["matchLabels"] for p in _of("PodDisruptionBudget")]
     [gateway] = [d for d in _of("Deployment") if d["metadata"]["name"] == "tandem-gateway"]
     assert gateway["spec"]["selector"]["matchLabels"] in selectors
+
+
+def test_each_worker_pod_is_a_static_group_member_named_after_itself() -> None:
+    [worker] = [s for s in _of("StatefulSet") if s["metadata"]["name"] == "tandem-worker"]
+    [container] = worker["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["TANDEM_WORKER_INSTANCE"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.name"}
+    }
 
 
 def test_production_topics_have_three_replicas_and_two_in_sync() -> None:

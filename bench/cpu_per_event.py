@@ -74,7 +74,7 @@ async def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         await bench.produce(bench.touchpoints(phase), load.records)
         elapsed, done = await bench.wait_applied(
-            load.probes, started, 1_800, "events", [worker], cpu
+            load.probes, started, 1_800, "events", [worker], cpu, count=applied_before + load.events
         )
         used = cpu.seconds()
         worker_s, pg_s = used["worker"], used["postgres"]

@@ -35,7 +35,8 @@ class Workload:
 
     @property
     def probes(self) -> list[tuple[str, str]]:
-        """(tenant, event id) of the events whose arrival means the workload is applied."""
+        """(tenant, event id) of the last event of each partition: all in, and the applied
+        events counted, the workload is applied."""
         return [(tenant, event_id) for (_, tenant), event_id in self.last_event.items()]
 
     def note(self, event: dict[str, Any], partition: int) -> None:

@@ -16,7 +16,8 @@ out of order into account, so they may share leads.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable
+from contextlib import asynccontextmanager
 
 Handle = Callable[[], Awaitable[None]]
 
@@ -60,3 +61,31 @@ class InFlight:
         """Waits until every started batch has finished."""
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class Turns:
+    """Batches in flight that share a lead (or an anonymous id) run one after the other, in
+    the order they asked; the others run side by side.
+
+    PostgreSQL's lead locks would order them too, but the later batch would then find the
+    lead's cached state gone (an applying batch takes it until its commit) and fold the
+    lead's whole history again: with one event per record, whose journeys arrive in order,
+    nearly every batch shares a lead with the one before it."""
+
+    def __init__(self) -> None:
+        self._busy: dict[Hashable, asyncio.Future[None]] = {}
+
+    @asynccontextmanager
+    async def turn(self, keys: Collection[Hashable]) -> AsyncIterator[None]:
+        while waits := {self._busy[k] for k in keys if k in self._busy}:
+            await asyncio.wait(waits)
+        done = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._busy[key] = done
+        try:
+            yield
+        finally:
+            for key in keys:
+                if self._busy.get(key) is done:
+                    del self._busy[key]
+            done.set_result(None)

@@ -34,6 +34,7 @@ import orjson
 
 from services.workers import checkpoint, store
 from services.workers.configs import TenantConfigs
+from services.workers.inflight import Turns
 from services.workers.lead_cache import LeadCache
 from services.workers.predictions import Predictions
 from services.workers.records import DeadLetter, Incoming
@@ -85,6 +86,7 @@ class LeadProjector:
         self._now = now
         self._cache = cache
         self._predictions = Predictions()
+        self._turns = Turns()
 
     async def project(self, incoming: Sequence[Incoming], publish: Publish) -> list[DeadLetter]:
         """Applies the events; returns dead letters for those of unknown tenants."""
@@ -120,6 +122,14 @@ class LeadProjector:
             return
         tenants = sorted({t for t, _ in raw})
         events = [(t, to_domain_event(e, seq=0)) for t, e in raw]
+        keys = {(t, "lead", e.lead_id) for t, e in events if e.lead_id is not None}
+        keys.update((t, "anon", e.anonymous_id) for t, e in events if e.anonymous_id is not None)
+        async with self._turns.turn(keys):
+            await self._project(tenants, events, publish)
+
+    async def _project(
+        self, tenants: list[str], events: list[tuple[str, Event]], publish: Publish
+    ) -> None:
         async with checkpoint.transaction(self._pool, tenants, publish) as tx:
             conn = tx.conn
             versions = await self._configs.hold(conn, tenants)

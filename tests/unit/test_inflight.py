@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from services.workers.inflight import InFlight
+from services.workers.inflight import InFlight, Turns
 
 
 class Batch:
@@ -105,3 +105,48 @@ async def test_a_failed_batch_is_never_acknowledged_and_is_fatal() -> None:
     assert log == ["start after", "applied after", "ack after"]
     with pytest.raises(RuntimeError):
         await flight.run(broken)
+
+
+async def test_batches_sharing_a_lead_take_turns_and_the_others_run_side_by_side() -> None:
+    turns = Turns()
+    log: list[str] = []
+    gates = {name: asyncio.Event() for name in ("a", "b", "c")}
+
+    async def batch(name: str, keys: set[str]) -> None:
+        async with turns.turn(keys):
+            log.append(f"start {name}")
+            await gates[name].wait()
+            log.append(f"end {name}")
+
+    a = asyncio.create_task(batch("a", {"lead-1", "lead-2"}))
+    await _settle()
+    b = asyncio.create_task(batch("b", {"lead-2", "lead-3"}))  # shares lead-2 with a
+    c = asyncio.create_task(batch("c", {"lead-4"}))  # shares nothing
+    await _settle()
+    assert log == ["start a", "start c"]
+    gates["c"].set()
+    await asyncio.wait_for(c, 5)
+    assert "start b" not in log
+    gates["a"].set()
+    await asyncio.wait_for(a, 5)
+    await _settle()
+    assert log[-1] == "start b"
+    gates["b"].set()
+    await asyncio.wait_for(b, 5)
+    # Every key is free again: a later batch on them starts at once.
+    gates["a"].clear()
+    again = asyncio.create_task(batch("a", {"lead-1", "lead-3"}))
+    await _settle()
+    assert log[-1] == "start a"
+    gates["a"].set()
+    await asyncio.wait_for(again, 5)
+
+
+async def test_a_turn_is_given_up_when_its_batch_fails() -> None:
+    turns = Turns()
+    with pytest.raises(RuntimeError):
+        async with turns.turn({"lead-1"}):
+            raise RuntimeError("failed batch")
+    async with asyncio.timeout(5):
+        async with turns.turn({"lead-1"}):
+            pass

@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.domain.sla import SlaKind, alert_id
 from shared.kafka import ALERTS
-from tests.integration.conftest import Platform
+from tests.integration.conftest import Platform, read_topic
 from tests.worked_example import expected_metrics, load, sample_events
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -88,26 +87,13 @@ async def data_of(platform: Platform, key: str, query: str, **variables: Any) ->
 
 async def alerts_of(platform: Platform, tenant: str) -> list[dict[str, Any]]:
     """Every alert of the tenant on this run's alerts topic, from the beginning."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(ALERTS, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        out = []
-        while await consumer.position(tp) < end:
-            for messages in (await consumer.getmany(tp, timeout_ms=2000)).values():
-                for message in messages:
-                    alert = orjson.loads(message.value)
-                    assert message.key == alert["id"].encode()
-                    if alert["tenant_id"] == tenant:
-                        out.append(alert)
-        return out
-    finally:
-        await consumer.stop()
+    out = []
+    for message in await read_topic(platform.kafka_bootstrap, ALERTS):
+        alert = orjson.loads(message.value)
+        assert message.key == alert["id"].encode()
+        if alert["tenant_id"] == tenant:
+            out.append(alert)
+    return out
 
 
 async def wait_alerted(platform: Platform, tenant: str, breaches: set[tuple[str, str]]) -> None:

@@ -41,23 +41,45 @@ LEAD_FIELDS = """
 """
 
 
-async def gql(
-    platform: Platform,
-    key: str | None,
+async def post_graphql(
+    url: str,
+    credential: str | None,
     query: str,
     variables: dict[str, Any] | None = None,
+    *,
+    bearer: bool = False,
 ) -> httpx.Response:
-    headers = {"X-API-Key": key} if key else {}
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+    """POSTs the operation to the gateway at `url` with an API key (or, with `bearer`, a
+    token in the Authorization header; None: no credential at all)."""
+    headers = {}
+    if credential is not None:
+        headers = {"Authorization": f"Bearer {credential}"} if bearer else {"X-API-Key": credential}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         return await client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
 
 
+async def gql(
+    platform: Platform,
+    credential: str | None,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    bearer: bool = False,
+) -> httpx.Response:
+    return await post_graphql(platform.gateway_url, credential, query, variables, bearer=bearer)
+
+
 async def data_of(
-    platform: Platform, key: str, query: str, variables: dict[str, Any] | None = None
+    platform: Platform,
+    credential: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    bearer: bool = False,
 ) -> dict[str, Any]:
-    response = await gql(platform, key, query, variables)
+    response = await gql(platform, credential, query, variables, bearer=bearer)
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body["errors"]

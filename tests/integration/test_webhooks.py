@@ -17,6 +17,7 @@ import httpx
 
 from shared.webhooks import verify
 from tests.integration.conftest import Platform
+from tests.integration.test_graphql_api import gql
 from tests.standins.delivery import Delivery, add_webhook, delivery, delivery_rows
 from tests.standins.receiver import Received, Receiver
 
@@ -228,13 +229,8 @@ async def test_restart_loses_and_duplicates_nothing_beyond_at_least_once(
 
 
 async def graphql(platform: Platform, key: str, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"X-API-Key": key},
-        )
-    return dict(response.json())
+    """The whole answer, errors included."""
+    return dict((await gql(platform, key, query, variables)).json())
 
 
 CREATE = """

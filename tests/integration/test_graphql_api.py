@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from services.workers.compaction import compact
 from shared.db import create_pool
 from tests.integration.conftest import EXAMPLE_NOW, Platform
+from tests.integration.test_admin_cli import demo_request
 from tests.worked_example import expected_leads, expected_metrics, load, sample_events
 
 PERIOD = load("expected.json")["period"]
@@ -527,15 +528,6 @@ async def test_a_subscription_sees_its_tenants_stage_changes_within_a_second(
     _, key = await platform.create_tenant("gql-live")
     other, other_key = await platform.create_tenant("gql-quiet")
     url = platform.gateway_url.replace("http://", "ws://") + "/graphql"
-
-    def demo_request(lead_id: str) -> dict[str, Any]:
-        return {
-            "event_id": f"{lead_id}-demo",
-            "type": "demo_request",
-            "occurred_at": "2026-11-19T10:00:00Z",
-            "lead_id": lead_id,
-            "channel": "paid_search",
-        }
 
     async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send(

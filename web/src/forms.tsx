@@ -1,4 +1,5 @@
 import { ApiError, type FieldProblem, gql } from "./api";
+import { fmt } from "./format";
 
 /** A form's outcome: problems by input path (as the API names them), or a saved note. */
 export interface Outcome {
@@ -90,12 +91,30 @@ export function Field({
         aria-describedby={problem ? `${id}-error` : undefined}
         onInput={(e) => onInput((e.target as HTMLInputElement).value)}
       />
-      {problem && (
-        <p id={`${id}-error`} class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
+      <FieldError id={id} problem={problem} />
     </div>
+  );
+}
+
+/** A field's problem, announced where it stands; `${id}-error` is what the field's
+ * aria-describedby names. */
+export function FieldError({ id, problem }: { id?: string; problem: string | null }) {
+  if (!problem) return null;
+  return (
+    <p id={id ? `${id}-error` : undefined} class="field-error" role="alert">
+      {problem}
+    </p>
+  );
+}
+
+/** A select of the API's enum values, each shown in plain words. */
+export function Choice({ value, options, onPick, label }: { value: string; options: readonly string[]; onPick: (value: string) => void; label?: string }) {
+  return (
+    <select aria-label={label} value={value} onChange={(e) => onPick((e.target as HTMLSelectElement).value)}>
+      {options.map((o) => (
+        <option value={o}>{fmt.label(o)}</option>
+      ))}
+    </select>
   );
 }
 

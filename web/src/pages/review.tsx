@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
-import { ApiError, can, gql } from "../api";
+import { can, gql, problemText } from "../api";
 import { fmt } from "../format";
+import { Choice, FieldError } from "../forms";
 import { addDays, isoDay, mondayOf } from "../period";
 import { LeadLink, PERSON_FIELDS } from "../people";
 import { Card, DataTable, Definition, download, Empty, ErrorNote, Loading, useQuery, useSession } from "../ui";
@@ -50,7 +51,7 @@ function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: bool
       setProblem(null);
       onSaved();
     } catch (exc) {
-      setProblem(exc instanceof ApiError ? exc.message : String(exc));
+      setProblem(problemText(exc));
     }
   };
   if (!editable) {
@@ -74,28 +75,16 @@ function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: bool
           onChange={(e) => save({ title: (e.target as HTMLInputElement).value })}
           aria-describedby={problem ? `${id}-error` : undefined}
         />
-        {problem && (
-          <p id={`${id}-error`} class="field-error" role="alert">
-            {problem}
-          </p>
-        )}
+        <FieldError id={id} problem={problem} />
       </th>
       <td>
         <input aria-label={`Owner of ${item.title}`} defaultValue={item.owner} onChange={(e) => save({ owner: (e.target as HTMLInputElement).value })} />
       </td>
       <td>
-        <select aria-label={`Team of ${item.title}`} value={item.team} onChange={(e) => save({ team: (e.target as HTMLSelectElement).value })}>
-          {TEAMS.map((t) => (
-            <option value={t}>{fmt.label(t)}</option>
-          ))}
-        </select>
+        <Choice label={`Team of ${item.title}`} value={item.team} options={TEAMS} onPick={(team) => save({ team })} />
       </td>
       <td>
-        <select aria-label={`Status of ${item.title}`} value={item.status} onChange={(e) => save({ status: (e.target as HTMLSelectElement).value })}>
-          {STATUSES.map((s) => (
-            <option value={s}>{fmt.label(s)}</option>
-          ))}
-        </select>
+        <Choice label={`Status of ${item.title}`} value={item.status} options={STATUSES} onPick={(status) => save({ status })} />
       </td>
       <td>
         <input
@@ -153,7 +142,7 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
       setProblem(null);
       onSaved();
     } catch (exc) {
-      setProblem(exc instanceof ApiError ? exc.message : String(exc));
+      setProblem(problemText(exc));
     }
   };
   return (
@@ -168,22 +157,14 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
       </label>
       <label>
         <span>Team</span>
-        <select value={team} onChange={(e) => setTeam((e.target as HTMLSelectElement).value)}>
-          {TEAMS.map((t) => (
-            <option value={t}>{fmt.label(t)}</option>
-          ))}
-        </select>
+        <Choice value={team} options={TEAMS} onPick={setTeam} />
       </label>
       <label>
         <span>Due</span>
         <input type="date" value={dueDate} onInput={(e) => setDueDate((e.target as HTMLInputElement).value)} />
       </label>
       <button type="submit">Add</button>
-      {problem && (
-        <p class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
+      <FieldError problem={problem} />
     </form>
   );
 }

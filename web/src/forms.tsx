@@ -1,4 +1,5 @@
-import { ApiError, type FieldProblem, gql } from "./api";
+import { useState } from "preact/hooks";
+import { ApiError, type FieldProblem, gql, problemText } from "./api";
 import { fmt } from "./format";
 
 /** A form's outcome: problems by input path (as the API names them), or a saved note. */
@@ -94,6 +95,23 @@ export function Field({
       <FieldError id={id} problem={problem} />
     </div>
   );
+}
+
+/** The problem a control's API calls met: `attempt` runs a call, keeps what it met, clears
+ * it when the call succeeds, and says whether it did. */
+export function useAttempt() {
+  const [problem, setProblem] = useState<string | null>(null);
+  const attempt = async (call: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await call();
+      setProblem(null);
+      return true;
+    } catch (exc) {
+      setProblem(problemText(exc));
+      return false;
+    }
+  };
+  return { problem, setProblem, attempt };
 }
 
 /** A field's problem, announced where it stands; `${id}-error` is what the field's

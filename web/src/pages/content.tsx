@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { can, gql, problemText } from "../api";
 import { fmt } from "../format";
-import { Choice, FieldError } from "../forms";
+import { Choice, FieldError, useAttempt } from "../forms";
 import { Card, DataTable, ErrorNote, Loading, useQuery, useSession } from "../ui";
 
 const INFLUENCE = "influence { pipeline revenue winRateWith winRateWithout }";
@@ -64,16 +64,12 @@ function StatusActions({ item, kind, onDone }: { item: Item; kind: "Message" | "
 function NewMessage({ onSaved }: { onSaved: () => void }) {
   const [kind, setKind] = useState("VALUE");
   const [text, setText] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, attempt } = useAttempt();
   const submit = async (event: Event) => {
     event.preventDefault();
-    try {
-      await gql("mutation ($input: MessageInput!) { createMessage(input: $input) { id } }", { input: { kind, text } });
+    if (await attempt(() => gql("mutation ($input: MessageInput!) { createMessage(input: $input) { id } }", { input: { kind, text } }))) {
       setText("");
-      setProblem(null);
       onSaved();
-    } catch (exc) {
-      setProblem(problemText(exc));
     }
   };
   return (

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import { can, gql, problemText } from "../api";
+import { can, gql } from "../api";
 import { fmt } from "../format";
-import { Choice, FieldError } from "../forms";
+import { Choice, FieldError, useAttempt } from "../forms";
 import { addDays, isoDay, mondayOf } from "../period";
 import { LeadLink, PERSON_FIELDS } from "../people";
 import { Card, DataTable, Definition, download, Empty, ErrorNote, Loading, useQuery, useSession } from "../ui";
@@ -44,15 +44,9 @@ interface ActionItem {
 }
 
 function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: boolean; onSaved: () => void }) {
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, attempt } = useAttempt();
   const save = async (input: Partial<ActionItem>) => {
-    try {
-      await gql(UPDATE_ITEM, { id: item.id, input });
-      setProblem(null);
-      onSaved();
-    } catch (exc) {
-      setProblem(problemText(exc));
-    }
+    if (await attempt(() => gql(UPDATE_ITEM, { id: item.id, input }))) onSaved();
   };
   if (!editable) {
     return (
@@ -127,22 +121,18 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
   const [owner, setOwner] = useState("");
   const [team, setTeam] = useState("BOTH");
   const [dueDate, setDueDate] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, attempt } = useAttempt();
   const submit = async (event: Event) => {
     event.preventDefault();
     if (!title.trim() || !owner.trim()) {
       setProblem("Give the action item a title and an owner.");
       return;
     }
-    try {
-      await gql(CREATE_ITEM, { input: { title, owner, team, weekStart, dueDate: dueDate || null } });
+    if (await attempt(() => gql(CREATE_ITEM, { input: { title, owner, team, weekStart, dueDate: dueDate || null } }))) {
       setTitle("");
       setOwner("");
       setDueDate("");
-      setProblem(null);
       onSaved();
-    } catch (exc) {
-      setProblem(problemText(exc));
     }
   };
   return (

@@ -204,6 +204,8 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
         top = accounts["edges"][0]["node"]
         await page.locator(f'[data-account="{top["id"]}"]').click()
         await expect(page.locator("[data-member]")).to_have_count(top["memberCount"])
+        # The account that opens takes the focus, as a lead does.
+        await expect(page.locator("#account-title")).to_be_focused()
 
     await visit(page, demo, "attribution")
     comparison = await demo.gql(

@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from shared.domain.events import Event
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = Path(
     os.environ.get("TANDEM_EXAMPLES_DIR", REPO.parent / "shared" / "spec" / "examples")
@@ -70,3 +72,40 @@ def sample_events(with_tenant: bool = False) -> list[dict[str, Any]]:
             event.pop("tenant_id", None)
         events.append(event)
     return events
+
+
+def lead_events() -> dict[str, list[Event]]:
+    """Each lead's events as the domain sees them, anonymous touches joined (stitched) to
+    the lead their anonymous_id was identified as; seq is the line number."""
+    records = sample_events()
+    identified = {
+        record["anonymous_id"]: record["lead_id"]
+        for record in records
+        if record["type"] == "identify" and record.get("anonymous_id")
+    }
+    leads: dict[str, list[Event]] = {}
+    for seq, record in enumerate(records, start=1):
+        lead_id = record.get("lead_id")
+        stitched = lead_id is None and record.get("anonymous_id") in identified
+        if stitched:
+            lead_id = identified[record["anonymous_id"]]
+        if lead_id is None:
+            continue
+        leads.setdefault(lead_id, []).append(
+            Event(
+                event_id=record["event_id"],
+                type=record["type"],
+                occurred_at=datetime.fromisoformat(record["occurred_at"]),
+                seq=seq,
+                lead_id=lead_id,
+                anonymous_id=record.get("anonymous_id"),
+                account_id=record.get("account_id"),
+                channel=record.get("channel"),
+                campaign_id=record.get("campaign_id"),
+                content_id=record.get("content_id"),
+                message_id=record.get("message_id"),
+                properties=record.get("properties", {}),
+                stitched=stitched,
+            )
+        )
+    return leads

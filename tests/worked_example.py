@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from shared.domain.events import Event
+from shared.validation import to_domain_event
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = Path(
@@ -91,21 +93,7 @@ def lead_events() -> dict[str, list[Event]]:
             lead_id = identified[record["anonymous_id"]]
         if lead_id is None:
             continue
-        leads.setdefault(lead_id, []).append(
-            Event(
-                event_id=record["event_id"],
-                type=record["type"],
-                occurred_at=datetime.fromisoformat(record["occurred_at"]),
-                seq=seq,
-                lead_id=lead_id,
-                anonymous_id=record.get("anonymous_id"),
-                account_id=record.get("account_id"),
-                channel=record.get("channel"),
-                campaign_id=record.get("campaign_id"),
-                content_id=record.get("content_id"),
-                message_id=record.get("message_id"),
-                properties=record.get("properties", {}),
-                stitched=stitched,
-            )
-        )
+        # The worker's own reading of an accepted event, then the stitch it applies.
+        event = to_domain_event(record, seq=seq)
+        leads.setdefault(lead_id, []).append(replace(event, lead_id=lead_id, stitched=stitched))
     return leads

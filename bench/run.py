@@ -459,16 +459,11 @@ class Bench:
         async def client_loop(client: httpx.AsyncClient) -> None:
             nonlocal accepted, retried
             for body in queue:
-                while True:
-                    sent = time.perf_counter()
-                    response = await client.post("/v1/events", content=body)
-                    if response.status_code == 200:
-                        break
-                    if response.status_code not in (429, 503):
-                        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
-                    retried += 1
-                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-                latencies.append(time.perf_counter() - sent)
+                response, refused, latency = await workload.post_until_taken(
+                    client, "/v1/events", body
+                )
+                retried += refused
+                latencies.append(latency)
                 result = response.json()
                 accepted += result["accepted"]
                 if result["rejected"]:

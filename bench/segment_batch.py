@@ -21,6 +21,7 @@ import orjson
 
 from bench import figures
 from bench.procs import CpuMeter, Processes, wait_ready
+from bench.workload import post_until_taken
 
 BATCH = 100
 CLIENTS = 8
@@ -105,16 +106,9 @@ async def measure(
     async def client_loop(client: httpx.AsyncClient) -> None:
         nonlocal stored, ignored, retried
         for body in queue:
-            while True:
-                sent = time.perf_counter()
-                response = await client.post("/v1/batch", content=body)
-                if response.status_code == 200:
-                    break
-                if response.status_code not in (429, 503):
-                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
-                retried += 1
-                await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
-            latencies.append(time.perf_counter() - sent)
+            response, refused, latency = await post_until_taken(client, "/v1/batch", body)
+            retried += refused
+            latencies.append(latency)
             answer = response.json()
             stored += answer["accepted"]
             ignored += answer["ignored"]

@@ -4,16 +4,20 @@ Array records are built by the gateway's own codec (shared/records.py), one batc
 at a time as HTTP requests would bring them; single records carry one event keyed
 "tenant:lead". Each workload knows the last lead event it put on every partition and
 tenant: partitions are consumed in order, so once those are in the read model, everything
-before them is too.
+before them is too. HTTP bodies are posted by `post_until_taken`, which waits out the
+gateway's 429/503 as told.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import orjson
 
 from shared.kafka import partition_for
@@ -97,3 +101,21 @@ def journeys_of_tenants(
 
 def http_bodies(events: Iterable[dict[str, Any]]) -> list[bytes]:
     return [orjson.dumps(chunk) for chunk in _chunks(events, HTTP_BATCH)]
+
+
+async def post_until_taken(
+    client: httpx.AsyncClient, path: str, body: bytes
+) -> tuple[httpx.Response, int, float]:
+    """Posts the body until the gateway answers 200, sleeping its Retry-After after a 429 or
+    503: the answer, how many tries were refused so, and the seconds the taken try took.
+    Any other status stops the bench."""
+    retried = 0
+    while True:
+        sent = time.perf_counter()
+        response = await client.post(path, content=body)
+        if response.status_code == 200:
+            return response, retried, time.perf_counter() - sent
+        if response.status_code not in (429, 503):
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+        retried += 1
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))

@@ -238,6 +238,16 @@ async def _assign(conn: asyncpg.Connection, rows: Sequence[Any]) -> tuple[set[Ke
     return affected, domains
 
 
+# The leads of each (tenant, account) of $1/$2, one account at a time through the index on
+# (tenant, account); see _recompute for why the LATERAL is fenced with OFFSET 0.
+_MEMBERS_OF_KEYS = """FROM unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
+        CROSS JOIN LATERAL (
+            SELECT lead_id FROM account_members m
+            WHERE m.tenant_id = k.tenant_id AND m.account_id = k.account_id
+            OFFSET 0
+        ) AS m"""
+
+
 async def _recompute(
     conn: asyncpg.Connection, account_ids: Collection[Key], configs: Mapping[str, TenantConfig]
 ) -> set[Key]:
@@ -254,15 +264,10 @@ async def _recompute(
     # tenant without statistics read all its members once per pair.
     members: dict[Key, list[Member]] = defaultdict(list)
     for r in await conn.fetch(
-        """
+        f"""
         SELECT k.tenant_id, k.account_id AS member_of, l.lead_id, l.account_id, l.stage,
                l.engagement_score, l.traits
-        FROM unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
-        CROSS JOIN LATERAL (
-            SELECT lead_id FROM account_members m
-            WHERE m.tenant_id = k.tenant_id AND m.account_id = k.account_id
-            OFFSET 0
-        ) AS m
+        {_MEMBERS_OF_KEYS}
         CROSS JOIN LATERAL (
             SELECT * FROM leads l WHERE l.tenant_id = k.tenant_id AND l.lead_id = m.lead_id
             OFFSET 0
@@ -277,14 +282,9 @@ async def _recompute(
         )
     opportunities: dict[Key, list[OpenOpportunity]] = defaultdict(list)
     for r in await conn.fetch(
-        """
+        f"""
         SELECT k.tenant_id, k.account_id, o.opportunity_id, o.created_at
-        FROM unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
-        CROSS JOIN LATERAL (
-            SELECT lead_id FROM account_members m
-            WHERE m.tenant_id = k.tenant_id AND m.account_id = k.account_id
-            OFFSET 0
-        ) AS m
+        {_MEMBERS_OF_KEYS}
         CROSS JOIN LATERAL (
             SELECT opportunity_id, created_at FROM opportunities o
             WHERE o.tenant_id = k.tenant_id AND o.lead_id = m.lead_id AND o.status = 'OPEN'

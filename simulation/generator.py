@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from shared.domain.config import DEFAULT_REJECTION_REASONS
+from shared.domain.config import DEFAULT_ENGAGEMENT_RULES, DEFAULT_REJECTION_REASONS
 from shared.validation import CHANNELS as EVENT_CHANNELS
 
 __all__ = ["CHANNELS", "REJECTION_REASONS", "JourneyGenerator"]
@@ -160,22 +160,14 @@ _TOUCH_CHANNELS = {
     touch: (channels, _cumulative(weights))
     for touch, (channels, weights) in _TOUCH_CHANNEL_WEIGHTS.items()
 }
-# The default engagement points (SPEC 4), used only to decide when a simulated lead has
-# engaged enough to be an MQL; the generator never needs the domain's scoring itself.
-_POINTS = {
-    "page_view": 1,
-    "email_open": 1,
-    "email_click": 3,
-    "ad_click": 2,
-    "social_engagement": 2,
-    "content_download": 8,
-    "chat_conversation": 6,
-    "webinar_attended": 12,
-    "event_attended": 12,
-    "form_submit": 10,
-    "demo_request": 30,
+# The default engagement points and caps (SPEC 4), used only to decide when a simulated lead
+# has engaged enough to be an MQL; the generator never needs the domain's scoring itself.
+_POINTS = {rule.event_type: rule.points for rule in DEFAULT_ENGAGEMENT_RULES}
+_CAPS = {
+    rule.event_type: rule.max_per_window
+    for rule in DEFAULT_ENGAGEMENT_RULES
+    if rule.max_per_window is not None
 }
-_CAPS = {"page_view": 10, "email_open": 5}
 _LOW_INTENT = ("page_view", "email_open", "ad_click", "email_click", "social_engagement")
 _LOW_INTENT_WEIGHTS = _cumulative((45, 25, 12, 10, 8))
 _HIGH_INTENT = (

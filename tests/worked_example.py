@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from shared.domain.events import Event
+from shared.validation import to_domain_event
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = Path(
@@ -70,3 +74,26 @@ def sample_events(with_tenant: bool = False) -> list[dict[str, Any]]:
             event.pop("tenant_id", None)
         events.append(event)
     return events
+
+
+def lead_events() -> dict[str, list[Event]]:
+    """Each lead's events as the domain sees them, anonymous touches joined (stitched) to
+    the lead their anonymous_id was identified as; seq is the line number."""
+    records = sample_events()
+    identified = {
+        record["anonymous_id"]: record["lead_id"]
+        for record in records
+        if record["type"] == "identify" and record.get("anonymous_id")
+    }
+    leads: dict[str, list[Event]] = {}
+    for seq, record in enumerate(records, start=1):
+        lead_id = record.get("lead_id")
+        stitched = lead_id is None and record.get("anonymous_id") in identified
+        if stitched:
+            lead_id = identified[record["anonymous_id"]]
+        if lead_id is None:
+            continue
+        # The worker's own reading of an accepted event, then the stitch it applies.
+        event = to_domain_event(record, seq=seq)
+        leads.setdefault(lead_id, []).append(replace(event, lead_id=lead_id, stitched=stitched))
+    return leads

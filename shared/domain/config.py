@@ -10,10 +10,10 @@ these messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.domain.attribution import AttributionModel, CustomModelError, parse_custom_models
 from shared.domain.conditions import OPERATORS, Condition, value_error
@@ -212,6 +212,9 @@ def _kind(value: Any) -> str:
     return f"{value!r}"
 
 
+_Parsed = TypeVar("_Parsed")
+
+
 class _Parser:
     """Collects every error instead of stopping at the first, so an admin fixes them all."""
 
@@ -230,18 +233,10 @@ class _Parser:
                 self.error(str(key), f"unknown setting; expected one of {', '.join(_SECTIONS)}")
         fit_rules = base.fit_rules
         if "fit_rules" in data:
-            fit_rules = tuple(
-                rule
-                for i, item in enumerate(self.items(data["fit_rules"], "fit_rules"))
-                if (rule := self.fit_rule(item, f"fit_rules[{i}]")) is not None
-            )
+            fit_rules = self.each(data["fit_rules"], "fit_rules", self.fit_rule)
         disqualifiers = base.disqualifiers
         if "disqualifiers" in data:
-            disqualifiers = tuple(
-                condition
-                for i, item in enumerate(self.items(data["disqualifiers"], "disqualifiers"))
-                if (condition := self.condition(item, f"disqualifiers[{i}]")) is not None
-            )
+            disqualifiers = self.each(data["disqualifiers"], "disqualifiers", self.condition)
         engagement_rules = base.engagement_rules
         if "engagement_rules" in data:
             engagement_rules = self.engagement_rules(data["engagement_rules"])
@@ -288,6 +283,16 @@ class _Parser:
             self.error(path, f"must be a list, got {_kind(value)}")
             return []
         return value
+
+    def each(
+        self, value: Any, path: str, parse: Callable[[Any, str], _Parsed | None]
+    ) -> tuple[_Parsed, ...]:
+        """The list's items that parse, in order; an item that does not has said why."""
+        return tuple(
+            parsed
+            for i, item in enumerate(self.items(value, path))
+            if (parsed := parse(item, f"{path}[{i}]")) is not None
+        )
 
     def obj(self, value: Any, path: str, allowed: tuple[str, ...]) -> Mapping[str, Any] | None:
         if not isinstance(value, Mapping):

@@ -389,23 +389,9 @@ class LeadState:
         elif kind in OPPORTUNITY_TYPES:
             self._opportunity_event(event, entered, reasons)
         elif kind == "objection_logged":
-            self.objections.append(
-                Mention(
-                    t,
-                    str(props.get("category", "")),
-                    event.event_id,
-                    _opt_str(props, "opportunity_id"),
-                )
-            )
+            self.objections.append(_deal_mention(event, "category"))
         elif kind == "competitor_mentioned":
-            self.competitor_mentions.append(
-                Mention(
-                    t,
-                    str(props.get("competitor", "")),
-                    event.event_id,
-                    _opt_str(props, "opportunity_id"),
-                )
-            )
+            self.competitor_mentions.append(_deal_mention(event, "competitor"))
 
     def _opportunity_event(self, event: Event, entered: list[Stage], reasons: list[str]) -> None:
         kind = event.type
@@ -521,6 +507,17 @@ class LeadState:
         transition = Transition(before, self.stage, t, event.event_id, "; ".join(reasons))
         self.transitions.append(transition)
         return transition
+
+
+def _deal_mention(event: Event, key: str) -> Mention:
+    """The feedback the event's property `key` holds, with the deal it names (if any)."""
+    props = event.properties
+    return Mention(
+        event.occurred_at,
+        str(props.get(key, "")),
+        event.event_id,
+        _opt_str(props, "opportunity_id"),
+    )
 
 
 def _opt_str(props: Mapping[str, Any], key: str) -> str | None:

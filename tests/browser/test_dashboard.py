@@ -7,6 +7,7 @@ import json
 import re
 import signal
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Browser, Page, expect
@@ -203,6 +204,8 @@ async def test_every_page_shows_the_api_numbers_and_passes_axe(
         top = accounts["edges"][0]["node"]
         await page.locator(f'[data-account="{top["id"]}"]').click()
         await expect(page.locator("[data-member]")).to_have_count(top["memberCount"])
+        # The account that opens takes the focus, as a lead does.
+        await expect(page.locator("#account-title")).to_be_focused()
 
     await visit(page, demo, "attribution")
     comparison = await demo.gql(
@@ -379,6 +382,23 @@ async def test_a_viewer_reads_but_cannot_edit(browser: Browser, demo: Tenant) ->
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_label("API key")).to_be_visible()
     assert await page.evaluate("sessionStorage.getItem('tandem.credential')") is None
+    assert console.errors == []
+
+
+async def test_an_admin_adds_a_draft_message_of_a_chosen_kind(
+    browser: Browser, demo: Tenant
+) -> None:
+    page, console = await open_page(browser)
+    await sign_in(page, demo)
+    await visit(page, demo, "content")
+    text = f"A customer cut response time in half ({uuid.uuid4().hex[:6]})"
+    await page.locator("label:has(> span:text-is('Kind')) select").select_option("PROOF")
+    await page.get_by_label("New message text").fill(text)
+    await page.get_by_role("button", name="Add draft").click()
+    row = page.get_by_role("row").filter(has_text=text)
+    await expect(row).to_contain_text("Proof")
+    await expect(row).to_contain_text("Draft")
+    await expect(page.get_by_label("New message text")).to_have_value("")
     assert console.errors == []
 
 

@@ -342,9 +342,19 @@ async def test_the_weekly_review_is_the_agenda(browser: Browser, demo: Tenant) -
     await page.get_by_label("New action item").fill("Send the pricing one-pager")
     await page.get_by_label("Owner", exact=True).fill("Sam")
     await page.get_by_label("Due", exact=True).fill("2026-11-25")
+    await page.locator("label:has(> span:text-is('Team')) select").select_option("BOTH")
     await page.get_by_role("button", name="Add").click()
     due = page.get_by_label("Due date of Send the pricing one-pager")
     await expect(due).to_have_value("2026-11-25")
+    await expect(page.get_by_label("Team of Send the pricing one-pager")).to_have_value("BOTH")
+    async with page.expect_response(lambda r: "UpdateActionItem" in (r.request.post_data or "")):
+        await page.get_by_label("Status of Send the pricing one-pager").select_option("IN_PROGRESS")
+    # Saved, not only shown: the review read again has the new status.
+    await page.reload()
+    await page.locator('[data-review-sla="mqls"]').first.wait_for()
+    await expect(page.get_by_label("Status of Send the pricing one-pager")).to_have_value(
+        "IN_PROGRESS"
+    )
     await screenshot(page, "meeting-review-1280")
     page375, _ = await open_page(browser, 375)
     await sign_in(page375, demo)

@@ -24,6 +24,7 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from tests.conftest import REPO, RUN_ID
 
@@ -54,6 +55,27 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of every partition of the topic, from its beginning to where it ended
+    when called (records of other tests on this run's topics included: filter them)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        # aiokafka has no public call that waits for one topic's partitions.
+        partitions = await consumer._client._wait_on_metadata(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
+            for messages in (await consumer.getmany(timeout_ms=2000)).values():
+                out.extend(messages)
+        return out
+    finally:
+        await consumer.stop()
 
 
 @dataclass

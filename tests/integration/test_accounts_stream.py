@@ -23,7 +23,6 @@ from simulation.generator import JourneyGenerator
 from tests.integration.conftest import EXAMPLE_NOW, Platform, WorkerGroup
 from tests.integration.test_graphql_api import data_of
 from tests.integration.test_kill_worker import produce
-from tests.integration.test_scale_out import produce as produce_to
 
 LEADS = 90
 
@@ -245,11 +244,11 @@ async def test_three_workers_writing_one_account_leave_the_single_worker_account
     try:
         await group.all_joined()
         distinct = len({e["event_id"] for e in base})
-        await produce_to(platform.kafka_bootstrap, group.touchpoints, retenant(base, shared))
+        await produce(platform.kafka_bootstrap, retenant(base, shared), group.touchpoints)
         await group.wait_applied(shared, distinct)
         # All waves at once: the workers write the same accounts for as long as they last.
         everything = [e for wave in waves for e in wave]
-        await produce_to(platform.kafka_bootstrap, group.touchpoints, retenant(everything, shared))
+        await produce(platform.kafka_bootstrap, retenant(everything, shared), group.touchpoints)
         await group.wait_applied(shared, distinct + len(everything))
     finally:
         group.stop()

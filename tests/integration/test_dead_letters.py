@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from shared.kafka import DLQ, TOUCHPOINTS
 from shared.records import encode_records
 from tests.conftest import REPO, RUN_ID
-from tests.integration.conftest import EXAMPLE_NOW, Platform, Process
+from tests.integration.conftest import EXAMPLE_NOW, Platform, Process, read_topic
 from tests.integration.conftest import _free_port as free_port
 
 
@@ -35,23 +35,6 @@ def page_view(tenant: str, event_id: str, lead: str) -> dict[str, Any]:
         "occurred_at": "2026-11-19T10:00:00Z",
         "lead_id": lead,
     }
-
-
-async def read_dlq(bootstrap: str, topic: str = DLQ) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        out = []
-        while await consumer.position(tp) < end:
-            for messages in (await consumer.getmany(timeout_ms=2000)).values():
-                out.extend(messages)
-        return out
-    finally:
-        await consumer.stop()
 
 
 async def test_poison_records_go_to_the_dlq_and_valid_neighbours_are_applied(
@@ -96,14 +79,14 @@ async def test_poison_records_go_to_the_dlq_and_valid_neighbours_are_applied(
     async def dlq_has_all() -> bool:
         offsets = {
             (int(dict(m.headers)["original_partition"]), int(dict(m.headers)["original_offset"]))
-            for m in await read_dlq(platform.kafka_bootstrap)
+            for m in await read_topic(platform.kafka_bootstrap, DLQ)
         }
         wanted = {(r.partition, r.offset) for r in (malformed, array, unknown, huge)}
         return wanted <= offsets
 
     await platform.wait_for(dlq_has_all, 60, "the four dead letters")
     letters = {}
-    for message in await read_dlq(platform.kafka_bootstrap):
+    for message in await read_topic(platform.kafka_bootstrap, DLQ):
         headers = {k: v.decode() for k, v in message.headers}
         spot = (int(headers["original_partition"]), int(headers["original_offset"]))
         letters[spot] = headers
@@ -131,7 +114,7 @@ async def test_poison_records_go_to_the_dlq_and_valid_neighbours_are_applied(
     refs = {
         name: next(
             f"{m.partition}:{m.offset}"
-            for m in await read_dlq(platform.kafka_bootstrap)
+            for m in await read_topic(platform.kafka_bootstrap, DLQ)
             if dict(m.headers)["original_offset"] == str(r.offset).encode()
             and dict(m.headers)["original_partition"] == str(r.partition).encode()
         )
@@ -202,7 +185,7 @@ async def test_content_that_fails_in_the_worker_is_dead_lettered_alone(
         async def all_dead_lettered() -> bool:
             letters = [
                 {k: v.decode() for k, v in m.headers}
-                for m in await read_dlq(platform.kafka_bootstrap)
+                for m in await read_topic(platform.kafka_bootstrap, DLQ)
             ]
             return (
                 sum(1 for h in letters if h.get("tenant_id") == hostile and h["reason"] == "failed")
@@ -211,7 +194,7 @@ async def test_content_that_fails_in_the_worker_is_dead_lettered_alone(
 
         await platform.wait_for(all_dead_lettered, 60, "the ten failing events in the DLQ")
     assert await count_events(platform, hostile, "poison-%") == 0
-    letters = [m for m in await read_dlq(platform.kafka_bootstrap)]
+    letters = [m for m in await read_topic(platform.kafka_bootstrap, DLQ)]
     failed = [
         (orjson.loads(m.value)["event_id"], {k: v.decode() for k, v in m.headers})
         for m in letters
@@ -227,8 +210,8 @@ async def test_content_that_fails_in_the_worker_is_dead_lettered_alone(
     )
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Any]:
-    return [orjson.loads(m.value) for m in await read_dlq(bootstrap, topic)]
+async def topic_values(bootstrap: str, topic: str) -> list[Any]:
+    return [orjson.loads(m.value) for m in await read_topic(bootstrap, topic)]
 
 
 async def test_a_tenant_in_a_failure_burst_is_quarantined_parked_and_replayed(
@@ -306,7 +289,7 @@ async def test_a_tenant_in_a_failure_burst_is_quarantined_parked_and_replayed(
             await wait(parked, "the quarantined tenant's later events, parked")
             assert await count_events(platform, hostile) == 0
             assert worker.alive()
-        alerts = await read_topic(platform.kafka_bootstrap, f"{prefix}alerts.v1")
+        alerts = await topic_values(platform.kafka_bootstrap, f"{prefix}alerts.v1")
         assert [(a["type"], a["tenant_id"]) for a in alerts] == [("tenant_quarantined", hostile)]
         assert "cannot store poison-" in alerts[0]["last_error"]
 

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from services.workers.compaction import compact
 from shared.db import create_pool
 from tests.integration.conftest import EXAMPLE_NOW, Platform
+from tests.integration.test_admin_cli import demo_request
 from tests.worked_example import expected_leads, expected_metrics, load, sample_events
 
 PERIOD = load("expected.json")["period"]
@@ -41,23 +42,45 @@ LEAD_FIELDS = """
 """
 
 
-async def gql(
-    platform: Platform,
-    key: str | None,
+async def post_graphql(
+    url: str,
+    credential: str | None,
     query: str,
     variables: dict[str, Any] | None = None,
+    *,
+    bearer: bool = False,
 ) -> httpx.Response:
-    headers = {"X-API-Key": key} if key else {}
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
+    """POSTs the operation to the gateway at `url` with an API key (or, with `bearer`, a
+    token in the Authorization header; None: no credential at all)."""
+    headers = {}
+    if credential is not None:
+        headers = {"Authorization": f"Bearer {credential}"} if bearer else {"X-API-Key": credential}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         return await client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
 
 
+async def gql(
+    platform: Platform,
+    credential: str | None,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    bearer: bool = False,
+) -> httpx.Response:
+    return await post_graphql(platform.gateway_url, credential, query, variables, bearer=bearer)
+
+
 async def data_of(
-    platform: Platform, key: str, query: str, variables: dict[str, Any] | None = None
+    platform: Platform,
+    credential: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    bearer: bool = False,
 ) -> dict[str, Any]:
-    response = await gql(platform, key, query, variables)
+    response = await gql(platform, credential, query, variables, bearer=bearer)
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body["errors"]
@@ -505,15 +528,6 @@ async def test_a_subscription_sees_its_tenants_stage_changes_within_a_second(
     _, key = await platform.create_tenant("gql-live")
     other, other_key = await platform.create_tenant("gql-quiet")
     url = platform.gateway_url.replace("http://", "ws://") + "/graphql"
-
-    def demo_request(lead_id: str) -> dict[str, Any]:
-        return {
-            "event_id": f"{lead_id}-demo",
-            "type": "demo_request",
-            "occurred_at": "2026-11-19T10:00:00Z",
-            "lead_id": lead_id,
-            "channel": "paid_search",
-        }
 
     async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send(

@@ -28,19 +28,11 @@ from services.gateway.limits import SharedRateLimiter
 from shared.db import create_pool
 from shared.settings import load_settings
 from tests.integration.conftest import Platform, Process, _free_port
+from tests.integration.test_graphql_api import post_graphql
 
 WS_PER_CREDENTIAL = 20
 RATE_LIMIT = 250  # per credential and window; each replica reserves 2 at a time
 CHEAP = '{ lead(id: "nobody") { id } }'
-
-
-async def post(url: str, key: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        return await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables or {}},
-            headers={"X-API-Key": key},
-        )
 
 
 @asynccontextmanager
@@ -69,7 +61,7 @@ async def operation_error(ws: ClientConnection, op_ids: Collection[str]) -> dict
 
 async def test_a_statement_over_the_timeout_answers_a_typed_error(platform: Platform) -> None:
     tenant, admin = await platform.create_tenant("gql-timeout")
-    created = await post(
+    created = await post_graphql(
         platform.gateway_url,
         admin,
         'mutation { createMessage(input: {kind: VALUE, text: "Fast answers"}) { id } }',
@@ -84,7 +76,7 @@ async def test_a_statement_over_the_timeout_answers_a_typed_error(platform: Plat
             tenant,
             message_id,
         )
-        response = await post(
+        response = await post_graphql(
             platform.gateway_url,
             admin,
             "mutation($id: ID!) { approveMessage(id: $id) { status } }",
@@ -96,7 +88,7 @@ async def test_a_statement_over_the_timeout_answers_a_typed_error(platform: Plat
     assert error["path"] == ["approveMessage"]
     assert "statement timeout" in error["message"]
     # The refused write left nothing behind: the message is still a draft at version 1.
-    after = await post(
+    after = await post_graphql(
         platform.gateway_url, admin, "query($id: ID!) { message(id: $id) { status version } }",
         {"id": message_id},
     )  # fmt: skip
@@ -145,7 +137,7 @@ async def test_the_rate_limit_holds_in_total_across_replicas_and_websockets(
     key = await platform.api_key(tenant, "viewer")
     allowed = refused = 0
     for attempt in range(RATE_LIMIT + 50):
-        response = await post(replicas[attempt % 2], key, CHEAP)
+        response = await post_graphql(replicas[attempt % 2], key, CHEAP)
         if response.status_code == 429:
             refused += 1
             [error] = response.json()["errors"]
@@ -166,7 +158,7 @@ async def test_the_rate_limit_holds_in_total_across_replicas_and_websockets(
 
     # Another credential of the same tenant has a limit of its own.
     other = await platform.api_key(tenant, "viewer")
-    response = await post(replicas[1], other, CHEAP)
+    response = await post_graphql(replicas[1], other, CHEAP)
     assert response.status_code == 200 and "errors" not in response.json()
 
 

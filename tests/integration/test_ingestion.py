@@ -7,11 +7,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.kafka import TOUCHPOINTS, partition_for
+from shared.kafka import TOPICS, TOUCHPOINTS, partition_for
 from shared.validation import event_key
-from tests.integration.conftest import Platform
+from tests.integration.conftest import Platform, read_topic
 from tests.worked_example import sample_events
 
 
@@ -49,34 +48,20 @@ async def test_sample_events_are_accepted_and_land_on_their_key_partitions(
         assert response.status_code == 200
         assert response.json() == {"accepted": len(events[i : i + 200]), "rejected": []}
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = await consumer._client._wait_on_metadata(TOUCHPOINTS)
-        tps = [TopicPartition(TOUCHPOINTS, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        found: dict[str, int] = {}
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=2000)
-            for tp, messages in batch.items():
-                for message in messages:
-                    # Other tests write single events and poison to the same topic.
-                    try:
-                        decoded = orjson.loads(message.value)
-                    except orjson.JSONDecodeError:
-                        continue
-                    for event in decoded if isinstance(decoded, list) else [decoded]:
-                        if isinstance(event, dict) and event.get("tenant_id") == tenant:
-                            found[event["event_id"]] = tp.partition
-    finally:
-        await consumer.stop()
+    found: dict[str, int] = {}
+    for message in await read_topic(platform.kafka_bootstrap, TOUCHPOINTS):
+        # Other tests write single events and poison to the same topic.
+        try:
+            decoded = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            continue
+        for event in decoded if isinstance(decoded, list) else [decoded]:
+            if isinstance(event, dict) and event.get("tenant_id") == tenant:
+                found[event["event_id"]] = message.partition
     assert len(found) == len(events)
+    (partitions,) = [t.partitions for t in TOPICS if t.name == TOUCHPOINTS]
     for event in events:
-        expected_partition = partition_for(event_key(event, tenant_id=tenant), len(tps))
+        expected_partition = partition_for(event_key(event, tenant_id=tenant), partitions)
         assert found[event["event_id"]] == expected_partition, event["event_id"]
 
 

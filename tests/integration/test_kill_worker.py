@@ -31,12 +31,13 @@ def replicated(tenant: str) -> list[dict[str, Any]]:
     return out
 
 
-async def produce(bootstrap: str, events: list[dict[str, Any]]) -> None:
+async def produce(bootstrap: str, events: list[dict[str, Any]], topic: str = TOUCHPOINTS) -> None:
+    """Writes the events to the topic one record each, keyed as the gateway keys them."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
         for e in events:
-            await producer.send(TOUCHPOINTS, orjson.dumps(e), key=event_key(e).encode())
+            await producer.send(topic, orjson.dumps(e), key=event_key(e).encode())
         await producer.flush()
     finally:
         await producer.stop()

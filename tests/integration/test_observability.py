@@ -24,18 +24,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tests.conftest import REPO, RUN_ID
 from tests.integration.conftest import Platform, Process, _free_port
+from tests.integration.test_admin_cli import demo_request
 
 TANDEM = str(Path(sys.executable).with_name("tandem"))
-
-
-def demo_request(lead_id: str) -> dict[str, Any]:
-    return {
-        "event_id": f"{lead_id}-demo",
-        "type": "demo_request",
-        "occurred_at": "2026-11-19T10:00:00Z",
-        "lead_id": lead_id,
-        "channel": "paid_search",
-    }
 
 
 async def test_metrics_are_for_the_operator_and_list_the_gateway_metrics(

@@ -9,9 +9,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from shared.kafka import partner_topic
-from tests.integration.conftest import Platform
-from tests.integration.test_dead_letters import page_view, read_dlq
+from shared.kafka import DLQ, partner_topic
+from tests.integration.conftest import Platform, read_topic
+from tests.integration.test_dead_letters import page_view
 
 
 async def test_an_event_naming_another_tenant_on_a_partner_topic_is_dead_lettered(
@@ -42,7 +42,7 @@ async def test_an_event_naming_another_tenant_on_a_partner_topic_is_dead_lettere
     await platform.wait_events(acme, 1)
 
     async def dead_lettered() -> bool:
-        for message in await read_dlq(platform.kafka_bootstrap):
+        for message in await read_topic(platform.kafka_bootstrap, DLQ):
             headers = {k: v.decode() for k, v in message.headers}
             if headers.get("original_topic") == topic and headers["original_offset"] == str(
                 sent.offset

@@ -10,14 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
-from aiokafka import AIOKafkaProducer
-
-from shared.kafka import TOUCHPOINTS
-from shared.validation import event_key
 from simulation.generator import JourneyGenerator
 from tests.integration.conftest import EXAMPLE_NOW, Platform, WorkerGroup
-from tests.integration.test_kill_worker import snapshot
+from tests.integration.test_kill_worker import produce, snapshot
 
 LEADS = 250
 
@@ -33,17 +28,6 @@ def journeys(tenant: str) -> list[dict[str, Any]]:
     return events
 
 
-async def produce(bootstrap: str, topic: str, events: list[dict[str, Any]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        for e in events:
-            await producer.send(topic, orjson.dumps(e), key=event_key(e).encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 async def test_three_workers_with_one_killed_leave_the_single_worker_read_model(
     platform: Platform, start_workers: Callable[[str, int], WorkerGroup]
 ) -> None:
@@ -54,8 +38,8 @@ async def test_three_workers_with_one_killed_leave_the_single_worker_read_model(
 
     group = start_workers("scale", 3)
     try:
-        await produce(platform.kafka_bootstrap, TOUCHPOINTS, journeys(alone))
-        await produce(platform.kafka_bootstrap, group.touchpoints, shared_events)
+        await produce(platform.kafka_bootstrap, journeys(alone))
+        await produce(platform.kafka_bootstrap, shared_events, group.touchpoints)
         await group.wait_applied(shared_tenant, lead_events // 4)
         group.workers[0].kill(signal.SIGKILL)
         await group.wait_applied(shared_tenant, lead_events, alive=group.workers[1:])

@@ -9,14 +9,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.domain.sla import SlaKind, alert_id
 from shared.kafka import ALERTS
-from tests.integration.conftest import Platform
+from tests.integration.conftest import Platform, read_topic
+from tests.integration.test_graphql_api import data_of
 from tests.worked_example import expected_metrics, load, sample_events
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -73,41 +72,15 @@ def answer(lead: str, kind: str, at: datetime) -> dict[str, Any]:
     return {"event_id": f"{lead}-{kind}", "type": kind, "occurred_at": _iso(at), "lead_id": lead}
 
 
-async def data_of(platform: Platform, key: str, query: str, **variables: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers={"X-API-Key": key},
-        )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    return dict(body["data"])
-
-
 async def alerts_of(platform: Platform, tenant: str) -> list[dict[str, Any]]:
     """Every alert of the tenant on this run's alerts topic, from the beginning."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=platform.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tp = TopicPartition(ALERTS, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        out = []
-        while await consumer.position(tp) < end:
-            for messages in (await consumer.getmany(tp, timeout_ms=2000)).values():
-                for message in messages:
-                    alert = orjson.loads(message.value)
-                    assert message.key == alert["id"].encode()
-                    if alert["tenant_id"] == tenant:
-                        out.append(alert)
-        return out
-    finally:
-        await consumer.stop()
+    out = []
+    for message in await read_topic(platform.kafka_bootstrap, ALERTS):
+        alert = orjson.loads(message.value)
+        assert message.key == alert["id"].encode()
+        if alert["tenant_id"] == tenant:
+            out.append(alert)
+    return out
 
 
 async def wait_alerted(platform: Platform, tenant: str, breaches: set[tuple[str, str]]) -> None:
@@ -151,7 +124,7 @@ async def test_breaches_are_reported_alerted_once_and_shown(platform: Platform) 
 
     await wait_alerted(platform, tenant, {("late", "RESPONSE"), ("never", "RESPONSE")})
 
-    data = await data_of(platform, key, REPORT, **{"from": "2026-11-01T00:00:00Z", "to": _iso(NOW)})
+    data = await data_of(platform, key, REPORT, {"from": "2026-11-01T00:00:00Z", "to": _iso(NOW)})
     report = data["slaReport"]
     assert {k: report[k] for k in ("mqls", "responded", "withinSla", "breached", "pending")} == {
         "mqls": 4,
@@ -233,9 +206,11 @@ async def test_breaches_are_reported_alerted_once_and_shown(platform: Platform) 
     alerts = await alerts_of(platform, tenant)
     assert Counter(a["id"] for a in alerts) == dict.fromkeys(expected, 1)
 
-    page = (await data_of(platform, key, OPEN_BREACHES, first=2))["openBreaches"]
+    page = (await data_of(platform, key, OPEN_BREACHES, {"first": 2}))["openBreaches"]
     rest = (
-        await data_of(platform, key, OPEN_BREACHES, first=2, after=page["pageInfo"]["endCursor"])
+        await data_of(
+            platform, key, OPEN_BREACHES, {"first": 2, "after": page["pageInfo"]["endCursor"]}
+        )
     )["openBreaches"]
     assert page["pageInfo"]["hasNextPage"] and not rest["pageInfo"]["hasNextPage"]
     newest_first = [(e["node"]["leadId"], e["node"]["kind"]) for e in page["edges"] + rest["edges"]]
@@ -254,7 +229,7 @@ async def test_the_worked_example_report_agrees_with_sla_compliance(platform: Pl
     await platform.wait_events(tenant, sum(1 for e in events if e["type"] != "campaign_spend"))
     period = load("expected.json")["period"]
 
-    data = await data_of(platform, key, REPORT, **period)
+    data = await data_of(platform, key, REPORT, period)
     report = data["slaReport"]
     assert report["compliance"] == pytest.approx(expected_metrics()["slaCompliance"])
     assert report["compliance"] == pytest.approx(data["metrics"]["slaCompliance"])

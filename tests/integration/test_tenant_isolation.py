@@ -21,6 +21,7 @@ import pytest
 from services.gateway.auth import encode_jwt
 from shared.settings import load_settings
 from tests.integration.conftest import Platform
+from tests.integration.test_graphql_api import data_of, gql
 
 pytestmark = pytest.mark.integration
 
@@ -116,38 +117,6 @@ class World:
     b: str
     control: str
     keys: dict[str, str]
-
-
-async def gql(
-    platform: Platform,
-    credential: str | None,
-    query: str,
-    variables: dict[str, Any] | None = None,
-    *,
-    bearer: bool = False,
-) -> httpx.Response:
-    headers = {}
-    if credential is not None:
-        headers = {"Authorization": f"Bearer {credential}"} if bearer else {"X-API-Key": credential}
-    async with httpx.AsyncClient(base_url=platform.gateway_url, timeout=30) as client:
-        return await client.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-        )
-
-
-async def data_of(
-    platform: Platform,
-    credential: str,
-    query: str,
-    variables: dict[str, Any] | None = None,
-    *,
-    bearer: bool = False,
-) -> dict[str, Any]:
-    response = await gql(platform, credential, query, variables, bearer=bearer)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert not body.get("errors"), body
-    return dict(body["data"])
 
 
 async def answers(platform: Platform, key: str, **kw: Any) -> dict[str, Any]:

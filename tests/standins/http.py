@@ -8,7 +8,7 @@ import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -86,3 +86,39 @@ class Server:
             pass
         finally:
             writer.close()
+
+
+class Served:
+    """A stand-in answered by its own loopback Server: `start` it, point the code under test
+    at `base_url`, stop its `server`."""
+
+    server: Server | None
+
+    async def _handle(self, request: Request) -> Answer:
+        raise NotImplementedError
+
+    async def start(self) -> Self:
+        self.server = Server(self._handle)
+        await self.server.start()
+        return self
+
+    @property
+    def base_url(self) -> str:
+        assert self.server is not None
+        return self.server.base_url
+
+
+class RecordsRefusals(Served):
+    """A stand-in that keeps every refusal it answered (other than a 429, which the caller is
+    expected to retry) in `refused`, for a test to show the request that was malformed."""
+
+    refused: list[tuple[int, str]]
+
+    def _answer(self, request: Request) -> Answer:
+        raise NotImplementedError
+
+    async def _handle(self, request: Request) -> Answer:
+        answer = self._answer(request)
+        if answer.status >= 400 and answer.status != 429:
+            self.refused.append((answer.status, answer.body.decode()))
+        return answer

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.standins.http import Answer, Request, Server
+from tests.standins.http import Answer, RecordsRefusals, Request, Server
 
 PATH = "/crm/v3/objects/contacts/batch/update"
 MAX_INPUTS = 100
@@ -24,7 +24,7 @@ def _error(status: int, category: str, message: str, **extra: Any) -> Answer:
 
 
 @dataclass
-class HubSpotStandIn:
+class HubSpotStandIn(RecordsRefusals):
     token: str
     contacts: dict[str, dict[str, str]]  # contact id → properties
     max_per_window: int = 100
@@ -39,16 +39,6 @@ class HubSpotStandIn:
     _hits: list[float] = field(default_factory=list)
     _blocked_until: float = 0.0
     server: Server | None = None
-
-    async def start(self) -> HubSpotStandIn:
-        self.server = Server(self._handle)
-        await self.server.start()
-        return self
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return self.server.base_url
 
     def _limit_headers(self, remaining: int) -> dict[str, str]:
         return {
@@ -71,12 +61,6 @@ class HubSpotStandIn:
             },
             {"Retry-After": str(self.retry_after_s), **self._limit_headers(0)},
         )
-
-    async def _handle(self, request: Request) -> Answer:
-        answer = self._answer(request)
-        if answer.status >= 400 and answer.status != 429:
-            self.refused.append((answer.status, answer.body.decode()))
-        return answer
 
     def _answer(self, request: Request) -> Answer:
         if request.method != "POST" or request.path != PATH:

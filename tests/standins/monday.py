@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import jwt
@@ -42,7 +42,7 @@ from graphql import (
 )
 from graphql.language import FieldNode, OperationDefinitionNode
 
-from tests.standins.http import Answer, Request, Server
+from tests.standins.http import Answer, Request, Served, Server
 
 PATH = "/v2"
 
@@ -162,7 +162,7 @@ class Webhook:
 
 
 @dataclass
-class MondayStandIn:
+class MondayStandIn(Served):
     token: str
     signing_secret: str
     boards: dict[str, Board] = field(default_factory=dict)
@@ -192,16 +192,9 @@ class MondayStandIn:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(9_000_000_001))
     server: Server | None = None
 
-    async def start(self) -> MondayStandIn:
+    async def start(self) -> Self:
         self._window_start = time.monotonic()
-        self.server = Server(self._handle)
-        await self.server.start()
-        return self
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return self.server.base_url
+        return await super().start()
 
     def add_board(self, name: str = "Revenue team") -> Board:
         board = Board(str(next(self._ids)), name)

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from tests.standins.http import Answer, Request, Server
+from tests.standins.http import Answer, Request, Served, Server
 
 Received = Request
 # Given the request (and how many came before it), the status to answer with.
@@ -19,26 +19,20 @@ async def always_ok(request: Received, index: int) -> int:
 
 
 @dataclass
-class Receiver:
+class Receiver(Served):
     script: Script = always_ok
     requests: list[Received] = field(default_factory=list)
     answered: list[tuple[Received, int]] = field(default_factory=list)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
-    _server: Server | None = None
+    server: Server | None = None
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"{self._server.base_url}/hook"
-
-    async def start(self) -> Receiver:
-        self._server = Server(self._handle)
-        await self._server.start()
-        return self
+        return f"{self.base_url}/hook"
 
     async def stop(self) -> None:
-        if self._server is not None:
-            await self._server.stop()
+        if self.server is not None:
+            await self.server.stop()
 
     async def wait_until(self, predicate: Callable[[list[Received]], bool], timeout: float) -> None:
         async with self._arrived:

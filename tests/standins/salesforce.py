@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.standins.http import Answer, Request, Server
+from tests.standins.http import Answer, RecordsRefusals, Request, Server
 
 PATH = re.compile(r"^/services/data/v\d+\.\d/composite/sobjects$")
 ID = re.compile(r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$")
@@ -25,7 +25,7 @@ def _errors(status: int, code: str, message: str) -> Answer:
 
 
 @dataclass
-class SalesforceStandIn:
+class SalesforceStandIn(RecordsRefusals):
     token: str
     object_type: str
     records: dict[str, dict[str, Any]]  # record id → fields
@@ -41,27 +41,11 @@ class SalesforceStandIn:
     _blocked_until: float = 0.0
     server: Server | None = None
 
-    async def start(self) -> SalesforceStandIn:
-        self.server = Server(self._handle)
-        await self.server.start()
-        return self
-
-    @property
-    def base_url(self) -> str:
-        assert self.server is not None
-        return self.server.base_url
-
     def _throttle(self, now: float) -> Answer:
         self.throttled += 1
         self._blocked_until = now + self.retry_after_s
         answer = _errors(429, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         answer.headers = {**(answer.headers or {}), "Retry-After": str(self.retry_after_s)}
-        return answer
-
-    async def _handle(self, request: Request) -> Answer:
-        answer = self._answer(request)
-        if answer.status >= 400 and answer.status != 429:
-            self.refused.append((answer.status, answer.body.decode()))
         return answer
 
     def _answer(self, request: Request) -> Answer:

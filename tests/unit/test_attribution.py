@@ -39,6 +39,7 @@ from shared.domain.attribution import (
     parse_custom_model,
 )
 from shared.domain.events import MARKETING_TOUCHES, Event
+from tests.worked_example import lead_events, sample_events
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -465,41 +466,17 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def example_credits(examples: Path) -> list[Credit]:
+def example_credits() -> list[Credit]:
     """The credit rows of every lead of sample-events.jsonl, built the way the journey does:
-    identify links an anonymous id to its lead, whose touches it then carries as stitched;
-    seq is the line number."""
-    lines = (examples / "sample-events.jsonl").read_text().splitlines()
-    raw = [json.loads(line) for line in lines if line.strip()]
-    leads_of_anonymous = {
-        e["anonymous_id"]: e["lead_id"]
-        for e in raw
-        if e["type"] == "identify" and e.get("anonymous_id")
+    identify links an anonymous id to its lead, whose touches it then carries as stitched."""
+    touches = {
+        lead: [e for e in events if e.type in MARKETING_TOUCHES]
+        for lead, events in lead_events().items()
     }
-    touches: dict[str, list[Event]] = {}
     opportunities: dict[tuple[str, str], dict[str, Any]] = {}
-    for seq, e in enumerate(raw, start=1):
-        at = _parse_time(e["occurred_at"])
-        if e["type"] in MARKETING_TOUCHES:
-            lead = e.get("lead_id") or leads_of_anonymous.get(e.get("anonymous_id", ""))
-            if lead is None:
-                continue
-            touches.setdefault(lead, []).append(
-                Event(
-                    e["event_id"],
-                    e["type"],
-                    at,
-                    seq=seq,
-                    lead_id=e.get("lead_id"),
-                    anonymous_id=e.get("anonymous_id"),
-                    channel=e.get("channel"),
-                    campaign_id=e.get("campaign_id"),
-                    content_id=e.get("content_id"),
-                    message_id=e.get("message_id"),
-                    stitched="lead_id" not in e,
-                )
-            )
-        elif e["type"] in ("opportunity_created", "deal_won"):
+    for e in sample_events():
+        if e["type"] in ("opportunity_created", "deal_won"):
+            at = _parse_time(e["occurred_at"])
             props = e["properties"]
             key = (e["lead_id"], props["opportunity_id"])
             opportunity = opportunities.setdefault(key, {"created_at": at, "amount": 0.0})
@@ -516,8 +493,8 @@ def example_credits(examples: Path) -> list[Credit]:
 
 
 @pytest.fixture(scope="module")
-def example_rows(examples_dir: Path) -> list[Credit]:
-    return example_credits(examples_dir)
+def example_rows() -> list[Credit]:
+    return example_credits()
 
 
 @pytest.fixture(scope="module")

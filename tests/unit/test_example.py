@@ -6,7 +6,6 @@ holds the text's answer and tests/EXAMPLE_DEVIATIONS.md explains each one.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,47 +13,15 @@ from typing import Any
 import pytest
 
 from shared.domain.config import DEFAULT_CONFIG, TenantConfig
-from shared.domain.events import Event
 from shared.domain.journey import LeadState, engagement_at, fold_lead
-from tests.worked_example import CLOCK, TEXT_OVERRIDES, expected_leads, icp_config, load
-
-
-def stitched_events(examples_dir: Path) -> dict[str, list[Event]]:
-    """Each lead's events, anonymous touches joined to the lead their anonymous_id was
-    identified as; seq is the line number."""
-    lines = (examples_dir / "sample-events.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    identified = {
-        record["anonymous_id"]: record["lead_id"]
-        for record in records
-        if record["type"] == "identify" and record.get("anonymous_id")
-    }
-    leads: dict[str, list[Event]] = {}
-    for seq, record in enumerate(records, start=1):
-        lead_id = record.get("lead_id")
-        stitched = lead_id is None and record.get("anonymous_id") in identified
-        if stitched:
-            lead_id = identified[record["anonymous_id"]]
-        if lead_id is None:
-            continue
-        leads.setdefault(lead_id, []).append(
-            Event(
-                event_id=record["event_id"],
-                type=record["type"],
-                occurred_at=datetime.fromisoformat(record["occurred_at"]),
-                seq=seq,
-                lead_id=lead_id,
-                anonymous_id=record.get("anonymous_id"),
-                account_id=record.get("account_id"),
-                channel=record.get("channel"),
-                campaign_id=record.get("campaign_id"),
-                content_id=record.get("content_id"),
-                message_id=record.get("message_id"),
-                properties=record.get("properties", {}),
-                stitched=stitched,
-            )
-        )
-    return leads
+from tests.worked_example import (
+    CLOCK,
+    TEXT_OVERRIDES,
+    expected_leads,
+    icp_config,
+    lead_events,
+    load,
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -85,7 +52,7 @@ def as_expected(state: LeadState, config: TenantConfig) -> dict[str, Any]:
 def test_every_lead_of_the_worked_example(examples_dir: Path, name: str) -> None:
     config = DEFAULT_CONFIG if name == "expected.json" else TenantConfig.from_dict(icp_config())
     want = expected_leads(name)
-    leads = stitched_events(examples_dir)
+    leads = lead_events()
     assert set(leads) == set(want)
     got: dict[str, dict[str, Any]] = {}
     for lead_id, events in leads.items():
@@ -103,7 +70,7 @@ def test_the_overrides_differ_from_the_example(examples_dir: Path) -> None:
 
 
 def test_the_example_folds_the_same_in_reverse_arrival(examples_dir: Path) -> None:
-    for events in stitched_events(examples_dir).values():
+    for events in lead_events().values():
         forward = fold_lead(events, DEFAULT_CONFIG)
         backward = fold_lead(list(reversed(events)), DEFAULT_CONFIG)
         assert as_expected(forward, DEFAULT_CONFIG) == as_expected(backward, DEFAULT_CONFIG)

@@ -19,6 +19,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to tell the user of a failed call: the API's own message when it answered. */
+export function problemText(exc: unknown): string {
+  return exc instanceof ApiError ? exc.message : String(exc);
+}
+
 // A share link's token, used by this page instead of any signed-in key (never stored).
 let pinned: string | null = null;
 

@@ -1,4 +1,6 @@
-import { ApiError, type FieldProblem, gql } from "./api";
+import { useState } from "preact/hooks";
+import { ApiError, type FieldProblem, gql, problemText } from "./api";
+import { fmt } from "./format";
 
 /** A form's outcome: problems by input path (as the API names them), or a saved note. */
 export interface Outcome {
@@ -90,12 +92,47 @@ export function Field({
         aria-describedby={problem ? `${id}-error` : undefined}
         onInput={(e) => onInput((e.target as HTMLInputElement).value)}
       />
-      {problem && (
-        <p id={`${id}-error`} class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
+      <FieldError id={id} problem={problem} />
     </div>
+  );
+}
+
+/** The problem a control's API calls met: `attempt` runs a call, keeps what it met, clears
+ * it when the call succeeds, and says whether it did. */
+export function useAttempt() {
+  const [problem, setProblem] = useState<string | null>(null);
+  const attempt = async (call: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await call();
+      setProblem(null);
+      return true;
+    } catch (exc) {
+      setProblem(problemText(exc));
+      return false;
+    }
+  };
+  return { problem, setProblem, attempt };
+}
+
+/** A field's problem, announced where it stands; `${id}-error` is what the field's
+ * aria-describedby names. */
+export function FieldError({ id, problem }: { id?: string; problem: string | null }) {
+  if (!problem) return null;
+  return (
+    <p id={id ? `${id}-error` : undefined} class="field-error" role="alert">
+      {problem}
+    </p>
+  );
+}
+
+/** A select of the API's enum values, each shown in plain words. */
+export function Choice({ value, options, onPick, label }: { value: string; options: readonly string[]; onPick: (value: string) => void; label?: string }) {
+  return (
+    <select aria-label={label} value={value} onChange={(e) => onPick((e.target as HTMLSelectElement).value)}>
+      {options.map((o) => (
+        <option value={o}>{fmt.label(o)}</option>
+      ))}
+    </select>
   );
 }
 

@@ -37,6 +37,16 @@ interface QueryState<T> {
 
 /** Runs a query when its variables change and again on every live tick, keeping the
  * numbers on screen while the next answer is on its way. */
+/** A detail view's heading, focused once its data is in (and again for another `key`), so
+ * keyboard and screen reader users land on what opened. */
+export function useLandingHeading(loaded: boolean, key: string) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (loaded) heading.current?.focus();
+  }, [loaded, key]);
+  return heading;
+}
+
 export function useQuery<T>(query: string, variables: Record<string, unknown>, live = true): QueryState<T> {
   const { liveTick } = useSession();
   const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({

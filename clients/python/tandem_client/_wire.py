@@ -1,12 +1,13 @@
 """What both client flavours share: batching by the gateway's limits, the body encoding,
-the retry policy and the reading of answers. No I/O here."""
+the retry policy, the reading of answers and the reporting of a flushed batch. No I/O here."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,6 +21,11 @@ MAX_BODY_BYTES = 1_048_576
 # Statuses after which the same request may succeed: rate limited, or the event log (Kafka)
 # briefly unavailable; the gateway accepted nothing of such a request.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+log = logging.getLogger("tandem_client")
+
+ErrorHandler = Callable[[Exception, Sequence[Mapping[str, Any]]], None]
+ResultHandler = Callable[["BatchResult"], None]
 
 
 class TandemError(Exception):
@@ -121,6 +127,43 @@ def retry_delay(
             return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
     ceiling = min(cap, base * 2 ** (attempt - 1))
     return (rng or random).uniform(0, ceiling)
+
+
+def unreachable_wait(attempt: int, max_retries: int, exc: Exception) -> float:
+    """Seconds to wait before trying again after try `attempt` could not reach the gateway;
+    TandemError once `max_retries` retries are spent."""
+    if attempt > max_retries:
+        raise TandemError(f"gateway unreachable after {attempt} tries: {exc}") from exc
+    return retry_delay(attempt, None)
+
+
+def busy_wait(attempt: int, max_retries: int, response: httpx.Response) -> float | None:
+    """Seconds to wait before sending the same request again after this answer, or None when
+    the answer stands (a success, a refusal, or retries spent)."""
+    if response.status_code in RETRY_STATUSES and attempt <= max_retries:
+        return retry_delay(attempt, response.headers.get("retry-after"))
+    return None
+
+
+def report(
+    batch: Sequence[Mapping[str, Any]],
+    outcome: BatchResult | Exception,
+    on_result: ResultHandler | None,
+    on_error: ErrorHandler | None,
+) -> None:
+    """Logs and hands on what became of a batch the background flusher sent."""
+    if isinstance(outcome, Exception):
+        log.error("tandem batch not delivered", extra={"events": len(batch)}, exc_info=outcome)
+        if on_error:
+            on_error(outcome, batch)
+        return
+    if outcome.rejected:
+        log.warning(
+            "tandem events rejected",
+            extra={"rejected": [(r.event_id, r.errors) for r in outcome.rejected]},
+        )
+    if on_result:
+        on_result(outcome)
 
 
 def read_answer(status: int, payload: Any) -> BatchResult:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -12,19 +11,20 @@ import httpx
 
 from tandem_client._wire import (
     MAX_EVENTS,
-    RETRY_STATUSES,
     BatchResult,
+    ErrorHandler,
+    ResultHandler,
     TandemError,
     answer_json,
     body,
+    busy_wait,
     encode_event,
     graphql_result,
     read_answer,
-    retry_delay,
+    report,
     split,
+    unreachable_wait,
 )
-
-log = logging.getLogger("tandem_client")
 
 
 class AsyncTandemClient:
@@ -42,8 +42,8 @@ class AsyncTandemClient:
         flush_interval: float = 1.0,
         max_queue: int = 100_000,
         lane: str | None = None,
-        on_error: Callable[[Exception, Sequence[Mapping[str, Any]]], None] | None = None,
-        on_result: Callable[[BatchResult], None] | None = None,
+        on_error: ErrorHandler | None = None,
+        on_result: ResultHandler | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not 1 <= batch_size <= MAX_EVENTS:
@@ -71,22 +71,32 @@ class AsyncTandemClient:
 
     async def _post_chunk(self, chunk: list[bytes]) -> BatchResult:
         content, headers = body(chunk, self._gzip)
+        # Event ids make a resent batch idempotent, so a lost connection is retried too.
+        response = await self._post(
+            "/v1/events",
+            retry_unreachable=True,
+            content=content,
+            headers=headers,
+            params=self._params,
+        )
+        return read_answer(response.status_code, answer_json(response))
+
+    async def _post(self, path: str, *, retry_unreachable: bool, **request: Any) -> httpx.Response:
+        """POSTs until the answer stands, waiting between tries as the retry policy says."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await self._http.post(
-                    "/v1/events", content=content, headers=headers, params=self._params
-                )
+                response = await self._http.post(path, **request)
             except httpx.TransportError as exc:
-                if attempt > self._max_retries:
-                    raise TandemError(f"gateway unreachable after {attempt} tries: {exc}") from exc
-                await self._sleep(retry_delay(attempt, None))
+                if not retry_unreachable:
+                    raise
+                await self._sleep(unreachable_wait(attempt, self._max_retries, exc))
                 continue
-            if response.status_code in RETRY_STATUSES and attempt <= self._max_retries:
-                await self._sleep(retry_delay(attempt, response.headers.get("retry-after")))
-                continue
-            return read_answer(response.status_code, answer_json(response))
+            wait = busy_wait(attempt, self._max_retries, response)
+            if wait is None:
+                return response
+            await self._sleep(wait)
 
     async def enqueue(self, event: Mapping[str, Any]) -> None:
         """Queues an event (waits while the queue is full); a task sends it within
@@ -117,20 +127,12 @@ class AsyncTandemClient:
                     self._queue.task_done()
 
     async def _deliver(self, batch: list[Mapping[str, Any]]) -> None:
+        outcome: BatchResult | Exception
         try:
-            result = await self.send(batch)
+            outcome = await self.send(batch)
         except Exception as exc:  # the task must survive to send what follows
-            log.error("tandem batch not delivered", extra={"events": len(batch)}, exc_info=exc)
-            if self._on_error:
-                self._on_error(exc, batch)
-            return
-        if result.rejected:
-            log.warning(
-                "tandem events rejected",
-                extra={"rejected": [(r.event_id, r.errors) for r in result.rejected]},
-            )
-        if self._on_result:
-            self._on_result(result)
+            outcome = exc
+        report(batch, outcome, self._on_result, self._on_error)
 
     async def flush(self) -> None:
         """Waits until every queued event was sent (or refused)."""
@@ -154,13 +156,10 @@ class AsyncTandemClient:
     async def graphql(
         self, query: str, variables: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            attempt += 1
-            response = await self._http.post(
-                "/graphql", json={"query": query, "variables": dict(variables or {})}
-            )
-            if response.status_code in RETRY_STATUSES and attempt <= self._max_retries:
-                await self._sleep(retry_delay(attempt, response.headers.get("retry-after")))
-                continue
-            return graphql_result(response.status_code, answer_json(response))
+        response = await self._post(
+            "/graphql",
+            # A mutation that reached the gateway before the connection broke must not run twice.
+            retry_unreachable=False,
+            json={"query": query, "variables": dict(variables or {})},
+        )
+        return graphql_result(response.status_code, answer_json(response))

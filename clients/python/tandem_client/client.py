@@ -3,7 +3,6 @@ background thread flushes by size and interval, `graphql` for queries."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -13,21 +12,20 @@ import httpx
 
 from tandem_client._wire import (
     MAX_EVENTS,
-    RETRY_STATUSES,
     BatchResult,
+    ErrorHandler,
+    ResultHandler,
     TandemError,
     answer_json,
     body,
+    busy_wait,
     encode_event,
     graphql_result,
     read_answer,
-    retry_delay,
+    report,
     split,
+    unreachable_wait,
 )
-
-log = logging.getLogger("tandem_client")
-
-ErrorHandler = Callable[[Exception, Sequence[Mapping[str, Any]]], None]
 
 
 class TandemClient:
@@ -51,7 +49,7 @@ class TandemClient:
         max_queue: int = 100_000,
         lane: str | None = None,
         on_error: ErrorHandler | None = None,
-        on_result: Callable[[BatchResult], None] | None = None,
+        on_result: ResultHandler | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not 1 <= batch_size <= MAX_EVENTS:
@@ -86,22 +84,32 @@ class TandemClient:
 
     def _post_chunk(self, chunk: list[bytes]) -> BatchResult:
         content, headers = body(chunk, self._gzip)
+        # Event ids make a resent batch idempotent, so a lost connection is retried too.
+        response = self._post(
+            "/v1/events",
+            retry_unreachable=True,
+            content=content,
+            headers=headers,
+            params=self._params,
+        )
+        return read_answer(response.status_code, answer_json(response))
+
+    def _post(self, path: str, *, retry_unreachable: bool, **request: Any) -> httpx.Response:
+        """POSTs until the answer stands, waiting between tries as the retry policy says."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.post(
-                    "/v1/events", content=content, headers=headers, params=self._params
-                )
+                response = self._http.post(path, **request)
             except httpx.TransportError as exc:
-                if attempt > self._max_retries:
-                    raise TandemError(f"gateway unreachable after {attempt} tries: {exc}") from exc
-                self._sleep(retry_delay(attempt, None))
+                if not retry_unreachable:
+                    raise
+                self._sleep(unreachable_wait(attempt, self._max_retries, exc))
                 continue
-            if response.status_code in RETRY_STATUSES and attempt <= self._max_retries:
-                self._sleep(retry_delay(attempt, response.headers.get("retry-after")))
-                continue
-            return read_answer(response.status_code, answer_json(response))
+            wait = busy_wait(attempt, self._max_retries, response)
+            if wait is None:
+                return response
+            self._sleep(wait)
 
     # -- background flushing -------------------------------------------------------------
 
@@ -145,20 +153,12 @@ class TandemClient:
                 self._lock.notify_all()
 
     def _deliver(self, batch: list[Mapping[str, Any]]) -> None:
+        outcome: BatchResult | Exception
         try:
-            result = self.send(batch)
+            outcome = self.send(batch)
         except Exception as exc:  # the thread must survive to send what follows
-            log.error("tandem batch not delivered", extra={"events": len(batch)}, exc_info=exc)
-            if self._on_error:
-                self._on_error(exc, batch)
-            return
-        if result.rejected:
-            log.warning(
-                "tandem events rejected",
-                extra={"rejected": [(r.event_id, r.errors) for r in result.rejected]},
-            )
-        if self._on_result:
-            self._on_result(result)
+            outcome = exc
+        report(batch, outcome, self._on_result, self._on_error)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Waits until every queued event was sent (or refused); False on timeout."""
@@ -193,13 +193,10 @@ class TandemClient:
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The query's `data`; GraphQLError (with each error's extensions.code) on errors."""
-        attempt = 0
-        while True:
-            attempt += 1
-            response = self._http.post(
-                "/graphql", json={"query": query, "variables": dict(variables or {})}
-            )
-            if response.status_code in RETRY_STATUSES and attempt <= self._max_retries:
-                self._sleep(retry_delay(attempt, response.headers.get("retry-after")))
-                continue
-            return graphql_result(response.status_code, answer_json(response))
+        response = self._post(
+            "/graphql",
+            # A mutation that reached the gateway before the connection broke must not run twice.
+            retry_unreachable=False,
+            json={"query": query, "variables": dict(variables or {})},
+        )
+        return graphql_result(response.status_code, answer_json(response))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from starlette.requests import Request
@@ -21,12 +20,11 @@ from services.gateway.connectors.hubspot_mapping import (
     signature_error,
     to_events,
 )
-from services.gateway.connectors.tenant_settings import KNOWN_TENANTS, SETTINGS
+from services.gateway.connectors.tenant_settings import KNOWN_TENANTS, SETTINGS, TENANT_SLUG
 from services.gateway.context import GatewayContext
 
 # HubSpot sends at most 100 events per request; this leaves ample room.
 MAX_BODY_BYTES = 1_048_576
-TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
 async def post_hubspot(request: Request) -> Response:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.gateway.connectors.common import answer, error, parse_json, read_body, unauthorized
+from services.gateway.connectors.tenant_settings import TENANT_SLUG
 from services.gateway.context import GatewayContext
 from shared.db import tenant_tx
 from shared.monday import STATUS_COLUMN, status_of_label
@@ -33,7 +33,6 @@ from shared.secret_box import box, context_for
 log = logging.getLogger("tandem.connectors.monday")
 
 MAX_BODY_BYTES = 65_536
-TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 TTL_S = 5.0
 # Only tenants with a board are remembered, at most this many: a stream of unknown tenant
 # names costs no memory.

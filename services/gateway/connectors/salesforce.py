@@ -13,9 +13,8 @@ from starlette.responses import Response
 
 from services.gateway.connectors.common import error, map_messages, read_json, unauthorized
 from services.gateway.connectors.deal_links import CrmBatch, publish_resolved
-from services.gateway.connectors.hubspot import TENANT_SLUG
 from services.gateway.connectors.salesforce_mapping import Gap, SalesforceMapping, to_events
-from services.gateway.connectors.tenant_settings import KNOWN_TENANTS, SETTINGS
+from services.gateway.connectors.tenant_settings import KNOWN_TENANTS, SETTINGS, TENANT_SLUG
 from services.gateway.context import GatewayContext
 
 MAX_BODY_BYTES = 1_048_576

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -101,6 +102,11 @@ class SettingsCache:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+# A tenant slug as the tenants table's CHECK has it: a connector URL naming anything else is
+# refused before any lookup.
+TENANT_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
 class KnownTenants:

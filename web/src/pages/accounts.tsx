@@ -1,9 +1,9 @@
 // Accounts (SPEC 17): buying committees by engagement, and one account's members and timeline.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { StageGradeFilters } from "../filters";
 import { fmt } from "../format";
 import { displayName, LeadLink, leadHref, PERSON_FIELDS, type Person, useRouteParams } from "../people";
-import { Card, DataTable, Empty, ErrorNote, Loading, useQuery } from "../ui";
+import { Card, DataTable, Empty, ErrorNote, Loading, useLandingHeading, useQuery } from "../ui";
 
 const ACCOUNTS_QUERY = `query Accounts($stage: Stage, $fitGrade: FitGrade) {
   accounts(stage: $stage, fitGrade: $fitGrade, orderBy: ENGAGEMENT_DESC, first: 100) {
@@ -35,11 +35,7 @@ interface AccountDetail extends Omit<AccountRow, "fitScore"> {
 
 function AccountView({ id, onClose }: { id: string; onClose: () => void }) {
   const { data, error, reload } = useQuery<{ account: AccountDetail | null }>(ACCOUNT_QUERY, { id });
-  const heading = useRef<HTMLHeadingElement>(null);
-  const loaded = data !== null;
-  useEffect(() => {
-    if (loaded) heading.current?.focus();
-  }, [loaded, id]);
+  const heading = useLandingHeading(data !== null, id);
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what={`account ${id}`} />;
   const account = data.account;

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
-import { ApiError, can, gql } from "../api";
+import { can, gql, problemText } from "../api";
 import { fmt } from "../format";
+import { Choice, FieldError, useAttempt } from "../forms";
 import { Card, DataTable, ErrorNote, Loading, useQuery, useSession } from "../ui";
 
 const INFLUENCE = "influence { pipeline revenue winRateWith winRateWithout }";
@@ -40,7 +41,7 @@ function StatusActions({ item, kind, onDone }: { item: Item; kind: "Message" | "
       await gql(`mutation ($id: ID!) { ${verb}${kind}(id: $id) { id status } }`, { id: item.id });
       onDone();
     } catch (exc) {
-      setProblem(exc instanceof ApiError ? exc.message : String(exc));
+      setProblem(problemText(exc));
     }
   };
   return (
@@ -63,38 +64,26 @@ function StatusActions({ item, kind, onDone }: { item: Item; kind: "Message" | "
 function NewMessage({ onSaved }: { onSaved: () => void }) {
   const [kind, setKind] = useState("VALUE");
   const [text, setText] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, attempt } = useAttempt();
   const submit = async (event: Event) => {
     event.preventDefault();
-    try {
-      await gql("mutation ($input: MessageInput!) { createMessage(input: $input) { id } }", { input: { kind, text } });
+    if (await attempt(() => gql("mutation ($input: MessageInput!) { createMessage(input: $input) { id } }", { input: { kind, text } }))) {
       setText("");
-      setProblem(null);
       onSaved();
-    } catch (exc) {
-      setProblem(exc instanceof ApiError ? exc.message : String(exc));
     }
   };
   return (
     <form class="filters" onSubmit={submit}>
       <label>
         <span>Kind</span>
-        <select value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
-          {KINDS.map((k) => (
-            <option value={k}>{fmt.label(k)}</option>
-          ))}
-        </select>
+        <Choice value={kind} options={KINDS} onPick={setKind} />
       </label>
       <label class="grow">
         <span>New message text</span>
         <input value={text} aria-invalid={problem ? "true" : undefined} aria-describedby={problem ? "new-message-error" : undefined} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
       </label>
       <button type="submit">Add draft</button>
-      {problem && (
-        <p id="new-message-error" class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
+      <FieldError id="new-message" problem={problem} />
     </form>
   );
 }

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { gql } from "../api";
 import { fmt } from "../format";
-import { failed, Field, FormNote, NONE, type Outcome, problemFor } from "../forms";
+import { failed, Field, FieldError, FormNote, NONE, type Outcome, problemFor } from "../forms";
 import { DataTable, ErrorNote, Loading, useQuery } from "../ui";
 
 const EVENT_TYPES = ["LEAD_STAGE_CHANGED", "LEAD_MQL", "LEAD_SCORE_CHANGED", "SLA_BREACHED", "DEAL_WON", "DEAL_LOST", "ACTION_ITEM_DUE", "REVIEW_WINS"];
@@ -114,11 +114,7 @@ function WebhookForm({ reload, onSecret }: { reload: () => void; onSecret: (s: s
             </label>
           ))}
         </div>
-        {typesProblem && (
-          <p id="webhook-types-error" class="field-error" role="alert">
-            {typesProblem}
-          </p>
-        )}
+        <FieldError id="webhook-types" problem={typesProblem} />
       </fieldset>
       <div class="row">
         <label class="check">
@@ -268,11 +264,7 @@ function MappingForm({ settings, reload }: { settings: ConnectorSettings; reload
           aria-describedby={problem ? `${id}-error` : `${id}-defaults`}
           onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
         />
-        {problem && (
-          <p id={`${id}-error`} class="field-error" role="alert">
-            {problem}
-          </p>
-        )}
+        <FieldError id={id} problem={problem} />
       </div>
       <details id={`${id}-defaults`}>
         <summary>Defaults these override</summary>

@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { ApiError, gql } from "../api";
 import { GRADES, StageGradeFilters } from "../filters";
 import { fmt } from "../format";
 import { displayName, leadHref, PERSON_FIELDS, personLine, useRouteParams } from "../people";
-import { Card, ChartBox, DataTable, Definition, Empty, ErrorNote, Loading, PALETTE, type Sort, useQuery } from "../ui";
+import { Card, ChartBox, DataTable, Definition, Empty, ErrorNote, Loading, PALETTE, type Sort, useLandingHeading, useQuery } from "../ui";
 import { humaniseRule, humaniseText } from "../words";
 
 const LEAD_BY_ID = "query LeadById($id: ID!) { lead(id: $id) { id } }";
@@ -254,13 +254,8 @@ function LeadDetail({ id, deal, onClose }: { id: string; deal: string | null; on
   const setPostMortem = (opportunity: string) => {
     location.hash = `${leadHref(id)}/deal/${encodeURIComponent(opportunity)}`;
   };
-  const heading = useRef<HTMLHeadingElement>(null);
   const { data, error, reload } = useQuery<{ tenantConfig: ScoringContext; lead: (Json & LeadRow & Record<string, any>) | null; touches: { totalCount: number; edges: { node: Touch }[] } }>(LEAD_QUERY, { id });
-  const loaded = data !== null;
-  useEffect(() => {
-    // The lead that opens takes the focus, so keyboard and screen reader users land on it.
-    if (loaded) heading.current?.focus();
-  }, [loaded, id]);
+  const heading = useLandingHeading(data !== null, id);
   if (error) return <ErrorNote error={error} retry={reload} />;
   if (!data) return <Loading what={`lead ${id}`} />;
   const lead = data.lead;

@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
-import { ApiError, can, gql } from "../api";
+import { can, gql } from "../api";
 import { fmt } from "../format";
+import { Choice, FieldError, useAttempt } from "../forms";
 import { addDays, isoDay, mondayOf } from "../period";
 import { LeadLink, PERSON_FIELDS } from "../people";
 import { Card, DataTable, Definition, download, Empty, ErrorNote, Loading, useQuery, useSession } from "../ui";
@@ -43,15 +44,9 @@ interface ActionItem {
 }
 
 function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: boolean; onSaved: () => void }) {
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, attempt } = useAttempt();
   const save = async (input: Partial<ActionItem>) => {
-    try {
-      await gql(UPDATE_ITEM, { id: item.id, input });
-      setProblem(null);
-      onSaved();
-    } catch (exc) {
-      setProblem(exc instanceof ApiError ? exc.message : String(exc));
-    }
+    if (await attempt(() => gql(UPDATE_ITEM, { id: item.id, input }))) onSaved();
   };
   if (!editable) {
     return (
@@ -74,28 +69,16 @@ function ItemRow({ item, editable, onSaved }: { item: ActionItem; editable: bool
           onChange={(e) => save({ title: (e.target as HTMLInputElement).value })}
           aria-describedby={problem ? `${id}-error` : undefined}
         />
-        {problem && (
-          <p id={`${id}-error`} class="field-error" role="alert">
-            {problem}
-          </p>
-        )}
+        <FieldError id={id} problem={problem} />
       </th>
       <td>
         <input aria-label={`Owner of ${item.title}`} defaultValue={item.owner} onChange={(e) => save({ owner: (e.target as HTMLInputElement).value })} />
       </td>
       <td>
-        <select aria-label={`Team of ${item.title}`} value={item.team} onChange={(e) => save({ team: (e.target as HTMLSelectElement).value })}>
-          {TEAMS.map((t) => (
-            <option value={t}>{fmt.label(t)}</option>
-          ))}
-        </select>
+        <Choice label={`Team of ${item.title}`} value={item.team} options={TEAMS} onPick={(team) => save({ team })} />
       </td>
       <td>
-        <select aria-label={`Status of ${item.title}`} value={item.status} onChange={(e) => save({ status: (e.target as HTMLSelectElement).value })}>
-          {STATUSES.map((s) => (
-            <option value={s}>{fmt.label(s)}</option>
-          ))}
-        </select>
+        <Choice label={`Status of ${item.title}`} value={item.status} options={STATUSES} onPick={(status) => save({ status })} />
       </td>
       <td>
         <input
@@ -138,22 +121,18 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
   const [owner, setOwner] = useState("");
   const [team, setTeam] = useState("BOTH");
   const [dueDate, setDueDate] = useState("");
-  const [problem, setProblem] = useState<string | null>(null);
+  const { problem, setProblem, attempt } = useAttempt();
   const submit = async (event: Event) => {
     event.preventDefault();
     if (!title.trim() || !owner.trim()) {
       setProblem("Give the action item a title and an owner.");
       return;
     }
-    try {
-      await gql(CREATE_ITEM, { input: { title, owner, team, weekStart, dueDate: dueDate || null } });
+    if (await attempt(() => gql(CREATE_ITEM, { input: { title, owner, team, weekStart, dueDate: dueDate || null } }))) {
       setTitle("");
       setOwner("");
       setDueDate("");
-      setProblem(null);
       onSaved();
-    } catch (exc) {
-      setProblem(exc instanceof ApiError ? exc.message : String(exc));
     }
   };
   return (
@@ -168,22 +147,14 @@ function NewItem({ weekStart, onSaved }: { weekStart: string; onSaved: () => voi
       </label>
       <label>
         <span>Team</span>
-        <select value={team} onChange={(e) => setTeam((e.target as HTMLSelectElement).value)}>
-          {TEAMS.map((t) => (
-            <option value={t}>{fmt.label(t)}</option>
-          ))}
-        </select>
+        <Choice value={team} options={TEAMS} onPick={setTeam} />
       </label>
       <label>
         <span>Due</span>
         <input type="date" value={dueDate} onInput={(e) => setDueDate((e.target as HTMLInputElement).value)} />
       </label>
       <button type="submit">Add</button>
-      {problem && (
-        <p class="field-error" role="alert">
-          {problem}
-        </p>
-      )}
+      <FieldError problem={problem} />
     </form>
   );
 }

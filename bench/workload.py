@@ -91,7 +91,7 @@ def journeys_of_tenants(
     """The same journeys spread over `tenants`, `leads_per_tenant` each, in order: the
     events are the same but for their tenant (lead, account and event ids may repeat
     across tenants, as they would). One batch of at most 500 per tenant's request."""
-    batches = []
+    batches: list[list[dict[str, Any]]] = []
     for index, tenant in enumerate(tenants):
         mine = journeys[index * leads_per_tenant : (index + 1) * leads_per_tenant]
         events = [{**event, "tenant_id": tenant} for journey in mine for event in journey]

@@ -387,9 +387,10 @@ class MondayStandIn(Served):
             board.items[item.id] = item
             return self._item_doc(board, item)
         if name == "change_multiple_column_values":
-            item = board.items.get(str(args.get("item_id")))
-            if item is None:
+            found = board.items.get(str(args.get("item_id")))
+            if found is None:
                 raise MondayError("Item not found in board", "InvalidItemIdException")
+            item = found
             values = self._column_values(
                 board, args["column_values"], args.get("create_labels_if_missing")
             )

@@ -373,8 +373,11 @@ class Bench:
                 if not worker.alive():
                     raise RuntimeError(f"{worker.name} exited:\n{worker.tail()}")
             found = await self.found(probes)
-            if found == len(probes) and count is not None:
-                found -= await self.applied(*tenants) < count
+            if found == len(probes) and count is not None and await self.applied(*tenants) < count:
+                # Counting a large tenant's events is work for the server under test:
+                # only once every probe is in, and less often.
+                found -= 1
+                await asyncio.sleep(0.2)
             now = time.perf_counter()
             if found == len(probes):
                 return now - started, True

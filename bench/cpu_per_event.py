@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import workload
+from bench import statements, workload
 from bench.procs import ROOT, WorkCpu
 from bench.run import SPAN_DAYS, Bench, pg_port, scaled
 from shared.kafka import make_producer
@@ -54,7 +54,7 @@ async def main(argv: list[str] | None = None) -> int:
         worker = await bench.start_worker(phase, tenant)
         cpu = WorkCpu([worker], pg_port(settings.database_url))
         applied_before = await bench.applied(tenant)
-        statements_before = await _statements(bench.admin)
+        statements_before = await statements.snapshot(bench.admin)
         spy = None
         if args.profile:
             out = ROOT / f"profile-{bench.stamp}.txt"
@@ -89,48 +89,12 @@ async def main(argv: list[str] | None = None) -> int:
             f" {1_000 * pg_s / applied:.3f} s per 1,000 events",
             flush=True,
         )
-        _print_statements(statements_before, await _statements(bench.admin), applied)
+        print(statements.report(statements_before, await statements.snapshot(bench.admin), applied))
     finally:
         bench.procs.stop_all()
         await bench.producer.stop()
         await bench.cleanup(keep_logs=False)
     return 0
-
-
-Statements = dict[int, tuple[str, int, float, int]]
-
-
-async def _statements(conn: asyncpg.Connection) -> Statements | None:
-    """(query, calls, total ms, rows) by query id; None where statistics are not kept."""
-    try:
-        rows = await conn.fetch(
-            "SELECT queryid, query, calls, total_exec_time, rows FROM stats.pg_stat_statements"
-            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        )
-    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
-        return None
-    except asyncpg.ObjectNotInPrerequisiteStateError:  # the module is not preloaded
-        return None
-    return {r["queryid"]: (r["query"], r["calls"], r["total_exec_time"], r["rows"]) for r in rows}
-
-
-def _print_statements(before: Statements | None, after: Statements | None, events: int) -> None:
-    if before is None or after is None or not events:
-        print("statement statistics: not kept by this server (pg_stat_statements)")
-        return
-    spent = []
-    for queryid, (query, calls, ms, rows) in after.items():
-        _, calls0, ms0, rows0 = before.get(queryid, ("", 0, 0.0, 0))
-        if calls > calls0:
-            spent.append((ms - ms0, calls - calls0, rows - rows0, " ".join(query.split())))
-    total = sum(s[0] for s in spent) or 1.0
-    print(f"statements: {total / 1_000:.2f} s of execution in all; the 12 that took the most:")
-    print(f"{'share':>6} {'µs/event':>9} {'calls/1k':>9} {'rows/1k':>9}  statement")
-    for ms, calls, rows, query in sorted(spent, reverse=True)[:12]:
-        print(
-            f"{100 * ms / total:5.1f}% {1_000 * ms / events:9.2f} {1_000 * calls / events:9.2f}"
-            f" {1_000 * rows / events:9.1f}  {query[:110]}"
-        )
 
 
 if __name__ == "__main__":

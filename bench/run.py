@@ -42,7 +42,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import UnknownTopicOrPartitionError
 
-from bench import figures, history, overview, segment_batch, sink, webhooks, workload
+from bench import figures, history, overview, segment_batch, sink, statements, webhooks, workload
 from bench.metrics_sql import METRICS_SQL
 from bench.procs import ROOT, CpuMeter, Process, Processes, WorkCpu, wait_ready
 from services.admin.tenants import create_api_key, create_tenant
@@ -551,8 +551,12 @@ class Bench:
         self.say(f"  {len(load.records):,} records; starting a worker on {self.prefix('arr')}*")
         worker = await self.start_worker("arr", tenant)
         cpu = WorkCpu([worker], pg_port(self.settings.database_url))
+        before = await statements.snapshot(self.admin)
         result = await self.timed_apply("arr", load, [worker], "array records", cpu=cpu)
         del load
+        after = await statements.snapshot(self.admin)
+        for line in statements.report(before, after, result["applied"], most=8).splitlines():
+            self.say(f"  {line}")
         used = cpu.seconds()
         applied = max(1, result["applied"])
         result |= {

@@ -65,7 +65,11 @@ async def detect(pool: asyncpg.Pool, tenant_id: str, rules: SlaRules, now: datet
         for kind, column in _ANSWER_COLUMN.items():
             hours = _hours(rules, kind)
             # Only leads already past the deadline and not recorded for this MQL: the
-            # index on (tenant_id, mql_at) bounds the scan, the primary key the anti-join.
+            # index on (tenant_id, mql_at) bounds the scan, and each lead's breach is looked
+            # up by the primary key. OFFSET 0 keeps it a lookup per lead, and the ORDER BY,
+            # the key's own order, makes the key the only index that needs no sort: planned
+            # on a growing tenant's stale statistics, an anti-join (3.4 s for 4,000 leads)
+            # or the newest-first index (1.6 s) read every breach of the tenant per lead.
             rows = await conn.fetch(
                 f"""
                 SELECT l.lead_id, l.mql_at, l.{column} AS answered_at
@@ -77,7 +81,8 @@ async def detect(pool: asyncpg.Pool, tenant_id: str, rules: SlaRules, now: datet
                   AND NOT EXISTS (
                       SELECT 1 FROM sla_breaches b
                       WHERE b.tenant_id = l.tenant_id AND b.lead_id = l.lead_id
-                        AND b.kind = $4 AND b.mql_at = l.mql_at)
+                        AND b.kind = $4 AND b.mql_at = l.mql_at
+                      ORDER BY b.tenant_id, b.lead_id, b.kind, b.mql_at LIMIT 1 OFFSET 0)
                 """,
                 tenant_id,
                 now,
@@ -120,22 +125,22 @@ async def emit(
             )
         for future in futures:
             await future
+        # The very rows this transaction locked, by their physical address: a join on the
+        # key, planned on a growing tenant's stale statistics, compared every unsent
+        # breach with every sent one (410 ms for 250).
         await conn.execute(
             "UPDATE sla_breaches SET emitted_at = $2"
-            " WHERE tenant_id = $1 AND (lead_id, kind, mql_at) IN"
-            " (SELECT * FROM unnest($3::text[], $4::text[], $5::timestamptz[]))",
+            " WHERE tenant_id = $1 AND ctid = ANY($3::tid[])",
             tenant_id,
             now,
-            [r["lead_id"] for r in rows],
-            [r["kind"] for r in rows],
-            [r["mql_at"] for r in rows],
+            [r["ctid"] for r in rows],
         )
         log.info("sla alerts sent", extra={"tenant_id": tenant_id, "alerts": len(rows)})
 
     await drain(
         pool,
         tenant_id,
-        "SELECT lead_id, kind, mql_at, deadline, detected_at FROM sla_breaches"
+        "SELECT ctid, lead_id, kind, mql_at, deadline, detected_at FROM sla_breaches"
         " WHERE tenant_id = $1 AND emitted_at IS NULL"
         " ORDER BY deadline, lead_id, kind LIMIT $2 FOR UPDATE SKIP LOCKED",
         EMIT_CHUNK,

@@ -15,7 +15,7 @@ from collections.abc import Collection
 import asyncpg
 
 from shared import locks
-from shared.db import tenant_tx
+from shared.db import tenants_tx
 from shared.domain.config import DEFAULT_CONFIG, TenantConfig
 
 log = logging.getLogger("tandem.configs")
@@ -25,6 +25,11 @@ class TenantConfigs:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._versions: dict[str, dict[int, TenantConfig]] = {}
+        # The newest version whose re-score this worker ran (or had no part in: the versions
+        # a tenant had when this worker first read it). Kept apart from the versions read,
+        # because a batch reads a version saved a moment ago before the poll sees it, and
+        # its leads still need the re-score.
+        self._rescored: dict[str, int] = {}
         self._known: set[str] = set()
         self._known_checked = 0.0
 
@@ -44,16 +49,33 @@ class TenantConfigs:
 
     async def versions(self, tenant_id: str) -> dict[int, TenantConfig]:
         if tenant_id not in self._versions:
-            await self.refresh(tenant_id)
+            await self.refresh([tenant_id])
         return self._versions[tenant_id]
 
     async def current(self, tenant_id: str) -> int:
         return max(await self.versions(tenant_id))
 
-    async def refresh(self, tenant_id: str) -> bool:
-        """Loads versions not seen yet; returns True when the tenant has a new version."""
-        async with tenant_tx(self._pool, tenant_id) as conn:
-            return tenant_id in await self._load(conn, [tenant_id])
+    async def refresh(self, tenant_ids: Collection[str]) -> None:
+        """Loads the versions of these tenants not seen yet, in one statement however many
+        tenants there are."""
+        async with tenants_tx(self._pool, tenant_ids) as conn:
+            await self._load(conn, tenant_ids)
+
+    def announced(self, tenant_id: str, version: int) -> None:
+        """A note says `version` of the tenant was saved: it is re-scored by this worker even
+        if the worker reads the tenant for the first time now."""
+        self._rescored.setdefault(tenant_id, version - 1)
+
+    def unscored(self) -> dict[str, int]:
+        """The tenants with a version newer than their last re-score, and that version."""
+        return {
+            t: newest
+            for t, versions in self._versions.items()
+            if (newest := max(versions)) > self._rescored[t]
+        }
+
+    def rescored(self, tenant_id: str, version: int) -> None:
+        self._rescored[tenant_id] = max(self._rescored[tenant_id], version)
 
     async def hold(
         self, conn: asyncpg.Connection, tenant_ids: Collection[str]
@@ -67,9 +89,8 @@ class TenantConfigs:
         await self._load(conn, tenant_ids)
         return {t: self._versions[t] for t in tenant_ids}
 
-    async def _load(self, conn: asyncpg.Connection, tenant_ids: Collection[str]) -> set[str]:
-        """Reads the versions of these tenants this worker has not seen, in one statement;
-        returns the tenants that had some."""
+    async def _load(self, conn: asyncpg.Connection, tenant_ids: Collection[str]) -> None:
+        """Reads the versions of these tenants this worker has not seen, in one statement."""
         ids = sorted(set(tenant_ids))
         seen = [max(self._versions.get(t, (0,))) for t in ids]
         rows = await conn.fetch(
@@ -87,7 +108,8 @@ class TenantConfigs:
             self._versions.setdefault(t, {0: DEFAULT_CONFIG})
         for row in rows:
             self._versions[row["tenant_id"]][row["version"]] = TenantConfig.from_dict(row["config"])
-        return {row["tenant_id"] for row in rows}
+        for t in ids:
+            self._rescored.setdefault(t, max(self._versions[t]))
 
     def cached_tenants(self) -> list[str]:
         return list(self._versions)

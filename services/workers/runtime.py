@@ -134,23 +134,30 @@ class Runtime:
 
     async def on_config_message(self, value: bytes) -> None:
         try:
-            tenant_id = orjson.loads(value)["tenant_id"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            note = orjson.loads(value)
+            tenant_id, version = str(note["tenant_id"]), int(note["version"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.warning("ignoring malformed tenant-config message", extra={"value": value[:200]})
             return
-        if await self.configs.refresh(tenant_id):
-            await self.rescore(tenant_id)
+        self.configs.announced(tenant_id, version)
+        await self.configs.refresh([tenant_id])
+        await self.rescore_changed()
 
     async def poll_configs(self) -> None:
-        for tenant_id in self.configs.cached_tenants():
-            if await self.configs.refresh(tenant_id):
-                await self.rescore(tenant_id)
+        await self.configs.refresh(self.configs.cached_tenants())
+        await self.rescore_changed()
 
-    async def rescore(self, tenant_id: str) -> None:
+    async def rescore_changed(self) -> None:
+        """Re-scores each tenant with a version newer than its last re-score. A re-score that
+        fails is not marked, so the next poll runs it again."""
+        for tenant_id, version in self.configs.unscored().items():
+            await self.rescore(tenant_id, version)
+            self.configs.rescored(tenant_id, version)
+
+    async def rescore(self, tenant_id: str, version: int) -> None:
         """Appends a re-score event to every lead of the tenant and refolds them (SPEC 4),
         a chunk of leads at a time under those leads' locks: a batch applying events to one
         of them runs wholly before or after, so its fold never misses the re-score event."""
-        version = await self.configs.current(tenant_id)
         started = time.monotonic()
         async with tenant_tx(self.pool, tenant_id) as conn:
             rows = await conn.fetch("SELECT lead_id FROM leads WHERE tenant_id = $1", tenant_id)

@@ -144,3 +144,29 @@ async def test_a_batch_uses_a_version_its_cache_has_not_heard_of(pool: asyncpg.P
             TENANT,
         )
     assert score == 9
+
+
+async def test_a_version_a_batch_read_first_is_still_re_scored(pool: asyncpg.Pool) -> None:
+    configs = TenantConfigs(pool)
+    projector = LeadProjector(pool, configs, lambda: NOW, LeadCache(10))
+    await projector.project_tenant(TENANT, [_touch(1, "lead-1")], _publish)
+    assert configs.unscored() == {}
+    version, _ = await save_config(pool, TENANT, "engagement", PATCH, "admin")
+    # A batch reads the new version before the poll does: the poll then finds nothing new
+    # to read, and lead-1, folded before the change, still needs its re-score.
+    await projector.project_tenant(TENANT, [_touch(2, "lead-2")], _publish)
+    await configs.refresh(configs.cached_tenants())
+    assert configs.unscored() == {TENANT: version}
+    configs.rescored(TENANT, version)
+    assert configs.unscored() == {}
+
+
+async def test_a_note_about_a_tenant_first_read_now_is_re_scored(pool: asyncpg.Pool) -> None:
+    version, _ = await save_config(pool, TENANT, "engagement", PATCH, "admin")
+    # The versions a tenant already had when a worker first reads it need no re-score
+    # from it, unless a note announced one of them.
+    quiet, noted = TenantConfigs(pool), TenantConfigs(pool)
+    await quiet.refresh([TENANT])
+    noted.announced(TENANT, version)
+    await noted.refresh([TENANT])
+    assert quiet.unscored() == {} and noted.unscored() == {TENANT: version}

@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from simulation.generator import JourneyGenerator
 from tests.conftest import REPO, RUN_ID
 from tests.integration.conftest import EXAMPLE_NOW, Platform, Process, WorkerGroup
-from tests.integration.test_scale_out import produce
+from tests.integration.test_kill_worker import produce
 
 
 def lead_events(events: list[dict[str, Any]]) -> int:
@@ -74,14 +74,14 @@ async def test_a_worker_restarted_with_its_instance_id_takes_the_killed_ones_pla
 
     try:
         first.start()
-        await produce(platform.kafka_bootstrap, workers.touchpoints, before_kill)
+        await produce(platform.kafka_bootstrap, before_kill, workers.touchpoints)
         await workers.wait_applied(tenant, lead_events(before_kill), alive=[first])
         killed = await member_of(group, instance)
         killed_partners = await member_of(f"{group}-partners", f"{instance}-partners")
 
         first.kill(signal.SIGKILL)
         second.start()
-        await produce(platform.kafka_bootstrap, workers.touchpoints, after_kill)
+        await produce(platform.kafka_bootstrap, after_kill, workers.touchpoints)
         total = lead_events(before_kill + after_kill)
         await workers.wait_applied(tenant, total, alive=[second])
 

@@ -8,9 +8,10 @@ applies N generated events (array records as HTTP batches of 500 bring them, or 
 per record with --single); the run reports the CPU seconds (utime + stime from /proc) the
 worker process and the PostgreSQL backends serving its connections used until every event
 was in the read model. --profile records the worker's stacks meanwhile (py-spy, collapsed
-format). Where the server keeps statement statistics (pg_stat_statements, in the `stats`
-schema; the local stack loads it), the statements that took the most of the database's
-time during the run are printed, with their calls and rows per 1,000 events.
+format) and prints the share of samples in each processing step. Where the server keeps
+statement statistics (pg_stat_statements, in the `stats` schema; the local stack loads it),
+the statements that took the most of the database's time during the run are printed, with
+their calls and rows per 1,000 events.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import statements, workload
+from bench import stacks, statements, workload
 from bench.procs import ROOT, WorkCpu
 from bench.run import SPAN_DAYS, Bench, pg_port, scaled
 from shared.kafka import make_producer
@@ -81,6 +82,7 @@ async def main(argv: list[str] | None = None) -> int:
         applied = await bench.applied(tenant) - applied_before
         if spy is not None:
             await spy.wait()
+            print(stacks.report(out), flush=True)
         kind = "one event per record" if args.single else "array records"
         print(
             f"{kind}: {applied:,} events applied (complete: {done}) in {elapsed:.1f} s wall;"

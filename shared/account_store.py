@@ -119,9 +119,10 @@ async def _planned_keys(conn: asyncpg.Connection, rows: Sequence[Any]) -> set[_L
     keys = {(t, "domain", d) for t, d in domains}
     # Each key through its index, one at a time (LATERAL, OFFSET 0): joins planned on a
     # new tenant's missing statistics read whole tables of members and accounts.
-    for r in await conn.fetch(
-        """
-        WITH ids AS (
+    ids = {
+        (r["tenant_id"], r["account_id"])
+        for r in await conn.fetch(
+            """
             SELECT * FROM unnest($3::text[], $4::text[]) AS o(tenant_id, account_id)
             UNION SELECT m.tenant_id, m.account_id
                   FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
@@ -131,20 +132,29 @@ async def _planned_keys(conn: asyncpg.Connection, rows: Sequence[Any]) -> set[_L
                   FROM unnest($5::text[], $6::text[]) AS d(tenant_id, domain)
                   CROSS JOIN LATERAL (SELECT tenant_id, account_id FROM accounts a
                       WHERE a.tenant_id = d.tenant_id AND a.domain = d.domain OFFSET 0) AS a
+            """,
+            [r["tenant_id"] for r in rows],
+            [r["lead_id"] for r in rows],
+            *_columns(own),
+            *_columns(domains),
         )
-        SELECT ids.tenant_id, ids.account_id, a.domain
-        FROM ids LEFT JOIN LATERAL (SELECT domain FROM accounts a
-            WHERE a.tenant_id = ids.tenant_id AND a.account_id = ids.account_id OFFSET 0) AS a
-            ON true
-        """,
-        [r["tenant_id"] for r in rows],
-        [r["lead_id"] for r in rows],
-        *_columns(own),
-        *_columns(domains),
+    }
+    # Their current domains, by the tenants and the account ids as two constant lists (the
+    # pairs that are not wanted are dropped here). A lookup per key, with the tenant a
+    # parameter, is estimated at one row through any index that starts with tenant_id
+    # (row-level security's tenant condition counts twice), and took accounts_grade_stage,
+    # reading all of the tenant's accounts once per key: 1.2 s for 2,800 keys in a tenant
+    # of 16,000 accounts. With the tenants known, the plan is the key's index or one
+    # pass over the tenant's accounts (7 ms there).
+    for r in await conn.fetch(
+        "SELECT tenant_id, account_id, domain FROM accounts"
+        " WHERE tenant_id = ANY($1::text[]) AND account_id = ANY($2::text[])",
+        sorted({t for t, _ in ids}),
+        sorted({a for _, a in ids}),
     ):
-        keys.add((r["tenant_id"], "account", r["account_id"]))
-        if r["domain"] is not None:
+        if (r["tenant_id"], r["account_id"]) in ids and r["domain"] is not None:
             keys.add((r["tenant_id"], "domain", r["domain"]))
+    keys.update((t, "account", a) for t, a in ids)
     return keys
 
 

@@ -111,7 +111,8 @@ async def _planned_keys(conn: asyncpg.Connection, rows: Sequence[Any]) -> set[_L
     }
     own = {(r["tenant_id"], r["account_id"]) for r in rows if r["account_id"]}
     keys = {(t, "domain", d) for t, d in domains}
-    members = await _by_key(conn, "account_members", "lead_id", _keys(rows), "account_id")
+    leads = {(r["tenant_id"], r["lead_id"]) for r in rows}
+    members = await _by_key(conn, "account_members", "lead_id", leads, "account_id")
     matched = await _by_key(conn, "accounts", "domain", domains, "account_id")
     ids = own | {(r["tenant_id"], r["account_id"]) for r in [*members, *matched]}
     for r in await _by_key(conn, "accounts", "account_id", ids, "domain"):
@@ -126,10 +127,6 @@ def _columns(pairs: Collection[Key]) -> tuple[list[str], list[str]]:
     return [t for t, _ in ordered], [n for _, n in ordered]
 
 
-def _keys(rows: Sequence[Any]) -> set[Key]:
-    return {(r["tenant_id"], r["lead_id"]) for r in rows}
-
-
 async def _by_key(
     conn: asyncpg.Connection,
     table: str,
@@ -141,13 +138,13 @@ async def _by_key(
     """The rows of `table` whose (tenant_id, `key`) is one of `pairs`, with `columns`.
 
     Asked as two constant lists, the tenants and the keys, and the pairs that were not
-    asked for dropped here: a lookup per pair, with the tenant a parameter, is estimated at
+    asked for dropped here. A lookup per pair, with the tenant a parameter, is estimated at
     one row through any index that starts with tenant_id (row-level security's tenant
     condition counts a second time), and took indexes that merely contain the key column
     (accounts_grade_stage, leads_stage), reading all of a tenant's rows once per pair: 1.2 s
-    for 2,800 accounts of a tenant of 16,000, and 300 µs of the database per event at a
-    million events. With the tenants known, the plan is the key's index or one pass over
-    the tenant's rows.
+    for 2,800 accounts of a tenant of 16,000. With the tenants known, a tenant's rows are
+    read at most once per statement; on statistics older than a fast-growing tenant that
+    one pass is still what the planner picks (BENCHMARKS.md, Profile).
     """
     if not pairs:
         return []
@@ -157,7 +154,7 @@ async def _by_key(
         sorted({t for t, _ in pairs}),
         sorted({k for _, k in pairs}),
     )
-    wanted = pairs if isinstance(pairs, (set, frozenset)) else set(pairs)
+    wanted = set(pairs)
     return [r for r in rows if (r["tenant_id"], r[key]) in wanted]
 
 
@@ -288,15 +285,13 @@ async def _recompute(
     old_domains = {
         (r["tenant_id"], r["account_id"]): r["domain"]
         for r in await conn.fetch(
-            # The pairs exactly, with the tenants and ids as constant lists too (see _by_key).
+            # The pairs exactly, their columns as constant lists too (see _by_key).
             "DELETE FROM accounts"
-            " WHERE tenant_id = ANY($3::text[]) AND account_id = ANY($4::text[])"
+            " WHERE tenant_id = ANY($1::text[]) AND account_id = ANY($2::text[])"
             " AND (tenant_id, account_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
             " RETURNING tenant_id, account_id, domain",
             tenants,
             accounts,
-            sorted(set(tenants)),
-            sorted(set(accounts)),
         )
     }
     changed: set[tuple[str, str | None]] = set()

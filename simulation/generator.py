@@ -510,9 +510,16 @@ class JourneyGenerator:
         country, _, tld = _pick(rng, _COUNTRIES, _COUNTRY_WEIGHTS)
         name = rng.choice(_NAME_HEADS) + rng.choice(_NAME_TAILS)
         revenue = round(size * rng.uniform(80_000, 300_000), -3) if rng.random() < 0.7 else None
+        # Each company has a domain of its own, except that one pair in ten (the 19th and
+        # 20th of every 20) is a parent and a subsidiary sharing one: domain matching meets
+        # its ties in a tenant of any size, and a domain never names more than two accounts
+        # however many companies there are.
+        domain = f"{name}{account}{tld}"
+        if account % 20 == 19:
+            domain = self._company(account - 1).domain
         return _Company(
             account_id=f"{self.id_prefix}A{account:06d}",
-            domain=f"{name}{tld}",
+            domain=domain,
             industry=industry,
             company_size=size,
             annual_revenue=revenue,

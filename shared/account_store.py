@@ -71,8 +71,14 @@ async def update_many(
     skipped, as that transaction runs this step for it next (and, carrying the domain,
     waits for its key); a lead read here makes its writer wait for this commit.
     """
-    rows = await _by_key(
-        conn, "leads", "lead_id", leads, "account_id, traits->>'company_domain' AS domain"
+    rows = await conn.fetch(
+        "SELECT l.tenant_id, l.lead_id, l.account_id, l.domain"
+        " FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+        " CROSS JOIN LATERAL (SELECT tenant_id, lead_id, account_id,"
+        " traits->>'company_domain' AS domain FROM leads"
+        " WHERE tenant_id = k.tenant_id AND lead_id = k.lead_id OFFSET 0) AS l",
+        [t for t, _ in leads],
+        [lead for _, lead in leads],
     )
     held = await _planned_keys(conn, rows)
     while True:
@@ -111,51 +117,40 @@ async def _planned_keys(conn: asyncpg.Connection, rows: Sequence[Any]) -> set[_L
     }
     own = {(r["tenant_id"], r["account_id"]) for r in rows if r["account_id"]}
     keys = {(t, "domain", d) for t, d in domains}
-    leads = {(r["tenant_id"], r["lead_id"]) for r in rows}
-    members = await _by_key(conn, "account_members", "lead_id", leads, "account_id")
-    matched = await _by_key(conn, "accounts", "domain", domains, "account_id")
-    ids = own | {(r["tenant_id"], r["account_id"]) for r in [*members, *matched]}
-    for r in await _by_key(conn, "accounts", "account_id", ids, "domain"):
+    # Each key through its index, one at a time (LATERAL, OFFSET 0): joins planned on a
+    # new tenant's missing statistics read whole tables of members and accounts.
+    for r in await conn.fetch(
+        """
+        WITH ids AS (
+            SELECT * FROM unnest($3::text[], $4::text[]) AS o(tenant_id, account_id)
+            UNION SELECT m.tenant_id, m.account_id
+                  FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
+                  CROSS JOIN LATERAL (SELECT tenant_id, account_id FROM account_members m
+                      WHERE m.tenant_id = k.tenant_id AND m.lead_id = k.lead_id OFFSET 0) AS m
+            UNION SELECT a.tenant_id, a.account_id
+                  FROM unnest($5::text[], $6::text[]) AS d(tenant_id, domain)
+                  CROSS JOIN LATERAL (SELECT tenant_id, account_id FROM accounts a
+                      WHERE a.tenant_id = d.tenant_id AND a.domain = d.domain OFFSET 0) AS a
+        )
+        SELECT ids.tenant_id, ids.account_id, a.domain
+        FROM ids LEFT JOIN LATERAL (SELECT domain FROM accounts a
+            WHERE a.tenant_id = ids.tenant_id AND a.account_id = ids.account_id OFFSET 0) AS a
+            ON true
+        """,
+        [r["tenant_id"] for r in rows],
+        [r["lead_id"] for r in rows],
+        *_columns(own),
+        *_columns(domains),
+    ):
+        keys.add((r["tenant_id"], "account", r["account_id"]))
         if r["domain"] is not None:
             keys.add((r["tenant_id"], "domain", r["domain"]))
-    keys.update((t, "account", a) for t, a in ids)
     return keys
 
 
 def _columns(pairs: Collection[Key]) -> tuple[list[str], list[str]]:
     ordered = sorted(pairs)
     return [t for t, _ in ordered], [n for _, n in ordered]
-
-
-async def _by_key(
-    conn: asyncpg.Connection,
-    table: str,
-    key: str,
-    pairs: Collection[Key],
-    columns: str,
-    condition: str = "",
-) -> list[asyncpg.Record]:
-    """The rows of `table` whose (tenant_id, `key`) is one of `pairs`, with `columns`.
-
-    Asked as two constant lists, the tenants and the keys, and the pairs that were not
-    asked for dropped here. A lookup per pair, with the tenant a parameter, is estimated at
-    one row through any index that starts with tenant_id (row-level security's tenant
-    condition counts a second time), and took indexes that merely contain the key column
-    (accounts_grade_stage, leads_stage), reading all of a tenant's rows once per pair: 1.2 s
-    for 2,800 accounts of a tenant of 16,000. With the tenants known, a tenant's rows are
-    read at most once per statement; on statistics older than a fast-growing tenant that
-    one pass is still what the planner picks (BENCHMARKS.md, Profile).
-    """
-    if not pairs:
-        return []
-    rows = await conn.fetch(
-        f"SELECT tenant_id, {key}, {columns} FROM {table}"
-        f" WHERE tenant_id = ANY($1::text[]) AND {key} = ANY($2::text[]){condition}",
-        sorted({t for t, _ in pairs}),
-        sorted({k for _, k in pairs}),
-    )
-    wanted = set(pairs)
-    return [r for r in rows if (r["tenant_id"], r[key]) in wanted]
 
 
 async def _settle(
@@ -243,6 +238,16 @@ async def _assign(conn: asyncpg.Connection, rows: Sequence[Any]) -> tuple[set[Ke
     return affected, domains
 
 
+# The leads of each (tenant, account) of $1/$2, one account at a time through the index on
+# (tenant, account); see _recompute for why the LATERAL is fenced with OFFSET 0.
+_MEMBERS_OF_KEYS = """FROM unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)
+        CROSS JOIN LATERAL (
+            SELECT lead_id FROM account_members m
+            WHERE m.tenant_id = k.tenant_id AND m.account_id = k.account_id
+            OFFSET 0
+        ) AS m"""
+
+
 async def _recompute(
     conn: asyncpg.Connection, account_ids: Collection[Key], configs: Mapping[str, TenantConfig]
 ) -> set[Key]:
@@ -252,44 +257,53 @@ async def _recompute(
         return set()
     ids = sorted(account_ids)
     tenants, accounts = _columns(ids)
-    member_of = {
-        (r["tenant_id"], r["lead_id"]): r["account_id"]
-        for r in await _by_key(conn, "account_members", "account_id", ids, "lead_id")
-    }
+    # Each account's members, then their rows, through the indexes on (tenant, account) and
+    # (tenant, lead) one account at a time (LATERAL, kept apart by OFFSET 0 so the planner
+    # does not flatten it back into a join): a plain join lets the planner pair
+    # every open opportunity of a tenant with the batch's accounts first, which on a new
+    # tenant without statistics read all its members once per pair.
     members: dict[Key, list[Member]] = defaultdict(list)
-    for r in sorted(
-        await _by_key(
-            conn,
-            "leads",
-            "lead_id",
-            set(member_of),
-            "account_id, stage, engagement_score, traits",
-        ),
-        key=lambda r: r["lead_id"],
+    for r in await conn.fetch(
+        f"""
+        SELECT k.tenant_id, k.account_id AS member_of, l.lead_id, l.account_id, l.stage,
+               l.engagement_score, l.traits
+        {_MEMBERS_OF_KEYS}
+        CROSS JOIN LATERAL (
+            SELECT * FROM leads l WHERE l.tenant_id = k.tenant_id AND l.lead_id = m.lead_id
+            OFFSET 0
+        ) AS l
+        ORDER BY l.lead_id
+        """,
+        tenants,
+        accounts,
     ):
-        members[(r["tenant_id"], member_of[(r["tenant_id"], r["lead_id"])])].append(
+        members[(r["tenant_id"], r["member_of"])].append(
             Member(r["lead_id"], r["account_id"], r["stage"], r["engagement_score"], r["traits"])
         )
     opportunities: dict[Key, list[OpenOpportunity]] = defaultdict(list)
-    for r in await _by_key(
-        conn,
-        "opportunities",
-        "lead_id",
-        set(member_of),
-        "opportunity_id, created_at",
-        " AND status = 'OPEN'",
+    for r in await conn.fetch(
+        f"""
+        SELECT k.tenant_id, k.account_id, o.opportunity_id, o.created_at
+        {_MEMBERS_OF_KEYS}
+        CROSS JOIN LATERAL (
+            SELECT opportunity_id, created_at FROM opportunities o
+            WHERE o.tenant_id = k.tenant_id AND o.lead_id = m.lead_id AND o.status = 'OPEN'
+            OFFSET 0
+        ) AS o
+        """,
+        tenants,
+        accounts,
     ):
-        opportunities[(r["tenant_id"], member_of[(r["tenant_id"], r["lead_id"])])].append(
+        opportunities[(r["tenant_id"], r["account_id"])].append(
             OpenOpportunity(r["opportunity_id"], r["created_at"])
         )
     old_domains = {
         (r["tenant_id"], r["account_id"]): r["domain"]
         for r in await conn.fetch(
-            # The pairs exactly, their columns as constant lists too (see _by_key).
-            "DELETE FROM accounts"
-            " WHERE tenant_id = ANY($1::text[]) AND account_id = ANY($2::text[])"
-            " AND (tenant_id, account_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
-            " RETURNING tenant_id, account_id, domain",
+            "DELETE FROM accounts a"
+            " USING unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)"
+            " WHERE a.tenant_id = k.tenant_id AND a.account_id = k.account_id"
+            " RETURNING a.tenant_id, a.account_id, a.domain",
             tenants,
             accounts,
         )

@@ -161,14 +161,6 @@ async def prepare_connection(conn: asyncpg.Connection) -> None:
     # (pg_stat_statements: 25 µs of the database's 46 per event, 1 µs once planned each
     # time), for well under a millisecond of planning per statement.
     await conn.execute("SET plan_cache_mode = force_custom_plan")
-    # A batch reads its own leads, accounts and members by key, never most of a tenant. But
-    # the planner weighs a scan of the tenant's rows against the key's index by statistics
-    # from the last ANALYZE, and a tenant that grew since looks small. Scans of a whole
-    # table or of a bitmap of it are left for when no index serves the condition: at
-    # 400,000 events of one tenant the accounts step's two lead reads went from 24 to 6 µs
-    # of the database per event (94 to 60 in all). Past a million events they still read
-    # the tenant's rows (BENCHMARKS.md, Profile).
-    await conn.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
 
 
 # The event log's own columns, as staged (after the arrival order and tenant) and as read

@@ -35,8 +35,6 @@ interface QueryState<T> {
   reload: () => void;
 }
 
-/** Runs a query when its variables change and again on every live tick, keeping the
- * numbers on screen while the next answer is on its way. */
 /** A detail view's heading, focused once its data is in (and again for another `key`), so
  * keyboard and screen reader users land on what opened. */
 export function useLandingHeading(loaded: boolean, key: string) {
@@ -47,34 +45,46 @@ export function useLandingHeading(loaded: boolean, key: string) {
   return heading;
 }
 
+/** Runs a query when its variables change and again on every live tick. A live tick or a
+ * retry keeps the numbers on screen while the next answer is on its way; other variables
+ * (another period, another grouping) show none until their own answer is in, so a screen
+ * never labels one question's numbers with another's. */
 export function useQuery<T>(query: string, variables: Record<string, unknown>, live = true): QueryState<T> {
   const { liveTick } = useSession();
-  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({
+  const key = JSON.stringify([query, variables]);
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean; key: string | null }>({
     data: null,
     error: null,
     loading: true,
+    key: null,
   });
   const [nonce, setNonce] = useState(0);
-  const key = JSON.stringify(variables);
   useEffect(() => {
     let cancelled = false;
     setState((s) => ({ ...s, loading: true }));
     gql<T>(query, variables)
-      .then((data) => !cancelled && setState({ data, error: null, loading: false }))
+      .then((data) => !cancelled && setState({ data, error: null, loading: false, key }))
       .catch(
         (error: unknown) =>
           !cancelled &&
           setState((s) => ({
-            data: s.data,
+            data: s.key === key ? s.data : null,
             error: error instanceof ApiError ? error : new ApiError(String(error), "INTERNAL"),
             loading: false,
+            key,
           })),
       );
     return () => {
       cancelled = true;
     };
-  }, [query, key, nonce, live ? liveTick : 0]);
-  return { ...state, reload: () => setNonce((n) => n + 1) };
+  }, [key, nonce, live ? liveTick : 0]);
+  const current = state.key === key;
+  return {
+    data: current ? state.data : null,
+    error: state.error,
+    loading: state.loading || !current,
+    reload: () => setNonce((n) => n + 1),
+  };
 }
 
 export function Loading({ what }: { what: string }) {

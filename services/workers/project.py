@@ -39,6 +39,7 @@ from services.workers.lead_cache import LeadCache
 from services.workers.predictions import Predictions
 from services.workers.records import DeadLetter, Incoming
 from shared import account_store, locks
+from shared.domain.accounts import OpenOpportunity, member_inputs, normalise_domain
 from shared.domain.attribution import (
     AttributionModel,
     Conversion,
@@ -292,7 +293,7 @@ class LeadProjector:
             key: rows.add(key, folded, current[key[0]], now) for key, folded in states.items()
         }
         replaced_transitions = await store.write_lead_rows(conn, rows.writes)
-        await account_store.update_many(conn, list(states), current)
+        await account_store.update_many(conn, rows.account_leads, current)
         # After the accounts: a lead's prediction reads its account's members.
         await self._predictions.write(conn, {key: f.state for key, f in states.items()}, now)
         return rows.changes(heads, replaced_transitions, now), written
@@ -350,6 +351,10 @@ class Written:
     opportunities: dict[str, tuple[Any, ...]]
     conversions: dict[tuple[str, str], Conversion]
     models: tuple[AttributionModel, ...]
+    # What the lead's account was last computed from (accounts.member_inputs), and under
+    # which configuration; None before the lead has a row.
+    account: tuple[Any, ...] | None
+    config: TenantConfig
 
 
 class Folded(NamedTuple):
@@ -365,6 +370,8 @@ class _Rows:
 
     def __init__(self) -> None:
         self.writes = store.LeadWrites()
+        # The leads whose account must be brought up to date.
+        self.account_leads: list[Key] = []
         self._summaries: list[tuple[Key, LeadState, int, str, int | None]] = []
 
     def add(self, key: Key, folded: Folded, config: TenantConfig, now: datetime) -> Written:
@@ -376,7 +383,7 @@ class _Rows:
         models = config.attribution_models
         if state.created_at is None or state.last_event_at is None:
             # Only held or rescore events so far: not a lead yet, nothing stored.
-            return Written(0, len(state.touches), {}, {}, models)
+            return Written(0, len(state.touches), {}, {}, models, None, config)
         # Displayed engagement decays with the clock (SPEC 4): evaluate it at the later of
         # the wall clock and the lead's latest event, as the decay sweep does.
         scored_at = max(now, state.last_event_at)
@@ -447,8 +454,35 @@ class _Rows:
         self._summaries.append(
             (key, state, engagement.score, shown_matrix, None if prior is None else first_new)
         )
+        account = member_inputs(
+            state.account_id,
+            str(state.stage),
+            engagement.score,
+            state.traits,
+            (
+                OpenOpportunity(o.opportunity_id, o.created_at)
+                for o in state.opportunities.values()
+                if o.status is OpportunityStatus.OPEN
+            ),
+        )
+        if (
+            prior is None
+            or prior.account != account
+            or prior.config is not config
+            # Matched by domain only: another writer changing which account holds the
+            # domain skips this lead while it is locked here, trusting this step to
+            # re-resolve it (account_store.update_many).
+            or (state.account_id is None and normalise_domain(state.traits.get("company_domain")))
+        ):
+            self.account_leads.append(key)
         return Written(
-            len(state.transitions), len(state.touches), opportunities, conversions, models
+            len(state.transitions),
+            len(state.touches),
+            opportunities,
+            conversions,
+            models,
+            account,
+            config,
         )
 
     def changes(

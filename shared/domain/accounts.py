@@ -85,6 +85,26 @@ class Account:
     traits: Mapping[str, Any]
 
 
+def member_inputs(
+    account_id: str | None,
+    stage: str,
+    engagement_score: int,
+    traits: Mapping[str, Any],
+    open_opportunities: Iterable[OpenOpportunity],
+) -> tuple[Any, ...]:
+    """Everything of one lead that its account (membership and row) is computed from, as a
+    comparable value: a lead whose inputs did not change leaves its account as it is, so
+    the writer can skip the account step for it. Kept next to compute_account, whose reads
+    of a Member and its opportunities it must mirror."""
+    return (
+        account_id,
+        stage,
+        min(engagement_score, MEMBER_ENGAGEMENT_CAP),
+        tuple(orjson.dumps(traits.get(key)) for key in ACCOUNT_TRAITS),
+        tuple(sorted((o.opportunity_id, o.created_at) for o in open_opportunities)),
+    )
+
+
 def normalise_domain(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None

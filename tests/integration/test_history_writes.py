@@ -20,6 +20,7 @@ from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
+from shared.domain.accounts import MEMBER_ENGAGEMENT_CAP
 from shared.domain.config import TenantConfig
 from tests.conftest import RUN_ID
 from tests.integration.rolled_back import (
@@ -76,14 +77,16 @@ def _history(lead: str, touches: int) -> list[dict[str, Any]]:
     return events
 
 
-async def _rows_written(conn: asyncpg.Connection) -> dict[str, int]:
-    """Rows inserted, updated or deleted so far in this transaction, per read-model table."""
+async def _rows_written(
+    conn: asyncpg.Connection, tables: tuple[str, ...] = READ_MODEL
+) -> dict[str, int]:
+    """Rows inserted, updated or deleted so far in this transaction, per table."""
     rows = await conn.fetch(
         "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_xact_user_tables"
         " WHERE schemaname = 'public' AND relname = ANY($1::text[])",
-        list(READ_MODEL),
+        list(tables),
     )
-    counts = dict.fromkeys(READ_MODEL, 0)
+    counts = dict.fromkeys(tables, 0)
     counts.update({r["relname"]: r["n"] for r in rows})
     return counts
 
@@ -189,5 +192,85 @@ async def test_incremental_rows_are_those_of_a_fold_of_the_whole_history(
         incremental = await _derived_rows(run.conn)
         await run.projector.refold(run.conn, TENANT, [SHORT, LONG])
         assert await _derived_rows(run.conn) == incremental
+
+    await _in_rolled_back_tenant(app_pool, body)
+
+
+ACCOUNT_TABLES = ("accounts", "account_members")
+
+
+async def _account_rows(conn: asyncpg.Connection) -> list[tuple[Any, ...]]:
+    rows = await conn.fetch(
+        "SELECT a.*, array(SELECT lead_id FROM account_members m WHERE m.tenant_id ="
+        " a.tenant_id AND m.account_id = a.account_id ORDER BY lead_id) AS member_ids"
+        " FROM accounts a WHERE tenant_id = $1 ORDER BY account_id",
+        TENANT,
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_touch_that_leaves_the_account_as_it_is_writes_no_account_row(
+    app_pool: asyncpg.Pool,
+) -> None:
+    """An account is computed from its members' stage, capped engagement, firmographics and
+    open opportunities: a touch on a member already at the engagement cap writes none of
+    its rows, a won deal (the open opportunity closes) rewrites them, and what is left is
+    what recomputing every member gives."""
+    recent = NOW - timedelta(days=2)
+
+    async def body(run: _Run) -> None:
+        history = (
+            [
+                _event(
+                    LONG, n, "webinar_attended", recent + timedelta(minutes=n), channel="webinar"
+                )
+                for n in range(6)
+            ]
+            + [_touch(LONG, n, recent + timedelta(minutes=n)) for n in range(6, 200)]
+            + [
+                _event(
+                    LONG,
+                    500,
+                    "opportunity_created",
+                    recent + timedelta(hours=5),
+                    account_id="acme",
+                    properties={"opportunity_id": "acme-opp", "amount": 10_000},
+                )
+            ]
+        )
+        await run.apply(history)
+        engagement = await run.conn.fetchval(
+            "SELECT engagement_score FROM leads WHERE tenant_id = $1 AND lead_id = $2",
+            TENANT,
+            LONG,
+        )
+        assert engagement >= MEMBER_ENGAGEMENT_CAP
+        before = await _account_rows(run.conn)
+        assert [r[1] for r in before] == ["acme"]
+
+        counted = await _rows_written(run.conn, ACCOUNT_TABLES)
+        await run.apply([_touch(LONG, 501, recent + timedelta(hours=6))])
+        after_touch = await _rows_written(run.conn, ACCOUNT_TABLES)
+        assert after_touch == counted
+        assert await _account_rows(run.conn) == before
+
+        await run.apply(
+            [
+                _event(
+                    LONG,
+                    502,
+                    "deal_won",
+                    recent + timedelta(hours=7),
+                    properties={"opportunity_id": "acme-opp", "amount": 12_000},
+                )
+            ]
+        )
+        after_win = await _rows_written(run.conn, ACCOUNT_TABLES)
+        assert after_win["accounts"] > after_touch["accounts"]
+        incremental = await _account_rows(run.conn)
+        assert incremental != before
+
+        await run.projector.refold(run.conn, TENANT, [LONG])
+        assert await _account_rows(run.conn) == incremental
 
     await _in_rolled_back_tenant(app_pool, body)

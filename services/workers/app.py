@@ -24,7 +24,7 @@ from faust.streams import Stream
 from faust.tables import TableManager
 from faust.types import EventT, StreamT
 
-from services.workers import compaction, sla
+from services.workers import compaction
 from services.workers.failures import Outages
 from services.workers.inflight import InFlight
 from services.workers.observability import (
@@ -264,7 +264,7 @@ async def decay_sweep() -> None:
 async def sla_sweep() -> None:
     async def timed() -> None:
         with SLA_SWEEP_SECONDS.time():
-            await sla.sweep(runtime.pool, runtime.producer, runtime.configs, settings.now())
+            await runtime.sla.sweep(runtime.pool, runtime.producer, runtime.configs, settings.now())
 
     await _periodic("sla sweep", timed)
 

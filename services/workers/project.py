@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -81,11 +81,14 @@ class LeadProjector:
         configs: TenantConfigs,
         now: Callable[[], datetime],
         cache: LeadCache[tuple[LeadState, Written]],
+        committed: Callable[[Iterable[Key]], None] = lambda leads: None,
     ):
         self._pool = pool
         self._configs = configs
         self._now = now
         self._cache = cache
+        # Told which leads' rows each transaction wrote, once it has committed.
+        self._committed = committed
         self._predictions = Predictions()
         self._turns = Turns()
 
@@ -195,6 +198,7 @@ class LeadProjector:
             for (tenant_id, lead_id), f in states.items():
                 entry = (f.state, written[(tenant_id, lead_id)])
                 self._cache.put(tenant_id, [(lead_id, entry, f.last_seq)])
+            self._committed(states)
 
         tx.after_commit(cache)
 

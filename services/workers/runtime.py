@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -20,6 +20,7 @@ from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
 from services.workers.quarantine import Quarantine
 from services.workers.records import DeadLetter, Incoming
+from services.workers.sla import SlaClock
 from shared import locks
 from shared.db import create_pool, tenant_tx
 from shared.kafka import LEAD_STATE, TRANSITIONS, make_producer
@@ -44,6 +45,7 @@ class Runtime:
         self.dlq: DeadLetterQueue
         self.quarantine: Quarantine
         self.policy: FailurePolicy
+        self.sla = SlaClock()
 
     @property
     def started(self) -> bool:
@@ -72,6 +74,7 @@ class Runtime:
                 self.configs,
                 self.settings.now,
                 LeadCache(self.settings.lead_cache_size),
+                self.sla.committed,
             )
             self.dlq = DeadLetterQueue(self.producer)
             self.quarantine = Quarantine(self.pool, self.producer)
@@ -182,6 +185,7 @@ class Runtime:
                     chunk,
                 )
                 tx.emit(await self.projector.refold(conn, tenant_id, chunk))
+                tx.after_commit(self._committed(tenant_id, chunk))
         log.info(
             "tenant re-scored",
             extra={
@@ -191,6 +195,10 @@ class Runtime:
                 "seconds": round(time.monotonic() - started, 3),
             },
         )
+
+    def _committed(self, tenant_id: str, lead_ids: list[str]) -> Callable[[], None]:
+        """Tells the SLA clock, once committed, that these leads' rows were rewritten."""
+        return lambda: self.sla.committed((tenant_id, lead_id) for lead_id in lead_ids)
 
     async def decay_sweep(self) -> None:
         now = self.settings.now()
@@ -211,3 +219,4 @@ class Runtime:
             async with checkpoint.transaction(self.pool, [tenant_id], self.publish_changes) as tx:
                 await locks.lock(tx.conn, tenant_id, "lead", chunk)
                 tx.emit(await self.projector.refold(tx.conn, tenant_id, chunk))
+                tx.after_commit(self._committed(tenant_id, chunk))

@@ -3,7 +3,14 @@ disposition deadline has passed without an answer in time, and alert each breach
 
 Per tenant, a sweep
 1. detects: inserts the new breach rows (ON CONFLICT DO NOTHING, so sweeps and workers may
-   overlap) and commits, so the API shows a breach even while Kafka is away;
+   overlap) and commits, so the API shows a breach even while Kafka is away. A lead can
+   only become breached when its deadline passes or when its row is rewritten, so after a
+   first full pass the sweep checks just those: the MQLs whose deadline passed since the
+   last sweep, and the leads this worker committed since then (every writer of a lead row
+   sweeps its tenant and reports its commits here). The cost of a sweep thus follows the
+   traffic, not the number of breaches a tenant has piled up. A full pass still runs every
+   FULL_PASS_S, on a tenant's first sweep in this process and after its SLA rules change,
+   so a lead written by a worker that died before its next sweep is never left out;
 2. emits: in one transaction, locks the rows without `emitted_at` (FOR UPDATE SKIP LOCKED,
    so two workers never send the same row at the same time), sends them to alerts.v1, waits
    for Kafka's acknowledgement, sets `emitted_at` and commits.
@@ -20,8 +27,10 @@ Deadlines use the tenant's current SLA rules, as `slaReport` and `metrics` do.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import asyncpg
 import orjson
@@ -32,10 +41,12 @@ from shared.db import drain, tenant_tx
 from shared.domain.config import SlaRules
 from shared.domain.sla import SlaKind, alert_id, classify, deadline
 from shared.kafka import ALERTS
+from shared.locks import Key
 
 log = logging.getLogger("tandem.worker.sla")
 
 EMIT_CHUNK = 500
+FULL_PASS_S: Final = 300
 
 # The lead column that answers each limit.
 _ANSWER_COLUMN = {SlaKind.RESPONSE: "sla_response_at", SlaKind.DISPOSITION: "sla_disposition_at"}
@@ -47,35 +58,95 @@ def _hours(rules: SlaRules, kind: SlaKind) -> float:
     return rules.mql_disposition_hours
 
 
-async def sweep(
-    pool: asyncpg.Pool, producer: AIOKafkaProducer, configs: TenantConfigs, now: datetime
+class SlaClock:
+    """Each tenant's last sweep, and the leads committed since: what the next sweep must
+    check."""
+
+    def __init__(self) -> None:
+        self._swept: dict[str, tuple[datetime, SlaRules, datetime]] = {}
+        self._written: dict[str, set[str]] = defaultdict(set)
+
+    def committed(self, leads: Iterable[Key]) -> None:
+        """Leads whose rows a transaction of this worker has just committed."""
+        for tenant_id, lead_id in leads:
+            self._written[tenant_id].add(lead_id)
+
+    async def sweep(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        configs: TenantConfigs,
+        now: datetime,
+    ) -> None:
+        # The tenants this worker applies events or config changes for, as the decay sweep:
+        # a worker never alerts for tenants whose topics it does not serve.
+        for tenant_id in sorted(configs.cached_tenants()):
+            versions = await configs.versions(tenant_id)
+            await self.detect_due(pool, tenant_id, versions[max(versions)].sla, now)
+            await emit(pool, producer, tenant_id, now)
+
+    async def detect_due(
+        self, pool: asyncpg.Pool, tenant_id: str, rules: SlaRules, now: datetime
+    ) -> None:
+        """Records the tenant's new breaches: of every lead on a full pass, else of the
+        leads whose deadline passed since the last sweep and those committed since."""
+        # Taken before reading: a lead committed from here on is checked next time.
+        written = self._written.pop(tenant_id, set())
+        last = self._swept.get(tenant_id)
+        try:
+            if (
+                last is None
+                or last[1] != rules
+                or now < last[0]
+                or now - last[2] >= timedelta(seconds=FULL_PASS_S)
+            ):
+                await detect(pool, tenant_id, rules, now)
+                full_pass = now
+            else:
+                await detect(pool, tenant_id, rules, now, since=last[0], leads=written)
+                full_pass = last[2]
+        except BaseException:
+            self._written[tenant_id] |= written
+            raise
+        self._swept[tenant_id] = (now, rules, full_pass)
+
+
+async def detect(
+    pool: asyncpg.Pool,
+    tenant_id: str,
+    rules: SlaRules,
+    now: datetime,
+    *,
+    since: datetime | None = None,
+    leads: Iterable[str] = (),
 ) -> None:
-    # The tenants this worker applies events or config changes for, as the decay sweep: a
-    # worker never alerts for tenants whose topics it does not serve.
-    for tenant_id in sorted(configs.cached_tenants()):
-        versions = await configs.versions(tenant_id)
-        await detect(pool, tenant_id, versions[max(versions)].sla, now)
-        await emit(pool, producer, tenant_id, now)
-
-
-async def detect(pool: asyncpg.Pool, tenant_id: str, rules: SlaRules, now: datetime) -> None:
-    """Records the tenant's breaches not recorded yet."""
+    """Records the tenant's breaches not recorded yet: of every lead, or (`since` the last
+    sweep) of the leads whose deadline passed after it and of `leads`."""
     async with tenant_tx(pool, tenant_id) as conn:
         found: list[tuple[str, str, str, datetime, datetime, datetime]] = []
         for kind, column in _ANSWER_COLUMN.items():
             hours = _hours(rules, kind)
+            scopes: list[tuple[str, list[Any]]] = [("", [])]
+            if since is not None:
+                # Deadlines passed since the last sweep's clock; leads written since.
+                passed = "AND l.mql_at >= $5::timestamptz - make_interval(secs => $3::float8)"
+                scopes = [(passed, [since]), ("AND l.lead_id = ANY($5::text[])", [sorted(leads)])]
             # Only leads already past the deadline and not recorded for this MQL: the
             # index on (tenant_id, mql_at) bounds the scan, and each lead's breach is looked
             # up by its key. OFFSET 0 keeps that a lookup per lead (PostgreSQL never turns an
             # EXISTS with an OFFSET into a join): planned on a growing tenant's stale
             # statistics, the anti-join read every breach of the tenant (3.4 s for 4,000
             # leads).
-            rows = await conn.fetch(
-                f"""
+            rows = [
+                r
+                for scope, args in scopes
+                for r in await conn.fetch(
+                    f"""
                 SELECT l.lead_id, l.mql_at, l.{column} AS answered_at
                 FROM leads l
                 WHERE l.tenant_id = $1
                   AND l.mql_at < $2::timestamptz - make_interval(secs => $3::float8)
+                  {scope}
                   AND (l.{column} IS NULL
                        OR l.{column} > l.mql_at + make_interval(secs => $3::float8))
                   AND NOT EXISTS (
@@ -84,11 +155,13 @@ async def detect(pool: asyncpg.Pool, tenant_id: str, rules: SlaRules, now: datet
                         AND b.kind = $4 AND b.mql_at = l.mql_at
                       OFFSET 0)
                 """,
-                tenant_id,
-                now,
-                hours * 3600,
-                kind.value,
-            )
+                    tenant_id,
+                    now,
+                    hours * 3600,
+                    kind.value,
+                    *args,
+                )
+            ]
             found.extend(
                 (
                     tenant_id,

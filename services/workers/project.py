@@ -87,7 +87,8 @@ class LeadProjector:
         self._configs = configs
         self._now = now
         self._cache = cache
-        # Told which leads' rows each transaction wrote, once it has committed.
+        # Told, once a transaction has committed, which leads it gave a new MQL instant or
+        # answer (the SLA clock checks those at its next sweep).
         self._committed = committed
         self._predictions = Predictions()
         self._turns = Turns()
@@ -191,14 +192,14 @@ class LeadProjector:
             return
         # States taken from the cache are out of it until the commit succeeds.
         states, heads = await self._advance(tx.conn, versions, new_by_lead, stitched)
-        changes, written = await self._write(tx.conn, states, heads)
+        changes, written, sla_leads = await self._write(tx.conn, states, heads)
         tx.emit(changes)
 
         def cache() -> None:
             for (tenant_id, lead_id), f in states.items():
                 entry = (f.state, written[(tenant_id, lead_id)])
                 self._cache.put(tenant_id, [(lead_id, entry, f.last_seq)])
-            self._committed(states)
+            self._committed(sla_leads)
 
         tx.after_commit(cache)
 
@@ -276,7 +277,7 @@ class LeadProjector:
             key: Folded(fold_lead(events, versions), _row_seq(heads.get(key), events), None)
             for key, events in history.items()
         }
-        changes, _ = await self._write(conn, states, heads)
+        changes, _, _ = await self._write(conn, states, heads)
         return changes
 
     async def _write(
@@ -284,9 +285,9 @@ class LeadProjector:
         conn: asyncpg.Connection,
         states: dict[Key, Folded],
         heads: dict[Key, store.Head],
-    ) -> tuple[list[LeadChange], dict[Key, Written]]:
-        """Writes what the states changed; returns the changes to publish and what the
-        read model now holds of each lead."""
+    ) -> tuple[list[LeadChange], dict[Key, Written], list[Key]]:
+        """Writes what the states changed; returns the changes to publish, what the read
+        model now holds of each lead, and the leads whose SLA standing may have changed."""
         current: dict[str, TenantConfig] = {}
         for tenant_id in {t for t, _ in states}:
             versions = await self._configs.versions(tenant_id)
@@ -300,7 +301,7 @@ class LeadProjector:
         await account_store.update_many(conn, rows.account_leads, current)
         # After the accounts: a lead's prediction reads its account's members.
         await self._predictions.write(conn, {key: f.state for key, f in states.items()}, now)
-        return rows.changes(heads, replaced_transitions, now), written
+        return rows.changes(heads, replaced_transitions, now), written, rows.sla_leads
 
 
 def _row_seq(head: store.Head | None, events: Sequence[Event]) -> int:
@@ -359,6 +360,8 @@ class Written:
     # which configuration; None before the lead has a row.
     account: tuple[Any, ...] | None
     config: TenantConfig
+    # What the SLA clock reads of the lead: its MQL instant and the two answers.
+    sla: tuple[datetime | None, ...]
 
 
 class Folded(NamedTuple):
@@ -376,6 +379,8 @@ class _Rows:
         self.writes = store.LeadWrites()
         # The leads whose account must be brought up to date.
         self.account_leads: list[Key] = []
+        # The leads whose SLA standing may have changed (a new MQL instant or answer).
+        self.sla_leads: list[Key] = []
         self._summaries: list[tuple[Key, LeadState, int, str, int | None]] = []
 
     def add(self, key: Key, folded: Folded, config: TenantConfig, now: datetime) -> Written:
@@ -387,7 +392,7 @@ class _Rows:
         models = config.attribution_models
         if state.created_at is None or state.last_event_at is None:
             # Only held or rescore events so far: not a lead yet, nothing stored.
-            return Written(0, len(state.touches), {}, {}, models, None, config)
+            return Written(0, len(state.touches), {}, {}, models, None, config, ())
         # Displayed engagement decays with the clock (SPEC 4): evaluate it at the later of
         # the wall clock and the lead's latest event, as the decay sweep does.
         scored_at = max(now, state.last_event_at)
@@ -479,6 +484,9 @@ class _Rows:
             or (state.account_id is None and normalise_domain(state.traits.get("company_domain")))
         ):
             self.account_leads.append(key)
+        sla = (state.mql_at, state.response_at, state.disposition_at)
+        if prior is None or prior.sla != sla:
+            self.sla_leads.append(key)
         return Written(
             len(state.transitions),
             len(state.touches),
@@ -487,6 +495,7 @@ class _Rows:
             models,
             account,
             config,
+            sla,
         )
 
     def changes(

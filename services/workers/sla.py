@@ -4,10 +4,10 @@ disposition deadline has passed without an answer in time, and alert each breach
 Per tenant, a sweep
 1. detects: inserts the new breach rows (ON CONFLICT DO NOTHING, so sweeps and workers may
    overlap) and commits, so the API shows a breach even while Kafka is away. A lead can
-   only become breached when its deadline passes or when its row is rewritten, so after a
-   first full pass the sweep checks just those: the MQLs whose deadline passed since the
-   last sweep, and the leads this worker committed since then (every writer of a lead row
-   sweeps its tenant and reports its commits here). The cost of a sweep thus follows the
+   only become breached when its deadline passes or when its MQL instant or answers
+   change, so after a first full pass the sweep checks just those: the MQLs whose deadline
+   passed since the last sweep, and the leads to which this worker committed such a change
+   since then (every writer of a lead row sweeps its tenant and reports here). The cost of a sweep thus follows the
    traffic, not the number of breaches a tenant has piled up. A full pass still runs every
    FULL_PASS_S, on a tenant's first sweep in this process and after its SLA rules change,
    so a lead written by a worker that died before its next sweep is never left out;
@@ -67,7 +67,8 @@ class SlaClock:
         self._written: dict[str, set[str]] = defaultdict(set)
 
     def committed(self, leads: Iterable[Key]) -> None:
-        """Leads whose rows a transaction of this worker has just committed."""
+        """Leads to which a transaction of this worker has just committed a new MQL instant
+        or answer (or whose rows it rewrote whole)."""
         for tenant_id, lead_id in leads:
             self._written[tenant_id].add(lead_id)
 

@@ -7,11 +7,11 @@ on how many other processes compete for the cores. One warmed-up worker on its o
 applies N generated events (array records as HTTP batches of 500 bring them, or one event
 per record with --single); the run reports the CPU seconds (utime + stime from /proc) the
 worker process and the PostgreSQL backends serving its connections used until every event
-was in the read model. --profile records the worker's stacks meanwhile (py-spy, collapsed
-format) and prints the share of samples in each processing step. Where the server keeps
-statement statistics (pg_stat_statements, in the `stats` schema; the local stack loads it),
-the statements that took the most of the database's time during the run are printed, with
-their calls and rows per 1,000 events.
+was in the read model, and the worker's resident memory after it. --profile records the
+worker's stacks meanwhile (py-spy, collapsed format) and prints the share of samples in
+each processing step. Where the server keeps statement statistics (pg_stat_statements, in
+the `stats` schema; the local stack loads it), the statements that took the most of the
+database's time during the run are printed, with their calls and rows per 1,000 events.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ async def main(argv: list[str] | None = None) -> int:
             f" {1_000 * pg_s / applied:.3f} s per 1,000 events",
             flush=True,
         )
+        rss, peak = worker.rss_bytes()
+        print(f"worker RSS {rss / 2**20:,.0f} MiB (peak {peak / 2**20:,.0f})", flush=True)
         print(statements.report(statements_before, await statements.snapshot(bench.admin), applied))
     finally:
         bench.procs.stop_all()

@@ -100,7 +100,10 @@ def member_inputs(
         account_id,
         stage,
         min(engagement_score, MEMBER_ENGAGEMENT_CAP),
-        tuple(orjson.dumps(traits.get(key)) for key in ACCOUNT_TRAITS),
+        # As JSON text, as the account compares them (1 and 1.0 are different values); a
+        # str, as the bytes orjson returns keep a 4 KiB buffer each for as long as they live
+        # and a lead's inputs live in the cache.
+        orjson.dumps([traits.get(key) for key in ACCOUNT_TRAITS]).decode(),
         tuple(sorted((o.opportunity_id, o.created_at) for o in open_opportunities)),
     )
 

@@ -10,6 +10,7 @@ to topics and timers.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -53,7 +54,7 @@ log = logging.getLogger("tandem.worker")
 
 BATCH_RECORDS = 1_000
 # Bulk records are the gateway's arrays (up to 1,000 events each): a few make a batch.
-BULK_BATCH_RECORDS = 4
+BULK_BATCH_RECORDS = 16
 BATCH_WITHIN_S = 0.05
 EXIT_UNHANDLED = 70
 GC_THRESHOLD = 100_000
@@ -156,18 +157,22 @@ async def apply_bulk(stream: StreamT[bytes]) -> None:
     async for events in cast(Stream[bytes], stream).take_events(
         BULK_BATCH_RECORDS, within=BATCH_WITHIN_S
     ):
-        await _start(TOUCHPOINTS_BULK, events)
+        await _start(TOUCHPOINTS_BULK, events, bulk_lane)
 
 
-# Live, bulk and partner batches share the slots: a bulk batch is small, so a live batch
-# waits for at most one bulk batch, never for a backlog.
+# Live, bulk and partner batches share the slots, but bulk batches never take the last
+# one: a live batch never waits behind an import, only for a slot another live batch holds
+# (or, with a single slot, for at most one bulk batch).
 in_flight = InFlight(
     settings.batches_in_flight,
     lambda exc: _stop_unhandled("batch could not be handled; worker stopping", exc),
 )
+bulk_lane = asyncio.Semaphore(max(1, settings.batches_in_flight - 1))
 
 
-async def _start(topic: str, events: Sequence[EventT[bytes]]) -> None:
+async def _start(
+    topic: str, events: Sequence[EventT[bytes]], lane: asyncio.Semaphore | None = None
+) -> None:
     """Hands a batch to a slot and returns, so that the agent takes the next batch.
 
     Faust acknowledges a batch's records as soon as the agent asks for the next one; one
@@ -183,7 +188,7 @@ async def _start(topic: str, events: Sequence[EventT[bytes]]) -> None:
         for event in events:
             event.ack()
 
-    await in_flight.start(handle, acknowledge)
+    await in_flight.start(handle, acknowledge, lane)
 
 
 def _stop_unhandled(message: str, exc: Exception) -> None:

@@ -30,11 +30,19 @@ class InFlight:
         self._fatal = fatal
         self._running: set[asyncio.Task[None]] = set()
 
-    async def start(self, handle: Handle, acknowledge: Callable[[], None]) -> None:
-        """Waits for a free slot, then runs `handle` and, once it has returned,
-        `acknowledge`, without waiting for either."""
+    async def start(
+        self,
+        handle: Handle,
+        acknowledge: Callable[[], None],
+        lane: asyncio.Semaphore | None = None,
+    ) -> None:
+        """Waits for a free slot (and first for one of `lane`'s, which it holds as long),
+        then runs `handle` and, once it has returned, `acknowledge`, without waiting for
+        either."""
+        if lane is not None:
+            await lane.acquire()
         await self._slots.acquire()
-        task = asyncio.create_task(self._run(handle, acknowledge))
+        task = asyncio.create_task(self._run(handle, acknowledge, lane))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -43,11 +51,15 @@ class InFlight:
         async with self._slots:
             await self._guarded(handle)
 
-    async def _run(self, handle: Handle, acknowledge: Callable[[], None]) -> None:
+    async def _run(
+        self, handle: Handle, acknowledge: Callable[[], None], lane: asyncio.Semaphore | None
+    ) -> None:
         try:
             await self._guarded(handle)
         finally:
             self._slots.release()
+            if lane is not None:
+                lane.release()
         acknowledge()
 
     async def _guarded(self, handle: Handle) -> None:

@@ -71,6 +71,28 @@ async def test_a_full_set_of_slots_holds_the_reader_back() -> None:
     assert sorted(e for e in log if e.startswith("ack")) == ["ack 0", "ack 1", "ack 2"]
 
 
+async def test_a_lane_never_takes_the_last_slot() -> None:
+    """Bulk batches go through a lane of one slot fewer than the worker has: a second bulk
+    batch waits for the first, and a live batch starts beside the first at once."""
+    log: list[str] = []
+    flight = InFlight(2, _never)
+    bulk = asyncio.Semaphore(1)
+    first, second, live = Batch("bulk 1", log), Batch("bulk 2", log), Batch("live", log)
+    await flight.start(first.handle, first.acknowledge, bulk)
+    waiting = asyncio.create_task(flight.start(second.handle, second.acknowledge, bulk))
+    await _settle()
+    assert not waiting.done()
+    await asyncio.wait_for(flight.start(live.handle, live.acknowledge), 5)
+    await _settle()
+    assert log == ["start bulk 1", "start live"]
+    live.release.set()
+    first.release.set()
+    await asyncio.wait_for(waiting, 5)
+    second.release.set()
+    await flight.drain()
+    assert log.index("ack bulk 1") < log.index("start bulk 2")
+
+
 async def test_a_batch_run_in_place_is_waited_for_and_takes_a_slot() -> None:
     log: list[str] = []
     flight = InFlight(1, _never)

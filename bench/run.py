@@ -1019,6 +1019,9 @@ class Bench:
         finally:
             importing.cancel()
             watching.cancel()
+            # The watcher may be in the middle of a count on the admin connection: it must
+            # have stopped before the connection is used again.
+            await asyncio.gather(importing, watching, return_exceptions=True)
         applied = await self.applied(importer)
         elapsed = time.perf_counter() - started
         done_at = next((t for t, n in progress if n >= scale.bulk_events), None)

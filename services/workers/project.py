@@ -295,7 +295,8 @@ class LeadProjector:
         now = self._now()
         rows = _Rows()
         written = {
-            key: rows.add(key, folded, current[key[0]], now) for key, folded in states.items()
+            key: rows.add(key, folded, heads.get(key), current[key[0]], now)
+            for key, folded in states.items()
         }
         replaced_transitions = await store.write_lead_rows(conn, rows.writes)
         await account_store.update_many(conn, rows.account_leads, current)
@@ -383,7 +384,14 @@ class _Rows:
         self.sla_leads: list[Key] = []
         self._summaries: list[tuple[Key, LeadState, int, str, int | None]] = []
 
-    def add(self, key: Key, folded: Folded, config: TenantConfig, now: datetime) -> Written:
+    def add(
+        self,
+        key: Key,
+        folded: Folded,
+        head: store.Head | None,
+        config: TenantConfig,
+        now: datetime,
+    ) -> Written:
         t, lead_id = key
         state, prior = folded.state, folded.written
         w = self.writes
@@ -485,7 +493,10 @@ class _Rows:
         ):
             self.account_leads.append(key)
         sla = (state.mql_at, state.response_at, state.disposition_at)
-        if prior is None or prior.sla != sla:
+        # Against what the row held: the cached state's, or the stored row's when the lead
+        # was refolded (most leads of a busy tenant are not in the cache).
+        held = prior.sla if prior is not None else None if head is None else head.sla
+        if sla != (held or (None, None, None)):
             self.sla_leads.append(key)
         return Written(
             len(state.transitions),

@@ -305,21 +305,24 @@ async def insert_spend(conn: asyncpg.Connection, events: Sequence[tuple[str, Eve
 
 class Head(NamedTuple):
     """What a lead's stored row says of it before a batch: its last folded seq (the lead
-    cache's check) and the stage and score a change is published against."""
+    cache's check), the stage and score a change is published against, and its MQL instant
+    and answers (what the SLA clock reads)."""
 
     last_seq: int
     stage: str
     score: int
+    sla: tuple[datetime | None, datetime | None, datetime | None]
 
 
 async def lead_heads(conn: asyncpg.Connection, leads: Iterable[Key]) -> dict[Key, Head]:
     """The head of each of these leads that has a row (absent: a new lead)."""
     rows = await conn.fetch(
-        "SELECT l.tenant_id, l.lead_id, l.last_seq, l.stage, l.score FROM leads l"
+        "SELECT l.tenant_id, l.lead_id, l.last_seq, l.stage, l.score, l.mql_at,"
+        " l.sla_response_at, l.sla_disposition_at FROM leads l"
         " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id) USING (tenant_id, lead_id)",
         *_key_columns(leads),
     )
-    return {(r[0], r[1]): Head(r[2], r[3], r[4]) for r in rows}
+    return {(r[0], r[1]): Head(r[2], r[3], r[4], (r[5], r[6], r[7])) for r in rows}
 
 
 async def load_lead_events(

@@ -104,3 +104,32 @@ async def test_a_sweep_reads_passed_deadlines_and_committed_leads(
             "arrived-late",
             "unreported",
         }
+
+
+async def test_the_clock_is_told_only_of_new_mql_instants_and_answers(
+    app_pool: asyncpg.Pool,
+) -> None:
+    """Compared with what the lead's row held, whether its state came from the cache or
+    from a fold of its whole history (a worker that never saw the lead)."""
+    async with rolled_back_tenants(app_pool, [TENANT], CONFIG.to_dict()) as conn:
+        one = OneConnection(conn)
+        told: list[tuple[str, str]] = []
+
+        def projector() -> LeadProjector:
+            return LeadProjector(one, TenantConfigs(one), lambda: T0, LeadCache(10), told.extend)
+
+        async def write(p: LeadProjector, event: dict[str, Any]) -> list[str]:
+            told.clear()
+            await p.project_tenant(TENANT, [event], _nothing)
+            await as_committed(conn)
+            return [lead for _, lead in told]
+
+        first = projector()
+        assert await write(first, _mql("lead", T0 - timedelta(hours=2))) == ["lead"]
+        touch = {**_mql("lead", T0 - timedelta(hours=1)), "event_id": "lead-view"}
+        touch["type"] = "page_view"
+        assert await write(first, touch) == []
+        # Another worker, whose cache never held the lead, folds its whole history.
+        assert await write(projector(), {**touch, "event_id": "lead-view-2"}) == []
+        answer = {**touch, "event_id": "lead-call", "type": "sales_call"}
+        assert await write(projector(), answer) == ["lead"]

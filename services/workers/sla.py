@@ -38,7 +38,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from services.workers.configs import TenantConfigs
-from shared.db import drain, tenant_tx
+from shared.db import as_columns, drain, tenant_tx
 from shared.domain.config import SlaRules
 from shared.domain.sla import SlaKind, alert_id, classify, deadline
 from shared.kafka import ALERTS
@@ -184,11 +184,15 @@ async def detect(
                 for r in rows
                 if classify(r["mql_at"], r["answered_at"], now, hours).breached
             )
+        # A lead both due and written since is found twice.
+        found = list(dict.fromkeys(found))
         if found:
-            await conn.executemany(
+            # One statement for all of them (a busy tenant finds thousands a sweep).
+            await conn.execute(
                 "INSERT INTO sla_breaches (tenant_id, lead_id, kind, mql_at, deadline, detected_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                found,
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
+                " $5::timestamptz[], $6::timestamptz[]) ON CONFLICT DO NOTHING",
+                *as_columns(found, 6),
             )
     if found:
         log.info("sla breaches detected", extra={"tenant_id": tenant_id, "breaches": len(found)})

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import asyncpg
 import orjson
@@ -362,7 +362,11 @@ class Written:
     account: tuple[Any, ...] | None
     config: TenantConfig
     # What the SLA clock reads of the lead: its MQL instant and the two answers.
-    sla: tuple[datetime | None, ...]
+    sla: tuple[datetime | None, datetime | None, datetime | None]
+
+
+# The SLA columns of a lead without a row.
+_NO_SLA: Final = (None, None, None)
 
 
 class Folded(NamedTuple):
@@ -400,7 +404,7 @@ class _Rows:
         models = config.attribution_models
         if state.created_at is None or state.last_event_at is None:
             # Only held or rescore events so far: not a lead yet, nothing stored.
-            return Written(0, len(state.touches), {}, {}, models, None, config, ())
+            return Written(0, len(state.touches), {}, {}, models, None, config, _NO_SLA)
         # Displayed engagement decays with the clock (SPEC 4): evaluate it at the later of
         # the wall clock and the lead's latest event, as the decay sweep does.
         scored_at = max(now, state.last_event_at)
@@ -495,8 +499,8 @@ class _Rows:
         sla = (state.mql_at, state.response_at, state.disposition_at)
         # Against what the row held: the cached state's, or the stored row's when the lead
         # was refolded (most leads of a busy tenant are not in the cache).
-        held = prior.sla if prior is not None else None if head is None else head.sla
-        if sla != (held or (None, None, None)):
+        held = prior.sla if prior is not None else _NO_SLA if head is None else head.sla
+        if sla != held:
             self.sla_leads.append(key)
         return Written(
             len(state.transitions),

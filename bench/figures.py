@@ -264,6 +264,8 @@ figure(
     detail=lambda d: (
         f"{d['tenants']} tenants {d['many']['events_per_s']:,.0f} events/s,"
         f" one tenant {d['one']['events_per_s']:,.0f} events/s, {d['events']:,} events each"
+        # Runs before the CPU was measured per pass have no cost ratio.
+        + (f"; CPU per event {d['cpu_ratio']:.2f}x one tenant's" if "cpu_ratio" in d else "")
     ),
     note=lambda d: "" if d["many"]["complete"] and d["one"]["complete"] else "timed out",
 )

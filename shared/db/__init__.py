@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import orjson
 
 from shared import tracing
+
+# Sent when a connection opens, so they are the session's defaults: the pool's `RESET
+# ALL` on every release returns to them (a `SET` in the connection's setup lasted only
+# until the first release).
+SESSION_SETTINGS: Final = {
+    # No JIT compilation: every statement here reads one batch's or one request's rows, and
+    # PostgreSQL compiles whenever a plan's estimated cost passes a threshold, which a
+    # batch's arrays and a large tenant's aggregates both do: 15 to 30 ms of compiling for
+    # a statement that ran in 40 (the accounts step's key lookups, the `metrics` query).
+    "jit": "off",
+}
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -25,11 +36,6 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "json", encoder=orjson.dumps, decoder=orjson.loads, schema="pg_catalog", format="binary"
     )
-    # No JIT compilation: every statement here reads one batch's or one request's rows, and
-    # PostgreSQL compiles whenever a plan's estimated cost passes a threshold, which a
-    # batch's arrays and a large tenant's aggregates both do: 15 to 30 ms of compiling for a
-    # statement that ran in 40 (the accounts step's key lookups, the `metrics` query).
-    await conn.execute("SET jit = off")
     if tracing.enabled():
         conn.add_query_logger(tracing.record_query)
 
@@ -47,7 +53,12 @@ async def create_pool(
             await setup(conn)
 
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=init, command_timeout=60
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=init,
+        command_timeout=60,
+        server_settings=SESSION_SETTINGS,
     )
     assert pool is not None
     return pool

@@ -186,7 +186,7 @@ async def _settle(
             " CROSS JOIN LATERAL (SELECT tenant_id, lead_id, account_id,"
             " traits->>'company_domain' AS domain FROM leads"
             " WHERE tenant_id = d.tenant_id AND account_id IS NULL"
-            " AND lower(btrim(traits->>'company_domain')) = d.domain"
+            " AND company_domain = d.domain"
             " OFFSET 0 FOR SHARE SKIP LOCKED) AS l",
             *_columns(changed_domains),
         )

@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 
 from shared import locks
-from shared.db import as_columns
+from shared.db import as_columns, delete_by_keys
 from shared.domain.accounts import (
     Member,
     OpenOpportunity,
@@ -203,16 +203,15 @@ async def _assign(conn: asyncpg.Connection, rows: Sequence[Any]) -> tuple[set[Ke
     by_domain: dict[str, dict[str, str]] = defaultdict(dict)
     for r in await conn.fetch(
         "SELECT DISTINCT ON (a.tenant_id, a.domain) a.tenant_id, a.domain, a.account_id"
-        " FROM accounts a JOIN unnest($1::text[], $2::text[]) AS d(tenant_id, domain)"
-        " USING (tenant_id, domain) ORDER BY a.tenant_id, a.domain, a.account_id",
+        " FROM unnest($1::text[], $2::text[]) AS d(tenant_id, domain)"
+        " CROSS JOIN LATERAL (SELECT tenant_id, domain, account_id FROM accounts a"
+        " WHERE a.tenant_id = d.tenant_id AND a.domain = d.domain OFFSET 0) AS a"
+        " ORDER BY a.tenant_id, a.domain, a.account_id",
         *_columns(domains),
     ):
         by_domain[r["tenant_id"]][r["domain"]] = r["account_id"]
     previous = await conn.fetch(
-        "DELETE FROM account_members m"
-        " USING unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
-        " WHERE m.tenant_id = k.tenant_id AND m.lead_id = k.lead_id"
-        " RETURNING m.tenant_id, m.account_id",
+        delete_by_keys("account_members", ("tenant_id", "lead_id"), "tenant_id, account_id"),
         [r["tenant_id"] for r in rows],
         [r["lead_id"] for r in rows],
     )
@@ -300,10 +299,9 @@ async def _recompute(
     old_domains = {
         (r["tenant_id"], r["account_id"]): r["domain"]
         for r in await conn.fetch(
-            "DELETE FROM accounts a"
-            " USING unnest($1::text[], $2::text[]) AS k(tenant_id, account_id)"
-            " WHERE a.tenant_id = k.tenant_id AND a.account_id = k.account_id"
-            " RETURNING a.tenant_id, a.account_id, a.domain",
+            delete_by_keys(
+                "accounts", ("tenant_id", "account_id"), "tenant_id, account_id, domain"
+            ),
             tenants,
             accounts,
         )

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from shared.db import as_columns
+from shared.db import as_columns, delete_by_keys
 from shared.domain.events import Event
 from shared.locks import Key
 
@@ -211,9 +211,10 @@ async def resolve_anonymous(conn: asyncpg.Connection, keys: Iterable[Key]) -> di
     if not ids:
         return {}
     rows = await conn.fetch(
-        "SELECT i.tenant_id, i.anonymous_id, i.lead_id FROM identities i"
-        " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)"
-        " USING (tenant_id, anonymous_id)",
+        "SELECT i.tenant_id, i.anonymous_id, i.lead_id"
+        " FROM unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)"
+        " CROSS JOIN LATERAL (SELECT * FROM identities i WHERE i.tenant_id = k.tenant_id"
+        " AND i.anonymous_id = k.anonymous_id OFFSET 0) AS i",
         tenants,
         ids,
     )
@@ -274,9 +275,13 @@ async def held_behind_links(conn: asyncpg.Connection, keys: Iterable[Key]) -> se
         return set()
     rows = await conn.fetch(
         """
-        SELECT DISTINCT i.tenant_id, i.lead_id FROM identities i
-        JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)
-            USING (tenant_id, anonymous_id)
+        SELECT DISTINCT i.tenant_id, i.lead_id
+        FROM unnest($1::text[], $2::text[]) AS k(tenant_id, anonymous_id)
+        CROSS JOIN LATERAL (
+            SELECT tenant_id, lead_id FROM identities i
+            WHERE i.tenant_id = k.tenant_id AND i.anonymous_id = k.anonymous_id
+            OFFSET 0
+        ) AS i
         WHERE EXISTS (
             SELECT 1 FROM events e
             WHERE e.tenant_id = k.tenant_id AND e.anonymous_id = k.anonymous_id
@@ -316,10 +321,14 @@ class Head(NamedTuple):
 
 async def lead_heads(conn: asyncpg.Connection, leads: Iterable[Key]) -> dict[Key, Head]:
     """The head of each of these leads that has a row (absent: a new lead)."""
+    # Lead by lead through the primary key (see shared.db.delete_by_keys): as a join, a
+    # batch of a few hundred leads was hashed against the whole table.
     rows = await conn.fetch(
         "SELECT l.tenant_id, l.lead_id, l.last_seq, l.stage, l.score, l.mql_at,"
-        " l.sla_response_at, l.sla_disposition_at FROM leads l"
-        " JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id) USING (tenant_id, lead_id)",
+        " l.sla_response_at, l.sla_disposition_at"
+        " FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)"
+        " CROSS JOIN LATERAL (SELECT * FROM leads l WHERE l.tenant_id = k.tenant_id"
+        " AND l.lead_id = k.lead_id OFFSET 0) AS l",
         *_key_columns(leads),
     )
     return {(r[0], r[1]): Head(r[2], r[3], r[4], (r[5], r[6], r[7])) for r in rows}
@@ -333,7 +342,7 @@ async def load_lead_events(
         SELECT e.tenant_id, {_EVENT_FIELDS}
         FROM unnest($1::text[], $2::text[]) AS k(tenant_id, lead_id)
         -- One lead at a time through events_lead, whatever the statistics say a lead holds
-        -- (see _delete_by_keys).
+        -- (see shared.db.delete_by_keys).
         CROSS JOIN LATERAL (
             SELECT * FROM events e
             WHERE e.tenant_id = k.tenant_id AND e.lead_id = k.lead_id
@@ -375,28 +384,6 @@ _OPPORTUNITY_UPDATES = ", ".join(
 )
 
 
-def _delete_by_keys(table: str, key: tuple[str, ...]) -> str:
-    """DELETE of the rows of `table` matching any of the keys given as one text array per
-    column of `key` ($1, $2, ...), found one key at a time through the table's index.
-
-    A plain `DELETE ... USING unnest(...)` leaves the join to the planner, which prices a
-    key by the table's statistics: where lead ids repeat across tenants (tenant_id counts
-    as one value, migration 0047) a key looked like a hundred rows, and the planner hashed
-    the whole table instead: 56 ms against 2.7 ms for 300 leads' credits, and a cost that
-    grew with every tenant's rows. The LATERAL (kept apart by OFFSET 0) looks each key up
-    on its own, and the rows found are deleted by their physical address. The caller holds
-    the keys' locks (the table's rows of a lead are written only under its lead lock), so
-    no row moves between the lookup and the delete."""
-    columns = ", ".join(key)
-    arrays = ", ".join(f"${i}::text[]" for i in range(1, len(key) + 1))
-    match = " AND ".join(f"t.{c} = k.{c}" for c in key)
-    return (
-        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("
-        f"SELECT x.ctid FROM unnest({arrays}) AS k({columns})"
-        f" CROSS JOIN LATERAL (SELECT ctid FROM {table} t WHERE {match} OFFSET 0) AS x))"
-    )
-
-
 async def write_lead_rows(conn: asyncpg.Connection, w: LeadWrites) -> dict[Key, int]:
     """Writes what changed; returns how many transitions each replaced lead had, so the
     caller publishes only the new ones."""
@@ -406,7 +393,7 @@ async def write_lead_rows(conn: asyncpg.Connection, w: LeadWrites) -> dict[Key, 
         rows = await conn.fetch(
             f"""
             WITH gone AS (
-                {_delete_by_keys("stage_transitions", ("tenant_id", "lead_id"))}
+                {delete_by_keys("stage_transitions", ("tenant_id", "lead_id"))}
                 RETURNING tenant_id, lead_id
             )
             SELECT tenant_id, lead_id, count(*) FROM gone GROUP BY tenant_id, lead_id
@@ -416,11 +403,11 @@ async def write_lead_rows(conn: asyncpg.Connection, w: LeadWrites) -> dict[Key, 
         )
         counts = {(r[0], r[1]): r[2] for r in rows}
         await conn.execute(
-            _delete_by_keys("attribution_credits", ("tenant_id", "lead_id")), tenants, ids
+            delete_by_keys("attribution_credits", ("tenant_id", "lead_id")), tenants, ids
         )
     if w.credits_dropped:
         await conn.execute(
-            _delete_by_keys(
+            delete_by_keys(
                 "attribution_credits", ("tenant_id", "lead_id", "opportunity_id", "kind")
             ),
             *as_columns(w.credits_dropped, 4),

@@ -181,6 +181,56 @@ async def test_a_transaction_bound_to_tenants_refuses_a_row_of_any_other(
     await _in_rolled_back_tenants(app_pool, body)
 
 
+async def test_a_tenant_between_two_bound_tenants_is_not_bound(app_pool: asyncpg.Pool) -> None:
+    """The policy narrows to the range from the lowest to the highest bound tenant, then
+    checks the list: a tenant whose id sorts between two bound ones is inside the range and
+    must still be refused, read or written, by key or by scan."""
+    first, between, last = TENANTS[0], TENANTS[1], TENANTS[2]
+    assert first < between < last
+
+    async def body(conn: asyncpg.Connection, projector: LeadProjector) -> None:
+        for tenant in (first, between, last):
+            await _statements(conn, projector, _journey(tenant, "lead-b", START))
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config('tandem.tenants', $1::text[]::text, true)", [first, last]
+            )
+            seen = {r[0] for r in await conn.fetch("SELECT DISTINCT tenant_id FROM leads")}
+            assert seen == {first, last}
+            by_key = await conn.fetch(
+                "SELECT l.tenant_id FROM unnest($1::text[]) AS k(tenant_id)"
+                " CROSS JOIN LATERAL (SELECT tenant_id FROM leads l"
+                " WHERE l.tenant_id = k.tenant_id AND l.lead_id = 'lead-b' OFFSET 0) AS l",
+                [first, between, last],
+            )
+            assert sorted(r[0] for r in by_key) == [first, last]
+            assert (
+                await conn.execute("UPDATE leads SET score = score WHERE tenant_id = $1", between)
+                == "UPDATE 0"
+            )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                async with conn.transaction():
+                    await conn.execute(
+                        "INSERT INTO spend (tenant_id, event_id, campaign_id, channel, amount,"
+                        " occurred_at) VALUES ($1, 'sp-between', 'c', 'email', 1, $2)",
+                        between,
+                        START,
+                    )
+        async with conn.transaction():
+            # Bound to one tenant, the range is that tenant alone.
+            await conn.execute(
+                "SELECT set_config('tandem.tenants', $1::text[]::text, true)", [between]
+            )
+            seen = {r[0] for r in await conn.fetch("SELECT DISTINCT tenant_id FROM leads")}
+            assert seen == {between}
+        async with conn.transaction():
+            # Bound to none (an empty list), nothing is admitted.
+            await conn.execute("SELECT set_config('tandem.tenants', '{}', true)")
+            assert await conn.fetchval("SELECT count(*) FROM leads") == 0
+
+    await _in_rolled_back_tenants(app_pool, body)
+
+
 async def test_tenants_tx_binds_the_set_it_is_given(app_pool: asyncpg.Pool) -> None:
     """Outside any test transaction: the worker's own transaction helper."""
     async with tenants_tx(app_pool, ["a-tenant", "b-tenant"]) as conn:

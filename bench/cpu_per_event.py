@@ -1,11 +1,12 @@
 """CPU time per 1,000 events of the worker and of its PostgreSQL backends.
 
-    python -m bench.cpu_per_event [--events N] [--single] [--profile SECONDS]
+    python -m bench.cpu_per_event [--events N] [--single] [--tenants N] [--profile SECONDS]
 
 Wall-clock rates mean little on a shared machine; CPU time spent per event does not depend
 on how many other processes compete for the cores. One warmed-up worker on its own topics
 applies N generated events (array records as HTTP batches of 500 bring them, or one event
-per record with --single); the run reports the CPU seconds (utime + stime from /proc) the
+per record with --single; with --tenants, the journeys of N tenants of 10 leads each, as
+the many-tenants phase posts them); the run reports the CPU seconds (utime + stime from /proc) the
 worker process and the PostgreSQL backends serving its connections used until every event
 was in the read model, and the worker's resident memory after it. --profile records the
 worker's stacks meanwhile (py-spy, collapsed format) and prints the share of samples in
@@ -26,7 +27,7 @@ import asyncpg
 
 from bench import stacks, statements, workload
 from bench.procs import ROOT, WorkCpu
-from bench.run import SPAN_DAYS, Bench, pg_port, scaled
+from bench.run import LEADS_PER_SMALL_TENANT, SPAN_DAYS, Bench, pg_port, scaled
 from shared.kafka import make_producer
 from shared.settings import load_settings
 from simulation.generator import JourneyGenerator
@@ -36,6 +37,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_event")
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--single", action="store_true", help="one event per record")
+    parser.add_argument(
+        "--tenants", type=int, default=1, help="spread over this many tenants of 10 leads"
+    )
     parser.add_argument("--profile", type=float, default=0, help="py-spy seconds (0: none)")
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -49,12 +53,21 @@ async def main(argv: list[str] | None = None) -> int:
         bench.partitions = await bench.topic_partitions(bench.touchpoints(phase))
         tenant = await bench.tenant(phase)
         generator = JourneyGenerator(tenant, seed=1, span_days=SPAN_DAYS)
-        events = workload.generated(generator, args.events)
-        shape = workload.single_records if args.single else workload.array_records
-        load = shape(events, bench.partitions)
+        if args.tenants > 1:
+            journeys = list(generator.journeys(args.tenants * LEADS_PER_SMALL_TENANT))
+            tenants = [await bench.tenant(f"{phase}-{i:03d}") for i in range(args.tenants)]
+            load = workload.batch_records(
+                workload.journeys_of_tenants(journeys, tenants, LEADS_PER_SMALL_TENANT),
+                bench.partitions,
+            )
+        else:
+            tenants = [tenant]
+            events = workload.generated(generator, args.events)
+            shape = workload.single_records if args.single else workload.array_records
+            load = shape(events, bench.partitions)
         worker = await bench.start_worker(phase, tenant)
         cpu = WorkCpu([worker], pg_port(settings.database_url))
-        applied_before = await bench.applied(tenant)
+        applied_before = await bench.applied(*tenants)
         statements_before = await statements.snapshot(bench.admin)
         spy = None
         if args.profile:
@@ -79,11 +92,13 @@ async def main(argv: list[str] | None = None) -> int:
         )
         used = cpu.seconds()
         worker_s, pg_s = used["worker"], used["postgres"]
-        applied = await bench.applied(tenant) - applied_before
+        applied = await bench.applied(*tenants) - applied_before
         if spy is not None:
             await spy.wait()
             print(stacks.report(out), flush=True)
         kind = "one event per record" if args.single else "array records"
+        if args.tenants > 1:
+            kind = f"{args.tenants} tenants' requests"
         print(
             f"{kind}: {applied:,} events applied (complete: {done}) in {elapsed:.1f} s wall;"
             f" worker {worker_s:.2f} CPU s = {1_000 * worker_s / applied:.3f} s per 1,000"

@@ -182,9 +182,9 @@ async def test_a_transaction_bound_to_tenants_refuses_a_row_of_any_other(
 
 
 async def test_a_tenant_between_two_bound_tenants_is_not_bound(app_pool: asyncpg.Pool) -> None:
-    """The policy narrows to the range from the lowest to the highest bound tenant, then
-    checks the list: a tenant whose id sorts between two bound ones is inside the range and
-    must still be refused, read or written, by key or by scan."""
+    """A tenant whose id sorts between two bound ones is not bound: refused read or
+    written, by key or by scan (a policy narrowing by the range of the bound ids, as
+    migration 0050 did, must still check the list)."""
     first, between, last = TENANTS[0], TENANTS[1], TENANTS[2]
     assert first < between < last
 

@@ -140,7 +140,9 @@ async def detect(
                     "unnest($5::text[]) AS k(lead_id) CROSS JOIN LATERAL (SELECT * FROM leads"
                     " WHERE tenant_id = $1 AND lead_id = k.lead_id OFFSET 0) AS l"
                 )
-                scopes = [("leads l", passed, [since]), (by_key, "", [sorted(leads)])]
+                scopes = [("leads l", passed, [since])]
+                if committed := sorted(leads):
+                    scopes.append((by_key, "", [committed]))
             # Only leads already past the deadline and not recorded for this MQL: the
             # index on (tenant_id, mql_at) bounds the scan, and each lead's breach is looked
             # up by its key. OFFSET 0 keeps that a lookup per lead (PostgreSQL never turns an

@@ -54,7 +54,7 @@ def test_lock_keys_are_per_tenant_kind_and_id_and_64_bit() -> None:
 
 def _incoming(tenant: str, n: int) -> Incoming:
     event = {"tenant_id": tenant, "event_id": f"{tenant}-{n}"}
-    return Incoming(event, Source("touchpoints.v1", 0, n, None))
+    return Incoming(event, Source("touchpoints.v1", 0, n, None), tenant)
 
 
 def test_a_tenant_gets_a_bounded_share_of_each_round_and_keeps_its_order() -> None:

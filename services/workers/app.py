@@ -149,7 +149,7 @@ async def apply_touchpoints(stream: StreamT[bytes]) -> None:
     async for events in cast(Stream[bytes], stream).take_events(
         BATCH_RECORDS, within=BATCH_WITHIN_S
     ):
-        await _start(TOUCHPOINTS, events)
+        await _start(TOUCHPOINTS, events, live_lane)
 
 
 @app.agent(bulk_topic)
@@ -160,14 +160,16 @@ async def apply_bulk(stream: StreamT[bytes]) -> None:
         await _start(TOUCHPOINTS_BULK, events, bulk_lane)
 
 
-# Live, bulk and partner batches share the slots, but bulk batches never take the last
-# one: a live batch never waits behind an import, only for a slot another live batch holds
-# (or, with a single slot, for at most one bulk batch).
+# Each lane, live and bulk, has `batches_in_flight` slots of its own: an import overlaps
+# its batches as live traffic does (with one bulk batch at a time the worker and PostgreSQL
+# took turns on it, and it ran at a third of the live rate), and a live batch never waits
+# behind an import. Partner batches are live traffic; they take any free slot.
 in_flight = InFlight(
-    settings.batches_in_flight,
+    2 * settings.batches_in_flight,
     lambda exc: _stop_unhandled("batch could not be handled; worker stopping", exc),
 )
-bulk_lane = asyncio.Semaphore(max(1, settings.batches_in_flight - 1))
+live_lane = asyncio.Semaphore(settings.batches_in_flight)
+bulk_lane = asyncio.Semaphore(settings.batches_in_flight)
 
 
 async def _start(

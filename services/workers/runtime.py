@@ -59,8 +59,12 @@ class Runtime:
                 return
             while True:
                 try:
+                    # A connection for each batch in flight in either lane, and two for
+                    # the sweeps and what runs after a commit.
                     self.pool = await create_pool(
-                        self.settings.database_url, max_size=4, setup=store.prepare_connection
+                        self.settings.database_url,
+                        max_size=2 * self.settings.batches_in_flight + 2,
+                        setup=store.prepare_connection,
                     )
                     break
                 except (OSError, asyncpg.PostgresError) as exc:

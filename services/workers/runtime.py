@@ -22,7 +22,7 @@ from services.workers.quarantine import Quarantine
 from services.workers.records import DeadLetter, Incoming
 from services.workers.sla import SlaClock
 from shared import locks
-from shared.db import create_pool, tenant_tx
+from shared.db import tenant_tx
 from shared.kafka import LEAD_STATE, TRANSITIONS, make_producer
 from shared.settings import Settings
 
@@ -61,10 +61,9 @@ class Runtime:
                 try:
                     # A connection for each batch in flight in either lane, and two for
                     # the sweeps and what runs after a commit.
-                    self.pool = await create_pool(
+                    self.pool = await store.create_worker_pool(
                         self.settings.database_url,
                         max_size=2 * self.settings.batches_in_flight + 2,
-                        setup=store.prepare_connection,
                     )
                     break
                 except (OSError, asyncpg.PostgresError) as exc:

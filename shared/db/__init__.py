@@ -47,6 +47,10 @@ async def create_pool(
     max_size: int = 10,
     setup: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> asyncpg.Pool:
+    """A pool whose connections have the JSON codecs, `setup` run once each (not on every
+    acquire: a `SET` in it lasts only until the pool's `RESET ALL` at the first release),
+    and SESSION_SETTINGS as their session defaults."""
+
     async def init(conn: asyncpg.Connection) -> None:
         await _init_connection(conn)
         if setup is not None:

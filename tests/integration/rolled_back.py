@@ -9,7 +9,6 @@ from typing import Any
 import asyncpg
 
 from services.workers import store
-from shared.db import create_pool
 from shared.db.migrate import migrate
 from shared.settings import load_settings
 
@@ -46,9 +45,7 @@ async def worker_pool(size: int = 1) -> AsyncIterator[asyncpg.Pool]:
     the staging tables on every connection, on a migrated database."""
     settings = load_settings()
     await migrate(settings.database_admin_url)
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=size, setup=store.prepare_connection
-    )
+    pool = await store.create_worker_pool(settings.database_url, min_size=1, max_size=size)
     try:
         yield pool
     finally:

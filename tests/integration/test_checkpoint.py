@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from services.workers import checkpoint, store
-from shared.db import create_pool, tenants_tx
+from shared.db import tenants_tx
 from shared.db.migrate import migrate
 from shared.settings import load_settings
 from tests.conftest import RUN_ID
@@ -23,9 +23,7 @@ TENANT = f"checkpoint-{RUN_ID}"
 async def pool() -> AsyncIterator[asyncpg.Pool]:
     settings = load_settings()
     await migrate(settings.database_admin_url)
-    pool = await create_pool(
-        settings.database_url, min_size=2, max_size=2, setup=store.prepare_connection
-    )
+    pool = await store.create_worker_pool(settings.database_url, min_size=2, max_size=2)
     try:
         yield pool
     finally:

@@ -22,7 +22,7 @@ from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
 from shared.config_store import save_config
-from shared.db import create_pool, tenants_tx
+from shared.db import tenants_tx
 from shared.db.migrate import migrate
 from shared.domain.config import TenantConfig
 from shared.settings import load_settings
@@ -38,9 +38,7 @@ PATCH = {"engagement_rules": [{"event_type": "page_view", "points": 9}]}
 async def pool() -> AsyncIterator[asyncpg.Pool]:
     settings = load_settings()
     await migrate(settings.database_admin_url)
-    pool = await create_pool(
-        settings.database_url, min_size=1, max_size=4, setup=store.prepare_connection
-    )
+    pool = await store.create_worker_pool(settings.database_url, min_size=1, max_size=4)
     async with tenants_tx(pool, [TENANT]) as conn:
         await add_tenants(conn, [TENANT], TenantConfig().to_dict())
     try:

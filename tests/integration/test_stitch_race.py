@@ -20,7 +20,7 @@ from services.workers import store
 from services.workers.configs import TenantConfigs
 from services.workers.lead_cache import LeadCache
 from services.workers.project import LeadChange, LeadProjector
-from shared.db import create_pool, tenants_tx
+from shared.db import tenants_tx
 from shared.db.migrate import migrate
 from shared.domain.config import TenantConfig
 from shared.settings import load_settings
@@ -36,9 +36,7 @@ async def pools() -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
     settings = load_settings()
     await migrate(settings.database_admin_url)
     a, b = [
-        await create_pool(
-            settings.database_url, min_size=1, max_size=2, setup=store.prepare_connection
-        )
+        await store.create_worker_pool(settings.database_url, min_size=1, max_size=2)
         for _ in range(2)
     ]
     async with tenants_tx(a, [TENANT]) as conn:

@@ -7,47 +7,45 @@ from datetime import datetime
 
 import asyncpg
 
-from shared.domain.metrics import Metrics, PeriodAggregates, metrics_from, split_days
+from shared.domain.metrics import Metrics, PeriodAggregates, metrics_from, split_hours
 
-# $1 tenant, $2 from, $3 to, $4 now; $5 and $6 the whole UTC days [first, end) inside the
-# period, counted from lead_metric_days; $7 and $8 where the leading partial day ends and
+# $1 tenant, $2 from, $3 to, $4 now; $5 and $6 the whole UTC hours [first, end) inside the
+# period, counted from lead_metric_hours; $7 and $8 where the leading partial hour ends and
 # the trailing one starts: the leads of [from, $7) and [$8, to) are counted one by one.
 #
 # An unanswered MQL is a breach once its deadline (mql_at + limit) has passed at `now`: every
-# one of a day before the straddle day S = date(now - limit), none of a day after it, and of
-# S itself the ones counted individually.
+# one of an hour before the straddle hour S = the hour of (now - limit), none of an hour
+# after it, and of S itself the ones counted individually.
 #
 # "Has an opportunity now" reads leads.opportunity_at: a lead enters OPPORTUNITY with its
 # first opportunity, however that opportunity first shows up (SPEC 3), so the milestone is
 # set exactly when an opportunity exists.
 METRICS_SQL = """
 WITH sla AS (
-    SELECT lim, straddle,
-           straddle::timestamp AT TIME ZONE 'UTC' AS straddle_start,
-           (straddle + 1)::timestamp AT TIME ZONE 'UTC' AS straddle_end
-    FROM (SELECT lim, ((($4::timestamptz - lim) AT TIME ZONE 'UTC')::date) AS straddle
+    SELECT lim, straddle, straddle + interval '1 hour' AS straddle_end
+    FROM (SELECT lim, date_trunc('hour', $4::timestamptz - lim, 'UTC') AS straddle
           FROM (SELECT tandem_sla_response_limit($1) AS lim) l) s
 ),
-days AS (
-    SELECT coalesce(sum(d.leads_created), 0) AS leads_created,
-           coalesce(sum(d.created_with_opportunity), 0) AS with_opportunity,
-           coalesce(sum(d.mqls), 0) AS mqls,
-           coalesce(sum(d.mqls_with_sql), 0) AS mqls_with_sql,
-           coalesce(sum(d.sla_within), 0) AS sla_within,
-           coalesce(sum(d.sla_late), 0) AS sla_late,
-           coalesce(sum(d.sla_unanswered) FILTER (WHERE d.day < sla.straddle), 0) AS overdue,
-           coalesce(sum(d.sqls), 0) AS sqls,
-           coalesce(sum(d.new_customers), 0) AS new_customers
-    FROM lead_metric_days d, sla
-    WHERE d.tenant_id = $1 AND d.day >= $5 AND d.day < $6
+hours AS (
+    SELECT coalesce(sum(h.leads_created), 0) AS leads_created,
+           coalesce(sum(h.created_with_opportunity), 0) AS with_opportunity,
+           coalesce(sum(h.mqls), 0) AS mqls,
+           coalesce(sum(h.mqls_with_sql), 0) AS mqls_with_sql,
+           coalesce(sum(h.sla_within), 0) AS sla_within,
+           coalesce(sum(h.sla_late), 0) AS sla_late,
+           coalesce(sum(h.sla_unanswered) FILTER (WHERE h.hour < sla.straddle), 0) AS overdue,
+           coalesce(sum(h.sqls), 0) AS sqls,
+           coalesce(sum(h.new_customers), 0) AS new_customers
+    FROM lead_metric_hours h, sla
+    WHERE h.tenant_id = $1 AND h.hour >= $5 AND h.hour < $6
 ),
 straddling AS (
-    -- Scalar subqueries, so the straddle day's bounds reach the index scan as keys.
+    -- Scalar subqueries, so the straddle hour's bounds reach the index scan as keys.
     SELECT count(*) AS overdue
     FROM leads
     WHERE tenant_id = $1
       AND (SELECT straddle >= $5 AND straddle < $6 FROM sla)
-      AND mql_at >= (SELECT straddle_start FROM sla)
+      AND mql_at >= (SELECT straddle FROM sla)
       AND mql_at < (SELECT straddle_end FROM sla)
       AND sla_response_at IS NULL
       AND mql_at + (SELECT lim FROM sla) < $4
@@ -102,17 +100,17 @@ spent AS (
     SELECT coalesce(sum(amount), 0)::float8 AS spend
     FROM spend WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
 )
-SELECT days.leads_created + edge_created.n AS leads_created,
-       days.with_opportunity + edge_created.with_opportunity
+SELECT hours.leads_created + edge_created.n AS leads_created,
+       hours.with_opportunity + edge_created.with_opportunity
            AS leads_created_with_opportunity,
-       days.mqls + edge_mql.n AS mqls,
-       days.mqls_with_sql + edge_mql.with_sql AS mqls_with_sql,
-       days.sla_within + edge_mql.within AS sla_within,
-       days.sla_late + days.overdue + straddling.overdue + edge_mql.breached AS sla_breached,
-       days.sqls + edge_sql.n AS sqls,
-       days.new_customers + edge_customers.n AS new_customers,
+       hours.mqls + edge_mql.n AS mqls,
+       hours.mqls_with_sql + edge_mql.with_sql AS mqls_with_sql,
+       hours.sla_within + edge_mql.within AS sla_within,
+       hours.sla_late + hours.overdue + straddling.overdue + edge_mql.breached AS sla_breached,
+       hours.sqls + edge_sql.n AS sqls,
+       hours.new_customers + edge_customers.n AS new_customers,
        opened.*, closed.*, spent.*
-FROM days, straddling, edge_created, edge_mql, edge_sql, edge_customers, opened, closed, spent
+FROM hours, straddling, edge_created, edge_mql, edge_sql, edge_customers, opened, closed, spent
 """
 
 
@@ -120,17 +118,17 @@ async def period_metrics(
     conn: asyncpg.Connection, tenant_id: str, start: datetime, end: datetime, now: datetime
 ) -> Metrics:
     """The metrics over [start, end) as of `now`, read in the caller's tenant transaction."""
-    days = split_days(start, end)
+    hours = split_hours(start, end)
     row = await conn.fetchrow(
         METRICS_SQL,
         tenant_id,
         start,
         end,
         now,
-        days.first_day,
-        days.end_day,
-        days.head_end,
-        days.tail_start,
+        hours.first_hour,
+        hours.end_hour,
+        hours.head_end,
+        hours.tail_start,
     )
     assert row is not None, "an aggregate answers one row"
     return metrics_from(PeriodAggregates(**dict(row)))

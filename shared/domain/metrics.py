@@ -5,7 +5,7 @@ metrics domain and the Monday.com board both read them from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -141,27 +141,29 @@ def source_quality_from(
 
 
 @dataclass(frozen=True)
-class DaySplit:
-    """A period cut into whole UTC days [first_day, end_day), read from the day counts, and
-    the partial days around them, [start, head_end) and [tail_start, end), read lead by lead."""
+class HourSplit:
+    """A period cut into whole UTC hours [first_hour, end_hour), read from the hour counts,
+    and the partial hours around them, [start, head_end) and [tail_start, end), read lead by
+    lead."""
 
-    first_day: date
-    end_day: date
+    first_hour: datetime
+    end_hour: datetime
     head_end: datetime
     tail_start: datetime
 
 
-def split_days(start: datetime, end: datetime) -> DaySplit:
-    first = _midnight(start)
+def split_hours(start: datetime, end: datetime) -> HourSplit:
+    first = _hour(start)
     if first < start:
-        first += timedelta(days=1)
-    last = _midnight(end)
+        first += timedelta(hours=1)
+    last = _hour(end)
     if first < last:
-        return DaySplit(first.date(), last.date(), first, last)
-    # No whole day inside: the period is read lead by lead, and the day range is empty.
-    return DaySplit(first.date(), first.date(), end, end)
+        return HourSplit(first, last, first, last)
+    # No whole hour inside: the period is read lead by lead, and the hour range is empty.
+    return HourSplit(first, first, end, end)
 
 
-def _midnight(instant: datetime) -> datetime:
+def _hour(instant: datetime) -> datetime:
+    """The start of `instant`'s UTC hour."""
     utc = instant.astimezone(UTC)
-    return datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
+    return datetime(utc.year, utc.month, utc.day, utc.hour, tzinfo=UTC)

@@ -196,19 +196,38 @@ async def test_metrics_of_any_period_match_the_leads_they_count(
         assert_close(got, want, f"[{start}, {end})")
 
 
-async def test_merging_the_day_rows_changes_no_metric(
+# Every counted column of lead_metric_hours, as the triggers write them.
+_COUNTS = (
+    "leads_created, created_with_opportunity, mqls, mqls_with_sql, sla_within, sla_late,"
+    " sla_unanswered, sqls, new_customers"
+)
+
+
+async def test_merging_the_hour_rows_changes_no_metric(
     platform: Platform, example: dict[str, str]
 ) -> None:
     query = f"""query($from: DateTime!, $to: DateTime!) {{
         metrics(from: $from, to: $to) {{ {" ".join(METRIC_NAMES)} }} }}"""
     before = (await data_of(platform, example["viewer"], query, PERIOD))["metrics"]
+    # The example's milestones fall in different hours, so each hour may have one row: give
+    # every hour two more, a copy and its negation, which is what a lead's milestone moving
+    # away and back leaves behind.
+    negated = ", ".join(f"-{c}" for c in _COUNTS.split(", "))
+    await platform.admin.execute(
+        f"INSERT INTO lead_metric_hours (tenant_id, hour, {_COUNTS})"
+        f" SELECT tenant_id, hour, {_COUNTS} FROM lead_metric_hours WHERE tenant_id = $1"
+        f" UNION ALL SELECT tenant_id, hour, {negated} FROM lead_metric_hours"
+        " WHERE tenant_id = $1",
+        example["tenant"],
+    )
+    assert (await data_of(platform, example["viewer"], query, PERIOD))["metrics"] == before
     pool = await create_pool(platform.database_url, max_size=1)
     try:
-        await platform.wait_for(lambda: _merged(pool), 30, "a merge of the metric day rows")
+        await platform.wait_for(lambda: _merged(pool), 30, "a merge of the metric hour rows")
     finally:
         await pool.close()
     rows = await platform.admin.fetch(
-        "SELECT day, count(*) AS n FROM lead_metric_days WHERE tenant_id = $1 GROUP BY day",
+        "SELECT hour, count(*) AS n FROM lead_metric_hours WHERE tenant_id = $1 GROUP BY hour",
         example["tenant"],
     )
     assert rows and all(r["n"] == 1 for r in rows)

@@ -140,10 +140,10 @@ async def test_an_erased_lead_leaves_nothing_and_stays_erased(platform: Platform
         "leadsCreated": 1, "dealsWon": 1, "revenue": 1000.0, "pipelineAmount": 1000.0
     }  # fmt: skip
     assert [row["key"] for row in after["attribution"]] == ["email"]
-    # The per-day counters kept by triggers agree with the leads that are left.
+    # The per-hour counters kept by triggers agree with the leads that are left.
     counted = await platform.admin.fetchrow(
         "SELECT sum(leads_created) AS created, sum(new_customers) AS customers"
-        " FROM lead_metric_days WHERE tenant_id = $1",
+        " FROM lead_metric_hours WHERE tenant_id = $1",
         tenant,
     )
     assert (counted["created"], counted["customers"]) == (1, 1)

@@ -4,7 +4,7 @@ end to end against the worked example in tests/integration/test_graphql_api.py).
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from shared.domain.metrics import (
     metrics_from,
     pipeline_velocity,
     source_quality_from,
-    split_days,
+    split_hours,
 )
 from shared.metrics_store import METRICS_SQL
 from tests.worked_example import expected_metrics
@@ -123,44 +123,46 @@ def _at(text: str) -> datetime:
 
 
 @pytest.mark.parametrize(
-    ("start", "end", "days", "head_end", "tail_start"),
+    ("start", "end", "hours", "head_end", "tail_start"),
     [
-        # Whole days only: no partial day on either side.
-        ("2026-09-01T00:00Z", "2026-11-20T00:00Z", ("2026-09-01", "2026-11-20"),
-         "2026-09-01T00:00Z", "2026-11-20T00:00Z"),
-        # Partial days on both sides.
-        ("2026-09-01T13:07Z", "2026-09-05T06:00Z", ("2026-09-02", "2026-09-05"),
-         "2026-09-02T00:00Z", "2026-09-05T00:00Z"),
-        # Within one day, or across one midnight without a whole day: read lead by lead.
-        ("2026-09-01T01:00Z", "2026-09-01T23:00Z", ("2026-09-02", "2026-09-02"),
-         "2026-09-01T23:00Z", "2026-09-01T23:00Z"),
-        ("2026-09-01T12:00Z", "2026-09-02T12:00Z", ("2026-09-02", "2026-09-02"),
-         "2026-09-02T12:00Z", "2026-09-02T12:00Z"),
-        # Offsets are instants: 02:00+02:00 is midnight UTC.
-        ("2026-09-01T02:00+02:00", "2026-09-03T00:00Z", ("2026-09-01", "2026-09-03"),
-         "2026-09-01T00:00Z", "2026-09-03T00:00Z"),
+        # Whole hours only: no partial hour on either side.
+        ("2026-09-01T00:00Z", "2026-11-20T05:00Z", ("2026-09-01T00:00Z", "2026-11-20T05:00Z"),
+         "2026-09-01T00:00Z", "2026-11-20T05:00Z"),
+        # Partial hours on both sides.
+        ("2026-09-01T13:07Z", "2026-09-05T06:20Z", ("2026-09-01T14:00Z", "2026-09-05T06:00Z"),
+         "2026-09-01T14:00Z", "2026-09-05T06:00Z"),
+        # Within one hour, or across one hour's end without a whole hour: lead by lead.
+        ("2026-09-01T01:05Z", "2026-09-01T01:55Z", ("2026-09-01T02:00Z", "2026-09-01T02:00Z"),
+         "2026-09-01T01:55Z", "2026-09-01T01:55Z"),
+        ("2026-09-01T12:30Z", "2026-09-01T13:30Z", ("2026-09-01T13:00Z", "2026-09-01T13:00Z"),
+         "2026-09-01T13:30Z", "2026-09-01T13:30Z"),
+        # Offsets are instants: 02:00+02:00 is midnight UTC, and 05:30+05:30 too.
+        ("2026-09-01T02:00+02:00", "2026-09-03T05:30+05:30",
+         ("2026-09-01T00:00Z", "2026-09-03T00:00Z"), "2026-09-01T00:00Z", "2026-09-03T00:00Z"),
+        # A half-hour offset leaves half hours at both edges.
+        ("2026-09-01T10:00+05:30", "2026-09-01T12:00+05:30",
+         ("2026-09-01T05:00Z", "2026-09-01T06:00Z"), "2026-09-01T05:00Z", "2026-09-01T06:00Z"),
     ],
 )  # fmt: skip
-def test_a_period_splits_into_whole_utc_days_and_partial_edges(
-    start: str, end: str, days: tuple[str, str], head_end: str, tail_start: str
+def test_a_period_splits_into_whole_utc_hours_and_partial_edges(
+    start: str, end: str, hours: tuple[str, str], head_end: str, tail_start: str
 ) -> None:
-    split = split_days(_at(start), _at(end))
-    assert (split.first_day.isoformat(), split.end_day.isoformat()) == days
+    split = split_hours(_at(start), _at(end))
+    assert (split.first_hour, split.end_hour) == (_at(hours[0]), _at(hours[1]))
     assert split.head_end == _at(head_end)
     assert split.tail_start == _at(tail_start)
 
 
 def test_the_pieces_of_a_split_cover_the_period_exactly_once() -> None:
     start = _at("2026-09-01T00:00Z")
-    for hours in range(0, 24 * 9, 5):
-        a = start + timedelta(hours=hours, minutes=17)
-        for length in (1, 20, 23, 24, 25, 48, 24 * 30 + 7):
-            b = a + timedelta(hours=length)
-            s = split_days(a, b)
-            whole = (
-                datetime.combine(s.first_day, datetime.min.time(), UTC),
-                datetime.combine(s.end_day, datetime.min.time(), UTC),
+    for minutes in range(0, 60 * 9, 17):
+        a = start + timedelta(minutes=minutes, seconds=13)
+        for length in (1, 20, 59, 60, 61, 120, 24 * 60 * 30 + 7):
+            b = a + timedelta(minutes=length)
+            s = split_hours(a, b)
+            covered = (
+                (s.head_end - a) + max(s.end_hour - s.first_hour, timedelta(0)) + (b - s.tail_start)
             )
-            covered = (s.head_end - a) + max(whole[1] - whole[0], timedelta(0)) + (b - s.tail_start)
             assert covered == b - a, (a, b, s)
             assert a <= s.head_end <= s.tail_start <= b
+            assert s.first_hour.minute == s.first_hour.second == 0

@@ -1,6 +1,6 @@
 """`metrics(from, to)` and `sourceQuality(from, to)`: aggregated in PostgreSQL, one
-statement each. Lead counts come from the per-day counts of lead_metric_days (migration
-0003) plus the leads of the partial days at the edges; deals and spend from range scans on
+statement each. Lead counts come from the per-hour counts of lead_metric_hours (migration
+0054) plus the leads of the partial hours at the edges; deals and spend from range scans on
 covering indexes of their time columns."""
 
 # strawberry types its resolver decorators as returning Any.
@@ -16,7 +16,7 @@ from services.gateway.graphql.core.answer_cache import cached_answer, share_answ
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.metrics.types import Metrics, SourceQuality
-from shared.domain.metrics import PeriodAggregates, metrics_from, source_quality_from, split_days
+from shared.domain.metrics import PeriodAggregates, metrics_from, source_quality_from, split_hours
 from shared.metrics_store import METRICS_SQL
 
 SOURCE_QUALITY_SQL = """
@@ -54,16 +54,16 @@ class MetricsQueries:
         ctx = info.context
 
         async def compute() -> Metrics:
-            days = split_days(from_, to)
+            hours = split_hours(from_, to)
             row = await ctx.scope.fetchrow(
                 METRICS_SQL,
                 from_,
                 to,
                 ctx.now(),
-                days.first_day,
-                days.end_day,
-                days.head_end,
-                days.tail_start,
+                hours.first_hour,
+                hours.end_hour,
+                hours.head_end,
+                hours.tail_start,
             )
             assert row is not None, "an aggregate answers one row"
             return Metrics(**vars(metrics_from(PeriodAggregates(**dict(row)))))

@@ -1,4 +1,4 @@
-"""The per-day lead counts that `metrics` reads (lead_metric_days, kept by statement
+"""The per-hour lead counts that `metrics` reads (lead_metric_hours, kept by statement
 triggers on leads) always equal a count of the leads themselves: after inserts, updates
 that move milestones, updates that move none, an upsert that does both, and deletes, for
 several tenants in one statement, with an SLA limit of each tenant's own.
@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import RUN_ID
 from tests.integration.rolled_back import rolled_back_tenants, worker_pool
 
-TENANTS = [f"days-{RUN_ID}-{n}" for n in range(3)]
+TENANTS = [f"hours-{RUN_ID}-{n}" for n in range(3)]
 START = datetime(2026, 10, 1, tzinfo=UTC)
 
 # What the triggers count, recounted from the leads: each tenant's own limit.
@@ -25,42 +25,42 @@ RECOUNT = """
 WITH lim AS (
     SELECT t AS tenant_id, tandem_sla_response_limit(t) AS lim FROM unnest($1::text[]) t
 )
-SELECT tenant_id, day, sum(a) AS leads_created, sum(b) AS with_opportunity, sum(c) AS mqls,
+SELECT tenant_id, hour, sum(a) AS leads_created, sum(b) AS with_opportunity, sum(c) AS mqls,
        sum(d) AS with_sql, sum(e) AS within, sum(f) AS late, sum(g) AS unanswered,
        sum(h) AS sqls, sum(i) AS customers
 FROM (
-    SELECT tenant_id, (created_at AT TIME ZONE 'UTC')::date AS day, 1 AS a,
+    SELECT tenant_id, date_trunc('hour', created_at, 'UTC') AS hour, 1 AS a,
            (opportunity_at IS NOT NULL)::int AS b, 0 AS c, 0 AS d, 0 AS e, 0 AS f, 0 AS g,
            0 AS h, 0 AS i
     FROM leads WHERE tenant_id = ANY($1)
     UNION ALL
-    SELECT l.tenant_id, (mql_at AT TIME ZONE 'UTC')::date, 0, 0, 1, (sql_at IS NOT NULL)::int,
+    SELECT l.tenant_id, date_trunc('hour', mql_at, 'UTC'), 0, 0, 1, (sql_at IS NOT NULL)::int,
            coalesce((sla_response_at <= mql_at + lim)::int, 0),
            coalesce((sla_response_at > mql_at + lim)::int, 0),
            (sla_response_at IS NULL)::int, 0, 0
     FROM leads l JOIN lim USING (tenant_id) WHERE mql_at IS NOT NULL
     UNION ALL
-    SELECT tenant_id, (sql_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, 0, 0, 1, 0
+    SELECT tenant_id, date_trunc('hour', sql_at, 'UTC'), 0, 0, 0, 0, 0, 0, 0, 1, 0
     FROM leads WHERE tenant_id = ANY($1) AND sql_at IS NOT NULL
     UNION ALL
-    SELECT tenant_id, (customer_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 0, 0, 0, 0, 1
+    SELECT tenant_id, date_trunc('hour', customer_at, 'UTC'), 0, 0, 0, 0, 0, 0, 0, 0, 1
     FROM leads WHERE tenant_id = ANY($1) AND customer_at IS NOT NULL
 ) facts
-GROUP BY tenant_id, day
+GROUP BY tenant_id, hour
 """
 
 COUNTED = """
-SELECT tenant_id, day, sum(leads_created) AS leads_created,
+SELECT tenant_id, hour, sum(leads_created) AS leads_created,
        sum(created_with_opportunity) AS with_opportunity, sum(mqls) AS mqls,
        sum(mqls_with_sql) AS with_sql, sum(sla_within) AS within, sum(sla_late) AS late,
        sum(sla_unanswered) AS unanswered, sum(sqls) AS sqls, sum(new_customers) AS customers
-FROM lead_metric_days WHERE tenant_id = ANY($1)
-GROUP BY tenant_id, day
+FROM lead_metric_hours WHERE tenant_id = ANY($1)
+GROUP BY tenant_id, hour
 """
 
 
 def _nonzero(rows: list[asyncpg.Record]) -> dict[tuple[str, object], tuple[int, ...]]:
-    counts = {(r["tenant_id"], r["day"]): tuple(int(v) for v in list(r.values())[2:]) for r in rows}
+    counts = {(r["tenant_id"], r["hour"]): tuple(map(int, list(r.values())[2:])) for r in rows}
     return {key: value for key, value in counts.items() if any(value)}
 
 
@@ -122,7 +122,7 @@ async def _upsert(conn: asyncpg.Connection, rows: list[tuple[object, ...]]) -> N
     )
 
 
-async def test_day_counts_equal_a_recount_through_every_kind_of_write(
+async def test_hour_counts_equal_a_recount_through_every_kind_of_write(
     conn: asyncpg.Connection,
 ) -> None:
     rng = random.Random(11)

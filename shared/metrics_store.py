@@ -1,5 +1,9 @@
 """The SPEC 6 metrics of a period, aggregated in PostgreSQL in one statement: what the
-`metrics` query answers and what the Monday.com board shows."""
+`metrics` query answers and what the Monday.com board shows.
+
+Leads and opportunities are summed from their per-hour counts (lead_metric_hours and
+opportunity_metric_hours, kept by triggers) over the period's whole UTC hours, and read
+one by one in its partial hours at the edges."""
 
 from __future__ import annotations
 
@@ -77,24 +81,43 @@ edge_customers AS (
     WHERE tenant_id = $1
       AND ((customer_at >= $2 AND customer_at < $7) OR (customer_at >= $8 AND customer_at < $3))
 ),
-opened AS (
-    SELECT count(*) AS opportunities_created,
-           coalesce(sum(amount), 0)::float8 AS pipeline_amount,
-           count(*) FILTER (WHERE status = 'WON') AS opportunities_created_won
-    FROM opportunities WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3
+opportunity_hours AS (
+    SELECT coalesce(sum(opportunities_created), 0) AS created,
+           coalesce(sum(pipeline_amount), 0) AS pipeline,
+           coalesce(sum(opportunities_created_won), 0) AS created_won,
+           coalesce(sum(deals_won), 0) AS won,
+           coalesce(sum(deals_lost), 0) AS lost,
+           coalesce(sum(revenue), 0) AS revenue,
+           coalesce(sum(revenue_from_target_accounts), 0) AS target_revenue
+    FROM opportunity_metric_hours
+    WHERE tenant_id = $1 AND hour >= $5 AND hour < $6
 ),
-closed AS (
-    SELECT count(*) FILTER (WHERE status = 'WON') AS deals_won,
-           count(*) FILTER (WHERE status = 'LOST') AS deals_lost,
-           coalesce(sum(won_amount) FILTER (WHERE status = 'WON'), 0)::float8 AS revenue,
+edge_opened AS (
+    SELECT count(*) AS created, coalesce(sum(amount), 0) AS pipeline,
+           count(*) FILTER (WHERE status = 'WON') AS created_won
+    FROM opportunities
+    WHERE tenant_id = $1
+      AND ((created_at >= $2 AND created_at < $7) OR (created_at >= $8 AND created_at < $3))
+),
+edge_closed AS (
+    SELECT count(*) FILTER (WHERE status = 'WON') AS won,
+           count(*) FILTER (WHERE status = 'LOST') AS lost,
+           coalesce(sum(won_amount) FILTER (WHERE status = 'WON'), 0) AS revenue,
            coalesce(sum(won_amount) FILTER (WHERE status = 'WON' AND fit_grade_at_win = 'A'),
-                    0)::float8 AS revenue_from_target_accounts,
-           avg(extract(epoch FROM closed_at - created_at)::float8 / 86400)
-               FILTER (WHERE status = 'WON') AS cycle_days_mean,
+                    0) AS target_revenue
+    FROM opportunities
+    WHERE tenant_id = $1 AND closed_at IS NOT NULL
+      AND ((closed_at >= $2 AND closed_at < $7) OR (closed_at >= $8 AND closed_at < $3))
+),
+-- A median is not a sum: the deals won in the period are read one by one.
+cycles AS (
+    SELECT avg(extract(epoch FROM closed_at - created_at)::float8 / 86400) AS cycle_days_mean,
            percentile_cont(0.5) WITHIN GROUP (
                ORDER BY extract(epoch FROM closed_at - created_at)::float8 / 86400
-           ) FILTER (WHERE status = 'WON') AS cycle_days_median
-    FROM opportunities WHERE tenant_id = $1 AND closed_at >= $2 AND closed_at < $3
+           ) AS cycle_days_median
+    FROM opportunities
+    WHERE tenant_id = $1 AND status = 'WON' AND closed_at IS NOT NULL
+      AND closed_at >= $2 AND closed_at < $3
 ),
 spent AS (
     SELECT coalesce(sum(amount), 0)::float8 AS spend
@@ -109,8 +132,16 @@ SELECT hours.leads_created + edge_created.n AS leads_created,
        hours.sla_late + hours.overdue + straddling.overdue + edge_mql.breached AS sla_breached,
        hours.sqls + edge_sql.n AS sqls,
        hours.new_customers + edge_customers.n AS new_customers,
-       opened.*, closed.*, spent.*
-FROM hours, straddling, edge_created, edge_mql, edge_sql, edge_customers, opened, closed, spent
+       o.created + edge_opened.created AS opportunities_created,
+       (o.pipeline + edge_opened.pipeline)::float8 AS pipeline_amount,
+       o.created_won + edge_opened.created_won AS opportunities_created_won,
+       o.won + edge_closed.won AS deals_won,
+       o.lost + edge_closed.lost AS deals_lost,
+       (o.revenue + edge_closed.revenue)::float8 AS revenue,
+       (o.target_revenue + edge_closed.target_revenue)::float8 AS revenue_from_target_accounts,
+       cycles.*, spent.*
+FROM hours, straddling, edge_created, edge_mql, edge_sql, edge_customers,
+     opportunity_hours o, edge_opened, edge_closed, cycles, spent
 """
 
 

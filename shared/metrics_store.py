@@ -123,25 +123,33 @@ spent AS (
     SELECT coalesce(sum(amount), 0)::float8 AS spend
     FROM spend WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
 )
-SELECT hours.leads_created + edge_created.n AS leads_created,
-       hours.with_opportunity + edge_created.with_opportunity
+-- Each part is one row, read by scalar subqueries: as eleven items of one FROM list they
+-- made the planner weigh every order of joining them, 10 ms of planning per query.
+SELECT (SELECT leads_created FROM hours) + (SELECT n FROM edge_created) AS leads_created,
+       (SELECT with_opportunity FROM hours) + (SELECT with_opportunity FROM edge_created)
            AS leads_created_with_opportunity,
-       hours.mqls + edge_mql.n AS mqls,
-       hours.mqls_with_sql + edge_mql.with_sql AS mqls_with_sql,
-       hours.sla_within + edge_mql.within AS sla_within,
-       hours.sla_late + hours.overdue + straddling.overdue + edge_mql.breached AS sla_breached,
-       hours.sqls + edge_sql.n AS sqls,
-       hours.new_customers + edge_customers.n AS new_customers,
-       o.created + edge_opened.created AS opportunities_created,
-       (o.pipeline + edge_opened.pipeline)::float8 AS pipeline_amount,
-       o.created_won + edge_opened.created_won AS opportunities_created_won,
-       o.won + edge_closed.won AS deals_won,
-       o.lost + edge_closed.lost AS deals_lost,
-       (o.revenue + edge_closed.revenue)::float8 AS revenue,
-       (o.target_revenue + edge_closed.target_revenue)::float8 AS revenue_from_target_accounts,
-       cycles.*, spent.*
-FROM hours, straddling, edge_created, edge_mql, edge_sql, edge_customers,
-     opportunity_hours o, edge_opened, edge_closed, cycles, spent
+       (SELECT mqls FROM hours) + (SELECT n FROM edge_mql) AS mqls,
+       (SELECT mqls_with_sql FROM hours) + (SELECT with_sql FROM edge_mql) AS mqls_with_sql,
+       (SELECT sla_within FROM hours) + (SELECT within FROM edge_mql) AS sla_within,
+       (SELECT sla_late + overdue FROM hours) + (SELECT overdue FROM straddling)
+           + (SELECT breached FROM edge_mql) AS sla_breached,
+       (SELECT sqls FROM hours) + (SELECT n FROM edge_sql) AS sqls,
+       (SELECT new_customers FROM hours) + (SELECT n FROM edge_customers) AS new_customers,
+       (SELECT created FROM opportunity_hours) + (SELECT created FROM edge_opened)
+           AS opportunities_created,
+       ((SELECT pipeline FROM opportunity_hours) + (SELECT pipeline FROM edge_opened))::float8
+           AS pipeline_amount,
+       (SELECT created_won FROM opportunity_hours) + (SELECT created_won FROM edge_opened)
+           AS opportunities_created_won,
+       (SELECT won FROM opportunity_hours) + (SELECT won FROM edge_closed) AS deals_won,
+       (SELECT lost FROM opportunity_hours) + (SELECT lost FROM edge_closed) AS deals_lost,
+       ((SELECT revenue FROM opportunity_hours) + (SELECT revenue FROM edge_closed))::float8
+           AS revenue,
+       ((SELECT target_revenue FROM opportunity_hours)
+           + (SELECT target_revenue FROM edge_closed))::float8 AS revenue_from_target_accounts,
+       (SELECT cycle_days_mean FROM cycles) AS cycle_days_mean,
+       (SELECT cycle_days_median FROM cycles) AS cycle_days_median,
+       (SELECT spend FROM spent) AS spend
 """
 
 

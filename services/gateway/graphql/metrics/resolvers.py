@@ -16,8 +16,8 @@ from services.gateway.graphql.core.answer_cache import cached_answer, share_answ
 from services.gateway.graphql.core.context import Info
 from services.gateway.graphql.core.periods import From, period_query
 from services.gateway.graphql.metrics.types import Metrics, SourceQuality
-from shared.domain.metrics import PeriodAggregates, metrics_from, source_quality_from, split_hours
-from shared.metrics_store import METRICS_SQL
+from shared.domain.metrics import source_quality_from
+from shared.metrics_store import period_metrics
 
 SOURCE_QUALITY_SQL = """
 WITH cohort AS (
@@ -54,19 +54,9 @@ class MetricsQueries:
         ctx = info.context
 
         async def compute() -> Metrics:
-            hours = split_hours(from_, to)
-            row = await ctx.scope.fetchrow(
-                METRICS_SQL,
-                from_,
-                to,
-                ctx.now(),
-                hours.first_hour,
-                hours.end_hour,
-                hours.head_end,
-                hours.tail_start,
-            )
-            assert row is not None, "an aggregate answers one row"
-            return Metrics(**vars(metrics_from(PeriodAggregates(**dict(row)))))
+            # The statement the Monday.com board reads too (shared/metrics_store.py).
+            computed = await ctx.scope.run(period_metrics, from_, to, ctx.now())
+            return Metrics(**vars(computed))
 
         # The dashboard's overview: one computation per tenant change, not per viewer.
         return await cached_answer(info, ("metrics", from_, to), compute)

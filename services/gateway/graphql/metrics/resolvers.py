@@ -1,7 +1,7 @@
 """`metrics(from, to)` and `sourceQuality(from, to)`: aggregated in PostgreSQL, one
-statement each. Lead counts come from the per-hour counts of lead_metric_hours (migration
-0054) plus the leads of the partial hours at the edges; deals and spend from range scans on
-covering indexes of their time columns."""
+statement each. `metrics` is shared/metrics_store.py's statement: leads and deals summed
+from their per-hour counts (migrations 0054 and 0055) plus the rows of the partial hours at
+the edges, spend from a range scan."""
 
 # strawberry types its resolver decorators as returning Any.
 # mypy: disable-error-code="untyped-decorator"

@@ -309,7 +309,7 @@ def _row_seq(head: store.Head | None, events: Sequence[Event]) -> int:
     """The `last_seq` a lead's row is written with: its latest event's seq, and always
     above what the row held. A stitched touch keeps its older seq, so without the second
     rule a stitch by another worker could leave the row's last_seq as it was, and a state
-    cached before it (and the overview cache's change marker) would pass for current."""
+    cached before it would pass for current."""
     latest = max(e.seq for e in events) if events else 0
     return latest if head is None else max(latest, head.last_seq + 1)
 

@@ -7,24 +7,24 @@ gateway would compute the same answer once per viewer. The resolvers of those fi
 `cached_answer`, and a query that reads nothing else is answered whole, without executing
 it (`SharedAnswers`, after the schema's parse and validation, both cached per query text).
 An answer is kept per (tenant, field and arguments, or query text and variables) together
-with the tenant's change marker: the number of its leads, the sum of their `last_seq`
-(every applied event, re-scores included, raises a lead's last_seq), the count and sum of
-its spend rows and its latest config version (an SLA rule changes the compliance figures
-at once, before any lead is touched). Workers commit rows, so a changed marker means
-committed data changed, in whatever order transactions commit. Concurrent misses of a
-field wait for a single computation, and an answer older than MAX_AGE_S is recomputed
-anyway (the SLA figures move with the clock, not only with events). The operation's rate
-and cost limits run before either cache answers; a field's permission and period check
-run before its resolver, and a whole answer goes only to the roles that may read them.
+with the tenant's change marker: the sum of its rows in tenant_changes, to which every
+statement writing its leads, opportunities or spend appends a fresh sequence value
+(migration 0056), and its latest config version (an SLA rule changes the compliance
+figures at once, before any lead is touched). A committed write raises the sum, so a
+changed marker means committed data changed, in whatever order transactions commit.
+Concurrent misses of a field wait for a single computation, and an answer older than
+MAX_AGE_S is recomputed anyway (the SLA figures move with the clock, not only with
+events). The operation's rate and cost limits run before either cache answers; a field's
+permission and period check run before its resolver, and a whole answer goes only to the
+roles that may read them.
 
-Reading the marker scans the tenant's leads (about 150 ms at 120,000 leads), longer than
-computing the answer, so no request waits for it once the tenant has one: a request finding
-it older than MARKER_TTL_S is served from it and starts the next read in the background.
-A change thus shows within MARKER_TTL_S plus one read for a tenant being looked at (the
-dashboard's trailing refetch, 1.5 s after a burst of changes, sees it), and a marker is
-read at most once per MARKER_TTL_S per tenant, only while someone looks. A mutation
-through this gateway drops the tenant's marker (`ForgetOnMutation`): its author's next read
-waits for a fresh one.
+The marker is a read of a few rows, but a round trip all the same, so no request waits for
+it once the tenant has one: a request finding it older than MARKER_TTL_S is served from it
+and starts the next read in the background. A change thus shows within MARKER_TTL_S plus
+one read for a tenant being looked at (the dashboard's trailing refetch, 1.5 s after a
+burst of changes, sees it), and a marker is read at most once per MARKER_TTL_S per tenant,
+only while someone looks. A mutation through this gateway drops the tenant's marker
+(`ForgetOnMutation`): its author's next read waits for a fresh one.
 """
 
 from __future__ import annotations
@@ -58,10 +58,7 @@ MAX_AGE_S = 10.0
 MAX_ENTRIES = 2_000
 
 MARKER_SQL = """
-SELECT (SELECT count(*) FROM leads WHERE tenant_id = $1),
-       (SELECT coalesce(sum(last_seq), 0) FROM leads WHERE tenant_id = $1),
-       (SELECT count(*) FROM spend WHERE tenant_id = $1),
-       (SELECT coalesce(sum(amount), 0) FROM spend WHERE tenant_id = $1),
+SELECT (SELECT coalesce(sum(mark), 0) FROM tenant_changes WHERE tenant_id = $1),
        (SELECT coalesce(max(version), 0) FROM tenant_config_versions WHERE tenant_id = $1)
 """
 

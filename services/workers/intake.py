@@ -1,0 +1,261 @@
+"""The touchpoint topics' consumer: aiokafka fetches records in bulk, each fetch becomes a
+batch per topic (cut at BATCH_BYTES), the batch goes to a slot of its lane (InFlight), and a
+partition's offset is committed only up to the end of its longest run of applied batches.
+
+Why not a Faust agent: Faust makes a Message and an Event of every record and passes each
+through its stream, 70 to 110 µs per record on the bench machine, as much as the rest of the
+work of a record that holds one event. With one event per record the worker spent more on
+Faust than on the events. Faust still runs the worker's timers, the config topic's agent
+and its lifecycle.
+
+Contract, in the order things happen:
+1. `getmany` returns what the client has fetched (it waits only when nothing is there, so a
+   busy worker takes large batches and an idle one answers at once).
+2. Each batch is registered with `Offsets` before it starts: per partition, the offset after
+   its last record, in fetch order.
+3. InFlight runs the batch (records.py, then the failure policy and checkpoint.py's order of
+   effects) and, only once it has returned, marks it applied.
+4. Every COMMIT_INTERVAL_S, when partitions are revoked (after the batches in flight have
+   finished) and at stop, each partition's offset is committed up to the end of the batches
+   applied without a gap before them. A batch applied after its partition moved to another
+   worker is applied twice, which every effect tolerates (keyed by tenant and event id);
+   its offset is no longer this worker's to commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from services.workers.inflight import InFlight
+from shared.kafka import security_options
+
+log = logging.getLogger("tandem.worker.intake")
+
+# Records one fetch may return, and the values' bytes at which a batch is cut: a batch of
+# one-event records holds about 4,000 events, one of the gateway's arrays about as many.
+MAX_RECORDS = 10_000
+BATCH_BYTES = 16 * 1024 * 1024
+PARTITION_FETCH_BYTES = 4 * 1024 * 1024
+# How long `getmany` waits when nothing has been fetched (then offsets may be committed).
+IDLE_WAIT_MS = 200
+COMMIT_INTERVAL_S = 1.0
+
+
+class Record(Protocol):
+    """What the worker reads of an aiokafka ConsumerRecord."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+Handle = Callable[[str, Sequence[Record]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Taken:
+    end: int  # the offset after the batch's last record of the partition
+    applied: bool = False
+
+
+class Offsets:
+    """Per partition, the batches taken in fetch order, and how far all are applied."""
+
+    def __init__(self) -> None:
+        self._taken: dict[TopicPartition, deque[_Taken]] = {}
+        self._ready: dict[TopicPartition, int] = {}
+
+    def take(self, records: Iterable[Record]) -> Callable[[], None]:
+        """Registers a batch; returns what marks it applied."""
+        ends: dict[TopicPartition, int] = {}
+        for r in records:
+            ends[TopicPartition(r.topic, r.partition)] = r.offset + 1
+        taken = [_Taken(end) for end in ends.values()]
+        for tp, entry in zip(ends, taken, strict=True):
+            self._taken.setdefault(tp, deque()).append(entry)
+
+        def applied() -> None:
+            for entry in taken:
+                entry.applied = True
+
+        return applied
+
+    def committable(self) -> dict[TopicPartition, int]:
+        """Per partition, the offset after its batches applied without a gap, where that
+        moved since the last commit."""
+        for tp, queue in self._taken.items():
+            while queue and queue[0].applied:
+                self._ready[tp] = queue.popleft().end
+        return dict(self._ready)
+
+    def committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, end in offsets.items():
+            if self._ready.get(tp) == end:
+                del self._ready[tp]
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions no longer this worker's: their batches still running commit nothing."""
+        for tp in partitions:
+            self._taken.pop(tp, None)
+            self._ready.pop(tp, None)
+
+
+def batches(fetched: Mapping[TopicPartition, list[Record]]) -> list[tuple[str, list[Record]]]:
+    """A fetch's records as batches of one topic each, cut at about BATCH_BYTES of values,
+    the partitions' records merged in the order they were produced (their timestamps).
+
+    A batch is applied in rounds, in its order (failures.tenant_shares). A request's events
+    go to several partitions at once (a lead's by the lead, an anonymous visitor's by the
+    visitor), and an anonymous touch applied after its lead's later events arrives late and
+    refolds the lead from its history: in the order produced, they are applied together."""
+    by_topic: dict[str, list[list[Record]]] = {}
+    for tp, records in fetched.items():
+        if records:
+            by_topic.setdefault(tp.topic, []).append(records)
+    cut: list[tuple[str, list[Record]]] = []
+    for topic, partitions in by_topic.items():
+        batch: list[Record] = []
+        size = 0
+        for record in heapq.merge(*partitions, key=_produced):
+            if size >= BATCH_BYTES:
+                cut.append((topic, batch))
+                batch, size = [], 0
+            batch.append(record)
+            size += len(record.value or b"")
+        cut.append((topic, batch))
+    return cut
+
+
+def _produced(record: Record) -> tuple[int, int, int]:
+    return record.timestamp, record.partition, record.offset
+
+
+class TouchpointConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Consumes the lanes' topics in the worker's group (static member `instance` when
+    given), each topic's batches in its own lane of `in_flight`."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        instance: str | None,
+        lanes: Mapping[str, asyncio.Semaphore],
+        in_flight: InFlight,
+        handle: Handle,
+    ) -> None:
+        self._bootstrap, self._group, self._instance = bootstrap, group, instance
+        self._lanes = lanes
+        self._in_flight = in_flight
+        self._handle = handle
+        self._offsets = Offsets()
+        self._committed: dict[TopicPartition, int] = {}
+        self._next_commit = 0.0
+        self._stopping = asyncio.Event()
+        self._stopped = asyncio.Event()
+        # Made in `run`: the client binds to the running loop.
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def run(self) -> None:
+        """Consumes until `stop`; then waits for the batches in flight and commits."""
+        consumer = self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group,
+            # Static membership (KIP-345): a restarted worker takes its dead predecessor's
+            # place and partitions at once (SPEC 12: recovery within 3 s). Two live workers
+            # must never share an id.
+            group_instance_id=self._instance,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # A SIGKILLed worker's partitions move within 10 s (SPEC 11): the broker drops a
+            # member silent for the session timeout (6 s, the broker's default minimum).
+            session_timeout_ms=6_000,
+            heartbeat_interval_ms=1_000,
+            rebalance_timeout_ms=10_000,
+            max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
+            **security_options(),
+        )
+        consumer.subscribe(list(self._lanes), listener=self)
+        try:
+            await consumer.start()
+            while not self._stopping.is_set():
+                fetched = await consumer.getmany(timeout_ms=IDLE_WAIT_MS, max_records=MAX_RECORDS)
+                for topic, records in batches(fetched):
+                    await self._start(topic, records)
+                if time.monotonic() >= self._next_commit:
+                    await self._commit()
+        finally:
+            await self._in_flight.drain()
+            await self._commit()
+            await consumer.stop()
+            self._stopped.set()
+
+    async def stop(self) -> None:
+        """Ends `run` after its current fetch, once its batches are applied and committed."""
+        self._stopping.set()
+        if self.consumer is not None:
+            await self._stopped.wait()
+
+    async def _start(self, topic: str, records: list[Record]) -> None:
+        applied = self._offsets.take(records)
+
+        async def handle() -> None:
+            await self._handle(topic, records)
+
+        await self._in_flight.start(handle, applied, self._lanes[topic])
+
+    async def _commit(self) -> None:
+        self._next_commit = time.monotonic() + COMMIT_INTERVAL_S
+        ready = self._offsets.committable()
+        if not ready or self.consumer is None:
+            return
+        try:
+            await self.consumer.commit(ready)
+        except KafkaError as exc:
+            # Kafka away or the group rebalancing: the next commit carries these offsets
+            # (or the partition's next owner reads the batches again, which changes nothing).
+            log.warning("offsets not committed", extra={"error": repr(exc)})
+            return
+        self._offsets.committed(ready)
+        self._committed.update(ready)
+
+    async def lag(self) -> dict[TopicPartition, int]:
+        """Per assigned partition: its end offset less the offset committed."""
+        lags: dict[TopicPartition, int] = {}
+        if self.consumer is None:
+            return lags
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            if tp not in self._committed:
+                with contextlib.suppress(KafkaError):
+                    self._committed[tp] = await self.consumer.committed(tp) or 0
+            lags[tp] = max(0, highwater - self._committed.get(tp, 0))
+        return lags
+
+    # ConsumerRebalanceListener: awaited by the client inside a rebalance.
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._in_flight.drain()
+        await self._commit()
+        self._offsets.forget(revoked)
+        for tp in revoked:
+            self._committed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None

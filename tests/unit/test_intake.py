@@ -1,0 +1,103 @@
+"""The touchpoint consumer's batches and offsets (services/workers/intake.py): a fetch is cut
+into batches of one topic in the order the records were produced, and a partition's offset
+is committed only past batches that are all applied, whatever order they finish in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import TopicPartition
+
+from services.workers import intake
+from services.workers.intake import Offsets, Record, batches
+
+LIVE, BULK = "touchpoints.v1", "touchpoints.bulk.v1"
+
+
+@dataclass
+class Rec:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    value: bytes | None = b"x" * 10
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+def fetch(*records: Rec) -> dict[TopicPartition, list[Record]]:
+    fetched: dict[TopicPartition, list[Record]] = {}
+    for r in records:
+        fetched.setdefault(TopicPartition(r.topic, r.partition), []).append(r)
+    return fetched
+
+
+def names(batch: list[Record]) -> list[tuple[int, int]]:
+    return [(r.partition, r.offset) for r in batch]
+
+
+def test_a_fetch_is_one_batch_per_topic_in_the_order_produced() -> None:
+    fetched = fetch(
+        Rec(LIVE, 0, 10, timestamp=1),
+        Rec(LIVE, 0, 11, timestamp=5),
+        Rec(LIVE, 1, 3, timestamp=2),
+        Rec(LIVE, 1, 4, timestamp=5),
+        Rec(BULK, 0, 7, timestamp=0),
+    )
+    cut = batches(fetched)
+    assert [(topic, names(batch)) for topic, batch in cut] == [
+        (LIVE, [(0, 10), (1, 3), (0, 11), (1, 4)]),
+        (BULK, [(0, 7)]),
+    ]
+
+
+def test_a_batch_is_cut_once_its_values_reach_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(intake, "BATCH_BYTES", 25)
+    fetched = fetch(*(Rec(LIVE, n % 2, n // 2, timestamp=n) for n in range(7)))
+    sizes = [len(batch) for _, batch in batches(fetched)]
+    assert sizes == [3, 3, 1]  # 10 bytes a record: cut after the third reaches 30
+
+
+def _batch(offsets: Offsets, partition: int, first: int, last: int) -> Callable[[], None]:
+    return offsets.take(Rec(LIVE, partition, o, 0) for o in range(first, last + 1))
+
+
+def test_offsets_are_committed_only_past_batches_all_applied() -> None:
+    offsets = Offsets()
+    p0 = TopicPartition(LIVE, 0)
+    first = _batch(offsets, 0, 0, 9)
+    second = _batch(offsets, 0, 10, 19)
+    third = _batch(offsets, 0, 20, 29)
+    second()
+    assert offsets.committable() == {}  # the first is still being applied
+    first()
+    assert offsets.committable() == {p0: 20}
+    offsets.committed({p0: 20})
+    assert offsets.committable() == {}
+    third()
+    assert offsets.committable() == {p0: 30}
+
+
+def test_offsets_not_committed_are_offered_again() -> None:
+    offsets = Offsets()
+    p0, p1 = TopicPartition(LIVE, 0), TopicPartition(LIVE, 1)
+    both = offsets.take([Rec(LIVE, 0, 4, 0), Rec(LIVE, 1, 8, 0), Rec(LIVE, 0, 5, 0)])
+    both()
+    assert offsets.committable() == {p0: 6, p1: 9}
+    # The commit failed (Kafka away): the next one carries them, and what came since.
+    later = _batch(offsets, 1, 9, 12)
+    later()
+    assert offsets.committable() == {p0: 6, p1: 13}
+
+
+def test_a_revoked_partition_commits_nothing_more() -> None:
+    offsets = Offsets()
+    p0, p1 = TopicPartition(LIVE, 0), TopicPartition(LIVE, 1)
+    running = _batch(offsets, 0, 0, 4)
+    other = _batch(offsets, 1, 0, 4)
+    offsets.forget([p0])
+    running()
+    other()
+    assert offsets.committable() == {p1: 5}

@@ -1,16 +1,18 @@
-"""The touchpoint topics' consumer: aiokafka fetches records in bulk, each fetch becomes a
-batch per topic (cut at BATCH_BYTES), the batch goes to a slot of its lane (InFlight), and a
-partition's offset is committed only up to the end of its longest run of applied batches.
+"""The touchpoint topics' consumer: aiokafka fetches records in bulk, each fetch becomes
+batches of one topic (the partitions' records merged in the order produced, cut at
+BATCH_BYTES), each batch goes to a slot of its topic's lane (InFlight), and a partition's
+offset is committed only up to the end of its longest run of applied batches.
 
 Why not a Faust agent: Faust makes a Message and an Event of every record and passes each
 through its stream, 70 to 110 µs per record on the bench machine, as much as the rest of the
-work of a record that holds one event. With one event per record the worker spent more on
-Faust than on the events. Faust still runs the worker's timers, the config topic's agent
-and its lifecycle.
+work of a record that holds one event. Faust still runs the worker's timers, the config
+topic's agent and its lifecycle.
 
 Contract, in the order things happen:
 1. `getmany` returns what the client has fetched (it waits only when nothing is there, so a
-   busy worker takes large batches and an idle one answers at once).
+   busy worker takes large batches and an idle one answers at once). A batch whose lane
+   has no free slot waits, and its topic is paused meanwhile: an import filling the bulk
+   lane never holds back live batches.
 2. Each batch is registered with `Offsets` before it starts: per partition, the offset after
    its last record, in fetch order.
 3. InFlight runs the batch (records.py, then the failure policy and checkpoint.py's order of
@@ -47,8 +49,10 @@ log = logging.getLogger("tandem.worker.intake")
 MAX_RECORDS = 10_000
 BATCH_BYTES = 16 * 1024 * 1024
 PARTITION_FETCH_BYTES = 4 * 1024 * 1024
-# How long `getmany` waits when nothing has been fetched (then offsets may be committed).
+# How long `getmany` waits when nothing has been fetched (then offsets may be committed),
+# and while batches wait for a lane's slot (then they start).
 IDLE_WAIT_MS = 200
+BUSY_WAIT_MS = 10
 COMMIT_INTERVAL_S = 1.0
 
 
@@ -163,6 +167,8 @@ class TouchpointConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._in_flight = in_flight
         self._handle = handle
         self._offsets = Offsets()
+        # Batches fetched and not started, per topic: their lane's slots were all taken.
+        self._pending: dict[str, deque[list[Record]]] = {topic: deque() for topic in lanes}
         self._committed: dict[TopicPartition, int] = {}
         self._next_commit = 0.0
         self._stopping = asyncio.Event()
@@ -193,9 +199,14 @@ class TouchpointConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         try:
             await consumer.start()
             while not self._stopping.is_set():
-                fetched = await consumer.getmany(timeout_ms=IDLE_WAIT_MS, max_records=MAX_RECORDS)
+                waiting = any(self._pending.values())
+                fetched = await consumer.getmany(
+                    timeout_ms=BUSY_WAIT_MS if waiting else IDLE_WAIT_MS, max_records=MAX_RECORDS
+                )
                 for topic, records in batches(fetched):
-                    await self._start(topic, records)
+                    self._pending[topic].append(records)
+                await self._start_what_fits()
+                self._pause_full_lanes(consumer)
                 if time.monotonic() >= self._next_commit:
                     await self._commit()
         finally:
@@ -209,6 +220,23 @@ class TouchpointConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
         self._stopping.set()
         if self.consumer is not None:
             await self._stopped.wait()
+
+    async def _start_what_fits(self) -> None:
+        """Starts each lane's pending batches while the lane has a free slot: a full lane
+        (an import's) never holds back the other's batches."""
+        for topic, pending in self._pending.items():
+            lane = self._lanes[topic]
+            while pending and not lane.locked():
+                await self._start(topic, pending.popleft())
+
+    def _pause_full_lanes(self, consumer: AIOKafkaConsumer) -> None:
+        """A topic with batches waiting for its lane is not fetched until they start."""
+        for topic, pending in self._pending.items():
+            partitions = [tp for tp in consumer.assignment() if tp.topic == topic]
+            if pending:
+                consumer.pause(*partitions)
+            else:
+                consumer.resume(*partitions)
 
     async def _start(self, topic: str, records: list[Record]) -> None:
         applied = self._offsets.take(records)
@@ -251,6 +279,10 @@ class TouchpointConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
     # ConsumerRebalanceListener: awaited by the client inside a rebalance.
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Not started, so not counted: read again from the committed offsets by whoever is
+        # assigned the partitions next (this worker too: a rebalance reassigns everything).
+        for pending in self._pending.values():
+            pending.clear()
         await self._in_flight.drain()
         await self._commit()
         self._offsets.forget(revoked)

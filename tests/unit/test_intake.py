@@ -4,6 +4,7 @@ is committed only past batches that are all applied, whatever order they finish 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -11,7 +12,8 @@ import pytest
 from aiokafka import TopicPartition
 
 from services.workers import intake
-from services.workers.intake import Offsets, Record, batches
+from services.workers.inflight import InFlight
+from services.workers.intake import Offsets, Record, TouchpointConsumer, batches
 
 LIVE, BULK = "touchpoints.v1", "touchpoints.bulk.v1"
 
@@ -101,3 +103,57 @@ def test_a_revoked_partition_commits_nothing_more() -> None:
     running()
     other()
     assert offsets.committable() == {p1: 5}
+
+
+class PausingClient:
+    """The Kafka client as the lanes see it: which partitions are paused."""
+
+    def __init__(self, *assigned: TopicPartition) -> None:
+        self.assigned = set(assigned)
+        self.paused: set[TopicPartition] = set()
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.paused.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.paused.difference_update(partitions)
+
+
+async def test_a_full_lane_waits_paused_and_never_holds_back_the_other() -> None:
+    started: list[str] = []
+    gates: dict[str, asyncio.Event] = {}
+
+    async def handle(topic: str, records: Sequence[Record]) -> None:
+        name = f"{topic}:{records[0].offset}"
+        started.append(name)
+        await gates.setdefault(name, asyncio.Event()).wait()
+
+    def fatal(exc: Exception) -> None:
+        raise AssertionError(exc)
+
+    lanes = {LIVE: asyncio.Semaphore(1), BULK: asyncio.Semaphore(1)}
+    consumer = TouchpointConsumer("kafka:9092", "g", None, lanes, InFlight(2, fatal), handle)
+    client = PausingClient(TopicPartition(LIVE, 0), TopicPartition(BULK, 0))
+    for offset in (0, 1):  # an import's two batches, one slot for them
+        consumer._pending[BULK].append([Rec(BULK, 0, offset, 0)])
+    async with asyncio.timeout(5):  # starting the second would wait for the first's slot
+        await consumer._start_what_fits()
+    consumer._pause_full_lanes(client)  # type: ignore[arg-type]
+    assert client.paused == {TopicPartition(BULK, 0)}
+    # A live batch fetched meanwhile starts at once, beside the import.
+    consumer._pending[LIVE].append([Rec(LIVE, 0, 5, 0)])
+    await consumer._start_what_fits()
+    await asyncio.sleep(0)
+    assert started == [f"{BULK}:0", f"{LIVE}:5"]
+    gates.setdefault(f"{BULK}:0", asyncio.Event()).set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    await consumer._start_what_fits()
+    consumer._pause_full_lanes(client)  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert started[-1] == f"{BULK}:1" and client.paused == set()
+    for gate in (f"{BULK}:1", f"{LIVE}:5"):
+        gates.setdefault(gate, asyncio.Event()).set()

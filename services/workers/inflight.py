@@ -3,9 +3,9 @@
 Contract: `start(handle, acknowledge)` returns once a slot is free and `handle` has begun;
 `acknowledge` runs only after `handle` has returned, so a batch's offsets never run ahead of
 its effects (checkpoint.py's order holds per batch). Batches may finish out of order: the
-caller's offsets must tolerate that (intake.Offsets commits a partition's offset only past
-batches that are all acknowledged). A handler that raises stops the process through
-`fatal`, its batch unacknowledged, so that a restarted worker reads it again.
+caller's offsets must tolerate that (Faust commits an offset only once every record before
+it is acknowledged). A handler that raises stops the process through `fatal`, its batch
+unacknowledged, so that a restarted worker reads it again.
 
 Why two: with one batch at a time the worker sat idle while PostgreSQL applied its batch,
 and PostgreSQL while the worker decoded and folded the next. Two batches in flight are two
@@ -16,7 +16,6 @@ out of order into account, so they may share leads.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Hashable
 from contextlib import asynccontextmanager
 
@@ -77,56 +76,28 @@ class InFlight:
 
 
 class Turns:
-    """Batches in flight that share a lead (or an anonymous id) apply it in the order they
-    were taken from Kafka; the others run side by side.
+    """Batches in flight that share a lead (or an anonymous id) run one after the other, in
+    the order they asked; the others run side by side.
 
-    PostgreSQL's lead locks would order them too, but in whichever order their transactions
-    reach the lead: a batch is applied in several transactions (failures.tenant_shares), and
-    a later batch's transaction could apply a lead's later events before an earlier batch's
-    applied its earlier ones, which then arrive late and refold the lead from its history.
-    Each batch reserves its keys when it is taken (`reserve`, before its first await, so in
-    the order taken); a transaction of it proceeds once no earlier reservation holds any of
-    its keys (`turn`), and the batch gives them back when it is done (`release`)."""
+    PostgreSQL's lead locks would order them too, but the later batch would then find the
+    lead's cached state gone (an applying batch takes it until its commit) and fold the
+    lead's whole history again: with one event per record, whose journeys arrive in order,
+    nearly every batch shares a lead with the one before it."""
 
     def __init__(self) -> None:
-        self._queues: dict[Hashable, deque[object]] = {}
-        self._released = asyncio.Event()
-
-    def reserve(self, keys: Collection[Hashable]) -> object:
-        ticket = object()
-        for key in keys:
-            self._queues.setdefault(key, deque()).append(ticket)
-        return ticket
-
-    def release(self, ticket: object, keys: Collection[Hashable]) -> None:
-        for key in keys:
-            queue = self._queues.get(key)
-            if queue is None:
-                continue
-            queue.remove(ticket)
-            if not queue:
-                del self._queues[key]
-        # Wakes every waiter to look again; a batch's keys are released once.
-        self._released.set()
-        self._released = asyncio.Event()
-
-    async def turn(self, ticket: object, keys: Collection[Hashable]) -> None:
-        """Returns once `ticket` is first for each of `keys` it reserved (one it did not
-        reserve is no reason to wait: waiting on a later batch could wait forever)."""
-        while any(self._behind(ticket, key) for key in keys):
-            await self._released.wait()
-
-    def _behind(self, ticket: object, key: Hashable) -> bool:
-        queue = self._queues.get(key)
-        return queue is not None and queue[0] is not ticket and ticket in queue
+        self._busy: dict[Hashable, asyncio.Future[None]] = {}
 
     @asynccontextmanager
-    async def one_off(self, keys: Collection[Hashable]) -> AsyncIterator[None]:
-        """A reservation, turn and release around one transaction not taken from Kafka (a
-        re-score, an import's replay, a test): behind every batch taken before it."""
-        ticket = self.reserve(keys)
+    async def turn(self, keys: Collection[Hashable]) -> AsyncIterator[None]:
+        while waits := {self._busy[k] for k in keys if k in self._busy}:
+            await asyncio.wait(waits)
+        done = asyncio.get_running_loop().create_future()
+        for key in keys:
+            self._busy[key] = done
         try:
-            await self.turn(ticket, keys)
             yield
         finally:
-            self.release(ticket, keys)
+            for key in keys:
+                if self._busy.get(key) is done:
+                    del self._busy[key]
+            done.set_result(None)

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NamedTuple
@@ -74,22 +72,6 @@ class LeadChange:
 
 
 Publish = Callable[[list[LeadChange]], Awaitable[None]]
-
-
-# The reservation of the batch being applied (`LeadProjector.reserving`), for its
-# transactions' turns.
-BATCH_TICKET: ContextVar[object | None] = ContextVar("tandem_batch_ticket", default=None)
-
-
-def turn_keys(raw: Iterable[tuple[str, dict[str, Any]]]) -> set[Hashable]:
-    """What batches in flight take turns on: the leads and anonymous ids of the events."""
-    keys: set[Hashable] = set()
-    for tenant_id, event in raw:
-        if (lead_id := event.get("lead_id")) is not None:
-            keys.add((tenant_id, "lead", lead_id))
-        if (anonymous_id := event.get("anonymous_id")) is not None:
-            keys.add((tenant_id, "anon", anonymous_id))
-    return keys
 
 
 class LeadProjector:
@@ -145,27 +127,10 @@ class LeadProjector:
             return
         tenants = sorted({t for t, _ in raw})
         events = [(t, to_domain_event(e, seq=0)) for t, e in raw]
-        keys = turn_keys(raw)
-        ticket = BATCH_TICKET.get()
-        if ticket is None:
-            async with self._turns.one_off(keys):
-                await self._project(tenants, events, publish)
-        else:
-            await self._turns.turn(ticket, keys)
+        keys = {(t, "lead", e.lead_id) for t, e in events if e.lead_id is not None}
+        keys.update((t, "anon", e.anonymous_id) for t, e in events if e.anonymous_id is not None)
+        async with self._turns.turn(keys):
             await self._project(tenants, events, publish)
-
-    @contextmanager
-    def reserving(self, items: Sequence[Incoming]) -> Iterator[None]:
-        """The leads and anonymous ids of a batch taken from Kafka, reserved in the order
-        batches are taken (call it before the batch's first await) until it is applied."""
-        keys = turn_keys((i.tenant_id, i.event) for i in items)
-        ticket = self._turns.reserve(keys)
-        token = BATCH_TICKET.set(ticket)
-        try:
-            yield
-        finally:
-            BATCH_TICKET.reset(token)
-            self._turns.release(ticket, keys)
 
     async def _project(
         self, tenants: list[str], events: list[tuple[str, Event]], publish: Publish

@@ -129,68 +129,46 @@ async def test_a_failed_batch_is_never_acknowledged_and_is_fatal() -> None:
         await flight.run(broken)
 
 
-async def test_batches_sharing_a_lead_take_turns_in_the_order_taken() -> None:
-    """The batch taken second waits on a shared lead even when it asks first; a batch
-    sharing nothing runs at once; a batch's later transactions do not wait for itself."""
+async def test_batches_sharing_a_lead_take_turns_and_the_others_run_side_by_side() -> None:
     turns = Turns()
     log: list[str] = []
     gates = {name: asyncio.Event() for name in ("a", "b", "c")}
-    keys = {"a": {"lead-1", "lead-2"}, "b": {"lead-2", "lead-3"}, "c": {"lead-4"}}
-    tickets = {name: turns.reserve(keys[name]) for name in ("a", "b", "c")}
 
-    async def batch(name: str, rounds: int = 1) -> None:
-        for n in range(rounds):
-            await turns.turn(tickets[name], keys[name])
-            log.append(f"{name}{n}")
+    async def batch(name: str, keys: set[str]) -> None:
+        async with turns.turn(keys):
+            log.append(f"start {name}")
             await gates[name].wait()
-        turns.release(tickets[name], keys[name])
+            log.append(f"end {name}")
 
-    b = asyncio.create_task(batch("b"))  # asks before a, taken after it
-    c = asyncio.create_task(batch("c"))
+    a = asyncio.create_task(batch("a", {"lead-1", "lead-2"}))
     await _settle()
-    assert log == ["c0"]
-    a = asyncio.create_task(batch("a", rounds=2))
+    b = asyncio.create_task(batch("b", {"lead-2", "lead-3"}))  # shares lead-2 with a
+    c = asyncio.create_task(batch("c", {"lead-4"}))  # shares nothing
     await _settle()
-    assert log == ["c0", "a0"]
+    assert log == ["start a", "start c"]
+    gates["c"].set()
+    await asyncio.wait_for(c, 5)
+    assert "start b" not in log
     gates["a"].set()
     await asyncio.wait_for(a, 5)
     await _settle()
-    # Its second transaction did not wait for itself; b's came once a released the lead.
-    assert log == ["c0", "a0", "a1", "b0"]
+    assert log[-1] == "start b"
     gates["b"].set()
-    gates["c"].set()
-    await asyncio.wait_for(asyncio.gather(b, c), 5)
-    # Every key is free again: a one-off transaction on them runs at once.
-    async with asyncio.timeout(5), turns.one_off({"lead-1", "lead-3"}):
-        pass
-
-
-async def test_a_key_the_batch_did_not_reserve_is_no_reason_to_wait() -> None:
-    """Waiting on a later batch's key could wait forever (that batch may wait for this
-    one): only keys a batch reserved order it."""
-    turns = Turns()
-    first = turns.reserve({"lead-1"})
-    later = turns.reserve({"lead-1", "lead-2"})
-    async with asyncio.timeout(5):
-        await turns.turn(first, {"lead-1", "lead-2"})
-    turns.release(first, {"lead-1"})
-    async with asyncio.timeout(5):
-        await turns.turn(later, {"lead-1", "lead-2"})
-
-
-async def test_a_one_off_turn_queues_behind_batches_and_is_given_up_when_it_fails() -> None:
-    turns = Turns()
-    taken = turns.reserve({"lead-1"})
-    one_off = asyncio.create_task(_one_off(turns))
+    await asyncio.wait_for(b, 5)
+    # Every key is free again: a later batch on them starts at once.
+    gates["a"].clear()
+    again = asyncio.create_task(batch("a", {"lead-1", "lead-3"}))
     await _settle()
-    assert not one_off.done()  # behind the batch taken before it
-    turns.release(taken, {"lead-1"})
+    assert log[-1] == "start a"
+    gates["a"].set()
+    await asyncio.wait_for(again, 5)
+
+
+async def test_a_turn_is_given_up_when_its_batch_fails() -> None:
+    turns = Turns()
     with pytest.raises(RuntimeError):
-        await asyncio.wait_for(one_off, 5)
-    async with asyncio.timeout(5), turns.one_off({"lead-1"}):
-        pass
-
-
-async def _one_off(turns: Turns) -> None:
-    async with turns.one_off({"lead-1"}):
-        raise RuntimeError("failed transaction")
+        async with turns.turn({"lead-1"}):
+            raise RuntimeError("failed batch")
+    async with asyncio.timeout(5):
+        async with turns.turn({"lead-1"}):
+            pass

@@ -320,6 +320,12 @@ figure(
     detail=lambda d: (
         f"{d['events']:,} events, {d['queries']} periods, p50 {d['p50_ms']:.1f} ms;"
         f" cached apart: p99 {d['cached_p99_ms']:.1f} ms"
+        + (
+            f"; during autovacuum: p99 {d['during_vacuum']['p99_ms']:.1f} ms"
+            if d.get("during_vacuum", {}).get("vacuuming")
+            else ""
+        )
+        + (" (autovacuum still running)" if d.get("vacuum_still_running") else "")
     ),
 )
 figure(

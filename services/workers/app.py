@@ -294,11 +294,11 @@ async def data_driven_refresh() -> None:
 
 
 @app.timer(interval=compaction.INTERVAL_S)
-async def merge_metric_days() -> None:
+async def merge_appended_rows() -> None:
     async def merge() -> None:
         await compaction.compact(runtime.pool)
 
-    await _periodic("metric day merge", merge)
+    await _periodic("merge of appended rows", merge)
 
 
 @app.timer(interval=ASSIGNMENT_CHECK_S)

@@ -8,9 +8,9 @@ applies N generated events (array records as HTTP batches of 500 bring them, or 
 per record with --single; with --tenants, the journeys of N tenants of 10 leads each, as
 the many-tenants phase posts them); the run reports the CPU seconds (utime + stime from
 /proc) the worker process and the PostgreSQL backends serving its connections used until
-every event was in the read model, and the worker's resident memory after it. --profile records the
-worker's stacks meanwhile (py-spy, collapsed format) and prints the share of samples in
-each processing step. Where the server keeps statement statistics (pg_stat_statements, in
+every event was in the read model, and the worker's resident memory after it. --profile
+records the worker's stacks meanwhile (py-spy, collapsed format) and prints the share of
+samples in each processing step. Where the server keeps statement statistics (pg_stat_statements, in
 the `stats` schema; the local stack loads it), the statements that took the most of the
 database's time during the run are printed, with their calls and rows per 1,000 events.
 """

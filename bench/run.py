@@ -658,12 +658,12 @@ class Bench:
                 f" p50 {figures.percentile(during, 0.5) * 1000:.1f} ms,"
                 f" p99 {figures.percentile(during, 0.99) * 1000:.1f} ms"
             )
-            waited = time.monotonic()
+            wait_started = time.monotonic()
             for _ in range(VACUUM_WAIT_S):
                 if not (still := await self.vacuums()):
                     break
                 await asyncio.sleep(1)
-            waited = time.monotonic() - waited
+            waited = time.monotonic() - wait_started
             self.say(
                 f"  waited {waited:.0f} s for autovacuum"
                 + (f", still running on {', '.join(still)}" if still else "")

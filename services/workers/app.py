@@ -1,11 +1,13 @@
-"""The Faust worker: thin agents that decode, validate, call the domain, emit and project.
+"""The worker: consumes the touchpoint topics, decodes, validates, calls the domain, emits
+and projects; Faust runs its timers, the config topic's agent and its lifecycle.
 
-Steps live in their own modules: records (decode + validate), project (apply to the read
-model), checkpoint (the one order of a batch's effects), failures (what an error means:
-pause, isolate, dead-letter, quarantine), dead_letters (the DLQ), quarantine (parking a
-tenant's events), runtime (resources, config changes, re-score and decay sweep), sla (SLA
-breach alerts), observability (health, readiness and metrics). This module only wires them
-to topics and timers.
+Steps live in their own modules: intake (the touchpoint topics' consumer and its offsets),
+records (decode + validate), project (apply to the read model), checkpoint (the one order
+of a batch's effects), failures (what an error means: pause, isolate, dead-letter,
+quarantine), dead_letters (the DLQ), quarantine (parking a tenant's events), runtime
+(resources, config changes, re-score and decay sweep), sla (SLA breach alerts),
+observability (health, readiness and metrics). This module only wires them to topics and
+timers.
 """
 
 from __future__ import annotations
@@ -17,18 +19,18 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import faust
 import mode.loop
 from aiokafka import AIOKafkaConsumer
-from faust.streams import Stream
 from faust.tables import TableManager
-from faust.types import EventT, StreamT
+from faust.types import StreamT
 
 from services.workers import compaction
 from services.workers.failures import Outages
 from services.workers.inflight import InFlight
+from services.workers.intake import Lane, Record, TouchpointConsumer
 from services.workers.observability import (
     BATCH_EVENTS,
     BATCH_SECONDS,
@@ -53,10 +55,11 @@ from shared.tracing import consume_span
 
 log = logging.getLogger("tandem.worker")
 
-BATCH_RECORDS = 1_000
-# Bulk records are the gateway's arrays (up to 1,000 events each): a few make a batch.
+# A batch's records, and the bytes of values at which it ends (intake.Lane says why).
+LIVE_BATCH_RECORDS = 1_000
+LIVE_BATCH_BYTES = 1024 * 1024
 BULK_BATCH_RECORDS = 16
-BATCH_WITHIN_S = 0.05
+BULK_BATCH_BYTES = 16 * 1024 * 1024
 EXIT_UNHANDLED = 70
 GC_THRESHOLD = 100_000
 # A new tenant's partner topic is found within this long (Faust cannot subscribe by pattern).
@@ -77,8 +80,11 @@ class EagerTableManager(TableManager):
 
 
 settings = load_settings()
+# The touchpoint topics' consumer group (intake.py). Faust's own consumer, which reads only
+# the config topic, is a group of its own beside it.
+GROUP = os.environ.get("TANDEM_WORKER_GROUP", "tandem-workers")
 app = faust.App(
-    os.environ.get("TANDEM_WORKER_GROUP", "tandem-workers"),
+    f"{GROUP}-config",
     broker=f"kafka://{settings.kafka_bootstrap}",
     broker_credentials=faust_credentials(),
     value_serializer="raw",
@@ -112,20 +118,13 @@ app = faust.App(
     producer_acks=-1,
     datadir=os.environ.get("TANDEM_WORKER_DATADIR", ".state/faust"),
 )
-touchpoints_topic = app.topic(TOUCHPOINTS, key_type=bytes, value_type=bytes)
-bulk_topic = app.topic(TOUCHPOINTS_BULK, key_type=bytes, value_type=bytes)
 config_topic = app.topic(TENANT_CONFIG, key_type=bytes, value_type=bytes)
 runtime = Runtime(settings)
-watchdog = AssignmentWatchdog(app, TOUCHPOINTS)
-health = HealthServer(
-    lambda: runtime.started and not Outages.waiting, lambda: update_lag(app.consumer)
-)
 
 
-async def handle_batch(events: Sequence[EventT[bytes]]) -> None:
-    await handle_records(
-        (e.value, e.key, e.message.topic, e.message.partition, e.message.offset) for e in events
-    )
+async def handle_touchpoints(topic: str, records: Sequence[Record]) -> None:
+    with consume_span(topic, (r.headers for r in records)):
+        await handle_records((r.value, r.key, r.topic, r.partition, r.offset) for r in records)
 
 
 async def handle_records(
@@ -145,22 +144,6 @@ async def handle_records(
         await runtime.policy.handle(incoming, dead)
 
 
-@app.agent(touchpoints_topic)
-async def apply_touchpoints(stream: StreamT[bytes]) -> None:
-    async for events in cast(Stream[bytes], stream).take_events(
-        BATCH_RECORDS, within=BATCH_WITHIN_S
-    ):
-        await _start(TOUCHPOINTS, events, live_lane)
-
-
-@app.agent(bulk_topic)
-async def apply_bulk(stream: StreamT[bytes]) -> None:
-    async for events in cast(Stream[bytes], stream).take_events(
-        BULK_BATCH_RECORDS, within=BATCH_WITHIN_S
-    ):
-        await _start(TOUCHPOINTS_BULK, events, bulk_lane)
-
-
 # Each lane, live and bulk, has `batches_in_flight` slots of its own: an import overlaps
 # its batches as live traffic does (with one bulk batch at a time the worker and PostgreSQL
 # took turns on it, and it ran at a third of the live rate), and a live batch never waits
@@ -173,25 +156,32 @@ live_lane = asyncio.Semaphore(settings.batches_in_flight)
 bulk_lane = asyncio.Semaphore(settings.batches_in_flight)
 
 
-async def _start(
-    topic: str, events: Sequence[EventT[bytes]], lane: asyncio.Semaphore | None = None
-) -> None:
-    """Hands a batch to a slot and returns, so that the agent takes the next batch.
+intake = TouchpointConsumer(
+    settings.kafka_bootstrap,
+    GROUP,
+    settings.worker_instance,
+    {
+        TOUCHPOINTS: Lane(live_lane, LIVE_BATCH_RECORDS, LIVE_BATCH_BYTES),
+        # Bulk records are the gateway's arrays (up to 1,000 events each): a few make a batch.
+        TOUCHPOINTS_BULK: Lane(bulk_lane, BULK_BATCH_RECORDS, BULK_BATCH_BYTES),
+    },
+    in_flight,
+    handle_touchpoints,
+)
+watchdog = AssignmentWatchdog(lambda: intake.consumer, TOUCHPOINTS)
+health = HealthServer(
+    lambda: runtime.started and not Outages.waiting, lambda: update_lag(intake.lag)
+)
 
-    Faust acknowledges a batch's records as soon as the agent asks for the next one; one
-    more reference per record holds that back until the batch is applied."""
-    for event in events:
-        event.message.incref()
 
-    async def handle() -> None:
-        with consume_span(topic, (e.message.headers for e in events)):
-            await handle_batch(events)
-
-    def acknowledge() -> None:
-        for event in events:
-            event.ack()
-
-    await in_flight.start(handle, acknowledge, lane)
+@app.task
+async def consume_touchpoints() -> None:
+    try:
+        await intake.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        _stop_unhandled("touchpoint consumer failed; worker stopping", exc)
 
 
 def _stop_unhandled(message: str, exc: Exception) -> None:
@@ -213,7 +203,7 @@ async def apply_partner_topics() -> None:
     await runtime.ready()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{app.conf.id}-partners",
+        group_id=f"{GROUP}-partners",
         # Static as the Faust consumer (see there), named after it.
         group_instance_id=settings.worker_instance and f"{settings.worker_instance}-partners",
         enable_auto_commit=False,
@@ -225,7 +215,7 @@ async def apply_partner_topics() -> None:
     await consumer.start()
     try:
         while True:
-            batches = await consumer.getmany(timeout_ms=1_000, max_records=BATCH_RECORDS)
+            batches = await consumer.getmany(timeout_ms=1_000, max_records=LIVE_BATCH_RECORDS)
             records = [r for batch in batches.values() for r in batch]
             if not records:
                 continue
@@ -308,6 +298,7 @@ async def check_assignment() -> None:
 
 @app.on_before_shutdown.connect
 async def close_runtime(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    await intake.stop()
     await health.stop()
     await in_flight.drain()
     await runtime.close()

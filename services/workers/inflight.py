@@ -3,9 +3,9 @@
 Contract: `start(handle, acknowledge)` returns once a slot is free and `handle` has begun;
 `acknowledge` runs only after `handle` has returned, so a batch's offsets never run ahead of
 its effects (checkpoint.py's order holds per batch). Batches may finish out of order: the
-caller's offsets must tolerate that (Faust commits an offset only once every record before
-it is acknowledged). A handler that raises stops the process through `fatal`, its batch
-unacknowledged, so that a restarted worker reads it again.
+caller's offsets must tolerate that (intake.Offsets commits a partition's offset only past
+batches that are all acknowledged). A handler that raises stops the process through
+`fatal`, its batch unacknowledged, so that a restarted worker reads it again.
 
 Why two: with one batch at a time the worker sat idle while PostgreSQL applied its batch,
 and PostgreSQL while the worker decoded and folded the next. Two batches in flight are two

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -55,21 +55,12 @@ LAG = Gauge(
 PAUSED = Gauge("tandem_worker_paused", "1 while an outage of PostgreSQL or Kafka is waited out")
 
 
-async def update_lag(consumer: Any) -> None:
-    """Refreshes the lag gauge from the consumer's assignment (highwater - committed); run
-    on every scrape, so the figure is as fresh as the client's last fetch."""
+async def update_lag(lags: Callable[[], Awaitable[Mapping[Any, int]]]) -> None:
+    """Refreshes the lag gauge (per assigned partition, its end offset less the offset
+    committed); run on every scrape, so the figure is as fresh as the client's last fetch."""
     LAG.clear()
-    for tp in consumer.assignment():
-        try:
-            highwater = consumer.highwater(tp)
-        except AssertionError:
-            # Mid-rebalance Faust's assignment runs ahead of the Kafka client's, which
-            # asserts on a partition it does not hold yet; the next tick sees it.
-            continue
-        committed = consumer._committed_offset.get(tp)  # Faust keeps no public accessor
-        if highwater is None:
-            continue
-        LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - (committed or 0)))
+    for tp, lag in (await lags()).items():
+        LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
 
 class HealthServer:

@@ -1,11 +1,11 @@
 """Recovers from an empty partition assignment after a broker restart.
 
 When the broker comes back, the group can rebalance while the consumer's metadata still
-lacks the topics: Faust's assignor then skips them ("Ignoring missing topic"), the worker
-is assigned nothing, and with aiokafka's metadata refreshed only every few minutes no new
-rebalance comes for a long while. The watchdog notices a worker holding no partition of
-the topic, refreshes the metadata and asks the group to rejoin, backing off so that a
-worker that is idle by design (more workers than partitions) does not churn the group.
+lacks the topics: the assignor then skips them, the worker is assigned nothing, and with
+the client's metadata refreshed only every few minutes no new rebalance comes for a long
+while. The watchdog notices a worker holding no partition of the topic, refreshes the
+metadata and asks the group to rejoin, backing off so that a worker that is idle by design
+(more workers than partitions) does not churn the group.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer
 
 log = logging.getLogger("tandem.watchdog")
 
@@ -22,22 +24,22 @@ MAX_BACKOFF_S = 300.0
 
 
 class AssignmentWatchdog:
-    def __init__(self, app: Any, topic: str) -> None:
-        self._app = app
+    def __init__(self, consumer: Callable[[], AIOKafkaConsumer | None], topic: str) -> None:
+        self._consumer = consumer
         self._topic = topic
         self._backoff = FIRST_BACKOFF_S
         self._next_kick = 0.0
+        self._kicks: set[asyncio.Task[None]] = set()
 
     def check(self) -> None:
-        if any(tp.topic == self._topic for tp in self._app.consumer.assignment()):
+        consumer = self._consumer()
+        if consumer is None:
+            return
+        if any(tp.topic == self._topic for tp in consumer.assignment()):
             self._backoff = FIRST_BACKOFF_S
             return
         now = time.monotonic()
         if now < self._next_kick:
-            return
-        thread = getattr(self._app.consumer, "_thread", None)
-        consumer = getattr(thread, "_consumer", None)
-        if thread is None or consumer is None:
             return
         log.warning(
             "no partition assigned; refreshing metadata and rejoining the group",
@@ -48,6 +50,8 @@ class AssignmentWatchdog:
             await consumer._client.force_metadata_update()
             consumer._coordinator.request_rejoin()
 
-        asyncio.run_coroutine_threadsafe(kick(), thread.thread_loop)
+        task = asyncio.create_task(kick())
+        self._kicks.add(task)
+        task.add_done_callback(self._kicks.discard)
         self._next_kick = now + self._backoff
         self._backoff = min(self._backoff * 2, MAX_BACKOFF_S)

@@ -30,7 +30,7 @@ from faust.types import StreamT
 from services.workers import compaction
 from services.workers.failures import Outages
 from services.workers.inflight import InFlight
-from services.workers.intake import Lane, Record, TouchpointConsumer
+from services.workers.intake import FETCH_MAX_WAIT_MS, Lane, Record, TouchpointConsumer
 from services.workers.observability import (
     BATCH_EVENTS,
     BATCH_SECONDS,
@@ -209,6 +209,8 @@ async def apply_partner_topics() -> None:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         metadata_max_age_ms=PARTNER_DISCOVERY_MS,
+        # As the touchpoint consumer's (intake.FETCH_MAX_WAIT_MS says why).
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         **security_options(),
     )
     consumer.subscribe(pattern=PARTNER_TOPIC_PATTERN.pattern)

@@ -49,6 +49,10 @@ log = logging.getLogger("tandem.worker.intake")
 # What one partition's fetch may bring (aiokafka's default): a fetch of every partition
 # stays a few mebibytes, cut into batches as it is taken.
 PARTITION_FETCH_BYTES = 1024 * 1024
+# A fetch is one request for every partition without records waiting; one whose records
+# arrived while it was out is asked for again only once that request returns, which the
+# broker holds up to this long when nothing else came (aiokafka's default, 500 ms, put
+# half a second on live events' freshness).
 FETCH_MAX_WAIT_MS = 20
 # How long `getmany` waits when nothing has been fetched (then offsets may be committed),
 # and while batches wait for a lane's slot (then they start).
@@ -218,10 +222,6 @@ class TouchpointConsumer(ConsumerRebalanceListener):  # type: ignore[misc]
             heartbeat_interval_ms=1_000,
             rebalance_timeout_ms=10_000,
             max_partition_fetch_bytes=PARTITION_FETCH_BYTES,
-            # A fetch is one request for every partition without records waiting; one whose
-            # records arrived while it was out is asked for again only once that request
-            # returns, which the broker holds up to this long when nothing else came (the
-            # default 500 ms put half a second on live events' freshness).
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             **security_options(),
         )

@@ -204,7 +204,7 @@ async def apply_partner_topics() -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=f"{GROUP}-partners",
-        # Static as the Faust consumer (see there), named after it.
+        # Static as the touchpoint consumer (intake.py), named after it.
         group_instance_id=settings.worker_instance and f"{settings.worker_instance}-partners",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

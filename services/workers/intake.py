@@ -55,7 +55,8 @@ PARTITION_FETCH_BYTES = 1024 * 1024
 # half a second on live events' freshness).
 FETCH_MAX_WAIT_MS = 20
 # How long `getmany` waits when nothing has been fetched (then offsets may be committed),
-# and while batches wait for a lane's slot (then they start).
+# and while batches wait for a lane's slot: a waiting batch starts as soon as a slot frees
+# (`_start_next`), and its topic, paused meanwhile, is fetched again at the next turn.
 IDLE_WAIT_MS = 200
 BUSY_WAIT_MS = 10
 COMMIT_INTERVAL_S = 1.0
@@ -67,7 +68,6 @@ class Record(Protocol):
     topic: str
     partition: int
     offset: int
-    timestamp: int
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
